@@ -1,0 +1,189 @@
+// Every error the driver raises is an MgoError with a stable string `code`.
+// Errors cross thread boundaries as plain ErrorRecords (structured clone drops
+// class identity and custom fields), and are rebuilt with fromErrorRecord().
+//
+// Server-reported errors keep the server's numeric code as `serverCode`, plus
+// `codeName` and `errorLabels`; `code` stays a string so that callers can
+// switch on one field whatever the error's origin.
+
+export type ErrorCode =
+  | 'ERR_INVALID_URI'
+  | 'ERR_INVALID_OPTION'
+  | 'ERR_UNSUPPORTED_OPTION'
+  | 'ERR_SRV_LOOKUP'
+  | 'ERR_NETWORK'
+  | 'ERR_NETWORK_TIMEOUT'
+  | 'ERR_CONNECTION_CLOSED'
+  | 'ERR_PROTOCOL'
+  | 'ERR_COMPRESSION_UNSUPPORTED'
+  | 'ERR_INCOMPATIBLE_SERVER'
+  | 'ERR_DOCUMENT_TOO_LARGE'
+  | 'ERR_MESSAGE_TOO_LARGE'
+  | 'ERR_BATCH_TOO_LARGE'
+  | 'ERR_INVALID_DOCUMENT'
+  | 'ERR_SERVER'
+  | 'ERR_POOL_TIMEOUT'
+  | 'ERR_POOL_CLEARED'
+  | 'ERR_POOL_CLOSED'
+  | 'ERR_NOT_FOUND';
+
+export interface ErrorRecord {
+  name: string;
+  message: string;
+  code: ErrorCode;
+  serverCode?: number;
+  codeName?: string;
+  errorLabels?: string[];
+  address?: string;
+}
+
+export interface MgoErrorOptions {
+  cause?: unknown;
+  address?: string;
+  errorLabels?: Iterable<string>;
+}
+
+export class MgoError extends Error {
+  override name = 'MgoError';
+  readonly code: ErrorCode;
+  /** host:port of the server involved, when there is one. */
+  readonly address: string | undefined;
+  readonly errorLabels: Set<string>;
+
+  constructor(code: ErrorCode, message: string, options: MgoErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.address = options.address;
+    this.errorLabels = new Set(options.errorLabels ?? []);
+  }
+
+  hasErrorLabel(label: string): boolean {
+    return this.errorLabels.has(label);
+  }
+
+  toRecord(): ErrorRecord {
+    const record: ErrorRecord = { name: this.name, message: this.message, code: this.code };
+    if (this.address !== undefined) record.address = this.address;
+    if (this.errorLabels.size > 0) record.errorLabels = [...this.errorLabels];
+    return record;
+  }
+}
+
+/** A URL or option value that cannot be used; the message names the option or URL part. */
+export class InvalidOptionError extends MgoError {
+  override name = 'InvalidOptionError';
+  constructor(code: 'ERR_INVALID_URI' | 'ERR_INVALID_OPTION' | 'ERR_UNSUPPORTED_OPTION' | 'ERR_SRV_LOOKUP', message: string) {
+    super(code, message);
+  }
+}
+
+/** The socket failed, closed, timed out, or the peer spoke something that is not the wire protocol. */
+export class NetworkError extends MgoError {
+  override name = 'NetworkError';
+  constructor(
+    code: 'ERR_NETWORK' | 'ERR_NETWORK_TIMEOUT' | 'ERR_CONNECTION_CLOSED' | 'ERR_PROTOCOL' | 'ERR_COMPRESSION_UNSUPPORTED',
+    message: string,
+    options: MgoErrorOptions = {},
+  ) {
+    super(code, message, options);
+  }
+
+  /** Timeouts do not clear a pool (CMAP: only non-timeout network errors do). */
+  get isTimeout(): boolean {
+    return this.code === 'ERR_NETWORK_TIMEOUT';
+  }
+}
+
+/** The server's wire version range does not overlap ours. */
+export class IncompatibleServerError extends MgoError {
+  override name = 'IncompatibleServerError';
+  constructor(message: string, options: MgoErrorOptions = {}) {
+    super('ERR_INCOMPATIBLE_SERVER', message, options);
+  }
+}
+
+/** A document or batch the client refuses before sending: too large, or not a valid document. */
+export class InvalidDocumentError extends MgoError {
+  override name = 'InvalidDocumentError';
+  constructor(code: 'ERR_DOCUMENT_TOO_LARGE' | 'ERR_MESSAGE_TOO_LARGE' | 'ERR_BATCH_TOO_LARGE' | 'ERR_INVALID_DOCUMENT', message: string) {
+    super(code, message);
+  }
+}
+
+/** A command the server answered with ok: 0. */
+export class ServerError extends MgoError {
+  override name = 'ServerError';
+  readonly serverCode: number;
+  readonly codeName: string | undefined;
+
+  constructor(message: string, serverCode: number, codeName: string | undefined, options: MgoErrorOptions = {}) {
+    super('ERR_SERVER', message, options);
+    this.serverCode = serverCode;
+    this.codeName = codeName;
+  }
+
+  /** Builds the error from a command reply with ok: 0 (errmsg, code, codeName, errorLabels). */
+  static fromReply(reply: Record<string, unknown>, address?: string): ServerError {
+    const message = typeof reply.errmsg === 'string' ? reply.errmsg : 'command failed';
+    const serverCode = typeof reply.code === 'number' ? reply.code : 0;
+    const codeName = typeof reply.codeName === 'string' ? reply.codeName : undefined;
+    const labels = Array.isArray(reply.errorLabels) ? reply.errorLabels.filter((l): l is string => typeof l === 'string') : [];
+    return new ServerError(message, serverCode, codeName, { address, errorLabels: labels });
+  }
+
+  override toRecord(): ErrorRecord {
+    const record = super.toRecord();
+    record.serverCode = this.serverCode;
+    if (this.codeName !== undefined) record.codeName = this.codeName;
+    return record;
+  }
+}
+
+export class PoolTimeoutError extends MgoError {
+  override name = 'PoolTimeoutError';
+  constructor(message: string, options: MgoErrorOptions = {}) {
+    super('ERR_POOL_TIMEOUT', message, options);
+  }
+}
+
+/** Raised to waiters and checkouts when a pool is cleared; retryable (CMAP). */
+export class PoolClearedError extends MgoError {
+  override name = 'PoolClearedError';
+  constructor(message: string, options: MgoErrorOptions = {}) {
+    super('ERR_POOL_CLEARED', message, { ...options, errorLabels: [...(options.errorLabels ?? []), 'RetryableWriteError'] });
+  }
+}
+
+export class PoolClosedError extends MgoError {
+  override name = 'PoolClosedError';
+  constructor(message: string, options: MgoErrorOptions = {}) {
+    super('ERR_POOL_CLOSED', message, options);
+  }
+}
+
+const classesByName: Record<string, new (...args: never[]) => MgoError> = {
+  InvalidOptionError,
+  NetworkError,
+  IncompatibleServerError,
+  InvalidDocumentError,
+  ServerError,
+  PoolTimeoutError,
+  PoolClearedError,
+  PoolClosedError,
+};
+
+/** Rebuilds an error from a record that crossed a thread boundary. */
+export function fromErrorRecord(record: ErrorRecord): MgoError {
+  const options: MgoErrorOptions = { address: record.address, errorLabels: record.errorLabels };
+  let error: MgoError;
+  if (record.name === 'ServerError') {
+    error = new ServerError(record.message, record.serverCode ?? 0, record.codeName, options);
+  } else {
+    error = new MgoError(record.code, record.message, options);
+    // Keep the class so `instanceof` works on the receiving side too.
+    const cls = classesByName[record.name];
+    if (cls) Object.setPrototypeOf(error, cls.prototype);
+    error.name = record.name;
+  }
+  return error;
+}
