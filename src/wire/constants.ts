@@ -1,0 +1,56 @@
+// Wire protocol constants (MongoDB Wire Protocol reference: "Standard Message
+// Header", "OP_MSG", "OP_COMPRESSED").
+
+export const OpCode = {
+  OP_REPLY: 1,
+  OP_QUERY: 2004,
+  OP_COMPRESSED: 2012,
+  OP_MSG: 2013,
+} as const;
+
+/** messageLength, requestID, responseTo, opCode: four int32s. */
+export const HEADER_SIZE = 16;
+/** header + flagBits + section kind byte + the smallest BSON document (5 bytes). */
+export const MIN_OP_MSG_SIZE = HEADER_SIZE + 4 + 1 + 5;
+/** header + originalOpcode + uncompressedSize + compressorId. */
+export const MIN_OP_COMPRESSED_SIZE = HEADER_SIZE + 4 + 4 + 1;
+
+export const OpMsgFlags = {
+  /** A CRC-32C of the message follows the last section. */
+  checksumPresent: 1 << 0,
+  /** The sender will send another message without waiting for a reply (w:0 writes, exhaust). */
+  moreToCome: 1 << 1,
+  exhaustAllowed: 1 << 16,
+} as const;
+
+/** Flag bits 0-15 are "required": a receiver must fail on any it does not know. */
+export const KNOWN_REQUIRED_FLAGS = OpMsgFlags.checksumPresent | OpMsgFlags.moreToCome;
+
+export const SectionKind = {
+  body: 0,
+  documentSequence: 1,
+} as const;
+
+export const CompressorId: Record<number, string> = { 0: 'noop', 1: 'snappy', 2: 'zlib', 3: 'zstd' };
+
+/**
+ * Wire versions this driver speaks. OP_MSG appeared with wire version 6
+ * (MongoDB 3.6); the handshake fails with a clear error outside this range
+ * (server-discovery-and-monitoring: "Checking wire protocol compatibility").
+ */
+export const MIN_SUPPORTED_WIRE_VERSION = 6;
+export const MAX_SUPPORTED_WIRE_VERSION = 25;
+
+/**
+ * Limits assumed until a handshake reports the server's own (the values every
+ * MongoDB server since 2.6 reports).
+ */
+export const DEFAULT_MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024;
+export const DEFAULT_MAX_MESSAGE_SIZE_BYTES = 48_000_000;
+export const DEFAULT_MAX_WRITE_BATCH_SIZE = 100_000;
+
+/**
+ * A command body may exceed maxBsonObjectSize by this much: the server allows
+ * room for the command's own fields around a maximum-size document.
+ */
+export const COMMAND_OVERHEAD_BYTES = 16 * 1024;

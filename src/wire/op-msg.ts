@@ -1,0 +1,253 @@
+// OP_MSG encoding and decoding of whole frames (the framing itself is in
+// message-reader.ts). Wire protocol reference, "OP_MSG":
+//
+//   header (16) | flagBits uint32 | sections... | [CRC-32C uint32]
+//   section kind 0: one BSON document (the command body)
+//   section kind 1: int32 size | cstring identifier | BSON documents...
+//
+// Decoding returns BSON bytes, not objects: where a reply is deserialized
+// (socket thread or caller thread) is the caller's choice.
+import { BSON, type Document, type SerializeOptions } from 'bson';
+import {
+  COMMAND_OVERHEAD_BYTES,
+  CompressorId,
+  HEADER_SIZE,
+  KNOWN_REQUIRED_FLAGS,
+  MIN_OP_COMPRESSED_SIZE,
+  OpCode,
+  OpMsgFlags,
+  SectionKind,
+} from './constants.js';
+
+export interface DocumentSequence {
+  /** The command field the documents belong to, e.g. "documents" for insert. */
+  identifier: string;
+  documents: Document[];
+}
+
+export interface OpMsgRequest {
+  requestId: number;
+  body: Document;
+  sequences?: DocumentSequence[];
+  /** Unacknowledged (w:0) write: the server sends no reply. */
+  moreToCome?: boolean;
+}
+
+export interface MessageLimits {
+  maxBsonObjectSize: number;
+  maxMessageSizeBytes: number;
+}
+
+/** Why a request cannot be encoded; the connection turns it into an InvalidDocumentError. */
+export class EncodeError extends Error {
+  constructor(
+    readonly reason: 'ERR_DOCUMENT_TOO_LARGE' | 'ERR_MESSAGE_TOO_LARGE' | 'ERR_INVALID_DOCUMENT',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Why received bytes are not a valid message; the connection closes with ERR_PROTOCOL. */
+export class DecodeError extends Error {
+  constructor(
+    readonly reason: 'ERR_PROTOCOL' | 'ERR_COMPRESSION_UNSUPPORTED',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const serializeOptions: SerializeOptions = { ignoreUndefined: true, checkKeys: false, serializeFunctions: false };
+
+function serializeDocument(doc: Document, what: string, maxSize: number): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = BSON.serialize(doc, serializeOptions);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    // js-bson reports its own buffer limit (17 MiB) as a RangeError/BSONError mentioning the size.
+    if (/size|exceed|buffer/i.test(message) && !/circular/i.test(message)) {
+      throw new EncodeError('ERR_DOCUMENT_TOO_LARGE', `${what} is too large to serialize: ${message}`);
+    }
+    throw new EncodeError('ERR_INVALID_DOCUMENT', `${what} cannot be serialized to BSON: ${message}`);
+  }
+  if (bytes.byteLength > maxSize) {
+    throw new EncodeError(
+      'ERR_DOCUMENT_TOO_LARGE',
+      `${what} is ${bytes.byteLength} bytes, over the server's limit of ${maxSize} bytes`,
+    );
+  }
+  return bytes;
+}
+
+/**
+ * Serializes a request into one exact-size Buffer. Every size limit is
+ * checked here, before a byte reaches the socket: a rejected request leaves
+ * the connection untouched.
+ */
+export function encodeOpMsg(request: OpMsgRequest, limits: MessageLimits): Buffer {
+  const body = serializeDocument(request.body, 'command document', limits.maxBsonObjectSize + COMMAND_OVERHEAD_BYTES);
+  let total = HEADER_SIZE + 4 + 1 + body.byteLength;
+
+  const sequences: { identifier: Buffer; size: number; docs: Uint8Array[] }[] = [];
+  for (const sequence of request.sequences ?? []) {
+    const identifier = Buffer.from(`${sequence.identifier}\0`, 'utf8');
+    const docs: Uint8Array[] = [];
+    let size = 4 + identifier.byteLength;
+    sequence.documents.forEach((doc, i) => {
+      const bytes = serializeDocument(doc, `document ${i} of "${sequence.identifier}"`, limits.maxBsonObjectSize);
+      docs.push(bytes);
+      size += bytes.byteLength;
+    });
+    sequences.push({ identifier, size, docs });
+    total += 1 + size;
+  }
+  if (total > limits.maxMessageSizeBytes) {
+    throw new EncodeError(
+      'ERR_MESSAGE_TOO_LARGE',
+      `message is ${total} bytes, over the server's maxMessageSizeBytes of ${limits.maxMessageSizeBytes}`,
+    );
+  }
+
+  const out = Buffer.allocUnsafe(total);
+  out.writeInt32LE(total, 0);
+  out.writeInt32LE(request.requestId, 4);
+  out.writeInt32LE(0, 8);
+  out.writeInt32LE(OpCode.OP_MSG, 12);
+  out.writeUInt32LE(request.moreToCome ? OpMsgFlags.moreToCome : 0, 16);
+  out[20] = SectionKind.body;
+  let offset = 21;
+  out.set(body, offset);
+  offset += body.byteLength;
+  for (const sequence of sequences) {
+    out[offset++] = SectionKind.documentSequence;
+    out.writeInt32LE(sequence.size, offset);
+    offset += 4;
+    out.set(sequence.identifier, offset);
+    offset += sequence.identifier.byteLength;
+    for (const doc of sequence.docs) {
+      out.set(doc, offset);
+      offset += doc.byteLength;
+    }
+  }
+  return out;
+}
+
+export interface ReplySequence {
+  identifier: string;
+  documents: Uint8Array[];
+}
+
+export interface ReplyMessage {
+  requestId: number;
+  responseTo: number;
+  flags: number;
+  /** BSON bytes of the kind-0 section (a view into the frame). */
+  body: Uint8Array;
+  sequences: ReplySequence[];
+  moreToCome: boolean;
+}
+
+/** Reads the int32 length of a BSON document at `offset` and checks it fits before `end`. */
+function bsonDocumentAt(frame: Buffer, offset: number, end: number, what: string): Uint8Array {
+  if (end - offset < 5) throw new DecodeError('ERR_PROTOCOL', `truncated BSON in ${what}: ${end - offset} bytes left`);
+  const length = frame.readInt32LE(offset);
+  if (length < 5 || length > end - offset) {
+    throw new DecodeError('ERR_PROTOCOL', `truncated BSON in ${what}: document claims ${length} bytes, ${end - offset} left`);
+  }
+  if (frame[offset + length - 1] !== 0) {
+    throw new DecodeError('ERR_PROTOCOL', `malformed BSON in ${what}: document does not end with a NUL byte`);
+  }
+  return frame.subarray(offset, offset + length);
+}
+
+/**
+ * Decodes one complete frame (its length prefix already validated by the
+ * reader). OP_COMPRESSED is recognised: its noop compressor is unwrapped,
+ * the others fail with ERR_COMPRESSION_UNSUPPORTED since we never offer them
+ * in the handshake and so a server must not use them.
+ */
+export function decodeMessage(frame: Buffer): ReplyMessage {
+  const requestId = frame.readInt32LE(4);
+  const responseTo = frame.readInt32LE(8);
+  const opCode = frame.readInt32LE(12);
+
+  if (opCode === OpCode.OP_COMPRESSED) return decodeCompressed(frame, requestId, responseTo);
+  if (opCode !== OpCode.OP_MSG) {
+    throw new DecodeError('ERR_PROTOCOL', `unexpected opCode ${opCode} in reply (only OP_MSG and OP_COMPRESSED are accepted)`);
+  }
+  return decodeOpMsgSections(frame, HEADER_SIZE, frame.byteLength, requestId, responseTo);
+}
+
+function decodeOpMsgSections(frame: Buffer, start: number, end: number, requestId: number, responseTo: number): ReplyMessage {
+  if (end - start < 4 + 1 + 5) throw new DecodeError('ERR_PROTOCOL', `OP_MSG of ${end - start + HEADER_SIZE} bytes is too short`);
+  const flags = frame.readUInt32LE(start);
+  // OP_MSG: "the first 16 bits are required and parsers MUST error if an unknown bit is set".
+  const unknownRequired = flags & 0xffff & ~KNOWN_REQUIRED_FLAGS;
+  if (unknownRequired !== 0) {
+    throw new DecodeError('ERR_PROTOCOL', `OP_MSG has unknown required flag bits 0x${unknownRequired.toString(16)}`);
+  }
+  // The checksum is tolerated but not verified: Node has no CRC-32C built in,
+  // and TCP already checksums loopback and LAN traffic; it is stripped.
+  if (flags & OpMsgFlags.checksumPresent) {
+    end -= 4;
+    if (end - start < 4 + 1 + 5) throw new DecodeError('ERR_PROTOCOL', 'OP_MSG with checksum is too short');
+  }
+
+  let offset = start + 4;
+  let body: Uint8Array | undefined;
+  const sequences: ReplySequence[] = [];
+  while (offset < end) {
+    const kind = frame[offset++];
+    if (kind === SectionKind.body) {
+      if (body) throw new DecodeError('ERR_PROTOCOL', 'OP_MSG has more than one body section');
+      body = bsonDocumentAt(frame, offset, end, 'OP_MSG body');
+      offset += body.byteLength;
+    } else if (kind === SectionKind.documentSequence) {
+      if (end - offset < 4) throw new DecodeError('ERR_PROTOCOL', 'truncated OP_MSG document sequence header');
+      const size = frame.readInt32LE(offset);
+      if (size < 5 || size > end - offset) {
+        throw new DecodeError('ERR_PROTOCOL', `OP_MSG document sequence claims ${size} bytes, ${end - offset} left`);
+      }
+      const sequenceEnd = offset + size;
+      const nul = frame.indexOf(0, offset + 4);
+      if (nul < 0 || nul >= sequenceEnd) throw new DecodeError('ERR_PROTOCOL', 'OP_MSG document sequence identifier is not terminated');
+      const identifier = frame.toString('utf8', offset + 4, nul);
+      const documents: Uint8Array[] = [];
+      let docOffset = nul + 1;
+      while (docOffset < sequenceEnd) {
+        const doc = bsonDocumentAt(frame, docOffset, sequenceEnd, `document sequence "${identifier}"`);
+        documents.push(doc);
+        docOffset += doc.byteLength;
+      }
+      sequences.push({ identifier, documents });
+      offset = sequenceEnd;
+    } else {
+      throw new DecodeError('ERR_PROTOCOL', `OP_MSG has unknown section kind ${kind}`);
+    }
+  }
+  if (!body) throw new DecodeError('ERR_PROTOCOL', 'OP_MSG has no body section');
+  return { requestId, responseTo, flags, body, sequences, moreToCome: (flags & OpMsgFlags.moreToCome) !== 0 };
+}
+
+function decodeCompressed(frame: Buffer, requestId: number, responseTo: number): ReplyMessage {
+  if (frame.byteLength < MIN_OP_COMPRESSED_SIZE) throw new DecodeError('ERR_PROTOCOL', 'OP_COMPRESSED message is too short');
+  const originalOpcode = frame.readInt32LE(16);
+  const uncompressedSize = frame.readInt32LE(20);
+  const compressorId = frame[24]!;
+  const name = CompressorId[compressorId] ?? `unknown (${compressorId})`;
+  if (compressorId !== 0) {
+    throw new DecodeError(
+      'ERR_COMPRESSION_UNSUPPORTED',
+      `server sent an OP_COMPRESSED reply with compressor ${name}, which this driver does not implement and did not offer`,
+    );
+  }
+  if (originalOpcode !== OpCode.OP_MSG) {
+    throw new DecodeError('ERR_PROTOCOL', `OP_COMPRESSED wraps opCode ${originalOpcode}, expected OP_MSG`);
+  }
+  if (uncompressedSize !== frame.byteLength - MIN_OP_COMPRESSED_SIZE) {
+    throw new DecodeError('ERR_PROTOCOL', `noop OP_COMPRESSED claims ${uncompressedSize} bytes but carries ${frame.byteLength - MIN_OP_COMPRESSED_SIZE}`);
+  }
+  return decodeOpMsgSections(frame, MIN_OP_COMPRESSED_SIZE, frame.byteLength, requestId, responseTo);
+}
