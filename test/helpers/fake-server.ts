@@ -65,13 +65,16 @@ export function encodeReply(responseTo: number, doc: Document, flags = 0, reques
 
 /**
  * Starts a fake server. `handler` sees every command; when it returns without
- * replying, hello/isMaster get `hello` (default: a standalone primary) and
- * anything else gets { ok: 1 }. Set `autoReply: false` to answer yourself.
+ * replying, the server answers by itself according to `autoReply`:
+ * 'all' (default): hello/isMaster get `hello` (a standalone primary unless
+ * given) and anything else { ok: 1 }; 'hello': only the handshake is
+ * answered; 'none': nothing is.
  */
 export async function startFakeServer(
   handler: CommandHandler = () => {},
-  options: { hello?: Document; autoReply?: boolean } = {},
+  options: { hello?: Document; autoReply?: 'all' | 'hello' | 'none' } = {},
 ): Promise<FakeServer> {
+  const autoReply = options.autoReply ?? 'all';
   const received: ReceivedCommand[] = [];
   const connections: FakeConnection[] = [];
   const sockets = new Set<net.Socket>();
@@ -121,10 +124,10 @@ export async function startFakeServer(
         received.push(cmd);
         replied = false;
         await handler(cmd);
-        if (!replied && options.autoReply !== false && !message.moreToCome) {
-          const isHello = cmd.name === 'hello' || cmd.name === 'isMaster' || cmd.name === 'ismaster';
-          connection.reply(cmd, isHello ? { ...hello, connectionId: connection.id } : { ok: 1 });
-        }
+        if (replied || message.moreToCome || autoReply === 'none') continue;
+        const isHello = cmd.name === 'hello' || cmd.name === 'isMaster' || cmd.name === 'ismaster';
+        if (isHello) connection.reply(cmd, { ...hello, connectionId: connection.id });
+        else if (autoReply === 'all') connection.reply(cmd, { ok: 1 });
       }
     });
   });

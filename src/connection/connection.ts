@@ -1,0 +1,357 @@
+// One socket to one server: dial, handshake, then commands matched to replies
+// by responseTo. Several commands may be in flight at once (pipelining); the
+// pool decides who may use a connection, not this class.
+//
+// States (exactly one at a time):
+//   connecting -> handshaking -> ready -> closing -> closed
+//        \______________\___________\________\____> closed   (error / destroy)
+// Any network or protocol failure closes the connection and fails every
+// pending request with the same error: once the byte stream is in doubt,
+// nothing on it can be trusted (CMAP: a connection that errored is "perished").
+import { EventEmitter } from 'node:events';
+import * as net from 'node:net';
+import { BSON, type DeserializeOptions, type Document } from 'bson';
+import { InvalidDocumentError, MgoError, NetworkError, ServerError } from '../errors.js';
+import {
+  DEFAULT_MAX_BSON_OBJECT_SIZE,
+  DEFAULT_MAX_MESSAGE_SIZE_BYTES,
+  DEFAULT_MAX_WRITE_BATCH_SIZE,
+} from '../wire/constants.js';
+import { MessageReader } from '../wire/message-reader.js';
+import { DecodeError, EncodeError, decodeMessage, encodeOpMsg, type DocumentSequence, type ReplyMessage } from '../wire/op-msg.js';
+import { helloCommand, parseHandshakeReply, type HandshakeResult } from './handshake.js';
+
+export type ConnectionState = 'connecting' | 'handshaking' | 'ready' | 'closing' | 'closed';
+
+export interface ConnectionOptions {
+  /** Pool-assigned id (CMAP: unique and increasing within a pool). */
+  id: number;
+  /** Pool generation at creation; a pool clear makes older connections stale. */
+  generation: number;
+  host: string;
+  port: number;
+  /** Unix domain socket path; when set, host/port only name the server in messages. */
+  socketPath?: string;
+  /** Bounds TCP connect plus handshake; 0 = no limit of ours (the OS's applies). */
+  connectTimeoutMS: number;
+  /** Longest silence while a reply is awaited; 0 = wait forever. */
+  socketTimeoutMS: number;
+  /** Nagle off by default: small requests must not wait for an ACK. */
+  noDelay?: boolean;
+  keepAlive?: boolean;
+  keepAliveInitialDelayMS?: number;
+  appName?: string;
+  signal?: AbortSignal;
+}
+
+export interface CommandOptions {
+  /** OP_MSG kind-1 sections, e.g. { identifier: 'documents', documents } for insert. */
+  sequences?: DocumentSequence[];
+  /** Unacknowledged (w:0): sent with moreToCome, resolved once flushed, no reply read. */
+  moreToCome?: boolean;
+}
+
+interface PendingRequest {
+  resolve(reply: ReplyMessage): void;
+  reject(error: MgoError): void;
+}
+
+// Request ids only need to be unique per connection; one counter per thread
+// keeps them unique per thread too, which makes packet captures readable.
+let lastRequestId = 0;
+function nextRequestId(): number {
+  lastRequestId = lastRequestId >= 0x7fffffff ? 1 : lastRequestId + 1;
+  return lastRequestId;
+}
+
+const DEFAULT_KEEPALIVE_DELAY_MS = 120_000;
+
+export interface ConnectionEvents {
+  close: [error: MgoError | undefined];
+}
+
+export class Connection extends EventEmitter<ConnectionEvents> {
+  readonly id: number;
+  readonly generation: number;
+  readonly address: string;
+  private currentState: ConnectionState = 'connecting';
+  private readonly socket: net.Socket;
+  private readonly reader = new MessageReader(DEFAULT_MAX_MESSAGE_SIZE_BYTES);
+  private readonly pending = new Map<number, PendingRequest>();
+  private readonly socketTimeoutMS: number;
+  private corked = false;
+  private closeError: MgoError | undefined;
+  private readonly closed: Promise<void>;
+  /** Filled in by the handshake. */
+  private handshakeResult: HandshakeResult | undefined;
+  private limits = {
+    maxBsonObjectSize: DEFAULT_MAX_BSON_OBJECT_SIZE,
+    maxMessageSizeBytes: DEFAULT_MAX_MESSAGE_SIZE_BYTES,
+    maxWriteBatchSize: DEFAULT_MAX_WRITE_BATCH_SIZE,
+  };
+
+  private constructor(socket: net.Socket, options: ConnectionOptions) {
+    super();
+    this.id = options.id;
+    this.generation = options.generation;
+    this.address = options.socketPath ?? `${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
+    this.socketTimeoutMS = options.socketTimeoutMS;
+    this.socket = socket;
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.fail(new NetworkError('ERR_NETWORK', `${this.describe()}: ${err.message}`, { cause: err, address: this.address })));
+    socket.on('timeout', () => this.onSocketTimeout());
+    socket.on('close', () => this.onSocketClose());
+  }
+
+  /** Dials, handshakes, and resolves with a ready connection (or rejects, leaving no socket behind). */
+  static async connect(options: ConnectionOptions): Promise<Connection> {
+    const socket = options.socketPath
+      ? net.connect({ path: options.socketPath })
+      : net.connect({ host: options.host, port: options.port, noDelay: options.noDelay ?? true });
+    const connection = new Connection(socket, options);
+    const abort = () => connection.destroy(new NetworkError('ERR_NETWORK', `${connection.describe()}: connect aborted`, { address: connection.address }));
+    options.signal?.addEventListener('abort', abort, { once: true });
+    const timer =
+      options.connectTimeoutMS > 0
+        ? setTimeout(() => {
+            connection.destroy(
+              new NetworkError(
+                'ERR_NETWORK_TIMEOUT',
+                `${connection.describe()}: connect and handshake took longer than connectTimeoutMS (${options.connectTimeoutMS} ms)`,
+                { address: connection.address },
+              ),
+            );
+          }, options.connectTimeoutMS)
+        : undefined;
+    try {
+      if (options.signal?.aborted) abort();
+      await connection.waitForConnect();
+      if (options.keepAlive ?? true) socket.setKeepAlive(true, options.keepAliveInitialDelayMS ?? DEFAULT_KEEPALIVE_DELAY_MS);
+      await connection.handshake(options.appName);
+      return connection;
+    } catch (err) {
+      connection.destroy(err instanceof MgoError ? err : undefined);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', abort);
+    }
+  }
+
+  get state(): ConnectionState {
+    return this.currentState;
+  }
+
+  /** True once the connection failed or was closed: it must never be used again. */
+  get isClosed(): boolean {
+    return this.currentState === 'closing' || this.currentState === 'closed';
+  }
+
+  /** Requests awaiting a reply. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  get hello(): HandshakeResult {
+    if (!this.handshakeResult) throw new Error('connection has not completed its handshake');
+    return this.handshakeResult;
+  }
+
+  /** Server-side connection id from the handshake, when the server reports one. */
+  get serverConnectionId(): number | undefined {
+    return this.handshakeResult?.connectionId;
+  }
+
+  /** Runs a command and returns the deserialized reply; ok: 0 replies throw ServerError. */
+  async command(db: string, command: Document, options: CommandOptions & { deserialize?: DeserializeOptions } = {}): Promise<Document> {
+    const reply = await this.commandRaw(db, command, options);
+    if (!reply) return { ok: 1 };
+    let body: Document;
+    try {
+      body = BSON.deserialize(reply.body, options.deserialize);
+    } catch (err) {
+      // The frame was well formed but the BSON inside is not: the stream is in doubt.
+      const error = new NetworkError('ERR_PROTOCOL', `${this.describe()}: invalid BSON in reply: ${(err as Error).message}`, { address: this.address });
+      this.destroy(error);
+      throw error;
+    }
+    if (Number(body.ok) !== 1) throw ServerError.fromReply(body, this.address);
+    return body;
+  }
+
+  /**
+   * Sends a command and resolves with the raw reply (BSON bytes), or with
+   * undefined for a moreToCome (unacknowledged) request once it is flushed.
+   * Size and batch limits are checked before anything is written, so a
+   * rejected request leaves the connection usable.
+   */
+  commandRaw(db: string, command: Document, options: CommandOptions = {}): Promise<ReplyMessage | undefined> {
+    if (this.currentState !== 'ready' && this.currentState !== 'handshaking') {
+      return Promise.reject(this.closeError ?? new NetworkError('ERR_CONNECTION_CLOSED', `${this.describe()} is ${this.currentState}`, { address: this.address }));
+    }
+    for (const sequence of options.sequences ?? []) {
+      if (sequence.documents.length > this.limits.maxWriteBatchSize) {
+        return Promise.reject(
+          new InvalidDocumentError(
+            'ERR_BATCH_TOO_LARGE',
+            `batch of ${sequence.documents.length} "${sequence.identifier}" is over the server's maxWriteBatchSize of ${this.limits.maxWriteBatchSize}`,
+          ),
+        );
+      }
+    }
+    const requestId = nextRequestId();
+    let message: Buffer;
+    try {
+      message = encodeOpMsg({ requestId, body: { ...command, $db: db }, sequences: options.sequences, moreToCome: options.moreToCome }, this.limits);
+    } catch (err) {
+      if (err instanceof EncodeError) return Promise.reject(new InvalidDocumentError(err.reason, err.message));
+      throw err;
+    }
+    if (options.moreToCome) {
+      return new Promise((resolve, reject) => {
+        this.write(message, (err) => (err ? reject(this.closeError ?? new NetworkError('ERR_NETWORK', `${this.describe()}: ${err.message}`, { address: this.address })) : resolve(undefined)));
+      });
+    }
+    return new Promise((resolve, reject) => {
+      this.pending.set(requestId, { resolve, reject });
+      // socketTimeoutMS applies only while a reply is awaited: an idle pooled
+      // connection must not time out.
+      if (this.pending.size === 1 && this.socketTimeoutMS > 0) this.socket.setTimeout(this.socketTimeoutMS);
+      this.write(message);
+    });
+  }
+
+  /** Drains: refuses new commands, waits for in-flight replies, then ends the socket. Idempotent. */
+  close(): Promise<void> {
+    if (this.currentState === 'closed' || this.currentState === 'closing') return this.closed;
+    this.currentState = 'closing';
+    if (this.pending.size === 0) this.socket.end();
+    return this.closed;
+  }
+
+  /** Aborts now: every pending request fails with `error` (or a "destroyed" error). Idempotent. */
+  destroy(error?: MgoError): void {
+    if (this.currentState === 'closed') return;
+    this.fail(error ?? new NetworkError('ERR_CONNECTION_CLOSED', `${this.describe()} was closed by the driver`, { address: this.address }));
+  }
+
+  private describe(): string {
+    return `connection ${this.id} to ${this.address}`;
+  }
+
+  private waitForConnect(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.currentState === 'closed') return reject(this.closeError);
+      const onConnect = () => {
+        this.off('close', onClose);
+        this.currentState = 'handshaking';
+        resolve();
+      };
+      const onClose = (error: MgoError | undefined) => {
+        this.socket.off('connect', onConnect);
+        reject(error ?? new NetworkError('ERR_CONNECTION_CLOSED', `${this.describe()}: closed while connecting`, { address: this.address }));
+      };
+      this.socket.once('connect', onConnect);
+      this.once('close', onClose);
+    });
+  }
+
+  // Handshake spec: send `hello` with helloOk; a server that does not know
+  // it (CommandNotFound, code 59) gets the legacy `isMaster`.
+  private async handshake(appName: string | undefined): Promise<void> {
+    let reply: Document;
+    try {
+      reply = await this.command('admin', helloCommand('hello', appName));
+    } catch (err) {
+      if (!(err instanceof ServerError && err.serverCode === 59)) throw err;
+      reply = await this.command('admin', helloCommand('isMaster', appName));
+    }
+    const result = parseHandshakeReply(reply, this.address);
+    this.handshakeResult = result;
+    this.limits = {
+      maxBsonObjectSize: result.maxBsonObjectSize,
+      maxMessageSizeBytes: result.maxMessageSizeBytes,
+      maxWriteBatchSize: result.maxWriteBatchSize,
+    };
+    this.reader.maxMessageSizeBytes = result.maxMessageSizeBytes;
+    if (this.currentState === 'handshaking') this.currentState = 'ready';
+  }
+
+  // Coalesce every write issued in the same tick into one writev: one
+  // syscall per message caps loopback near 258k ops/s, corked ~2M (DESIGN.md).
+  private write(message: Buffer, callback?: (err?: Error | null) => void): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(message, callback);
+  }
+
+  private onData(chunk: Buffer): void {
+    let frames: Buffer[];
+    try {
+      frames = this.reader.push(chunk);
+    } catch (err) {
+      return this.failDecode(err);
+    }
+    for (const frame of frames) {
+      let reply: ReplyMessage;
+      try {
+        reply = decodeMessage(frame);
+      } catch (err) {
+        return this.failDecode(err);
+      }
+      const request = this.pending.get(reply.responseTo);
+      if (!request) {
+        return this.fail(new NetworkError('ERR_PROTOCOL', `${this.describe()}: reply answers request ${reply.responseTo}, which is not pending`, { address: this.address }));
+      }
+      if (reply.moreToCome) {
+        // We never set exhaustAllowed, so a streamed reply is a protocol violation.
+        return this.fail(new NetworkError('ERR_PROTOCOL', `${this.describe()}: server streamed a reply (moreToCome) that was not asked for`, { address: this.address }));
+      }
+      this.pending.delete(reply.responseTo);
+      if (this.pending.size === 0) {
+        if (this.socketTimeoutMS > 0) this.socket.setTimeout(0);
+        if (this.currentState === 'closing') this.socket.end();
+      }
+      request.resolve(reply);
+    }
+  }
+
+  private failDecode(err: unknown): void {
+    const code = err instanceof DecodeError ? err.reason : 'ERR_PROTOCOL';
+    this.fail(new NetworkError(code, `${this.describe()}: ${(err as Error).message}`, { address: this.address }));
+  }
+
+  private onSocketTimeout(): void {
+    if (this.pending.size === 0) return;
+    this.fail(
+      new NetworkError('ERR_NETWORK_TIMEOUT', `${this.describe()}: no reply within socketTimeoutMS (${this.socketTimeoutMS} ms)`, { address: this.address }),
+    );
+  }
+
+  private onSocketClose(): void {
+    if (this.currentState === 'closed') return;
+    const partial = this.reader.pendingBytes;
+    const detail = partial > 0 ? ` in the middle of a reply (${partial} bytes of an incomplete message received)` : '';
+    const expected = this.currentState === 'closing' && this.pending.size === 0;
+    this.fail(expected ? undefined : new NetworkError('ERR_CONNECTION_CLOSED', `${this.describe()} was closed by the server${detail}`, { address: this.address }));
+  }
+
+  /** The single exit to `closed`: records the cause, fails pending requests, destroys the socket. */
+  private fail(error: MgoError | undefined): void {
+    if (this.currentState === 'closed') return;
+    this.currentState = 'closed';
+    this.closeError = error ?? new NetworkError('ERR_CONNECTION_CLOSED', `${this.describe()} is closed`, { address: this.address });
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    this.socket.destroy();
+    for (const request of pending) request.reject(this.closeError);
+    this.emit('close', error);
+  }
+}

@@ -1,0 +1,3 @@
+/** The package version, sent in the handshake's client metadata (a unit test keeps it equal to package.json's). */
+export const DRIVER_NAME = 'mgo-threads';
+export const DRIVER_VERSION = '0.1.0';

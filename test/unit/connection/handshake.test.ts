@@ -1,0 +1,68 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { BSON } from 'bson';
+import { parseHandshakeReply, helloCommand } from '../../../src/connection/handshake.js';
+import { clientMetadata, MAX_CLIENT_METADATA_BYTES } from '../../../src/connection/client-metadata.js';
+import { IncompatibleServerError } from '../../../src/errors.js';
+import { DRIVER_NAME, DRIVER_VERSION } from '../../../src/version.js';
+
+describe('parseHandshakeReply', () => {
+  test('keeps the server limits and identity', () => {
+    const result = parseHandshakeReply(
+      { isWritablePrimary: true, helloOk: true, maxBsonObjectSize: 1000, maxMessageSizeBytes: 5000, maxWriteBatchSize: 10, minWireVersion: 0, maxWireVersion: 17, connectionId: 12, ok: 1 },
+      'h:1',
+    );
+    assert.equal(result.maxBsonObjectSize, 1000);
+    assert.equal(result.maxMessageSizeBytes, 5000);
+    assert.equal(result.maxWriteBatchSize, 10);
+    assert.equal(result.maxWireVersion, 17);
+    assert.equal(result.helloOk, true);
+    assert.equal(result.isWritablePrimary, true);
+    assert.equal(result.connectionId, 12);
+  });
+
+  test('falls back to MongoDB defaults for missing or nonsense limits', () => {
+    const result = parseHandshakeReply({ ismaster: true, maxWireVersion: 8, maxBsonObjectSize: -1, maxMessageSizeBytes: 'x' }, 'h:1');
+    assert.equal(result.maxBsonObjectSize, 16 * 1024 * 1024);
+    assert.equal(result.maxMessageSizeBytes, 48_000_000);
+    assert.equal(result.maxWriteBatchSize, 100_000);
+    assert.equal(result.isWritablePrimary, true);
+    assert.equal(result.helloOk, false);
+  });
+
+  test('rejects a server too old for OP_MSG, naming it and the versions', () => {
+    assert.throws(
+      () => parseHandshakeReply({ maxWireVersion: 5, minWireVersion: 0 }, 'old:27017'),
+      (err: unknown) => err instanceof IncompatibleServerError && err.code === 'ERR_INCOMPATIBLE_SERVER' && /old:27017.*max wire version 5.*at least 6/.test(err.message),
+    );
+  });
+
+  test('rejects a server too new for us', () => {
+    assert.throws(() => parseHandshakeReply({ maxWireVersion: 99, minWireVersion: 90 }, 'new:1'), /requires wire version 90/);
+  });
+});
+
+describe('client metadata', () => {
+  test('names the driver, os, platform and application', () => {
+    const cmd = helloCommand('hello', 'my-app');
+    assert.equal(cmd.hello, 1);
+    assert.equal(cmd.helloOk, true);
+    assert.deepEqual(cmd.client.driver, { name: DRIVER_NAME, version: DRIVER_VERSION });
+    assert.equal(cmd.client.application.name, 'my-app');
+    assert.equal(cmd.client.os.name, process.platform);
+    assert.match(cmd.client.platform, /^Node\.js v\d+/);
+  });
+
+  test('stays within 512 bytes with a 128-byte appName', () => {
+    const metadata = clientMetadata('é'.repeat(64));
+    assert.ok(BSON.calculateObjectSize(metadata) <= MAX_CLIENT_METADATA_BYTES);
+    assert.equal(metadata.driver.name, DRIVER_NAME);
+  });
+
+  test('driver version equals package.json', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
+    assert.equal(DRIVER_VERSION, pkg.version);
+    assert.equal(DRIVER_NAME, pkg.name);
+  });
+});
