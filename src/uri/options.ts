@@ -1,0 +1,604 @@
+// The option table: one entry per connection option, used alike for values
+// written in a URL (strings, connection-string spec "Values") and for values
+// given in the options object (JS values). It lists every option of the URI
+// options spec plus our own (workers, maxLifetimeMS, poolLimit), and says for
+// each whether mgo-threads implements it yet.
+//
+// The spec types (what a value may be) are kept apart from our policy (spec
+// values we refuse, such as maxPoolSize=0), so that the URL parser stays
+// spec-conformant and the refusal happens in resolveOptions with a reason.
+
+import { inspect, isDeepStrictEqual } from 'node:util';
+import { InvalidOptionError } from '../errors.js';
+
+export type ReadPreferenceMode = 'primary' | 'primaryPreferred' | 'secondary' | 'secondaryPreferred' | 'nearest';
+export type TagSet = Readonly<Record<string, string>>;
+export type Compressor = 'snappy' | 'zlib' | 'zstd';
+export type ServerMonitoringMode = 'auto' | 'stream' | 'poll';
+export type AuthMechanism =
+  | 'SCRAM-SHA-1'
+  | 'SCRAM-SHA-256'
+  | 'MONGODB-X509'
+  | 'MONGODB-AWS'
+  | 'MONGODB-OIDC'
+  | 'GSSAPI'
+  | 'PLAIN';
+
+/** Every option with its value; `undefined` where "not set" is itself the default. */
+export interface OptionValues {
+  // Ours: shard workers owning the sockets; 0 runs the pools in-process.
+  workers: number;
+  // Pool (CMAP), with maxLifetimeMS as our extension.
+  maxPoolSize: number;
+  minPoolSize: number;
+  maxConnecting: number;
+  maxIdleTimeMS: number;
+  maxLifetimeMS: number;
+  waitQueueTimeoutMS: number;
+  // Timeouts, monitoring and server selection.
+  connectTimeoutMS: number;
+  socketTimeoutMS: number;
+  timeoutMS: number | undefined;
+  serverSelectionTimeoutMS: number;
+  serverSelectionTryOnce: boolean;
+  heartbeatFrequencyMS: number;
+  serverMonitoringMode: ServerMonitoringMode;
+  localThresholdMS: number;
+  // Topology and seed list.
+  directConnection: boolean;
+  replicaSet: string | undefined;
+  loadBalanced: boolean;
+  srvMaxHosts: number;
+  srvServiceName: string;
+  // Handshake and wire.
+  appName: string | undefined;
+  compressors: readonly Compressor[];
+  zlibCompressionLevel: number;
+  // Read and write behaviour.
+  readPreference: ReadPreferenceMode;
+  readPreferenceTags: readonly TagSet[];
+  maxStalenessSeconds: number;
+  readConcernLevel: string | undefined;
+  w: number | string | undefined;
+  wTimeoutMS: number | undefined;
+  journal: boolean | undefined;
+  retryReads: boolean;
+  retryWrites: boolean;
+  maxAdaptiveRetries: number;
+  enableOverloadRetargeting: boolean;
+  // Authentication.
+  authSource: string | undefined;
+  authMechanism: AuthMechanism | undefined;
+  authMechanismProperties: TagSet | undefined;
+  // TLS.
+  tls: boolean;
+  tlsInsecure: boolean;
+  tlsAllowInvalidCertificates: boolean;
+  tlsAllowInvalidHostnames: boolean;
+  tlsDisableOCSPEndpointCheck: boolean;
+  tlsDisableCertificateRevocationCheck: boolean;
+  tlsCAFile: string | undefined;
+  tlsCertificateKeyFile: string | undefined;
+  tlsCertificateKeyFilePassword: string | undefined;
+  // SOCKS5 proxy.
+  proxyHost: string | undefined;
+  proxyPort: number | undefined;
+  proxyUsername: string | undefined;
+  proxyPassword: string | undefined;
+}
+
+export type OptionName = keyof OptionValues;
+
+/** How one option's value is read from URL text and from a JS value. */
+export interface ValueType<T> {
+  /** What the option accepts, for messages: "an integer from 1 to 2147483647". */
+  readonly accepts: string;
+  /** The value the URL text stands for, or undefined when it is not a valid one. */
+  fromString(text: string): T | undefined;
+  /** The options-object value checked, or undefined when it is not a valid one. */
+  fromValue(value: unknown): T | undefined;
+}
+
+/**
+ * Another name of an option: `alias` works everywhere, `deprecated` too but
+ * with a warning (connection-string spec, "Deprecated Key Value Pairs"), and
+ * `object` only in the options object.
+ */
+export interface Alias {
+  readonly name: string;
+  readonly kind: 'alias' | 'deprecated' | 'object';
+}
+
+// Methods rather than function-valued properties: method parameters are
+// bivariant, so any entry can be handled as an OptionSpec<unknown>.
+export interface OptionSpec<T> {
+  readonly type: ValueType<T>;
+  readonly aliases?: readonly Alias[];
+  /** false: the options object only; the URL ignores the key with a warning. */
+  readonly url?: false;
+  /**
+   * A key given several times in one URL: `list` accumulates (the value is an
+   * array), `same` requires every instance to agree, `error` refuses the
+   * repetition. Unset: the last instance wins, with a warning.
+   */
+  readonly repeat?: 'list' | 'same' | 'error';
+  /** The value is never echoed, in messages nor by redactUri. */
+  readonly secret?: true;
+  /** true, or why mgo-threads does not implement the option yet. */
+  readonly supported: true | string;
+  /** For an option not supported yet: values that ask for nothing we lack. */
+  neutral?(value: T): boolean;
+  /** Why mgo-threads refuses this spec-valid value, or undefined if it does not. */
+  refuse?(value: T): string | undefined;
+}
+
+// An option whose value type includes undefined has no default; any other
+// must declare one, so the resolved values always match OptionValues.
+type Entry<T> = undefined extends T
+  ? OptionSpec<Exclude<T, undefined>> & { readonly default?: undefined }
+  : OptionSpec<T> & { readonly default: T };
+
+// ---------------------------------------------------------------------------
+// Value types
+
+const INT32_MAX = 2 ** 31 - 1;
+const INTEGER = /^-?\d+$/;
+
+function integer(min: number, max = INT32_MAX, what = 'an integer'): ValueType<number> {
+  const valid = (n: number) => Number.isSafeInteger(n) && n >= min && n <= max;
+  return {
+    accepts: `${what} from ${min} to ${max}`,
+    fromString: (text) => (INTEGER.test(text) && valid(Number(text)) ? Number(text) : undefined),
+    fromValue: (value) => (typeof value === 'number' && valid(value) ? value : undefined),
+  };
+}
+
+const milliseconds = (min: number, max = INT32_MAX) => integer(min, max, 'a whole number of milliseconds');
+
+// Only "true" and "false": the spec's legacy spellings (1, yes, t...) are a
+// MAY, and a typo such as journal=ture should not turn into a value.
+const boolean: ValueType<boolean> = {
+  accepts: "'true' or 'false'",
+  fromString: (text) => (text === 'true' ? true : text === 'false' ? false : undefined),
+  fromValue: (value) => (typeof value === 'boolean' ? value : undefined),
+};
+
+/** A non-empty string, optionally bounded in UTF-8 bytes or by a pattern. */
+function string(limit: { maxBytes?: number; pattern?: RegExp; accepts?: string } = {}): ValueType<string> {
+  const { maxBytes = Infinity, pattern } = limit;
+  const fromString = (text: string) =>
+    text !== '' && Buffer.byteLength(text) <= maxBytes && (!pattern || pattern.test(text)) ? text : undefined;
+  return {
+    accepts: limit.accepts ?? (maxBytes < Infinity ? `a string of 1 to ${maxBytes} bytes in UTF-8` : 'a non-empty string'),
+    fromString,
+    fromValue: (value) => (typeof value === 'string' ? fromString(value) : undefined),
+  };
+}
+
+/** One of fixed values, matched without regard to case and returned as spelled here. */
+function oneOf<const V extends string>(values: readonly V[]): ValueType<V> {
+  const fromString = (text: string) => values.find((v) => v.toLowerCase() === text.toLowerCase());
+  return {
+    accepts: values.map((v) => `'${v}'`).join(', '),
+    fromString,
+    fromValue: (value) => (typeof value === 'string' ? fromString(value) : undefined),
+  };
+}
+
+/** Comma-separated items, each one of `values`. */
+function listOf<const V extends string>(values: readonly V[]): ValueType<readonly V[]> {
+  const item = oneOf(values);
+  const items = (list: readonly unknown[]) => {
+    const out = list.map((v) => item.fromValue(v));
+    return out.every((v) => v !== undefined) ? (out as V[]) : undefined;
+  };
+  return {
+    accepts: `a comma-separated list of ${item.accepts}`,
+    fromString: (text) => (text === '' ? undefined : items(text.split(','))),
+    fromValue: (value) => (Array.isArray(value) ? items(value) : undefined),
+  };
+}
+
+// A plain object of strings: a Map or a class instance would read as empty.
+function isStringRecord(value: unknown): value is Record<string, string> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return (proto === Object.prototype || proto === null) && Object.values(value).every((v) => typeof v === 'string');
+}
+
+// Connection-string spec, "Key value pairs": pairs split on ',' and each on
+// its first ':', so that a value may hold colons (TOKEN_RESOURCE:mongodb://x).
+function parsePairs(text: string): TagSet | undefined {
+  if (text === '') return {};
+  const entries: [string, string][] = [];
+  for (const item of text.split(',')) {
+    const colon = item.indexOf(':');
+    if (colon <= 0) return undefined;
+    entries.push([item.slice(0, colon), item.slice(colon + 1)]);
+  }
+  return Object.fromEntries(entries);
+}
+
+const keyValues: ValueType<TagSet> = {
+  accepts: "comma-separated key:value pairs, e.g. 'A:x,B:y'",
+  fromString: (text) => (text === '' ? undefined : parsePairs(text)),
+  fromValue: (value) => (isStringRecord(value) ? { ...value } : undefined),
+};
+
+// One URL instance is one tag set (an empty one matches any server); the
+// instances accumulate in order because the option repeats as a `list`.
+const tagSets: ValueType<readonly TagSet[]> = {
+  accepts: "tag sets of key:value pairs, e.g. 'dc:ny,rack:1' (an array of objects in the options object)",
+  fromString: (text) => {
+    const set = parsePairs(text);
+    return set && [set];
+  },
+  fromValue: (value) =>
+    Array.isArray(value) && value.every(isStringRecord) ? value.map((set) => ({ ...set })) : undefined,
+};
+
+const nodeCount = integer(0);
+const tagName = string();
+const writeConcernW: ValueType<number | string> = {
+  accepts: "an integer from 0 to 2147483647, 'majority' or a custom write concern name",
+  fromString: (text) => (INTEGER.test(text) ? nodeCount.fromString(text) : tagName.fromString(text)),
+  fromValue: (value) => (typeof value === 'number' ? nodeCount.fromValue(value) : tagName.fromValue(value)),
+};
+
+// RFC 6335 section 5.1 service names, without the 15-character limit
+// (seedlist discovery spec, "srvServiceName"): the DNS label must fit in 63
+// bytes with its leading underscore.
+const serviceName = string({
+  pattern: /^(?=.{1,62}$)(?=.*[a-z])[a-z0-9]+(?:-[a-z0-9]+)*$/i,
+  accepts: 'an SRV service name (letters, digits and inner hyphens, at most 62 characters)',
+});
+
+// ---------------------------------------------------------------------------
+// The table
+
+const always = () => true;
+const isFalse = (value: boolean) => !value;
+const TLS_NOT_IMPLEMENTED = 'TLS is not implemented yet';
+const AUTH_NOT_IMPLEMENTED = 'authentication is not implemented yet';
+const PROXY_NOT_IMPLEMENTED = 'SOCKS5 proxies are not implemented yet';
+
+/** A TLS switch: accepted while false, since false asks for nothing. */
+const tlsFlag: Entry<boolean> = { type: boolean, default: false, supported: TLS_NOT_IMPLEMENTED, neutral: isFalse };
+
+export const OPTIONS: { readonly [K in OptionName]: Entry<OptionValues[K]> } = {
+  workers: { type: integer(0), default: 0, url: false, supported: true },
+
+  maxPoolSize: {
+    type: integer(0),
+    default: 100,
+    aliases: [{ name: 'poolLimit', kind: 'object' }],
+    supported: true,
+    refuse: (n) =>
+      n === 0
+        ? "0 means 'no limit' in the URI options spec, but mgo-threads promises an exact connection limit: use an integer >= 1"
+        : undefined,
+  },
+  minPoolSize: { type: integer(0), default: 0, supported: true },
+  maxConnecting: { type: integer(1), default: 2, supported: true },
+  maxIdleTimeMS: { type: milliseconds(0), default: 0, supported: true },
+  maxLifetimeMS: { type: milliseconds(0), default: 0, supported: true },
+  // CMAP lets 0 mean "wait forever"; a waiter here always ends, with a
+  // PoolTimeoutError that says where the sockets are.
+  waitQueueTimeoutMS: {
+    type: milliseconds(0),
+    default: 30_000,
+    supported: true,
+    refuse: (n) =>
+      n === 0 ? "0 would mean 'wait forever' for a connection; mgo-threads requires a finite wait: use an integer >= 1" : undefined,
+  },
+
+  connectTimeoutMS: { type: milliseconds(0), default: 10_000, supported: true },
+  socketTimeoutMS: { type: milliseconds(0), default: 0, supported: true },
+  timeoutMS: {
+    type: milliseconds(0),
+    supported:
+      'client-side operation timeouts (CSOT) are not implemented yet; use socketTimeoutMS, waitQueueTimeoutMS and serverSelectionTimeoutMS',
+  },
+  serverSelectionTimeoutMS: { type: milliseconds(1), default: 30_000, supported: true },
+  // Uri options spec: "required for single-threaded drivers" only.
+  serverSelectionTryOnce: {
+    type: boolean,
+    default: false,
+    supported: 'a single-threaded driver option: server selection here waits asynchronously until serverSelectionTimeoutMS',
+    neutral: isFalse,
+  },
+  heartbeatFrequencyMS: { type: milliseconds(500), default: 10_000, supported: true },
+  serverMonitoringMode: {
+    type: oneOf(['auto', 'stream', 'poll']),
+    default: 'auto',
+    supported: 'the streaming protocol (awaitable hello) is not implemented yet: servers are polled',
+    neutral: (mode) => mode !== 'stream',
+  },
+  localThresholdMS: { type: milliseconds(0), default: 15, supported: true },
+
+  directConnection: { type: boolean, default: false, supported: true },
+  replicaSet: { type: string(), supported: true },
+  loadBalanced: { type: boolean, default: false, supported: 'load-balanced mode is not implemented yet', neutral: isFalse },
+  srvMaxHosts: { type: integer(0), default: 0, supported: true },
+  srvServiceName: { type: serviceName, default: 'mongodb', supported: true },
+
+  // Handshake spec: the client metadata's application name is at most 128 bytes.
+  appName: { type: string({ maxBytes: 128 }), supported: true },
+  // Array defaults are shared by every resolved result, hence frozen.
+  compressors: {
+    type: listOf(['snappy', 'zlib', 'zstd']),
+    default: Object.freeze([]),
+    supported: 'wire compression (OP_COMPRESSED) is not implemented yet',
+    neutral: (list) => list.length === 0,
+  },
+  zlibCompressionLevel: {
+    type: integer(-1, 9),
+    default: -1,
+    supported: 'zlib compression is not implemented yet; the level has no effect while compressors=zlib is refused',
+    neutral: always,
+  },
+
+  readPreference: {
+    type: oneOf(['primary', 'primaryPreferred', 'secondary', 'secondaryPreferred', 'nearest']),
+    default: 'primary',
+    supported: true,
+  },
+  readPreferenceTags: { type: tagSets, default: Object.freeze([]), repeat: 'list', supported: true },
+  // -1 means no staleness check (max staleness spec); the lower bound that
+  // depends on heartbeatFrequencyMS is enforced by server selection.
+  maxStalenessSeconds: { type: integer(-1), default: -1, supported: true },
+  readConcernLevel: { type: string(), supported: true },
+  w: { type: writeConcernW, supported: true },
+  wTimeoutMS: {
+    type: milliseconds(0, Number.MAX_SAFE_INTEGER),
+    aliases: [{ name: 'wtimeout', kind: 'deprecated' }],
+    supported: true,
+  },
+  journal: { type: boolean, supported: true },
+  // Accepted in both states: retrying is not implemented, so a failed
+  // operation is reported to the caller, which is what retry=false means and
+  // what a retry would have ended with if its second attempt failed too.
+  retryReads: {
+    type: boolean,
+    default: true,
+    supported: 'retryable reads are not implemented yet: a failed read is reported, never retried',
+    neutral: always,
+  },
+  retryWrites: {
+    type: boolean,
+    default: true,
+    supported: 'retryable writes are not implemented yet: a failed write is reported, never retried',
+    neutral: always,
+  },
+  // Client backpressure: retries after SystemOverloadedError, likewise reported instead.
+  maxAdaptiveRetries: {
+    type: integer(0),
+    default: 2,
+    supported: 'overload retries are not implemented yet: an overload error is reported',
+    neutral: always,
+  },
+  enableOverloadRetargeting: {
+    type: boolean,
+    default: false,
+    supported: 'overload retargeting is not implemented yet',
+    neutral: isFalse,
+  },
+
+  // Without credentials (which are refused) the auth database is inert.
+  authSource: {
+    type: string(),
+    supported: `${AUTH_NOT_IMPLEMENTED}; without credentials the option has no effect`,
+    neutral: always,
+  },
+  authMechanism: {
+    type: oneOf(['SCRAM-SHA-1', 'SCRAM-SHA-256', 'MONGODB-X509', 'MONGODB-AWS', 'MONGODB-OIDC', 'GSSAPI', 'PLAIN']),
+    supported: AUTH_NOT_IMPLEMENTED,
+  },
+  // Secret: AWS_SESSION_TOKEN travels here.
+  authMechanismProperties: { type: keyValues, secret: true, supported: AUTH_NOT_IMPLEMENTED },
+
+  // URI options spec, "Conflicting TLS options" (8): every tls and ssl must agree.
+  tls: { ...tlsFlag, aliases: [{ name: 'ssl', kind: 'alias' }], repeat: 'same' },
+  tlsInsecure: tlsFlag,
+  tlsAllowInvalidCertificates: tlsFlag,
+  tlsAllowInvalidHostnames: tlsFlag,
+  tlsDisableOCSPEndpointCheck: tlsFlag,
+  tlsDisableCertificateRevocationCheck: tlsFlag,
+  tlsCAFile: { type: string(), supported: TLS_NOT_IMPLEMENTED },
+  tlsCertificateKeyFile: { type: string(), supported: TLS_NOT_IMPLEMENTED },
+  tlsCertificateKeyFilePassword: { type: string(), secret: true, supported: TLS_NOT_IMPLEMENTED },
+
+  // SOCKS5 spec: repeating any proxy option is an error.
+  proxyHost: { type: string(), repeat: 'error', supported: PROXY_NOT_IMPLEMENTED },
+  proxyPort: { type: integer(0, 65535), repeat: 'error', supported: PROXY_NOT_IMPLEMENTED },
+  proxyUsername: { type: string(), repeat: 'error', supported: PROXY_NOT_IMPLEMENTED },
+  proxyPassword: { type: string(), repeat: 'error', secret: true, supported: PROXY_NOT_IMPLEMENTED },
+};
+
+export const OPTION_NAMES = Object.keys(OPTIONS) as OptionName[];
+
+/** The entry of an option, seen without its value type. */
+export function specOf(name: OptionName): OptionSpec<unknown> & { readonly default?: unknown } {
+  return OPTIONS[name];
+}
+
+// ---------------------------------------------------------------------------
+// Lookup
+
+export interface FoundOption {
+  readonly name: OptionName;
+  /** The key as the table spells it (canonical name or alias). */
+  readonly key: string;
+  readonly kind: 'name' | Alias['kind'];
+}
+
+// Keys are matched after lowering A-Z only (connection-string spec, "Keys").
+export const lowerKey = (key: string) => key.replace(/[A-Z]/g, (c) => c.toLowerCase());
+
+const byLowerKey = new Map<string, FoundOption>();
+for (const name of OPTION_NAMES) {
+  byLowerKey.set(lowerKey(name), { name, key: name, kind: 'name' });
+  for (const alias of specOf(name).aliases ?? []) byLowerKey.set(lowerKey(alias.name), { name, key: alias.name, kind: alias.kind });
+}
+
+/** The option a URL key names (any case), or undefined for an unknown key. */
+export function findOption(key: string): FoundOption | undefined {
+  return byLowerKey.get(lowerKey(key));
+}
+
+/** Whether the URL may set the option under this key. */
+export function settableInUrl(found: FoundOption): boolean {
+  return found.kind !== 'object' && specOf(found.name).url !== false;
+}
+
+/** "'ssl' (alias of 'tls')" or "'tls'": the option as the user wrote it. */
+export function optionLabel(name: OptionName, key: string = name): string {
+  return key === name ? `'${name}'` : `'${key}' (alias of '${name}')`;
+}
+
+/**
+ * A value for a message: "<redacted>" for secret options, else quoted (the
+ * URL parser passes its own quote, which may withhold the text).
+ */
+export function showValue(name: OptionName, value: unknown, quote = (text: string) => `'${text}'`): string {
+  if (specOf(name).secret) return '<redacted>';
+  return typeof value === 'string' ? quote(value) : inspect(value, { breakLength: Infinity, depth: 3 });
+}
+
+export function invalidValue(name: OptionName, key: string, value: unknown, quote?: (text: string) => string): InvalidOptionError {
+  return new InvalidOptionError(
+    'ERR_INVALID_OPTION',
+    `invalid value ${showValue(name, value, quote)} for option ${optionLabel(name, key)}: expected ${specOf(name).type.accepts}`,
+  );
+}
+
+// ---------------------------------------------------------------------------
+// The options object
+
+export interface ObjectOptions {
+  values: Partial<OptionValues>;
+  /** Which key set each option (an alias such as poolLimit, or the name). */
+  keys: Map<OptionName, string>;
+  warnings: string[];
+}
+
+/**
+ * Validates the options object. Unlike a URL from configuration, the object
+ * is code: an unknown key or a wrong value is a bug and fails here.
+ * Keys whose value is undefined count as absent.
+ */
+export function readObjectOptions(input: Readonly<Record<string, unknown>>): ObjectOptions {
+  const out: ObjectOptions = { values: {}, keys: new Map(), warnings: [] };
+  const values = out.values as Record<OptionName, unknown>;
+  for (const [key, raw] of Object.entries(input)) {
+    if (raw === undefined) continue;
+    const found = findOption(key);
+    if (found?.key !== key) {
+      const hint = found ? `; did you mean '${found.key}'?` : '';
+      throw new InvalidOptionError('ERR_INVALID_OPTION', `unknown option '${key}' in the options object${hint}`);
+    }
+    const value = specOf(found.name).type.fromValue(raw);
+    if (value === undefined) throw invalidValue(found.name, key, raw);
+    const earlier = out.keys.get(found.name);
+    if (earlier !== undefined && !isDeepStrictEqual(values[found.name], value)) {
+      throw new InvalidOptionError(
+        'ERR_INVALID_OPTION',
+        `options '${earlier}' and '${key}' both set ${optionLabel(found.name)} with different values`,
+      );
+    }
+    if (found.kind === 'deprecated') out.warnings.push(deprecationNotice(found));
+    values[found.name] = value;
+    out.keys.set(found.name, key);
+  }
+  return out;
+}
+
+export function deprecationNotice(found: FoundOption): string {
+  return `option '${found.key}' is deprecated; use '${found.name}'`;
+}
+
+// ---------------------------------------------------------------------------
+// Rules between options
+
+export interface Seeds {
+  /** Number of hosts: the URL's, or the SRV records' once resolved. */
+  readonly count: number;
+  readonly srv: boolean;
+}
+
+// URI options spec, "Conflicting TLS options" (1-7): these pairs may not
+// both appear, whatever their values.
+const TLS_EXCLUSIVE: readonly (readonly [OptionName, OptionName])[] = [
+  ['tlsInsecure', 'tlsAllowInvalidCertificates'],
+  ['tlsInsecure', 'tlsAllowInvalidHostnames'],
+  ['tlsInsecure', 'tlsDisableOCSPEndpointCheck'],
+  ['tlsInsecure', 'tlsDisableCertificateRevocationCheck'],
+  ['tlsAllowInvalidCertificates', 'tlsDisableOCSPEndpointCheck'],
+  ['tlsAllowInvalidCertificates', 'tlsDisableCertificateRevocationCheck'],
+  ['tlsDisableOCSPEndpointCheck', 'tlsDisableCertificateRevocationCheck'],
+];
+
+const PROXY_DETAILS: readonly OptionName[] = ['proxyPort', 'proxyUsername', 'proxyPassword'];
+
+function fail(message: string): never {
+  throw new InvalidOptionError('ERR_INVALID_OPTION', message);
+}
+
+/**
+ * Checks the rules that tie options together. `given` holds the values set
+ * explicitly (URL, TXT record, options object); defaults fill the rest.
+ */
+export function checkOptionRules(given: Partial<OptionValues>, seeds: Seeds): void {
+  const set = (name: OptionName) => given[name] !== undefined;
+  const value = <K extends OptionName>(name: K) => (given[name] ?? OPTIONS[name].default) as OptionValues[K];
+
+  for (const [a, b] of TLS_EXCLUSIVE) {
+    if (set(a) && set(b)) fail(`options '${a}' and '${b}' cannot both be set: '${a}' already decides what '${b}' does`);
+  }
+
+  // URI options spec, "directConnection URI option with multiple seeds or SRV URI".
+  if (given.directConnection) {
+    if (seeds.srv) fail("directConnection=true cannot be used with mongodb+srv://, which may resolve to several hosts");
+    if (seeds.count > 1) fail(`directConnection=true needs exactly one host, not ${seeds.count}`);
+  }
+
+  // Load balancer spec, "URI Validation".
+  if (given.loadBalanced) {
+    if (seeds.count > 1) fail(`loadBalanced=true needs exactly one host (the load balancer), not ${seeds.count}`);
+    if (set('replicaSet')) fail("loadBalanced=true cannot be combined with 'replicaSet'");
+    if (given.directConnection) fail('loadBalanced=true cannot be combined with directConnection=true');
+  }
+
+  // Initial DNS seedlist discovery spec, "URI Validation".
+  if (!seeds.srv) {
+    for (const name of ['srvServiceName', 'srvMaxHosts'] as const) {
+      if (set(name)) fail(`option '${name}' requires a mongodb+srv:// connection string`);
+    }
+  }
+  if (value('srvMaxHosts') > 0) {
+    if (set('replicaSet')) fail("a positive 'srvMaxHosts' cannot be combined with 'replicaSet'");
+    if (given.loadBalanced) fail("a positive 'srvMaxHosts' cannot be combined with loadBalanced=true");
+  }
+
+  // SOCKS5 spec, "MongoClient Configuration".
+  for (const name of PROXY_DETAILS) {
+    if (set(name) && !set('proxyHost')) fail(`option '${name}' requires 'proxyHost'`);
+  }
+  if (set('proxyUsername') !== set('proxyPassword')) fail("options 'proxyUsername' and 'proxyPassword' must be set together");
+
+  // CMAP: minPoolSize counts towards maxPoolSize (0 there means no maximum).
+  const max = value('maxPoolSize');
+  const min = value('minPoolSize');
+  if (max !== 0 && min > max) fail(`minPoolSize (${min}) cannot be greater than maxPoolSize (${max})`);
+
+  // Server selection and max staleness specs: mode 'primary' (also the
+  // default) takes no tag sets and no maxStalenessSeconds.
+  if (value('readPreference') === 'primary') {
+    if (value('readPreferenceTags').some((set) => Object.keys(set).length > 0)) {
+      fail("readPreferenceTags cannot be used with readPreference 'primary' (the default)");
+    }
+    if (value('maxStalenessSeconds') > 0) {
+      fail("maxStalenessSeconds cannot be used with readPreference 'primary' (the default)");
+    }
+  }
+}

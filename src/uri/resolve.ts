@@ -1,0 +1,132 @@
+// From dial(url, options) to the values the driver runs with: parse the URL,
+// merge the options object over it, look up a mongodb+srv:// seed list, check
+// the rules between options, fill in defaults, and refuse what mgo-threads
+// does not do (yet). Precedence, low to high: defaults, TXT record, URL,
+// options object (the connection-string spec asks drivers to document it).
+
+import { InvalidOptionError } from '../errors.js';
+import { parseConnectionString, type HostAddress } from './connection-string.js';
+import {
+  OPTIONS,
+  OPTION_NAMES,
+  checkOptionRules,
+  optionLabel,
+  readObjectOptions,
+  showValue,
+  specOf,
+  type OptionName,
+  type OptionValues,
+} from './options.js';
+import { lookupSeedlist, type DnsResolver } from './srv.js';
+
+export interface ServerAddress extends HostAddress {
+  /** The server's name in the topology: "host:port" ([v6]:port), or the socket path. */
+  address: string;
+}
+
+export interface Credentials {
+  username: string;
+  password: string | undefined;
+}
+
+export interface ResolvedOptions extends OptionValues {
+  /** The seeds: the URL's hosts, or those of the SRV records; ports defaulted to 27017. */
+  hosts: ServerAddress[];
+  /** The mongodb+srv:// host name, for SRV polling; undefined for mongodb://. */
+  srvHost: string | undefined;
+  /** The URL's path part (mgo's default database and auth database). */
+  database: string | undefined;
+  credentials: Credentials | undefined;
+  /** Unknown URL keys, repeated or deprecated keys: for the caller to log. */
+  warnings: string[];
+}
+
+export interface ResolveDependencies {
+  /** DNS for mongodb+srv://; node:dns/promises by default. */
+  dns?: DnsResolver;
+}
+
+export const DEFAULT_PORT = 27017;
+
+export async function resolveOptions(
+  uri: string,
+  options: Readonly<Record<string, unknown>> = {},
+  dependencies: ResolveDependencies = {},
+): Promise<ResolvedOptions> {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidOptionError('ERR_INVALID_OPTION', 'the options argument must be an object');
+  }
+  const url = parseConnectionString(uri);
+  // The spec lets a driver ignore an invalid URL value with a warning. A pool
+  // limit or a timeout silently replaced by its default is the surprise
+  // mgo-threads exists to remove, so here an invalid value fails.
+  const [invalid] = url.invalid;
+  if (invalid) throw invalid;
+  const object = readObjectOptions(options);
+  const warnings = [...url.warnings, ...object.warnings];
+  let given: Partial<OptionValues> = { ...url.options, ...object.values };
+  let hosts = url.hosts;
+  const srvHost = url.srv ? url.hosts[0]!.host : undefined;
+
+  if (srvHost !== undefined) {
+    const serviceName = given.srvServiceName ?? OPTIONS.srvServiceName.default;
+    const seedlist = await lookupSeedlist({ hostname: srvHost, serviceName, maxHosts: given.srvMaxHosts ?? 0 }, dependencies.dns);
+    given = { ...seedlist.options, ...given };
+    hosts = seedlist.hosts;
+    warnings.push(...seedlist.warnings);
+  }
+  // Seedlist spec, "URI Validation": after the lookups, which may add options and hosts.
+  checkOptionRules(given, { count: hosts.length, srv: url.srv });
+
+  const values = {} as Record<OptionName, unknown>;
+  for (const name of OPTION_NAMES) values[name] = given[name] ?? specOf(name).default;
+  // Seedlist spec: mongodb+srv:// turns TLS on unless tls=false is given.
+  values.tls = given.tls ?? url.srv;
+
+  const keyOf = (name: OptionName) => object.keys.get(name) ?? name;
+  for (const name of OPTION_NAMES) {
+    const why = values[name] === undefined ? undefined : specOf(name).refuse?.(values[name]);
+    if (why !== undefined) {
+      const message = `invalid value ${showValue(name, values[name])} for option ${optionLabel(name, keyOf(name))}: ${why}`;
+      throw new InvalidOptionError('ERR_INVALID_OPTION', message);
+    }
+  }
+  const tlsImplied = url.srv && given.tls === undefined;
+  for (const name of OPTION_NAMES) checkSupported(name, keyOf(name), values[name], name === 'tls' && tlsImplied);
+
+  const credentials = url.username === null ? undefined : { username: url.username, password: url.password ?? undefined };
+  if (credentials) {
+    throw new InvalidOptionError(
+      'ERR_UNSUPPORTED_OPTION',
+      'credentials in the connection string are not supported: authentication is not implemented yet',
+    );
+  }
+
+  return {
+    ...(values as unknown as OptionValues),
+    hosts: hosts.map(serverAddress),
+    srvHost,
+    database: url.database ?? undefined,
+    credentials,
+    warnings,
+  };
+}
+
+// An option the table marks unsupported fails unless its value is neutral;
+// every default is neutral, so only a value someone set can fail.
+function checkSupported(name: OptionName, key: string, value: unknown, implied: boolean): void {
+  const spec = specOf(name);
+  if (spec.supported === true || value === undefined || spec.neutral?.(value)) return;
+  const origin = implied ? ' (implied by mongodb+srv://; add tls=false to connect without TLS)' : '';
+  throw new InvalidOptionError(
+    'ERR_UNSUPPORTED_OPTION',
+    `option ${optionLabel(name, key)} set to ${showValue(name, value)}${origin} is not supported: ${spec.supported}`,
+  );
+}
+
+function serverAddress({ type, host, port }: HostAddress): ServerAddress {
+  if (type === 'unix') return { type, host, port: null, address: host };
+  const p = port ?? DEFAULT_PORT;
+  // SDAM compares addresses as lowercase "host:port".
+  return { type, host, port: p, address: type === 'ip_literal' ? `[${host}]:${p}` : `${host.toLowerCase()}:${p}` };
+}
