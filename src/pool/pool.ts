@@ -1,0 +1,823 @@
+// The per-server connection pool (CMAP "Connection Pool"), single thread.
+//
+// Concurrency model. JavaScript runs this code one call at a time, so the
+// CMAP requirement "All Pool behaviors MUST be thread safe" reduces to two
+// rules: (1) every state change completes before anything that can run other
+// code (an event listener, a promise continuation), and (2) a decision that
+// depends on a count is acted on in the same synchronous step, with no await
+// in between. Rule 2 is what makes the limit exact: a permit is taken and the
+// dial is registered in one step, so racing callers cannot all see "one
+// below the limit" and all dial (mgo's check-unlock-dial overshoot).
+//
+// Waiting is event-driven: whatever frees a resource (check-in, dial
+// completion, connection close, permit hand-off) calls processWaitQueue(),
+// which serves the oldest waiter first. There is no polling and no retry
+// sleep; the only timers are one for the wait queue's oldest deadline
+// (waitQueueTimeoutMS) and one unref'd maintenance timer.
+
+import { NetworkError, PoolClearedError, PoolClosedError, PoolTimeoutError } from '../errors.js';
+import { CheckOutRequest } from './checkout-request.js';
+import {
+  invokeSafely,
+  PoolEventEmitter,
+  type CheckOutFailedReason,
+  type ConnectionClosedReason,
+} from './events.js';
+import { LocalPermits, type PermitRequest, type PermitSource } from './permits.js';
+import { resolvePoolOptions, reportedOptions, type PoolOptions, type ResolvedPoolOptions } from './pool-options.js';
+import type { ConnectFn, PoolableConnection } from './poolable-connection.js';
+import { PooledConnection } from './pooled-connection.js';
+import { PoolCounters, type PoolStats } from './stats.js';
+import { WaitQueue } from './wait-queue.js';
+
+/** CMAP pool states: a pool is created paused and becomes ready once its server was checked. */
+export type PoolState = 'paused' | 'ready' | 'closed';
+
+export interface CheckOutOptions {
+  /**
+   * Gives up the checkout when aborted (e.g. AbortSignal.timeout for an
+   * operation deadline): the promise rejects with `signal.reason` and
+   * ConnectionCheckOutFailed is emitted with reason 'timeout'. A dial this
+   * checkout started keeps going and its connection joins the pool.
+   */
+  signal?: AbortSignal;
+}
+
+export interface ClearOptions {
+  /**
+   * Also interrupt checked-out connections and abort dials in progress
+   * (CMAP: used when a server monitor timed out).
+   */
+  interruptInUseConnections?: boolean;
+  /** The error that made the caller clear the pool; named in PoolClearedError messages. */
+  cause?: unknown;
+}
+
+type Entry<C extends PoolableConnection> = PooledConnection<C, CheckOutRequest<C>>;
+
+const now = (): number => performance.now();
+
+export class Pool<C extends PoolableConnection = PoolableConnection> extends PoolEventEmitter {
+  readonly address: string;
+  readonly options: ResolvedPoolOptions;
+  readonly #connect: ConnectFn<C>;
+  readonly #permits: PermitSource;
+  readonly #onBackgroundError: ((error: unknown) => void) | undefined;
+
+  #state: PoolState = 'paused';
+  #destroyed = false;
+  #generation = 0;
+  #lastId = 0;
+  /** Why the pool is paused: undefined until the first clear() (then { cause }). */
+  #cleared: { cause: unknown } | undefined = undefined;
+
+  // Every connection record is in exactly one of these, matching its state:
+  // dialing -> #dialing, idle -> #idle, inUse -> counted in #inUse (and
+  // findable through #established, which maps idle and inUse records by
+  // connection; destroy() leaves closed-but-still-checked-out records there
+  // until their check-in).
+  readonly #dialing = new Set<Entry<C>>();
+  /** Stack: push on check-in, pop on checkout (most recently used first). */
+  readonly #idle: Entry<C>[] = [];
+  #inUse = 0;
+  readonly #established = new Map<C, Entry<C>>();
+
+  readonly #waiters = new WaitQueue<CheckOutRequest<C>>();
+  readonly #counters = new PoolCounters();
+
+  /** PermitSource request queued on behalf of the wait queue when the limit was reached. */
+  #permitWatch: { ticket: PermitRequest | undefined } | undefined = undefined;
+  /** A permit granted to #permitWatch and not yet spent on a dial. */
+  #sparePermit = false;
+  /** One timer for the whole wait queue, due at the oldest waiter's deadline; ref'd only while someone waits. */
+  #queueTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  #queueTimerDueAt = Infinity;
+
+  #processing = false;
+  #reprocess = false;
+  /** Set by a failed background dial: no more minPoolSize dials until the next maintenance run or ready(). */
+  #populationHeld = false;
+
+  #maintenanceTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  #maintenanceDueAt = Infinity;
+  #drain: { promise: Promise<void>; resolve: () => void } | undefined = undefined;
+
+  constructor(options: PoolOptions<C>) {
+    super(options.monitor);
+    this.options = resolvePoolOptions(options);
+    this.address = options.address;
+    this.#connect = options.connect;
+    this.#permits = options.permits ?? new LocalPermits(this.options.maxPoolSize);
+    this.#onBackgroundError = options.onBackgroundError;
+    // CMAP "Creating a Connection Pool": generation 0, state paused, then the event.
+    if (this.wants('ConnectionPoolCreated')) {
+      this.emit({ type: 'ConnectionPoolCreated', address: this.address, options: reportedOptions(options) });
+    }
+  }
+
+  get state(): PoolState {
+    return this.#state;
+  }
+
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** Checkouts currently queued. */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
+  get #open(): number {
+    return this.#dialing.size + this.#idle.length + this.#inUse;
+  }
+
+  stats(): PoolStats {
+    const c = this.#counters;
+    return {
+      maxOpen: this.#permits.limit,
+      open: this.#open,
+      inUse: this.#inUse,
+      idle: this.#idle.length,
+      connecting: this.#dialing.size,
+      waitCount: c.waitCount,
+      waitDurationMS: c.waitDurationMS,
+      timeouts: c.timeouts,
+      idleClosed: c.idleClosed,
+      lifetimeClosed: c.lifetimeClosed,
+      errorClosed: c.errorClosed,
+    };
+  }
+
+  // ---------------------------------------------------------------- checkout
+
+  /**
+   * Resolves with an established connection, marked in use (CMAP "Checking
+   * Out a Connection"). Fails with PoolClosedError on a closed pool,
+   * PoolClearedError on a paused one, PoolTimeoutError after
+   * waitQueueTimeoutMS in the queue, or the dial's own error if the dial this
+   * checkout started failed.
+   */
+  checkOut(options?: CheckOutOptions): Promise<C> {
+    const startedAt = now();
+    if (this.wants('ConnectionCheckOutStarted')) this.emit({ type: 'ConnectionCheckOutStarted', address: this.address });
+    if (this.#state !== 'ready') return Promise.reject(this.#refuse(startedAt));
+    const signal = options?.signal;
+    if (signal?.aborted) {
+      this.#emitCheckOutFailed('timeout', startedAt);
+      return Promise.reject(signal.reason);
+    }
+    // Fast path, no allocation: only when nobody is queued, so a newcomer
+    // never overtakes a waiter (CMAP WaitQueue "Ordered/fair").
+    if (this.#waiters.size === 0) {
+      const entry = this.#takeIdle(startedAt);
+      if (entry !== undefined) {
+        this.#markInUse(entry, startedAt);
+        return Promise.resolve(entry.conn!);
+      }
+    }
+    return new Promise<C>((resolve, reject) => {
+      const request = new CheckOutRequest<C>(startedAt, resolve, reject, signal);
+      if (signal !== undefined) {
+        request.onAbort = () => this.#abandon(request);
+        signal.addEventListener('abort', request.onAbort, { once: true });
+      }
+      // Nobody ahead and a dial slot plus a permit free: dial without
+      // queueing, so that this does not count as a wait in stats().
+      if (this.#waiters.size === 0 && this.#takeDialSlot(true)) {
+        this.#startDial(request);
+      } else {
+        this.#enqueue(request);
+        this.#processWaitQueue();
+      }
+    });
+  }
+
+  /**
+   * Returns a connection (CMAP "Checking In a Connection"): it goes straight
+   * to the oldest waiter, or becomes idle; it is closed instead if it is
+   * perished (stale, errored, past maxLifetimeMS) or the pool is closed.
+   * Throws if the connection did not come from this pool or is not checked out.
+   */
+  checkIn(conn: C): void {
+    const entry = this.#established.get(conn);
+    if (entry === undefined) {
+      // CMAP: checking in a connection the pool did not create MUST throw.
+      throw new Error(`connection ${conn.id} to ${conn.address} was not checked out from the pool for ${this.address}`);
+    }
+    if (entry.state !== 'inUse') {
+      if (entry.awaitingCheckIn) {
+        // Already closed by destroy() while checked out; accept its return once.
+        entry.awaitingCheckIn = false;
+        this.#established.delete(conn);
+        this.#emitCheckedIn(entry);
+        return;
+      }
+      throw new Error(`connection ${conn.id} to ${this.address} is not checked out (it is ${entry.state})`);
+    }
+    // CMAP: the CheckedIn event comes first, then close-or-make-available.
+    this.#emitCheckedIn(entry);
+    const t = now();
+    const reason = this.#state === 'closed' ? 'poolClosed' : this.#perishedReason(entry, t, false);
+    if (reason !== undefined) {
+      this.#close(entry, reason);
+    } else {
+      this.#inUse--;
+      this.#makeIdle(entry, t);
+    }
+    // Hand-off: the connection just made idle is on top of the stack, so the
+    // oldest waiter gets exactly this one. A close freed a permit instead,
+    // which reaches the queue through the permit watch or refills minPoolSize.
+    if (this.#waiters.size > 0 || (reason !== undefined && this.options.minPoolSize > 0)) this.#processWaitQueue();
+  }
+
+  // --------------------------------------------------------- pool lifecycle
+
+  /**
+   * Marks a paused pool ready (CMAP "Marking a Connection Pool as Ready"),
+   * called after a successful server check. No-op unless paused.
+   */
+  ready(): void {
+    if (this.#state !== 'paused') return;
+    this.#state = 'ready';
+    this.#populationHeld = false;
+    // CMAP: PoolReady MUST be observable before any background connection
+    // creation it allows, hence emit first, then populate.
+    if (this.wants('ConnectionPoolReady')) this.emit({ type: 'ConnectionPoolReady', address: this.address });
+    this.#processWaitQueue();
+  }
+
+  /**
+   * Called on a non-timeout network error (CMAP "Clearing a non-load balanced
+   * pool"): generation++, pool paused, waiters failed with a retryable
+   * PoolClearedError, idle connections closed now, checked-out ones closed
+   * when checked in (or interrupted now, with interruptInUseConnections).
+   */
+  clear(options: ClearOptions = {}): void {
+    if (this.#state === 'closed') return;
+    const interrupt = options.interruptInUseConnections === true;
+    const wasPaused = this.#state === 'paused';
+    // CMAP: the generation is incremented even when already paused, so that
+    // errors from the old generation stop clearing again; only the event is
+    // skipped ("Why not emit PoolCleared events ... when clearing a paused pool?").
+    this.#generation++;
+    this.#state = 'paused';
+    this.#cleared = { cause: options.cause };
+    if (!wasPaused && this.wants('ConnectionPoolCleared')) {
+      this.emit({ type: 'ConnectionPoolCleared', address: this.address, interruptInUseConnections: interrupt });
+    }
+    // CMAP: clearing the WaitQueue "MUST happen eagerly", not via timeouts.
+    const error = this.#pausedError();
+    for (const request of this.#waiters.drain()) {
+      request.node = undefined;
+      this.#fail(request, 'connectionError', error);
+    }
+    this.#dropPermitWatch();
+    // Every idle connection is now stale. CMAP closes them lazily or in the
+    // background thread "scheduled as soon as possible" after a clear; doing
+    // it now frees their permits at once.
+    for (const entry of this.#idle.splice(0)) this.#close(entry, 'stale');
+    if (interrupt) {
+      // CMAP: interrupt in-use connections of the old generation and pending
+      // ones; "MUST NOT block the pool", so only signal here. Their records
+      // close when the dial settles / at check-in.
+      const reason = new PoolClearedError(`Connection to ${this.address} interrupted due to server monitor timeout`, {
+        address: this.address,
+        cause: options.cause,
+      });
+      for (const entry of this.#dialing) entry.dialAbort?.abort(reason);
+      for (const entry of this.#established.values()) {
+        if (entry.state === 'inUse' && !entry.interrupted) {
+          entry.interrupted = true;
+          entry.conn!.destroy(reason);
+        }
+      }
+    }
+  }
+
+  /**
+   * Closes the pool (CMAP "Closing a Connection Pool"): waiters fail with
+   * PoolClosedError, idle connections close now, checked-out ones when
+   * checked in, dials in progress when they finish. Resolves once every
+   * connection is closed. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.#state !== 'closed') {
+      this.#state = 'closed';
+      this.#stopMaintenance();
+      this.#dropPermitWatch();
+      if (this.#queueTimer !== undefined) clearTimeout(this.#queueTimer);
+      this.#queueTimer = undefined;
+      for (const entry of this.#idle.splice(0)) this.#close(entry, 'poolClosed');
+      const error = new PoolClosedError(`Connection pool for ${this.address} was closed while waiting for a connection`, {
+        address: this.address,
+      });
+      for (const request of this.#waiters.drain()) {
+        request.node = undefined;
+        this.#fail(request, 'poolClosed', error);
+      }
+      if (this.wants('ConnectionPoolClosed')) this.emit({ type: 'ConnectionPoolClosed', address: this.address });
+    }
+    return this.#whenDrained();
+  }
+
+  /**
+   * close(), and abort everything now: checked-out connections are destroyed
+   * (their later check-in is accepted and ignored) and dials are aborted.
+   * Resolves once every dial has settled. Idempotent.
+   */
+  destroy(): Promise<void> {
+    if (!this.#destroyed) {
+      this.#destroyed = true;
+      void this.close();
+      const reason = new PoolClosedError(`Connection pool for ${this.address} was destroyed`, { address: this.address });
+      for (const entry of this.#dialing) entry.dialAbort?.abort(reason);
+      for (const entry of [...this.#established.values()]) {
+        if (entry.state === 'inUse') {
+          entry.awaitingCheckIn = true;
+          this.#close(entry, 'poolClosed', reason);
+        }
+      }
+    }
+    return this.#whenDrained();
+  }
+
+  // ------------------------------------------------------------ wait queue
+
+  #enqueue(request: CheckOutRequest<C>): void {
+    request.node = this.#waiters.push(request);
+    request.enqueuedAt = now();
+    this.#counters.waitStarted();
+    const timeoutMS = this.options.waitQueueTimeoutMS;
+    if (timeoutMS > 0) {
+      request.deadline = request.enqueuedAt + timeoutMS;
+      this.#armQueueTimer(request.deadline);
+    }
+  }
+
+  /** Leaves the queue (served, dialing, or failed) and books the wait. */
+  #dequeue(request: CheckOutRequest<C>): void {
+    if (request.node !== undefined) {
+      this.#waiters.remove(request.node);
+      request.node = undefined;
+    }
+    if (request.enqueuedAt > 0) {
+      this.#counters.waitEnded(now() - request.enqueuedAt);
+      request.enqueuedAt = 0;
+    }
+    // An empty queue must not keep the process alive through the queue timer.
+    if (this.#waiters.size === 0) this.#queueTimer?.unref();
+  }
+
+  /**
+   * Makes sure the queue timer fires by `deadline`. Every request gets the
+   * same waitQueueTimeoutMS, so FIFO order is deadline order: the timer only
+   * ever needs the oldest waiter's deadline. When that waiter leaves early,
+   * the timer is left alone and re-armed for the new head when it fires;
+   * setting and clearing a timer per waiter would cost more than the
+   * hand-off itself.
+   */
+  #armQueueTimer(deadline: number): void {
+    if (this.#queueTimer !== undefined) {
+      this.#queueTimer.ref();
+      if (this.#queueTimerDueAt <= deadline) return;
+      clearTimeout(this.#queueTimer);
+    }
+    this.#queueTimerDueAt = deadline;
+    // +1: timers may fire up to a millisecond early relative to performance.now().
+    this.#queueTimer = setTimeout(this.#onQueueTimer, Math.max(0, Math.ceil(deadline - now())) + 1);
+  }
+
+  /** CMAP "Timeout aggressively": waiters leave the queue the moment their time is up. */
+  readonly #onQueueTimer = (): void => {
+    this.#queueTimer = undefined;
+    this.#queueTimerDueAt = Infinity;
+    const t = now();
+    for (let head = this.#waiters.peek(); head !== undefined && head.deadline <= t; head = this.#waiters.peek()) {
+      this.#timeOut(head, t);
+    }
+    const head = this.#waiters.peek();
+    if (head !== undefined && head.deadline !== Infinity) this.#armQueueTimer(head.deadline);
+    if (this.#waiters.size === 0) this.#dropPermitWatch();
+  };
+
+  #timeOut(request: CheckOutRequest<C>, t: number): void {
+    const waitedMS = Math.round(t - request.startedAt);
+    const limit = this.#permits.limit === 0 ? 'unlimited' : String(this.#permits.limit);
+    const message =
+      `Timed out while checking out a connection from connection pool for ${this.address} after ${waitedMS} ms ` +
+      `(maxPoolSize ${limit}: ${this.#open} open, ${this.#inUse} in use, ${this.#idle.length} idle, ` +
+      `${this.#dialing.size} connecting; ${this.#waiters.size} waiting including this one)`;
+    this.#counters.timeouts++;
+    this.#fail(request, 'timeout', new PoolTimeoutError(message, { address: this.address }));
+  }
+
+  #settle(request: CheckOutRequest<C>): void {
+    request.settled = true;
+    this.#dequeue(request);
+    if (request.onAbort !== undefined) request.signal!.removeEventListener('abort', request.onAbort);
+  }
+
+  #handOut(entry: Entry<C>, request: CheckOutRequest<C>): void {
+    this.#settle(request);
+    this.#markInUse(entry, request.startedAt);
+    request.resolve(entry.conn!);
+  }
+
+  #fail(request: CheckOutRequest<C>, reason: CheckOutFailedReason, error: unknown): void {
+    this.#settle(request);
+    this.#emitCheckOutFailed(reason, request.startedAt);
+    request.reject(error);
+  }
+
+  /** The caller's signal aborted: leave the queue, or stop waiting for the dial (which carries on). */
+  #abandon(request: CheckOutRequest<C>): void {
+    if (request.settled) return;
+    this.#fail(request, 'timeout', request.signal!.reason);
+    if (this.#waiters.size === 0) this.#dropPermitWatch();
+  }
+
+  /**
+   * Serves waiters oldest first while anything is available, then tops up
+   * minPoolSize. Reentrant calls (from an event listener) are folded into the
+   * running loop instead of nesting.
+   */
+  #processWaitQueue(): void {
+    if (this.#processing) {
+      this.#reprocess = true;
+      return;
+    }
+    this.#processing = true;
+    try {
+      do {
+        this.#reprocess = false;
+        this.#serveWaiters();
+        this.#populate();
+      } while (this.#reprocess);
+      if (this.#sparePermit && this.#waiters.size === 0) {
+        // Granted after the need passed: give it back to whoever waits next.
+        this.#sparePermit = false;
+        this.#permits.release();
+      }
+    } finally {
+      this.#processing = false;
+    }
+  }
+
+  // CMAP checkOut loop, for the head of the queue: an available non-perished
+  // connection first; else create one if below maxPoolSize and maxConnecting;
+  // else keep waiting, at the head, for whichever comes first (a check-in, a
+  // dial slot, a permit). The request that starts a dial leaves the queue and
+  // gets that connection; waitQueueTimeoutMS does not cover the dial itself
+  // (CMAP: it limits the wait for a connection or for a dial slot).
+  #serveWaiters(): void {
+    while (this.#state === 'ready') {
+      const head = this.#waiters.peek();
+      if (head === undefined) break;
+      const entry = this.#takeIdle(now());
+      if (entry !== undefined) {
+        this.#handOut(entry, head);
+      } else if (this.#takeDialSlot(true)) {
+        this.#dequeue(head);
+        this.#startDial(head);
+      } else {
+        return;
+      }
+    }
+    if (this.#waiters.size === 0) this.#dropPermitWatch();
+  }
+
+  // ---------------------------------------------------------------- permits
+
+  /**
+   * Reserves the right to dial now: a free maxConnecting slot and a permit,
+   * in that order so that a permit is never taken for a dial that cannot
+   * start. With `watch`, a refused permit leaves one request() queued at the
+   * PermitSource on behalf of the wait queue.
+   */
+  #takeDialSlot(watch: boolean): boolean {
+    if (this.#dialing.size >= this.options.maxConnecting) return false;
+    if (this.#sparePermit) {
+      this.#sparePermit = false;
+      return true;
+    }
+    if (this.#permits.tryAcquire()) return true;
+    if (watch) this.#watchPermits();
+    return false;
+  }
+
+  #watchPermits(): void {
+    if (this.#permitWatch !== undefined) return;
+    const watch: { ticket: PermitRequest | undefined } = { ticket: undefined };
+    this.#permitWatch = watch;
+    // May run synchronously (inside request() or another release()), hence
+    // the deferred processing.
+    watch.ticket = this.#permits.request(() => {
+      if (this.#permitWatch === watch) this.#permitWatch = undefined;
+      if (this.#sparePermit || this.#state === 'closed') {
+        this.#permits.release();
+        return;
+      }
+      // Ours even if the watch was dropped meanwhile (a shared source may
+      // grant while we cancel); processWaitQueue spends it or returns it.
+      this.#sparePermit = true;
+      queueMicrotask(() => this.#processWaitQueue());
+    });
+  }
+
+  /** Nobody needs a permit any more: leave the PermitSource queue and return an unspent one. */
+  #dropPermitWatch(): void {
+    const watch = this.#permitWatch;
+    if (watch !== undefined) {
+      this.#permitWatch = undefined;
+      watch.ticket?.cancel();
+    }
+    if (this.#sparePermit) {
+      this.#sparePermit = false;
+      this.#permits.release();
+    }
+  }
+
+  // ---------------------------------------------------------------- dialing
+
+  /** CMAP "Creating a Connection" + "Establishing a Connection"; the caller holds a permit and a slot. */
+  #startDial(requester: CheckOutRequest<C> | undefined): void {
+    const entry: Entry<C> = new PooledConnection(++this.#lastId, this.#generation, now(), requester);
+    this.#dialing.add(entry);
+    if (this.wants('ConnectionCreated')) {
+      this.emit({ type: 'ConnectionCreated', address: this.address, connectionId: entry.id });
+    }
+    let dial: Promise<C>;
+    try {
+      dial = this.#connect({ id: entry.id, generation: entry.generation, address: this.address, signal: entry.dialAbort!.signal });
+    } catch (error) {
+      dial = Promise.reject(error);
+    }
+    dial.then(
+      (conn) => this.#dialSucceeded(entry, conn),
+      (error: unknown) => this.#dialFailed(entry, error),
+    );
+  }
+
+  #dialSucceeded(entry: Entry<C>, conn: C): void {
+    entry.conn = conn;
+    const outcome = this.#dialOutcome(entry);
+    if (outcome !== undefined || conn.isClosed) {
+      // Closed, cleared, or dead on arrival while dialing: never handed out.
+      const error =
+        outcome === undefined
+          ? new NetworkError('ERR_CONNECTION_CLOSED', `connection ${entry.id} to ${this.address} closed during its handshake`, {
+              address: this.address,
+            })
+          : undefined;
+      this.#dialFailed(entry, error);
+      return;
+    }
+    this.#dialing.delete(entry);
+    entry.dialAbort = undefined;
+    const requester = entry.requester;
+    entry.requester = undefined;
+    if (this.wants('ConnectionReady')) {
+      this.emit({ type: 'ConnectionReady', address: this.address, connectionId: entry.id, durationMS: now() - entry.createdAt });
+    }
+    this.#established.set(conn, entry);
+    if (requester !== undefined && !requester.settled) this.#handOut(entry, requester);
+    else this.#makeIdle(entry, now()); // its checkout gave up meanwhile, or a minPoolSize dial
+    this.#processWaitQueue(); // a dial slot is free
+  }
+
+  #dialFailed(entry: Entry<C>, error: unknown): void {
+    entry.dialAbort = undefined;
+    const requester = entry.requester;
+    entry.requester = undefined;
+    const reason = this.#dialOutcome(entry) ?? 'error';
+    this.#close(entry, reason); // also destroys a connection that arrived unusable
+    if (reason === 'error' && requester === undefined && !this.#populationHeld) {
+      // A failed minPoolSize dial: stop populating until the next maintenance
+      // run so that a dead server is not redialled in a tight loop.
+      this.#populationHeld = true;
+      this.#armMaintenance(now() + this.#interval());
+    }
+    this.#dialFailedFor(requester, reason, error);
+    this.#processWaitQueue(); // a dial slot is free
+  }
+
+  /** Why a finished dial cannot join the pool regardless of its result, if it cannot. */
+  #dialOutcome(entry: Entry<C>): ConnectionClosedReason | undefined {
+    if (this.#state === 'closed') return 'poolClosed';
+    if (entry.generation !== this.#generation) return 'stale';
+    return undefined;
+  }
+
+  /** Fails the checkout waiting on a dial, or reports the error upwards if nobody waits for it. */
+  #dialFailedFor(requester: CheckOutRequest<C> | undefined, reason: ConnectionClosedReason, error: unknown): void {
+    if (requester !== undefined && !requester.settled) {
+      if (reason === 'poolClosed') {
+        this.#fail(requester, 'poolClosed', new PoolClosedError(`Connection pool for ${this.address} was closed`, { address: this.address }));
+      } else if (reason === 'stale') {
+        this.#fail(requester, 'connectionError', this.#pausedError(error));
+      } else {
+        // CMAP: establishment error -> CheckOutFailed(connectionError), rethrown as is.
+        this.#fail(requester, 'connectionError', error);
+      }
+    } else if (reason === 'error' && this.#onBackgroundError !== undefined) {
+      // CMAP "Populating the Pool": errors go to the SDAM machinery above us.
+      invokeSafely(this.#onBackgroundError, error);
+    }
+  }
+
+  // ------------------------------------------------------------ connections
+
+  #markInUse(entry: Entry<C>, startedAt: number): void {
+    entry.state = 'inUse';
+    this.#inUse++;
+    if (this.wants('ConnectionCheckedOut')) {
+      this.emit({ type: 'ConnectionCheckedOut', address: this.address, connectionId: entry.id, durationMS: now() - startedAt });
+    }
+  }
+
+  #makeIdle(entry: Entry<C>, t: number): void {
+    entry.state = 'idle';
+    entry.idleSince = t;
+    this.#idle.push(entry);
+    this.#armMaintenance(Math.min(this.#expiresAt(entry), t + this.#interval()));
+  }
+
+  /**
+   * Pops idle connections, most recently used first, closing perished ones
+   * on the way (CMAP: "iterate over the list of available Connections ...
+   * If a perished Connection is encountered, it MUST be closed").
+   */
+  #takeIdle(t: number): Entry<C> | undefined {
+    for (let entry = this.#idle.pop(); entry !== undefined; entry = this.#idle.pop()) {
+      const reason = this.#perishedReason(entry, t, true);
+      if (reason === undefined) return entry;
+      this.#close(entry, reason);
+    }
+    return undefined;
+  }
+
+  /** CMAP "Perishable": stale, idle too long, errored; plus our maxLifetimeMS. */
+  #perishedReason(entry: Entry<C>, t: number, idle: boolean): ConnectionClosedReason | undefined {
+    if (entry.interrupted) return 'stale';
+    if (entry.conn!.isClosed) return 'error';
+    if (entry.generation !== this.#generation) return 'stale';
+    const { maxIdleTimeMS, maxLifetimeMS } = this.options;
+    if (idle && maxIdleTimeMS > 0 && t - entry.idleSince >= maxIdleTimeMS) return 'idle';
+    if (maxLifetimeMS > 0 && t - entry.createdAt >= maxLifetimeMS) return 'lifetime';
+    return undefined;
+  }
+
+  /** When an idle connection perishes by the clock (Infinity if never). */
+  #expiresAt(entry: Entry<C>): number {
+    const { maxIdleTimeMS, maxLifetimeMS } = this.options;
+    const idleAt = maxIdleTimeMS > 0 ? entry.idleSince + maxIdleTimeMS : Infinity;
+    const lifeAt = maxLifetimeMS > 0 ? entry.createdAt + maxLifetimeMS : Infinity;
+    return Math.min(idleAt, lifeAt);
+  }
+
+  /**
+   * The one way into 'closed' (CMAP "Closing a Connection"): leave the state's
+   * bookkeeping, destroy the socket, release the permit, emit ConnectionClosed.
+   * Idle records must already be out of #idle; dialing ones must have settled.
+   */
+  #close(entry: Entry<C>, reason: ConnectionClosedReason, destroyReason?: Error): void {
+    if (entry.state === 'closed') return;
+    if (entry.state === 'inUse') this.#inUse--;
+    else if (entry.state === 'dialing') this.#dialing.delete(entry);
+    entry.state = 'closed';
+    const conn = entry.conn;
+    if (conn !== undefined) {
+      conn.destroy(destroyReason);
+      if (!entry.awaitingCheckIn) this.#established.delete(conn);
+    }
+    this.#counters.recordClose(reason);
+    this.#permits.release();
+    if (this.wants('ConnectionClosed')) {
+      this.emit({ type: 'ConnectionClosed', address: this.address, connectionId: entry.id, reason });
+    }
+    if (this.#drain !== undefined && this.#open === 0) {
+      this.#drain.resolve();
+      this.#drain = undefined;
+    }
+  }
+
+  // ----------------------------------------------- background maintenance
+
+  /**
+   * CMAP "Background Thread", as one unref'd timer (an idle pool must not
+   * keep the process alive). A run closes perished idle connections and
+   * tops up minPoolSize, then sleeps until the earliest idle expiry, or
+   * maintenanceIntervalMS while there are idle connections to recheck or a
+   * minPoolSize deficit to retry. With nothing to watch there is no timer.
+   */
+  readonly #runMaintenance = (): void => {
+    this.#maintenanceTimer = undefined;
+    this.#maintenanceDueAt = Infinity;
+    if (this.#state === 'closed') return;
+    const t = now();
+    // Collect first, close after: closing emits events, and a listener must
+    // not see #idle half compacted.
+    const perished: [Entry<C>, ConnectionClosedReason][] = [];
+    let kept = 0;
+    for (const entry of this.#idle) {
+      const reason = this.#perishedReason(entry, t, true);
+      if (reason === undefined) this.#idle[kept++] = entry;
+      else perished.push([entry, reason]);
+    }
+    this.#idle.length = kept;
+    for (const [entry, reason] of perished) this.#close(entry, reason);
+    this.#populationHeld = false;
+    this.#processWaitQueue();
+
+    let due = Infinity;
+    for (const entry of this.#idle) due = Math.min(due, this.#expiresAt(entry));
+    const deficit = this.#state === 'ready' && this.#open < this.options.minPoolSize;
+    if (this.#idle.length > 0 || deficit) due = Math.min(due, t + this.#interval());
+    this.#armMaintenance(due);
+  };
+
+  #interval(): number {
+    return this.options.maintenanceIntervalMS;
+  }
+
+  /** Makes sure a run happens no later than `dueAt` (performance.now() time). */
+  #armMaintenance(dueAt: number): void {
+    if (this.options.maintenanceIntervalMS < 0 || this.#state === 'closed' || dueAt === Infinity) return;
+    if (dueAt >= this.#maintenanceDueAt) return; // an earlier run is already scheduled
+    if (this.#maintenanceTimer !== undefined) clearTimeout(this.#maintenanceTimer);
+    this.#maintenanceDueAt = dueAt;
+    // +1: timers may fire up to a millisecond early relative to performance.now().
+    this.#maintenanceTimer = setTimeout(this.#runMaintenance, Math.max(0, Math.ceil(dueAt - now())) + 1);
+    this.#maintenanceTimer.unref();
+  }
+
+  #stopMaintenance(): void {
+    if (this.#maintenanceTimer !== undefined) clearTimeout(this.#maintenanceTimer);
+    this.#maintenanceTimer = undefined;
+    this.#maintenanceDueAt = Infinity;
+  }
+
+  /**
+   * CMAP "Populating the Pool": only while ready, paced by maxConnecting,
+   * never queueing for a permit (a checkout's need comes first; the next
+   * maintenance run retries).
+   */
+  #populate(): void {
+    const min = this.options.minPoolSize;
+    if (min === 0 || this.#populationHeld) return;
+    while (this.#state === 'ready' && this.#open < min && this.#takeDialSlot(false)) this.#startDial(undefined);
+    if (this.#state === 'ready' && this.#open < min && this.#dialing.size === 0) {
+      this.#armMaintenance(now() + this.#interval());
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /** A checkout on a pool that is not ready (CMAP: closed -> PoolClosedError, paused -> PoolClearedError). */
+  #refuse(startedAt: number): Error {
+    if (this.#state === 'closed') {
+      this.#emitCheckOutFailed('poolClosed', startedAt);
+      return new PoolClosedError(`Attempted to check out a connection from closed connection pool for ${this.address}`, {
+        address: this.address,
+      });
+    }
+    this.#emitCheckOutFailed('connectionError', startedAt);
+    return this.#pausedError();
+  }
+
+  /** Retryable, and not a network error (CMAP: it "MUST NOT be an error that marks the SDAM state unknown"). */
+  #pausedError(dialError?: unknown): PoolClearedError {
+    if (this.#cleared === undefined) {
+      return new PoolClearedError(`Connection pool for ${this.address} is paused until its server has been checked`, {
+        address: this.address,
+      });
+    }
+    const cause = this.#cleared.cause ?? dialError;
+    const because =
+      cause === undefined ? '' : ` because another operation failed with: ${cause instanceof Error ? cause.message : String(cause)}`;
+    return new PoolClearedError(`Connection pool for ${this.address} was cleared${because}`, { address: this.address, cause });
+  }
+
+  #emitCheckOutFailed(reason: CheckOutFailedReason, startedAt: number): void {
+    if (this.wants('ConnectionCheckOutFailed')) {
+      this.emit({ type: 'ConnectionCheckOutFailed', address: this.address, reason, durationMS: now() - startedAt });
+    }
+  }
+
+  #emitCheckedIn(entry: Entry<C>): void {
+    if (this.wants('ConnectionCheckedIn')) {
+      this.emit({ type: 'ConnectionCheckedIn', address: this.address, connectionId: entry.id });
+    }
+  }
+
+  #whenDrained(): Promise<void> {
+    if (this.#open === 0) return Promise.resolve();
+    if (this.#drain === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#drain = { promise, resolve };
+    }
+    return this.#drain.promise;
+  }
+}

@@ -1,0 +1,42 @@
+// The pool's record of one connection, from the decision to dial until close.
+//
+// A record is in exactly one state at a time (CMAP "Connection.state", with
+// its "pending" called 'dialing' and "available" called 'idle'):
+//
+//   dialing ──► inUse ◄──► idle
+//      │          │          │
+//      └──────────┴──────────┴──► closed
+//
+// 'dialing' lasts until the ConnectFn's promise settles, even when the dial
+// was aborted: the permit is held that long, because the socket may exist
+// until then. 'closed' is final; the permit is released on entering it.
+
+import type { PoolableConnection } from './poolable-connection.js';
+
+export type ConnectionState = 'dialing' | 'idle' | 'inUse' | 'closed';
+
+export class PooledConnection<C extends PoolableConnection, R> {
+  state: ConnectionState = 'dialing';
+  /** Set when the dial resolves. */
+  conn: C | undefined = undefined;
+  /** While dialing: the checkout waiting for this dial, if any (none for minPoolSize dials). */
+  requester: R | undefined;
+  /** While dialing: aborts the ConnectFn. */
+  dialAbort: AbortController | undefined = new AbortController();
+  /** When it last became idle (performance.now()). */
+  idleSince = 0;
+  /** Destroyed by an interrupting clear while checked out; closed as 'stale' at check-in. */
+  interrupted = false;
+  /** Closed by destroy() while checked out; its check-in is still expected and accepted once. */
+  awaitingCheckIn = false;
+
+  constructor(
+    readonly id: number,
+    readonly generation: number,
+    /** performance.now() at ConnectionCreated: start of the Ready duration and of maxLifetimeMS. */
+    readonly createdAt: number,
+    requester: R | undefined,
+  ) {
+    this.requester = requester;
+  }
+}

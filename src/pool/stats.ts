@@ -1,0 +1,57 @@
+// Pool statistics, in the spirit of Go's database/sql DBStats: a snapshot of
+// the current counts plus cumulative counters since the pool was created.
+// The shape is the one DESIGN.md promises per server (later summed over
+// workers), so it is a plain object of numbers.
+
+import type { ConnectionClosedReason } from './events.js';
+
+export interface PoolStats {
+  /** The connection limit (maxPoolSize); 0 means unlimited. */
+  maxOpen: number;
+  /** Connections this pool holds a permit for: connecting + idle + inUse. */
+  open: number;
+  inUse: number;
+  idle: number;
+  /** Dials in progress (bounded by maxConnecting). */
+  connecting: number;
+  /** Cumulative: checkouts that could not be served on arrival and had to queue. */
+  waitCount: number;
+  /** Cumulative: total time those checkouts spent queued, in milliseconds. */
+  waitDurationMS: number;
+  /** Cumulative: checkouts that failed with waitQueueTimeoutMS. */
+  timeouts: number;
+  /** Cumulative: connections closed for exceeding maxIdleTimeMS. */
+  idleClosed: number;
+  /** Cumulative: connections closed for exceeding maxLifetimeMS. */
+  lifetimeClosed: number;
+  /** Cumulative: connections closed because they failed (including failed dials). */
+  errorClosed: number;
+}
+
+/** The cumulative half of PoolStats. */
+export class PoolCounters {
+  waitCount = 0;
+  waitDurationMS = 0;
+  timeouts = 0;
+  idleClosed = 0;
+  lifetimeClosed = 0;
+  errorClosed = 0;
+
+  // As in database/sql: counted when the wait begins, its duration added when
+  // it ends (served, timed out, aborted, or failed by clear/close).
+  waitStarted(): void {
+    this.waitCount++;
+  }
+
+  waitEnded(durationMS: number): void {
+    this.waitDurationMS += durationMS;
+  }
+
+  recordClose(reason: ConnectionClosedReason): void {
+    // 'stale' and 'poolClosed' are consequences of clear()/close(), which the
+    // caller already knows about; DBStats-style counters track the others.
+    if (reason === 'idle') this.idleClosed++;
+    else if (reason === 'lifetime') this.lifetimeClosed++;
+    else if (reason === 'error') this.errorClosed++;
+  }
+}
