@@ -32,6 +32,8 @@ export interface ConnectionOptions {
   port: number;
   /** Unix domain socket path; when set, host/port only name the server in messages. */
   socketPath?: string;
+  /** The server's name in the topology, when the caller has one ("host:port", "[v6]:port" or a socket path). */
+  address?: string;
   /** Bounds TCP connect plus handshake; 0 = no limit of ours (the OS's applies). */
   connectTimeoutMS: number;
   /** Longest silence while a reply is awaited; 0 = wait forever. */
@@ -94,7 +96,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     super();
     this.id = options.id;
     this.generation = options.generation;
-    this.address = options.socketPath ?? `${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
+    this.address = options.address ?? options.socketPath ?? `${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
     this.socketTimeoutMS = options.socketTimeoutMS;
     this.socket = socket;
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));

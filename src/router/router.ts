@@ -1,0 +1,84 @@
+// The seam between the session API and wherever sockets live. The session
+// layer (src/session) knows only this interface: LocalRouter runs cluster and
+// pools in the calling thread (workers: 0, the single-thread baseline), and
+// WorkerRouter will run them in shard worker threads. Everything that crosses
+// it is plain data (documents, ids, strings), so it can cross a MessagePort.
+import type { DeserializeOptions, Document } from 'bson';
+import type { DocumentSequence } from '../wire/op-msg.js';
+import type { PoolEvent } from '../pool/events.js';
+import type { PoolStats } from '../pool/stats.js';
+
+/** Server selection spec read preference modes. */
+export type ReadPreferenceMode = 'primary' | 'primaryPreferred' | 'secondary' | 'secondaryPreferred' | 'nearest';
+
+export interface ReadPreference {
+  mode: ReadPreferenceMode;
+  tags?: Document[];
+  maxStalenessSeconds?: number;
+}
+
+export const PRIMARY: ReadPreference = Object.freeze({ mode: 'primary' });
+
+/**
+ * A socket held by a session across operations (mgo Strong and Monotonic
+ * modes). Opaque to the session: it hands it back to the router that made it.
+ */
+export interface Reservation {
+  readonly id: number;
+  /** host:port of the server the socket is connected to. */
+  readonly address: string;
+  /** The server was a writable primary (or standalone/mongos) when reserved. */
+  readonly writable: boolean;
+  /** Set by the router once the socket died: the session must release it and reserve anew. */
+  readonly dead: boolean;
+}
+
+export interface RouterRequest {
+  db: string;
+  command: Document;
+  /** OP_MSG document sequences, e.g. the documents of an insert. */
+  sequences?: DocumentSequence[];
+  /** Unacknowledged (w:0): resolved once written, with { ok: 1 }. */
+  moreToCome?: boolean;
+  /** Which server may run it; ignored when `reservation` or `address` is given. */
+  readPreference: ReadPreference;
+  /** Run on this reserved socket. */
+  reservation?: Reservation;
+  /** Run on this server (any pooled socket): getMore and killCursors follow their cursor's server. */
+  address?: string;
+  deserialize?: DeserializeOptions;
+}
+
+export interface RouterReply {
+  /** The reply document; ok: 0 replies are thrown as ServerError instead. */
+  reply: Document;
+  /** The server that ran it. */
+  address: string;
+}
+
+export interface ServerStats extends PoolStats {
+  address: string;
+}
+
+export interface Router {
+  /**
+   * Selects a server (by reservation, address or read preference), runs one
+   * command on one of its sockets, and returns the reply. Network errors
+   * evict the socket (and mark a reservation dead); they are never retried here.
+   */
+  run(request: RouterRequest): Promise<RouterReply>;
+  /** Reserves a socket on a server matching the read preference. */
+  reserve(readPreference: ReadPreference): Promise<Reservation>;
+  /** Returns a reserved socket to its pool (or discards it if dead). Idempotent. */
+  release(reservation: Reservation): void;
+  /** Addresses of the servers currently known to be up. */
+  liveServers(): string[];
+  /** Pool statistics per server. */
+  stats(): ServerStats[];
+  /** Subscribes to the CMAP events of every server's pool; returns an unsubscribe function. */
+  onPoolEvent(listener: (event: PoolEvent) => void): () => void;
+  /** Drains: waits for operations in flight, then closes every socket and monitor. Idempotent. */
+  close(): Promise<void>;
+  /** Aborts every operation and socket now. Idempotent. */
+  destroy(): Promise<void>;
+}
