@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'ERR_BATCH_TOO_LARGE'
   | 'ERR_INVALID_DOCUMENT'
   | 'ERR_SERVER'
+  | 'ERR_SERVER_SELECTION'
   | 'ERR_POOL_TIMEOUT'
   | 'ERR_POOL_CLEARED'
   | 'ERR_POOL_CLOSED'
@@ -139,6 +140,14 @@ export class ServerError extends MgoError {
   }
 }
 
+/** No server matched the read preference before serverSelectionTimeoutMS (server selection spec). */
+export class ServerSelectionError extends MgoError {
+  override name = 'ServerSelectionError';
+  constructor(message: string, options: MgoErrorOptions = {}) {
+    super('ERR_SERVER_SELECTION', message, options);
+  }
+}
+
 export class PoolTimeoutError extends MgoError {
   override name = 'PoolTimeoutError';
   constructor(message: string, options: MgoErrorOptions = {}) {
@@ -167,6 +176,7 @@ const classesByName: Record<string, new (...args: never[]) => MgoError> = {
   IncompatibleServerError,
   InvalidDocumentError,
   ServerError,
+  ServerSelectionError,
   PoolTimeoutError,
   PoolClearedError,
   PoolClosedError,

@@ -165,6 +165,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.handshakeResult?.connectionId;
   }
 
+  /** Lets the process exit while this socket is open (monitoring connections). */
+  unref(): void {
+    this.socket.unref();
+  }
+
   /** Runs a command and returns the deserialized reply; ok: 0 replies throw ServerError. */
   async command(db: string, command: Document, options: CommandOptions & { deserialize?: DeserializeOptions } = {}): Promise<Document> {
     const reply = await this.commandRaw(db, command, options);

@@ -1,0 +1,76 @@
+// One server of the cluster: its connection pool and its monitor. The pool
+// starts paused (CMAP) and is marked ready by the first successful check; a
+// failed check clears it (SDAM "Clearing the connection pool").
+import { Connection } from '../connection/connection.js';
+import type { PoolEvent } from '../pool/events.js';
+import { Pool } from '../pool/pool.js';
+import type { ResolvedOptions, ServerAddress } from '../uri/resolve.js';
+import { createConnector } from './connector.js';
+import { Monitor, type CheckResult } from './monitor.js';
+
+export type ServerOptions = Pick<
+  ResolvedOptions,
+  | 'maxPoolSize'
+  | 'minPoolSize'
+  | 'maxIdleTimeMS'
+  | 'maxLifetimeMS'
+  | 'maxConnecting'
+  | 'waitQueueTimeoutMS'
+  | 'connectTimeoutMS'
+  | 'socketTimeoutMS'
+  | 'heartbeatFrequencyMS'
+  | 'appName'
+>;
+
+export class Server {
+  readonly address: string;
+  readonly pool: Pool<Connection>;
+  readonly monitor: Monitor;
+
+  constructor(
+    server: ServerAddress,
+    options: ServerOptions,
+    onCheck: (server: Server, result: CheckResult) => void,
+    onPoolEvent: (event: PoolEvent) => void,
+  ) {
+    this.address = server.address;
+    this.pool = new Pool<Connection>({
+      address: server.address,
+      connect: createConnector(server, options),
+      maxPoolSize: options.maxPoolSize,
+      minPoolSize: options.minPoolSize,
+      maxIdleTimeMS: options.maxIdleTimeMS,
+      maxLifetimeMS: options.maxLifetimeMS,
+      maxConnecting: options.maxConnecting,
+      waitQueueTimeoutMS: options.waitQueueTimeoutMS,
+      monitor: onPoolEvent,
+      // CMAP: a failed background (minPoolSize) dial is handled like an
+      // application error during a handshake: the pool is cleared, and the
+      // monitor's next good check makes it ready again.
+      onBackgroundError: (error) => {
+        this.pool.clear({ cause: error });
+        this.monitor.requestCheck();
+      },
+    });
+    this.monitor = new Monitor(server, options, (result) => onCheck(this, result));
+  }
+
+  start(): void {
+    this.monitor.start();
+  }
+
+  /** Requests in use plus waiting: the load figure for "power of two choices" selection. */
+  get load(): number {
+    return this.pool.stats().inUse + this.pool.waiting;
+  }
+
+  close(): Promise<void> {
+    this.monitor.close();
+    return this.pool.close();
+  }
+
+  destroy(): Promise<void> {
+    this.monitor.close();
+    return this.pool.destroy();
+  }
+}
