@@ -184,7 +184,7 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
       }
       // Nobody ahead and a dial slot plus a permit free: dial without
       // queueing, so that this does not count as a wait in stats().
-      if (this.#waiters.size === 0 && this.#takeDialSlot(true)) {
+      if (this.#waiters.size === 0 && this.#unclaimedDials() === 0 && this.#takeDialSlot(true)) {
         this.#startDial(request);
       } else {
         this.#enqueue(request);
@@ -477,7 +477,11 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
       const entry = this.#takeIdle(now());
       if (entry !== undefined) {
         this.#handOut(entry, head);
-      } else if (this.#takeDialSlot(true)) {
+      } else if (this.#unclaimedDials() < this.#waiters.size && this.#takeDialSlot(true)) {
+        // Only when waiters outnumber the dials nobody claimed (minPoolSize
+        // population, abandoned checkouts): those become idle and serve the
+        // queue, and dialing past them opens more sockets than asked for
+        // (pool-checkout-minPoolSize-connection-maxConnecting.json).
         this.#dequeue(head);
         this.#startDial(head);
       } else {
@@ -591,6 +595,13 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
     const requester = entry.requester;
     entry.requester = undefined;
     const reason = this.#dialOutcome(entry) ?? 'error';
+    const waitedFor = requester !== undefined && !requester.settled;
+    if (reason === 'error' && !waitedFor && this.#onBackgroundError !== undefined) {
+      // CMAP "Populating the Pool": the error goes to the SDAM machinery
+      // above us, which clears the pool; the clear comes BEFORE this
+      // connection's ConnectionClosed event (pool-create-min-size-error.json).
+      invokeSafely(this.#onBackgroundError, error);
+    }
     this.#close(entry, reason); // also destroys a connection that arrived unusable
     if (reason === 'error' && requester === undefined && !this.#populationHeld) {
       // A failed minPoolSize dial: stop populating until the next maintenance
@@ -598,7 +609,7 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
       this.#populationHeld = true;
       this.#armMaintenance(now() + this.#interval());
     }
-    this.#dialFailedFor(requester, reason, error);
+    if (waitedFor) this.#failDialRequester(requester, reason, error);
     this.#processWaitQueue(); // a dial slot is free
   }
 
@@ -609,20 +620,15 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
     return undefined;
   }
 
-  /** Fails the checkout waiting on a dial, or reports the error upwards if nobody waits for it. */
-  #dialFailedFor(requester: CheckOutRequest<C> | undefined, reason: ConnectionClosedReason, error: unknown): void {
-    if (requester !== undefined && !requester.settled) {
-      if (reason === 'poolClosed') {
-        this.#fail(requester, 'poolClosed', new PoolClosedError(`Connection pool for ${this.address} was closed`, { address: this.address }));
-      } else if (reason === 'stale') {
-        this.#fail(requester, 'connectionError', this.#pausedError(error));
-      } else {
-        // CMAP: establishment error -> CheckOutFailed(connectionError), rethrown as is.
-        this.#fail(requester, 'connectionError', error);
-      }
-    } else if (reason === 'error' && this.#onBackgroundError !== undefined) {
-      // CMAP "Populating the Pool": errors go to the SDAM machinery above us.
-      invokeSafely(this.#onBackgroundError, error);
+  /** Fails the checkout that was waiting on a failed dial. */
+  #failDialRequester(requester: CheckOutRequest<C>, reason: ConnectionClosedReason, error: unknown): void {
+    if (reason === 'poolClosed') {
+      this.#fail(requester, 'poolClosed', new PoolClosedError(`Connection pool for ${this.address} was closed`, { address: this.address }));
+    } else if (reason === 'stale') {
+      this.#fail(requester, 'connectionError', this.#pausedError(error));
+    } else {
+      // CMAP: establishment error -> CheckOutFailed(connectionError), rethrown as is.
+      this.#fail(requester, 'connectionError', error);
     }
   }
 
@@ -763,6 +769,13 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
    * never queueing for a permit (a checkout's need comes first; the next
    * maintenance run retries).
    */
+  /** Dials in flight whose connection nobody is waiting for (at most maxConnecting of them). */
+  #unclaimedDials(): number {
+    let count = 0;
+    for (const entry of this.#dialing) if (entry.requester === undefined || entry.requester.settled) count++;
+    return count;
+  }
+
   #populate(): void {
     const min = this.options.minPoolSize;
     if (min === 0 || this.#populationHeld) return;

@@ -3,9 +3,9 @@
 //
 // The test files are read at test time from the shared specs folder and
 // never copied into the project. The runner is independent of what serves
-// the connections: the unit files run against a fake ConnectFn; a scripted
-// fake server that understands `configureFailPoint` can later pass an
-// environment with `enableFailPoint` and run the integration files too.
+// the connections: the unit files run against a fake ConnectFn, the
+// integration files against real connections to a server that can install
+// their fail point (an environment with `enableFailPoint`).
 //
 // Spec "threads" are async tasks: each runs its operations in order on its
 // own promise chain, so a checkOut blocked in one thread does not block the
@@ -67,6 +67,11 @@ export interface CmapEnvironment<C extends PoolableConnection = PoolableConnecti
   exactEvents?: boolean;
   /** Runs the file's configureFailPoint command; resolves with the function that turns it off. */
   enableFailPoint?(failPoint: Record<string, unknown>): Promise<() => Promise<void>>;
+  /**
+   * The SDAM layer's reaction to a failed background (minPoolSize) dial, which
+   * CMAP hands to "the SDAM machinery" (e.g. clear the pool); none by default.
+   */
+  onBackgroundError?(pool: Pool<C>, error: unknown): void;
 }
 
 /** waitForEvent without a timeout blocks in the spec; bounded here so a failure cannot hang the suite. */
@@ -90,7 +95,7 @@ export function loadCmapTests(dir = cmapSpecDir()): CmapTestFile[] {
 }
 
 /** Why `test` cannot run in `env`, or undefined if it can. */
-export function skipReason(test: CmapTest, env: CmapEnvironment<PoolableConnection>): string | undefined {
+export function skipReason<C extends PoolableConnection>(test: CmapTest, env: CmapEnvironment<C>): string | undefined {
   const needs: string[] = [];
   if (test.runOn !== undefined && env.serverVersion === undefined) {
     const versions = test.runOn.map((r) => `>= ${r.minServerVersion ?? 'any'}${r.maxServerVersion ? ` <= ${r.maxServerVersion}` : ''}`);
@@ -235,7 +240,11 @@ function withTimeout(promise: Promise<unknown>, ms: number): Promise<unknown> {
 export async function runCmapTest<C extends PoolableConnection>(test: CmapTest, env: CmapEnvironment<C>): Promise<void> {
   const log = new EventLog();
   const disableFailPoint = test.failPoint !== undefined ? await env.enableFailPoint!(test.failPoint) : undefined;
-  const pool = new Pool<C>(poolOptionsFor(test, env, log.record));
+  const pool: Pool<C> = new Pool<C>({
+    ...poolOptionsFor(test, env, log.record),
+    // Called only from a dial that settles after the constructor returned.
+    ...(env.onBackgroundError && { onBackgroundError: (error: unknown) => env.onBackgroundError!(pool, error) }),
+  });
   const threads = new Map<string, TestThread>();
   const connections = new Map<string, C>();
   const thread = (name: string): TestThread => {
