@@ -42,6 +42,11 @@ export interface RouterRequest {
   moreToCome?: boolean;
   /** Which server may run it; ignored when `reservation` or `address` is given. */
   readPreference: ReadPreference;
+  /**
+   * A write (insert, update, delete, findAndModify, DDL): it needs a writable
+   * server whatever the read preference, and carries no $readPreference.
+   */
+  write?: boolean;
   /** Run on this reserved socket. */
   reservation?: Reservation;
   /** Run on this server (any pooled socket): getMore and killCursors follow their cursor's server. */

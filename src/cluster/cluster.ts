@@ -1,0 +1,223 @@
+// The cluster view of one process or worker: the topology description, one
+// Server (pool + monitor) per known address, and server selection that waits
+// for the topology to change rather than polling.
+//
+// The topology logic itself (SDAM state machine, selection rules) is pure and
+// lives in topology-description.ts and server-selection.ts; this class only
+// feeds it monitor results and application errors and reconciles the set of
+// Server objects with the servers the description lists.
+import { IncompatibleServerError, MgoError, NetworkError, ServerError, ServerSelectionError } from '../errors.js';
+import type { PoolEvent } from '../pool/events.js';
+import type { ReadPreference } from '../router/router.js';
+import type { ResolvedOptions, ServerAddress } from '../uri/resolve.js';
+import type { CheckResult } from './monitor.js';
+import { Server } from './server.js';
+import { serverDescriptionFromHello, unknownServerDescription, type ServerDescription } from './server-description.js';
+import {
+  applicationErrorDecision,
+  checkErrorDecision,
+  initialTopology,
+  updateTopology,
+  type ApplicationError,
+  type TopologyDescription,
+} from './topology-description.js';
+import { pickServer, selectServers } from './server-selection.js';
+import { nextAverageRtt } from './rtt.js';
+
+export interface SelectionCriteria {
+  readPreference: ReadPreference;
+  /** A write: only a writable server will do, whatever the read preference says. */
+  forWrite?: boolean;
+}
+
+export class Cluster {
+  private description: TopologyDescription;
+  private readonly servers = new Map<string, Server>();
+  private readonly seeds = new Map<string, ServerAddress>();
+  private readonly averageRtt = new Map<string, number>();
+  /** Selections waiting for the next topology change. */
+  private readonly changeWaiters = new Set<() => void>();
+  private closed = false;
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly onPoolEvent: (event: PoolEvent) => void,
+  ) {
+    for (const host of options.hosts) this.seeds.set(host.address, host);
+    this.description = initialTopology(
+      options.hosts.map((h) => h.address),
+      { directConnection: options.directConnection, replicaSet: options.replicaSet, loadBalanced: options.loadBalanced },
+    );
+  }
+
+  get topology(): TopologyDescription {
+    return this.description;
+  }
+
+  connect(): void {
+    this.reconcileServers();
+  }
+
+  server(address: string): Server | undefined {
+    return this.servers.get(address);
+  }
+
+  allServers(): Server[] {
+    return [...this.servers.values()];
+  }
+
+  /**
+   * Resolves with a server matching the criteria, waiting for topology
+   * changes (and asking the monitors to check at once) until
+   * serverSelectionTimeoutMS (server selection spec, "multi-threaded" loop).
+   */
+  async selectServer(criteria: SelectionCriteria): Promise<Server> {
+    const deadline = performance.now() + this.options.serverSelectionTimeoutMS;
+    for (;;) {
+      if (this.closed) throw new MgoError('ERR_POOL_CLOSED', 'the cluster is closed');
+      const td = this.description;
+      if (td.compatibilityError) throw new IncompatibleServerError(td.compatibilityError);
+      const candidates = selectServers(
+        td,
+        { readPreference: criteria.readPreference, forWrite: criteria.forWrite },
+        { localThresholdMS: this.options.localThresholdMS, heartbeatFrequencyMS: this.options.heartbeatFrequencyMS },
+      )
+        .map((sd) => this.servers.get(sd.address))
+        .filter((s): s is Server => s !== undefined);
+      const chosen = pickServer(candidates, (server) => server.load);
+      if (chosen) return chosen;
+
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) throw this.selectionError(criteria);
+      for (const server of this.servers.values()) server.monitor.requestCheck();
+      await this.nextChange(remaining);
+    }
+  }
+
+  /**
+   * SDAM "Error handling": an application operation failed on a connection
+   * of `generation` (which also makes errors from before a clear stale).
+   */
+  handleApplicationError(address: string, error: unknown, generation: number, maxWireVersion: number): void {
+    const server = this.servers.get(address);
+    const sdamError = server ? toApplicationError(error, generation, maxWireVersion) : undefined;
+    if (!server || !sdamError) return;
+    const decision = applicationErrorDecision(this.description, address, sdamError, server.pool.generation);
+    if (decision.ignored) return;
+    // Clear before publishing the Unknown description, so that no selection
+    // woken by the change checks out a socket of the old generation.
+    if (decision.clearPool) server.pool.clear({ cause: error, interruptInUseConnections: decision.interruptInUse });
+    if (decision.markUnknown && decision.description) this.apply(decision.description);
+    if (decision.requestImmediateCheck) server.monitor.requestCheck();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.wakeWaiters();
+    await Promise.all([...this.servers.values()].map((s) => s.close()));
+  }
+
+  async destroy(): Promise<void> {
+    this.closed = true;
+    this.wakeWaiters();
+    await Promise.all([...this.servers.values()].map((s) => s.destroy()));
+  }
+
+  private onCheck(server: Server, result: CheckResult): void {
+    if (this.closed || this.servers.get(server.address) !== server) return;
+    if (result.ok) {
+      const rtt = nextAverageRtt(this.averageRtt.get(server.address), result.roundTripTimeMS);
+      this.averageRtt.set(server.address, rtt);
+      // One monotonic clock for every lastUpdateTime (max staleness needs only consistency).
+      const sd = serverDescriptionFromHello(server.address, result.hello, rtt, performance.now());
+      // CMAP/SDAM: the pool becomes ready once a check says the server is
+      // usable; before the description is applied, so that selections woken
+      // by the change find a ready pool.
+      if (sd.type !== 'Unknown') server.pool.ready();
+      this.apply(sd);
+    } else {
+      this.averageRtt.delete(server.address);
+      // Server monitoring spec, "Network or command error during server check":
+      // clear the pool (interrupting in-use sockets after a timeout), mark Unknown.
+      const type = result.error instanceof NetworkError ? (result.error.isTimeout ? 'timeout' : 'network') : 'command';
+      const decision = checkErrorDecision(this.description.servers.get(server.address), type);
+      server.pool.clear({ cause: result.error, interruptInUseConnections: decision.interruptInUse });
+      this.apply(unknownServerDescription(server.address, result.error.message, performance.now()));
+    }
+  }
+
+  private apply(sd: ServerDescription): void {
+    this.description = updateTopology(this.description, sd);
+    this.reconcileServers();
+    this.wakeWaiters();
+  }
+
+  /** Starts a Server for every address the description lists, and closes those it dropped. */
+  private reconcileServers(): void {
+    if (this.closed) return;
+    for (const address of this.description.servers.keys()) {
+      if (this.servers.has(address)) continue;
+      const host = this.seeds.get(address) ?? parseAddress(address);
+      const server = new Server(host, this.options, (s, r) => this.onCheck(s, r), this.onPoolEvent);
+      this.servers.set(address, server);
+      server.start();
+    }
+    for (const [address, server] of this.servers) {
+      if (!this.description.servers.has(address)) {
+        this.servers.delete(address);
+        void server.close();
+      }
+    }
+  }
+
+  private nextChange(timeoutMS: number): Promise<void> {
+    return new Promise((resolve) => {
+      // A ref'd timer: a selection in progress keeps the process alive.
+      const timer = setTimeout(done, timeoutMS);
+      const waiters = this.changeWaiters;
+      function done() {
+        clearTimeout(timer);
+        waiters.delete(done);
+        resolve();
+      }
+      waiters.add(done);
+    });
+  }
+
+  private wakeWaiters(): void {
+    for (const wake of [...this.changeWaiters]) wake();
+  }
+
+  private selectionError(criteria: SelectionCriteria): ServerSelectionError {
+    const servers = [...this.description.servers.values()]
+      .map((sd) => `${sd.address} ${sd.type}${sd.error ? ` (${sd.error})` : ''}`)
+      .join(', ');
+    const wanted = criteria.forWrite ? 'a writable server' : `a server for read preference ${criteria.readPreference.mode}`;
+    return new ServerSelectionError(
+      `no ${wanted} within serverSelectionTimeoutMS (${this.options.serverSelectionTimeoutMS} ms); topology ${this.description.type}: ${servers || 'no servers'}`,
+    );
+  }
+}
+
+/** Our errors in the shape the SDAM error rules read; undefined for errors SDAM ignores. */
+function toApplicationError(error: unknown, generation: number, maxWireVersion: number): ApplicationError | undefined {
+  const base = { stage: 'operation' as const, generation, maxWireVersion };
+  if (error instanceof NetworkError) {
+    return { ...base, type: error.isTimeout ? 'timeout' : 'network', message: error.message };
+  }
+  if (error instanceof ServerError) {
+    return { ...base, type: 'command', code: error.serverCode, message: error.message, errorLabels: error.errorLabels };
+  }
+  return undefined;
+}
+
+/** Addresses discovered from hello replies ("host:port" or "[v6]:port"). */
+function parseAddress(address: string): ServerAddress {
+  const v6 = /^\[(.+)\]:(\d+)$/.exec(address);
+  if (v6) return { type: 'ip_literal', host: v6[1]!, port: Number(v6[2]), address };
+  const colon = address.lastIndexOf(':');
+  const host = colon > 0 ? address.slice(0, colon) : address;
+  const port = colon > 0 ? Number(address.slice(colon + 1)) : 27017;
+  return { type: /^\d+\.\d+\.\d+\.\d+$/.test(host) ? 'ipv4' : 'hostname', host, port, address };
+}

@@ -1,0 +1,180 @@
+// The Router that runs the cluster and its pools in the calling thread:
+// `workers: 0`, and the single-thread baseline every benchmark compares
+// against. The worker router runs this same cluster code inside each shard.
+import type { Document } from 'bson';
+import { Cluster } from '../cluster/cluster.js';
+import type { Server } from '../cluster/server.js';
+import { readPreferenceForCommand } from '../cluster/server-selection.js';
+import type { Connection } from '../connection/connection.js';
+import { MgoError, NetworkError, PoolClosedError, ServerError } from '../errors.js';
+import type { PoolEvent } from '../pool/events.js';
+import type { ResolvedOptions } from '../uri/resolve.js';
+import type { ReadPreference, Reservation, Router, RouterReply, RouterRequest, ServerStats } from './router.js';
+
+class HeldSocket implements Reservation {
+  dead = false;
+  constructor(
+    readonly id: number,
+    readonly server: Server,
+    readonly connection: Connection,
+    readonly writable: boolean,
+  ) {}
+
+  get address(): string {
+    return this.server.address;
+  }
+}
+
+type RouterState = 'open' | 'closing' | 'closed';
+
+export class LocalRouter implements Router {
+  private readonly cluster: Cluster;
+  private readonly listeners = new Set<(event: PoolEvent) => void>();
+  private readonly held = new Map<number, HeldSocket>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private state: RouterState = 'open';
+  private lastReservationId = 0;
+
+  private constructor(options: ResolvedOptions) {
+    this.cluster = new Cluster(options, (event) => {
+      for (const listener of this.listeners) listener(event);
+    });
+  }
+
+  /** Starts monitoring the seeds; server selection waits for the first checks. */
+  static async create(options: ResolvedOptions): Promise<LocalRouter> {
+    const router = new LocalRouter(options);
+    router.cluster.connect();
+    return router;
+  }
+
+  run(request: RouterRequest): Promise<RouterReply> {
+    if (this.state !== 'open') return Promise.reject(this.closedError());
+    const operation = this.execute(request);
+    this.inFlight.add(operation);
+    const forget = () => this.inFlight.delete(operation);
+    operation.then(forget, forget);
+    return operation;
+  }
+
+  async reserve(readPreference: ReadPreference): Promise<Reservation> {
+    if (this.state !== 'open') throw this.closedError();
+    const server = await this.cluster.selectServer({ readPreference });
+    const connection = await server.pool.checkOut();
+    const type = this.cluster.topology.servers.get(server.address)?.type;
+    const writable = type === 'RSPrimary' || type === 'Standalone' || type === 'Mongos' || type === 'LoadBalancer';
+    const socket = new HeldSocket(++this.lastReservationId, server, connection, writable);
+    this.held.set(socket.id, socket);
+    // mgo's sticky-EOF trap: a reserved socket that dies while idle is marked
+    // dead at once, so the session replaces it before its next operation.
+    connection.once('close', () => (socket.dead = true));
+    if (this.state !== 'open') {
+      this.release(socket);
+      throw this.closedError();
+    }
+    return socket;
+  }
+
+  release(reservation: Reservation): void {
+    const socket = this.held.get(reservation.id);
+    if (!socket) return;
+    this.held.delete(socket.id);
+    // The pool closes it instead of reusing it if it died (CMAP check-in).
+    socket.server.pool.checkIn(socket.connection);
+  }
+
+  liveServers(): string[] {
+    return [...this.cluster.topology.servers.values()].filter((sd) => sd.type !== 'Unknown').map((sd) => sd.address);
+  }
+
+  stats(): ServerStats[] {
+    return this.cluster.allServers().map((server) => ({ address: server.address, ...server.pool.stats() }));
+  }
+
+  onPoolEvent(listener: (event: PoolEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'open') {
+      this.state = 'closing';
+      await Promise.allSettled([...this.inFlight]);
+      // Sessions not closed by their owner still hold sockets: the pools
+      // could not finish closing with them checked out.
+      for (const socket of [...this.held.values()]) this.release(socket);
+      await this.cluster.close();
+      this.state = 'closed';
+    } else if (this.state === 'closing') {
+      await Promise.allSettled([...this.inFlight]);
+    }
+  }
+
+  async destroy(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    for (const socket of this.held.values()) socket.connection.destroy();
+    this.held.clear();
+    await this.cluster.destroy();
+  }
+
+  private async execute(request: RouterRequest): Promise<RouterReply> {
+    if (request.reservation) {
+      const socket = this.held.get(request.reservation.id);
+      if (!socket) throw new MgoError('ERR_CONNECTION_CLOSED', `reservation ${request.reservation.id} is not held by this router`);
+      if (socket.dead || socket.connection.isClosed) {
+        socket.dead = true;
+        throw new NetworkError('ERR_CONNECTION_CLOSED', `the reserved connection to ${socket.address} is closed; the session reserves a new one`, {
+          address: socket.address,
+        });
+      }
+      return this.runOn(socket.server, socket.connection, request);
+    }
+    const server = request.address
+      ? this.serverAt(request.address)
+      : await this.cluster.selectServer({ readPreference: request.readPreference, forWrite: request.write });
+    const connection = await server.pool.checkOut();
+    try {
+      return await this.runOn(server, connection, request);
+    } finally {
+      server.pool.checkIn(connection);
+    }
+  }
+
+  private serverAt(address: string): Server {
+    const server = this.cluster.server(address);
+    if (!server) throw new NetworkError('ERR_CONNECTION_CLOSED', `server ${address} is no longer part of the cluster`, { address });
+    return server;
+  }
+
+  private async runOn(server: Server, connection: Connection, request: RouterRequest): Promise<RouterReply> {
+    const command = request.write ? request.command : this.withReadPreference(server, request.command, request.readPreference);
+    try {
+      if (request.moreToCome) {
+        await connection.commandRaw(request.db, command, { sequences: request.sequences, moreToCome: true });
+        return { reply: { ok: 1 }, address: server.address };
+      }
+      const reply = await connection.command(request.db, command, { sequences: request.sequences, deserialize: request.deserialize });
+      return { reply, address: server.address };
+    } catch (err) {
+      if (err instanceof NetworkError || err instanceof ServerError) {
+        this.cluster.handleApplicationError(server.address, err, connection.generation, connection.hello.maxWireVersion);
+      }
+      throw err;
+    }
+  }
+
+  // Server selection spec, "Passing read preference": what a server needs to
+  // hear depends on the topology type and its own type.
+  private withReadPreference(server: Server, command: Document, readPreference: ReadPreference): Document {
+    const td = this.cluster.topology;
+    const sd = td.servers.get(server.address);
+    if (!sd) return command;
+    const { $readPreference } = readPreferenceForCommand(td, sd, readPreference);
+    return $readPreference ? { ...command, $readPreference } : command;
+  }
+
+  private closedError(): MgoError {
+    return new PoolClosedError('the session was closed: its cluster no longer runs operations');
+  }
+}
