@@ -26,7 +26,13 @@ export type ErrorCode =
   | 'ERR_POOL_TIMEOUT'
   | 'ERR_POOL_CLEARED'
   | 'ERR_POOL_CLOSED'
-  | 'ERR_NOT_FOUND';
+  | 'ERR_NOT_FOUND'
+  | 'ERR_SESSION_CLOSED'
+  | 'ERR_SYNC_TIMEOUT'
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_QUERY'
+  | 'ERR_WRITE'
+  | 'ERR_BULK';
 
 export interface ErrorRecord {
   name: string;

@@ -1,8 +1,7 @@
-// mgo-threads: the package's main export.
-//
-// The session API of DESIGN.md (dial, Session, Database, Collection, ...) is
-// built on these layers; until it lands, the connection and option layers
-// are what the package offers.
+// mgo-threads: the package's main export. The session API of DESIGN.md
+// (dial, Session, Database, Collection, ...) first; the lower layers for
+// those who need a single connection or the option parser.
+export * from './session/index.js';
 export * from './errors.js';
 export { Connection, type ConnectionOptions, type ConnectionState, type CommandOptions } from './connection/connection.js';
 export type { HandshakeResult } from './connection/handshake.js';

@@ -68,6 +68,14 @@ function nextRequestId(): number {
 
 const DEFAULT_KEEPALIVE_DELAY_MS = 120_000;
 
+/**
+ * How many ids of unacknowledged (moreToCome) requests a connection
+ * remembers. MongoDB never answers them; FerretDB 1.24 does, against the
+ * protocol, and such a reply must be dropped rather than close the
+ * connection. A bound keeps the memory constant with servers that behave.
+ */
+const REMEMBERED_UNACKNOWLEDGED = 256;
+
 export interface ConnectionEvents {
   close: [error: MgoError | undefined];
 }
@@ -80,6 +88,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly socket: net.Socket;
   private readonly reader = new MessageReader(DEFAULT_MAX_MESSAGE_SIZE_BYTES);
   private readonly pending = new Map<number, PendingRequest>();
+  private readonly unacknowledged: number[] = [];
   private readonly socketTimeoutMS: number;
   private corked = false;
   private closeError: MgoError | undefined;
@@ -216,6 +225,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       throw err;
     }
     if (options.moreToCome) {
+      this.unacknowledged.push(requestId);
+      if (this.unacknowledged.length > REMEMBERED_UNACKNOWLEDGED) this.unacknowledged.shift();
       return new Promise((resolve, reject) => {
         this.write(message, (err) => (err ? reject(this.closeError ?? new NetworkError('ERR_NETWORK', `${this.describe()}: ${err.message}`, { address: this.address })) : resolve(undefined)));
       });
@@ -315,6 +326,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       }
       const request = this.pending.get(reply.responseTo);
       if (!request) {
+        const unasked = this.unacknowledged.indexOf(reply.responseTo);
+        if (unasked >= 0) {
+          this.unacknowledged.splice(unasked, 1);
+          continue;
+        }
         return this.fail(new NetworkError('ERR_PROTOCOL', `${this.describe()}: reply answers request ${reply.responseTo}, which is not pending`, { address: this.address }));
       }
       if (reply.moreToCome) {

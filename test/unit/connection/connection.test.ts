@@ -213,6 +213,18 @@ describe('Connection', () => {
     conn.destroy();
   });
 
+  test('a reply to an unacknowledged (moreToCome) request is dropped, not a protocol error', async () => {
+    // FerretDB 1.24 answers w:0 writes, which the protocol forbids.
+    const server = await fake((cmd) => {
+      if (cmd.name === 'insert') cmd.connection.reply(cmd, { ok: 1, n: 1 });
+    });
+    const conn = await Connection.connect(options(server));
+    await conn.commandRaw('db', { insert: 'c' }, { moreToCome: true, sequences: [{ identifier: 'documents', documents: [{ a: 1 }] }] });
+    assert.deepEqual(await conn.command('db', { ping: 1 }), { ok: 1 });
+    assert.equal(conn.state, 'ready');
+    conn.destroy();
+  });
+
   test('close() drains in-flight commands; destroy() aborts them; both idempotent', async () => {
     let hold: ReceivedCommand | undefined;
     const server = await fake(afterHello((cmd) => (hold = cmd)), { autoReply: 'hello' });

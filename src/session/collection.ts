@@ -1,0 +1,187 @@
+// mgo's Collection: queries, writes with mgo's results (ErrNotFound from
+// update() and remove(), ChangeInfo from the *All and upsert variants),
+// pipes, bulks, indexes and the collection itself.
+import type { Document } from 'bson';
+import { MgoError } from '../errors.js';
+import { Bulk } from './bulk.js';
+import { removeChange, updateChange, upsertChange, type ChangeInfo } from './change-info.js';
+import { runCommand, type Database } from './database.js';
+import { ErrNotFound, isDup } from './errors.js';
+import { indexFromSpec, indexSpec, parseIndexKey, type Index } from './indexes.js';
+import { INTERNAL } from './internal.js';
+import { cursorField, cursorOptions, openCursor } from './iter.js';
+import { Pipe } from './pipe.js';
+import { Query } from './query.js';
+import type { Session } from './session.js';
+import { MAX_UPSERT_ATTEMPTS, deleteStatement, insertStatement, runWriteOrThrow, updateStatement, writeTarget } from './write.js';
+
+/** Options of create(): mgo's CollectionInfo. */
+export interface CollectionInfo {
+  /** A capped collection of maxBytes (required) and at most maxDocs documents. */
+  capped?: boolean;
+  maxBytes?: number;
+  maxDocs?: number;
+  /** autoIndexId: false / true (refused by servers since 4.0). */
+  disableIdIndex?: boolean;
+  forceIdIndex?: boolean;
+  validator?: Document;
+  validationLevel?: 'off' | 'strict' | 'moderate';
+  validationAction?: 'error' | 'warn';
+  storageEngine?: Document;
+  collation?: Document;
+}
+
+export class Collection {
+  /** "db.collection" */
+  readonly fullName: string;
+
+  constructor(
+    readonly database: Database,
+    readonly name: string,
+  ) {
+    this.fullName = `${database.name}.${name}`;
+  }
+
+  get session(): Session {
+    return this.database.session;
+  }
+
+  /** A query for the documents matching `query` (all of them without one). */
+  find<T extends Document = Document>(query?: Document | null): Query<T> {
+    this.session[INTERNAL].checkOpen('find');
+    return new Query<T>(this, query ?? undefined);
+  }
+
+  findId<T extends Document = Document>(id: unknown): Query<T> {
+    return this.find<T>({ _id: id });
+  }
+
+  /** Inserts the documents, in order; a failure is a LastError listing each failed document. */
+  async insert(...docs: object[]): Promise<void> {
+    if (docs.length === 0) throw new MgoError('ERR_INVALID_ARGUMENT', `insert() into ${this.fullName}: no documents given`);
+    const what = (i: number) => (docs.length === 1 ? `the document inserted into ${this.fullName}` : `document ${i} of the insert into ${this.fullName}`);
+    const statements = docs.map((doc, i) => insertStatement(doc, what(i)));
+    await runWriteOrThrow(writeTarget(this), 'insert', statements);
+  }
+
+  /** Modifies one matching document; ErrNotFound when none matches (acknowledged writes only). */
+  async update(selector: Document | null | undefined, update: Document | Document[]): Promise<void> {
+    const counts = await this.#update(selector, update, {}, 'update()');
+    if (counts && !counts.updatedExisting) throw ErrNotFound;
+  }
+
+  updateId(id: unknown, update: Document | Document[]): Promise<void> {
+    return this.update({ _id: id }, update);
+  }
+
+  /** Modifies every matching document. Undefined for unacknowledged writes. */
+  async updateAll(selector: Document | null | undefined, update: Document | Document[]): Promise<ChangeInfo | undefined> {
+    const counts = await this.#update(selector, update, { multi: true }, 'updateAll()');
+    return counts && updateChange(counts);
+  }
+
+  /**
+   * Modifies one matching document, or inserts one made of the selector and
+   * the update. A duplicate key error (a concurrent upsert won the race) is
+   * retried, as mgo does.
+   */
+  async upsert(selector: Document | null | undefined, update: Document | Document[]): Promise<ChangeInfo | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const counts = await this.#update(selector, update, { upsert: true }, 'upsert()');
+        return counts && upsertChange(counts);
+      } catch (err) {
+        if (attempt >= MAX_UPSERT_ATTEMPTS || !isDup(err)) throw err;
+      }
+    }
+  }
+
+  upsertId(id: unknown, update: Document | Document[]): Promise<ChangeInfo | undefined> {
+    return this.upsert({ _id: id }, update);
+  }
+
+  /** Removes one matching document; ErrNotFound when none matches (acknowledged writes only). */
+  async remove(selector?: Document | null): Promise<void> {
+    const counts = await runWriteOrThrow(writeTarget(this), 'delete', [deleteStatement(selector ?? undefined, false, `remove() on ${this.fullName}`)]);
+    if (counts && counts.n === 0) throw ErrNotFound;
+  }
+
+  removeId(id: unknown): Promise<void> {
+    return this.remove({ _id: id });
+  }
+
+  /** Removes every matching document. Undefined for unacknowledged writes. */
+  async removeAll(selector?: Document | null): Promise<ChangeInfo | undefined> {
+    const counts = await runWriteOrThrow(writeTarget(this), 'delete', [deleteStatement(selector ?? undefined, true, `removeAll() on ${this.fullName}`)]);
+    return counts && removeChange(counts);
+  }
+
+  /** The number of documents in the collection. */
+  async count(): Promise<number> {
+    return this.find().count();
+  }
+
+  /** An aggregation pipeline over the collection. */
+  pipe<T extends Document = Document>(pipeline: Document[]): Pipe<T> {
+    this.session[INTERNAL].checkOpen('pipe');
+    return new Pipe<T>(this, pipeline);
+  }
+
+  bulk(): Bulk {
+    this.session[INTERNAL].checkOpen('bulk');
+    return new Bulk(this);
+  }
+
+  /** Creates the index unless an index with the same name exists (createIndexes is idempotent). */
+  async ensureIndex(index: Index): Promise<void> {
+    await this.#command({ createIndexes: this.name, indexes: [indexSpec(index)] });
+  }
+
+  ensureIndexKey(...key: string[]): Promise<void> {
+    return this.ensureIndex({ key });
+  }
+
+  /** The collection's indexes, sorted by name. */
+  async indexes(): Promise<Index[]> {
+    const options = cursorOptions(this.session[INTERNAL], this.database.name, this.name);
+    const cursor = openCursor(options, { command: { listIndexes: this.name, cursor: cursorField(options.batch) }, routing: 'read' });
+    const specs = await cursor.all();
+    return specs.map(indexFromSpec).sort((a, b) => (a.name! < b.name! ? -1 : a.name! > b.name! ? 1 : 0));
+  }
+
+  /** Drops the index with this key (in ensureIndex's notation). */
+  async dropIndex(...key: string[]): Promise<void> {
+    await this.#command({ dropIndexes: this.name, index: parseIndexKey(key).name });
+  }
+
+  async dropCollection(): Promise<void> {
+    await this.#command({ drop: this.name });
+  }
+
+  /** Creates the collection explicitly, e.g. capped or with a validator. */
+  async create(info: CollectionInfo = {}): Promise<void> {
+    const command: Document = { create: this.name };
+    if (info.capped) {
+      if (!info.maxBytes || info.maxBytes < 1) throw new MgoError('ERR_INVALID_ARGUMENT', `create(): a capped collection needs maxBytes`);
+      command.capped = true;
+      command.size = info.maxBytes;
+      if (info.maxDocs && info.maxDocs > 0) command.max = info.maxDocs;
+    }
+    if (info.disableIdIndex) command.autoIndexId = false;
+    if (info.forceIdIndex) command.autoIndexId = true;
+    for (const field of ['validator', 'validationLevel', 'validationAction', 'storageEngine', 'collation'] as const) {
+      if (info[field] !== undefined) command[field] = info[field];
+    }
+    await this.#command(command);
+  }
+
+  #update(selector: Document | null | undefined, update: Document | Document[], flags: { upsert?: boolean; multi?: boolean }, method: string) {
+    const statement = updateStatement(selector ?? undefined, update, flags, `${method} on ${this.fullName}`);
+    return runWriteOrThrow(writeTarget(this), 'update', [statement]);
+  }
+
+  // Commands that change the database go to the primary.
+  #command(command: Document): Promise<Document> {
+    return runCommand(this.session, this.database.name, command, 'write');
+  }
+}

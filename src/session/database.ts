@@ -1,0 +1,52 @@
+// mgo's Database: a name on a session; no I/O until a method runs a command.
+import type { Document } from 'bson';
+import { MgoError } from '../errors.js';
+import { Collection } from './collection.js';
+import { INTERNAL, type Routing } from './internal.js';
+import { cursorField, cursorOptions, openCursor } from './iter.js';
+import type { Session } from './session.js';
+
+/** Runs one command on `db` and returns the reply document (ok: 0 rejects with a QueryError). */
+export async function runCommand(session: Session, db: string, command: Document, routing: Routing): Promise<Document> {
+  const { reply } = await session[INTERNAL].run({ db, command, routing });
+  return reply;
+}
+
+export class Database {
+  constructor(
+    readonly session: Session,
+    readonly name: string,
+  ) {}
+
+  /** The collection `name` of this database. */
+  c(name: string): Collection {
+    this.session[INTERNAL].checkOpen('c');
+    if (typeof name !== 'string' || name === '') throw new MgoError('ERR_INVALID_ARGUMENT', 'c(): a collection name must be a non-empty string');
+    return new Collection(this, name);
+  }
+
+  /**
+   * Runs a command and returns its reply. A string runs { [name]: 1 }. As in
+   * mgo, it is routed as a read: in modes other than Strong it may run on a
+   * secondary, so send writing commands through a Strong session.
+   */
+  run(command: string | Document): Promise<Document> {
+    const document = typeof command === 'string' ? { [command]: 1 } : command;
+    return runCommand(this.session, this.name, document, 'read');
+  }
+
+  /** Names of the database's collections, sorted. */
+  async collectionNames(): Promise<string[]> {
+    const options = cursorOptions(this.session[INTERNAL], this.name, '$cmd.listCollections');
+    const cursor = openCursor<{ name: string }>(options, {
+      command: { listCollections: 1, nameOnly: true, cursor: cursorField(options.batch) },
+      routing: 'read',
+    });
+    const collections = await cursor.all();
+    return collections.map((c) => c.name).sort();
+  }
+
+  async dropDatabase(): Promise<void> {
+    await runCommand(this.session, this.name, { dropDatabase: 1 }, 'write');
+  }
+}

@@ -1,0 +1,129 @@
+// What dial() and dialWithInfo() accept, and how it becomes, on one side,
+// the URL and options object resolveOptions() reads (for the router) and,
+// on the other, the settings of the first session.
+import type { Document } from 'bson';
+import { MgoError } from '../errors.js';
+import type { OptionValues } from '../uri/options.js';
+import type { ResolvedOptions } from '../uri/resolve.js';
+import { checkMode, modeOfReadPreference, type Mode } from './modes.js';
+import type { SessionOptions } from './session.js';
+import { safeFromOptions, type Safe } from './write-concern.js';
+
+/**
+ * Every connection-string option, in the options object (which wins over
+ * the URL): workers (0 = sockets in this thread), poolLimit (= maxPoolSize),
+ * minPoolSize, maxIdleTimeMS, maxLifetimeMS, maxConnecting,
+ * waitQueueTimeoutMS, socketTimeoutMS, connectTimeoutMS,
+ * serverSelectionTimeoutMS, heartbeatFrequencyMS, appName, ...
+ */
+export type DialOptions = Partial<OptionValues> & { poolLimit?: number };
+
+/** mgo's DialInfo, with durations in milliseconds. */
+export interface DialInfo {
+  /** Seed servers, "host:port" (the port defaults to 27017) or Unix socket paths. */
+  addrs: string[];
+  /** Talk to the seeds only, without discovering the rest of the cluster. */
+  direct?: boolean;
+  /** Bounds connecting, server selection, and the session's socket reservations (mgo's Timeout). */
+  timeoutMS?: number;
+  /** The default database (db() without a name). */
+  database?: string;
+  replicaSetName?: string;
+  /** Authentication is not implemented yet: any of these is refused. */
+  source?: string;
+  mechanism?: string;
+  username?: string;
+  password?: string;
+  /** The connection limit per server (across all workers). */
+  poolLimit?: number;
+  /** How long an operation waits for a socket when poolLimit is reached. */
+  poolTimeoutMS?: number;
+  /** Longest wait for a reply; the larger of the two bounds each reply. */
+  readTimeoutMS?: number;
+  writeTimeoutMS?: number;
+  appName?: string;
+  /** The first session's mode (Strong by default) and the tag sets its secondary reads must match. */
+  readPreference?: { mode: Mode; tagSets?: Document[] };
+  /** The first session's safety (acknowledged writes by default). */
+  safe?: Safe | null;
+  minPoolSize?: number;
+  maxIdleTimeMS?: number;
+  /** Any other option, as for dial(). */
+  options?: DialOptions;
+}
+
+/** What the first session takes from DialInfo rather than from the resolved options. */
+export interface SessionOverrides {
+  mode?: Mode;
+  tags?: Document[];
+  safe?: Safe | null;
+  syncTimeoutMS?: number;
+}
+
+function hostPart(addr: string): string {
+  if (typeof addr !== 'string' || addr === '') throw new MgoError('ERR_INVALID_ARGUMENT', 'dialWithInfo: every addrs entry must be a non-empty string');
+  // A Unix socket path is %-encoded in a connection string.
+  return addr.includes('/') ? encodeURIComponent(addr) : addr;
+}
+
+/** The connection string, options object and session settings a DialInfo stands for. */
+export function fromDialInfo(info: DialInfo): { url: string; options: DialOptions; overrides: SessionOverrides } {
+  if (!info || !Array.isArray(info.addrs) || info.addrs.length === 0) {
+    throw new MgoError('ERR_INVALID_ARGUMENT', 'dialWithInfo: addrs must list at least one server');
+  }
+  let userinfo = '';
+  if (info.username !== undefined) {
+    const password = info.password === undefined ? '' : `:${encodeURIComponent(info.password)}`;
+    userinfo = `${encodeURIComponent(info.username)}${password}@`;
+  }
+  const path = info.database ? encodeURIComponent(info.database) : '';
+  const url = `mongodb://${userinfo}${info.addrs.map(hostPart).join(',')}/${path}`;
+
+  const options: Record<string, unknown> = { ...info.options };
+  const set = (name: string, value: unknown) => {
+    if (value !== undefined) options[name] = value;
+  };
+  set('directConnection', info.direct);
+  set('replicaSet', info.replicaSetName);
+  set('authSource', info.source);
+  set('authMechanism', info.mechanism);
+  set('maxPoolSize', info.poolLimit);
+  set('waitQueueTimeoutMS', info.poolTimeoutMS);
+  const replyTimeouts = [info.readTimeoutMS, info.writeTimeoutMS].filter((t): t is number => t !== undefined);
+  if (replyTimeouts.length > 0) options.socketTimeoutMS = Math.max(...replyTimeouts);
+  set('connectTimeoutMS', info.timeoutMS);
+  set('serverSelectionTimeoutMS', info.timeoutMS);
+  set('appName', info.appName);
+  set('minPoolSize', info.minPoolSize);
+  set('maxIdleTimeMS', info.maxIdleTimeMS);
+
+  const overrides: SessionOverrides = {};
+  if (info.readPreference) {
+    overrides.mode = checkMode(info.readPreference.mode);
+    if (info.readPreference.tagSets) overrides.tags = info.readPreference.tagSets;
+  }
+  if (info.safe !== undefined) overrides.safe = info.safe;
+  if (info.timeoutMS !== undefined) overrides.syncTimeoutMS = info.timeoutMS;
+  return { url, options: options as DialOptions, overrides };
+}
+
+/**
+ * The first session's settings: the URL's readPreference as a mode (primary
+ * = Strong, as mgo maps it), its tags and maxStalenessSeconds for secondary
+ * reads, its w/journal/wTimeoutMS/readConcernLevel as the Safe, its path as
+ * the default database, and its pool limit.
+ */
+export function sessionOptionsOf(resolved: ResolvedOptions, overrides: SessionOverrides = {}): SessionOptions {
+  const options: SessionOptions = {
+    mode: overrides.mode ?? modeOfReadPreference(resolved.readPreference),
+    safe: overrides.safe !== undefined ? overrides.safe : safeFromOptions(resolved),
+    selection: {
+      tags: (overrides.tags ?? resolved.readPreferenceTags).map((tags) => ({ ...tags })),
+      maxStalenessSeconds: resolved.maxStalenessSeconds > 0 ? resolved.maxStalenessSeconds : undefined,
+    },
+    syncTimeoutMS: overrides.syncTimeoutMS ?? 0,
+    poolLimit: resolved.maxPoolSize,
+  };
+  if (resolved.database) options.database = resolved.database;
+  return options;
+}

@@ -1,0 +1,50 @@
+// dial() and dialWithInfo(): options resolved and checked, a router made,
+// and a first session that has heard from a server, as in mgo: the session
+// pings (routed as Eventual, reserving nothing) before it is returned, then
+// takes its mode (Strong unless the URL or DialInfo says otherwise).
+import { InvalidOptionError, MgoError } from '../errors.js';
+import { LocalRouter } from '../router/local-router.js';
+import { redactUri } from '../uri/connection-string.js';
+import { resolveOptions, type ResolvedOptions } from '../uri/resolve.js';
+import { deadline } from './deadline.js';
+import { fromDialInfo, sessionOptionsOf, type DialInfo, type DialOptions, type SessionOverrides } from './dial-info.js';
+import { Mode } from './modes.js';
+import { openSession, type Session } from './session.js';
+
+/** Extra time the first ping gets past serverSelectionTimeoutMS, so that the router's own (more specific) error wins. */
+const PING_GRACE_MS = 250;
+
+/** Connects to the cluster at `url` and returns a session in Strong mode (or the URL's readPreference). */
+export async function dial(url: string, options: DialOptions = {}): Promise<Session> {
+  const resolved = await resolveOptions(url, options);
+  return connect(resolved, {}, redactUri(url));
+}
+
+/** dial() with mgo's DialInfo. */
+export async function dialWithInfo(info: DialInfo): Promise<Session> {
+  const { url, options, overrides } = fromDialInfo(info);
+  const resolved = await resolveOptions(url, options);
+  return connect(resolved, overrides, redactUri(url));
+}
+
+async function connect(resolved: ResolvedOptions, overrides: SessionOverrides, shownUrl: string): Promise<Session> {
+  if (resolved.workers > 0) {
+    throw new InvalidOptionError('ERR_UNSUPPORTED_OPTION', 'workers > 0 is not available yet: dial with workers: 0 (sockets in this thread)');
+  }
+  const router = await LocalRouter.create(resolved);
+  const options = sessionOptionsOf(resolved, overrides);
+  const session = openSession(router, { ...options, mode: Mode.Eventual });
+  const limitMS = resolved.serverSelectionTimeoutMS;
+  try {
+    await deadline(
+      session.ping(),
+      limitMS + PING_GRACE_MS,
+      () => new MgoError('ERR_SYNC_TIMEOUT', `no server of ${shownUrl} answered a ping within serverSelectionTimeoutMS (${limitMS} ms)`),
+    );
+  } catch (err) {
+    await router.destroy();
+    throw err;
+  }
+  session.setMode(options.mode ?? Mode.Strong, true);
+  return session;
+}

@@ -1,0 +1,18 @@
+// The mgo session API: dial, Session, Database, Collection, Query, Iter,
+// Pipe, Bulk, modes, safety and errors.
+export { dial, dialWithInfo } from './dial.js';
+export type { DialInfo, DialOptions } from './dial-info.js';
+export { Session, openSession, type SessionOptions } from './session.js';
+export { Database } from './database.js';
+export { Collection, type CollectionInfo } from './collection.js';
+export { Query, type Change, type ApplyResult } from './query.js';
+export { Iter } from './iter.js';
+export { Pipe } from './pipe.js';
+export { Bulk, type BulkResult } from './bulk.js';
+export { Mode, type ServerSelection } from './modes.js';
+export type { Safe } from './write-concern.js';
+export type { ChangeInfo } from './change-info.js';
+export type { Index } from './indexes.js';
+export { BuildInfo } from './build-info.js';
+export { ErrNotFound, NotFoundError, QueryError, LastError, BulkError, isDup, type BulkErrorCase } from './errors.js';
+export { PoolTimeoutError } from '../errors.js';

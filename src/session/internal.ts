@@ -1,0 +1,37 @@
+// What the session's own classes (Database, Collection, Query, Iter, Pipe,
+// Bulk) need from a Session beyond its public API. Reached through a symbol
+// that the package does not export, so it stays out of users' way.
+import type { Document } from 'bson';
+import type { RouterReply, RouterRequest } from '../router/router.js';
+
+export const INTERNAL = Symbol('mgo-threads session internals');
+
+export type DocumentSequence = NonNullable<RouterRequest['sequences']>[number];
+
+/**
+ * How an operation is routed: a read (by the session's mode), a write (to
+ * the primary), or a cursor follow-up (getMore, killCursors) that must run
+ * on the server holding the cursor.
+ */
+export type Routing = 'read' | 'write' | { address: string };
+
+export interface Operation {
+  db: string;
+  command: Document;
+  routing: Routing;
+  sequences?: DocumentSequence[];
+  /** Unacknowledged write: no reply is read. */
+  moreToCome?: boolean;
+}
+
+export interface SessionInternals {
+  /** Runs one command; ok: 0 replies reject with a QueryError. */
+  run(operation: Operation): Promise<RouterReply>;
+  readonly closed: boolean;
+  /** Throws ERR_SESSION_CLOSED, naming `method`, once the session is closed. */
+  checkOpen(method: string): void;
+  /** Default batch size of queries and pipes; 0 leaves it to the server. */
+  readonly batch: number;
+  /** Default prefetch of iterators. */
+  readonly prefetch: number;
+}

@@ -1,0 +1,249 @@
+// mgo's Query: a find being prepared. The modifiers (sort, select, skip,
+// limit, batch, hint, ...) change the query and return it; one(), all(),
+// iter(), count(), distinct() and apply() run it.
+import type { Document } from 'bson';
+import { MgoError } from '../errors.js';
+import { checkFraction, checkInteger } from './arguments.js';
+import { applyChange, type ChangeInfo } from './change-info.js';
+import type { Collection } from './collection.js';
+import { runCommand } from './database.js';
+import { ErrNotFound, QueryError, isDup } from './errors.js';
+import { parseIndexKey } from './indexes.js';
+import { INTERNAL } from './internal.js';
+import { cursorOptions, firstOf, openCursor, type Iter } from './iter.js';
+import { checkDocument } from './validate.js';
+import { MAX_UPSERT_ATTEMPTS, lastErrorOf } from './write.js';
+import { readConcernOf, writeConcernOf } from './write-concern.js';
+
+/** What apply() does to the document it finds (mgo's Change). */
+export interface Change {
+  /** The update document (or pipeline); ignored with remove. */
+  update?: Document | Document[];
+  /** Insert a document when none matches. */
+  upsert?: boolean;
+  /** Remove the document instead of updating it. */
+  remove?: boolean;
+  /** Return the document as modified rather than as it was. */
+  returnNew?: boolean;
+}
+
+export interface ApplyResult<T> {
+  info: ChangeInfo;
+  /** The document before the change (after it with returnNew); undefined when there is none. */
+  doc: T | undefined;
+}
+
+/** mgo's sort notation: "field", "-field" (descending), "$textScore:field". */
+export function sortDocument(fields: readonly string[]): Document {
+  const order: Document = {};
+  for (const raw of fields) {
+    let field = String(raw);
+    let kind: string | undefined;
+    const colon = field.indexOf(':');
+    if (field.startsWith('$') && colon > 1 && colon < field.length - 1) {
+      kind = field.slice(1, colon);
+      field = field.slice(colon + 1);
+    }
+    let direction = 1;
+    if (field.startsWith('+')) field = field.slice(1);
+    else if (field.startsWith('-')) {
+      direction = -1;
+      field = field.slice(1);
+    }
+    if (field === '') throw new MgoError('ERR_INVALID_ARGUMENT', `sort(): empty field name in ${JSON.stringify(raw)}`);
+    order[field] = kind === 'textScore' ? { $meta: 'textScore' } : direction;
+  }
+  return order;
+}
+
+export class Query<T extends Document = Document> implements AsyncIterable<T> {
+  readonly #collection: Collection;
+  readonly #filter: Document | undefined;
+  #projection: Document | undefined;
+  #sort: Document | undefined;
+  #hint: Document | undefined;
+  #skip = 0;
+  #limit = 0;
+  #singleBatch = false;
+  #batch: number;
+  #prefetch: number;
+  #maxTimeMS = 0;
+  #comment: string | undefined;
+
+  /** @internal Queries come from Collection.find() and findId(). */
+  constructor(collection: Collection, filter: Document | undefined) {
+    this.#collection = collection;
+    this.#filter = filter;
+    const internals = collection.session[INTERNAL];
+    this.#batch = internals.batch;
+    this.#prefetch = internals.prefetch;
+  }
+
+  /** Orders the results: sort('lastname', '-age'). */
+  sort(...fields: string[]): this {
+    this.#sort = sortDocument(fields);
+    return this;
+  }
+
+  /** Returns only these fields (a projection). */
+  select(projection: Document): this {
+    this.#projection = projection;
+    return this;
+  }
+
+  skip(n: number): this {
+    this.#skip = checkInteger('skip()', n);
+    return this;
+  }
+
+  /** At most n documents, which also becomes the batch size; a negative n returns at most -n in one batch and closes the cursor. */
+  limit(n: number): this {
+    checkInteger('limit()', n, Number.MIN_SAFE_INTEGER);
+    this.#limit = Math.abs(n);
+    this.#singleBatch = n < 0;
+    this.#batch = Math.abs(n);
+    return this;
+  }
+
+  /** Documents per batch (the server's default for 0). */
+  batch(n: number): this {
+    this.#batch = checkInteger('batch()', n);
+    return this;
+  }
+
+  /** Requests the next batch once this fraction of the last one is left unread (0.25 by default). */
+  prefetch(p: number): this {
+    this.#prefetch = checkFraction('prefetch()', p);
+    return this;
+  }
+
+  /** Forces the index with this key (in ensureIndex's notation), or pass a hint document. */
+  hint(...key: string[] | [Document]): this {
+    const [first] = key;
+    this.#hint = typeof first === 'object' && first !== null ? first : parseIndexKey(key as string[]).key;
+    return this;
+  }
+
+  /** Lets the server stop the query after this many milliseconds. */
+  setMaxTime(ms: number): this {
+    this.#maxTimeMS = checkInteger('setMaxTime()', ms);
+    return this;
+  }
+
+  /** A comment the server shows in its logs and profiler. */
+  comment(text: string): this {
+    this.#comment = text;
+    return this;
+  }
+
+  /** The first matching document; ErrNotFound when there is none. */
+  async one(): Promise<T> {
+    return firstOf(this.#open(1, 1, true));
+  }
+
+  async all(): Promise<T[]> {
+    return this.iter().all();
+  }
+
+  /** Runs the query now and iterates its results. */
+  iter(): Iter<T> {
+    return this.#open(this.#limit, this.#batch, this.#singleBatch);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<T, undefined> {
+    return this.iter()[Symbol.asyncIterator]();
+  }
+
+  /** The number of matching documents (within skip and limit). */
+  async count(): Promise<number> {
+    const command: Document = { count: this.#collection.name, query: this.#filter ?? {} };
+    if (this.#limit > 0) command.limit = this.#limit;
+    if (this.#skip > 0) command.skip = this.#skip;
+    if (this.#hint) command.hint = this.#hint;
+    this.#addReadOptions(command);
+    const reply = await runCommand(this.#collection.session, this.#collection.database.name, command, 'read');
+    return Number(reply.n ?? 0);
+  }
+
+  /** The distinct values of `key` among the matching documents. */
+  async distinct<V = unknown>(key: string): Promise<V[]> {
+    const command: Document = { distinct: this.#collection.name, key };
+    if (this.#filter) command.query = this.#filter;
+    this.#addReadOptions(command);
+    const reply = await runCommand(this.#collection.session, this.#collection.database.name, command, 'read');
+    return Array.isArray(reply.values) ? reply.values : [];
+  }
+
+  /**
+   * findAndModify: updates, upserts or removes the first matching document
+   * (sort() picks which) and returns it with what changed. ErrNotFound when
+   * nothing matched and nothing was upserted.
+   */
+  async apply(change: Change): Promise<ApplyResult<T>> {
+    const { session, name } = this.#collection;
+    const command: Document = { findAndModify: name, query: this.#filter ?? {} };
+    if (this.#sort) command.sort = this.#sort;
+    if (this.#projection) command.fields = this.#projection;
+    if (change.remove) command.remove = true;
+    else if (change.update !== undefined) command.update = change.update;
+    if (change.upsert) command.upsert = true;
+    if (change.returnNew) command.new = true;
+    checkDocument(command.query, `the selector of apply() on ${this.#collection.fullName}`);
+    if (command.update !== undefined) checkDocument(command.update, `the update of apply() on ${this.#collection.fullName}`);
+    const writeConcern = writeConcernOf(session.safe());
+    if (writeConcern) command.writeConcern = writeConcern;
+    let reply: Document;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        reply = (await session[INTERNAL].run({ db: this.#collection.database.name, command, routing: 'write' })).reply;
+        break;
+      } catch (err) {
+        if (change.upsert && isDup(err) && attempt < MAX_UPSERT_ATTEMPTS) continue;
+        // Servers before 3.2 reported "nothing matched" as an error.
+        if (err instanceof QueryError && err.message === 'No matching object found') throw ErrNotFound;
+        throw err;
+      }
+    }
+    const status: Document = reply.lastErrorObject ?? {};
+    const n = Number(status.n ?? 0);
+    if (n === 0) throw ErrNotFound;
+    const updatedExisting = status.updatedExisting === true;
+    const info = applyChange({ n, updatedExisting, upserted: status.upserted }, change);
+    if (reply.writeConcernError) {
+      throw lastErrorOf({
+        acknowledged: true,
+        n,
+        nModified: info.updated,
+        upserted: info.upsertedId === undefined ? [] : [{ index: 0, _id: info.upsertedId }],
+        writeErrors: [],
+        writeConcernError: reply.writeConcernError,
+        address: undefined,
+      })!;
+    }
+    return { info, doc: (reply.value ?? undefined) as T | undefined };
+  }
+
+  #open(limit: number, batch: number, singleBatch: boolean): Iter<T> {
+    const { session, database, name } = this.#collection;
+    const internals = session[INTERNAL];
+    internals.checkOpen('iter');
+    const command: Document = { find: name };
+    if (this.#filter) command.filter = this.#filter;
+    if (this.#sort) command.sort = this.#sort;
+    if (this.#projection) command.projection = this.#projection;
+    if (this.#hint) command.hint = this.#hint;
+    if (this.#skip > 0) command.skip = this.#skip;
+    if (limit > 0) command.limit = limit;
+    if (batch > 0) command.batchSize = batch;
+    if (singleBatch) command.singleBatch = true;
+    if (this.#comment !== undefined) command.comment = this.#comment;
+    this.#addReadOptions(command);
+    return openCursor<T>(cursorOptions(internals, database.name, name, batch, limit, this.#prefetch), { command, routing: 'read' });
+  }
+
+  #addReadOptions(command: Document): void {
+    if (this.#maxTimeMS > 0) command.maxTimeMS = this.#maxTimeMS;
+    const readConcern = readConcernOf(this.#collection.session.safe());
+    if (readConcern) command.readConcern = readConcern;
+  }
+}

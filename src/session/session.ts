@@ -1,0 +1,463 @@
+// mgo's Session on top of the Router: consistency modes, socket
+// reservations, safety, and the family of sessions that share one router.
+//
+// Sockets, as mgo holds them. A session in any mode but Eventual reserves a
+// socket on its first operation and keeps it until refresh() or close():
+// one slot for a socket to the primary and one for a socket to a secondary.
+//   - Strong (= Primary): everything on the primary slot.
+//   - Monotonic: reads reserve with secondaryPreferred; the first write
+//     reserves the primary and from then on reads use it too.
+//   - PrimaryPreferred, Secondary, SecondaryPreferred, Nearest: reads reserve
+//     with that read preference, writes reserve the primary.
+//   - Eventual: nothing is reserved; each operation is routed on its own.
+// clone() shares its parent's reserved sockets (reference-counted), copy()
+// and new() start without any. A reserved socket that died (the router marks
+// the Reservation dead) or failed with a network error is dropped: the
+// failing operation reports the error, the next one reserves a new socket.
+import type { Document } from 'bson';
+import { MgoError, NetworkError, ServerError } from '../errors.js';
+import { PRIMARY, type ReadPreference, type Reservation, type Router, type RouterReply, type RouterRequest, type ServerStats } from '../router/router.js';
+import { checkFraction, checkInteger } from './arguments.js';
+import { BuildInfo } from './build-info.js';
+import { Database } from './database.js';
+import { deadline } from './deadline.js';
+import { QueryError } from './errors.js';
+import { INTERNAL, type Operation, type SessionInternals } from './internal.js';
+import { Mode, allowsSecondaryReads, checkMode, modeName, readPreferenceOf, reservesSocket, type ServerSelection } from './modes.js';
+import { SharedReservation } from './reservation.js';
+import { checkSafe, type Safe } from './write-concern.js';
+
+/** mgo's default: fetch the next batch when a quarter of the current one is left. */
+export const DEFAULT_PREFETCH = 0.25;
+/** mgo's default database when neither db() nor the URL names one. */
+export const DEFAULT_DATABASE = 'test';
+
+export interface SessionOptions {
+  /** The database db() uses without a name (the URL's path); 'test' by default. */
+  database?: string;
+  /** Strong by default. */
+  mode?: Mode;
+  /** Acknowledged writes with the server's defaults ({}) by default; null for unacknowledged. */
+  safe?: Safe | null;
+  /** Tag sets and max staleness for reads that may go to secondaries. */
+  selection?: ServerSelection;
+  /** Client-side limit on waiting for each reply; 0 (default) leaves it to the connection's socketTimeoutMS. */
+  socketTimeoutMS?: number;
+  /** Limit on waiting for a socket to reserve; 0 (default) leaves it to the router's own timeouts. */
+  syncTimeoutMS?: number;
+  /** The connection limit per server the router was made with, for setPoolLimit(). */
+  poolLimit?: number;
+}
+
+/** The router and the count of open sessions made from one dial; the last close() closes the router. */
+class SessionFamily {
+  #open = 0;
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    readonly router: Router,
+    readonly database: string,
+    readonly poolLimit: number | undefined,
+  ) {}
+
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  join(): void {
+    this.#open++;
+  }
+
+  leave(): Promise<void> {
+    this.#open--;
+    if (this.#open > 0) return Promise.resolve();
+    this.#closing ??= this.router.close();
+    return this.#closing;
+  }
+}
+
+type Slot = 'primary' | 'secondary';
+
+interface Settings {
+  mode: Mode;
+  safe: Safe | null;
+  selection: ServerSelection;
+  socketTimeoutMS: number;
+  syncTimeoutMS: number;
+  batch: number;
+  prefetch: number;
+}
+
+/** Opens the first session of a family over `router` (dial() does this with the router it creates). */
+export function openSession(router: Router, options: SessionOptions = {}): Session {
+  const family = new SessionFamily(router, options.database || DEFAULT_DATABASE, options.poolLimit);
+  const settings: Settings = {
+    mode: checkMode(options.mode ?? Mode.Strong),
+    safe: checkSafe(options.safe === undefined ? {} : options.safe),
+    selection: { ...options.selection },
+    socketTimeoutMS: checkInteger('socketTimeoutMS', options.socketTimeoutMS ?? 0),
+    syncTimeoutMS: checkInteger('syncTimeoutMS', options.syncTimeoutMS ?? 0),
+    batch: 0,
+    prefetch: DEFAULT_PREFETCH,
+  };
+  return new Session(family, settings);
+}
+
+export class Session {
+  readonly #family: SessionFamily;
+  #settings: Settings;
+  /** mgo's slaveOk: reads may use (and reserve) a secondary-capable socket. */
+  #secondaryReads: boolean;
+  readonly #slots: Record<Slot, SharedReservation | undefined> = { primary: undefined, secondary: undefined };
+  /** Reservations in progress, one per purpose, so that concurrent first operations share one socket. */
+  readonly #reserving = new Map<'read' | 'write', Promise<void>>();
+  /** Bumped by refresh() and close(): a reservation that arrives for an older epoch is given back. */
+  #epoch = 0;
+  #closed = false;
+  readonly #internals: SessionInternals;
+
+  /** @internal Sessions come from dial(), openSession(), copy(), clone() and new(). */
+  constructor(family: SessionFamily, settings: Settings, shared?: { slots: Record<Slot, SharedReservation | undefined>; secondaryReads: boolean }) {
+    this.#family = family;
+    this.#settings = { ...settings, selection: { ...settings.selection } };
+    this.#secondaryReads = shared?.secondaryReads ?? allowsSecondaryReads(settings.mode);
+    if (shared) {
+      this.#slots.primary = shared.slots.primary?.retain();
+      this.#slots.secondary = shared.slots.secondary?.retain();
+    }
+    family.join();
+    const session = this;
+    this.#internals = {
+      run: (operation) => this.#run(operation),
+      checkOpen: (method) => this.#checkOpen(method),
+      get closed() {
+        return session.#closed;
+      },
+      get batch() {
+        return session.#settings.batch;
+      },
+      get prefetch() {
+        return session.#settings.prefetch;
+      },
+    };
+  }
+
+  /** @internal */
+  get [INTERNAL](): SessionInternals {
+    return this.#internals;
+  }
+
+  // -------------------------------------------------------------------------
+  // Family
+
+  /** A new session with the same settings and no reserved socket. */
+  copy(): Session {
+    this.#checkOpen('copy');
+    return new Session(this.#family, this.#settings);
+  }
+
+  /**
+   * Like copy(), with the credentials the session was dialed with rather
+   * than any added since. Authentication is not implemented yet, so this is
+   * copy().
+   */
+  new(): Session {
+    this.#checkOpen('new');
+    return new Session(this.#family, this.#settings);
+  }
+
+  /** A new session with the same settings that shares this one's reserved sockets. */
+  clone(): Session {
+    this.#checkOpen('clone');
+    return new Session(this.#family, this.#settings, { slots: this.#slots, secondaryReads: this.#secondaryReads });
+  }
+
+  /** Releases the reserved sockets; the last session of a dial also closes the router. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#releaseSockets();
+    await this.#family.leave();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** Gives back the reserved sockets and restarts the mode's guarantees (a Monotonic session may read from secondaries again). */
+  refresh(): void {
+    this.#checkOpen('refresh');
+    this.#releaseSockets();
+    this.#secondaryReads = allowsSecondaryReads(this.#settings.mode);
+  }
+
+  // -------------------------------------------------------------------------
+  // Settings
+
+  /**
+   * Changes the consistency mode. With refresh, as refresh(). Without, the
+   * reserved sockets are kept unless unsuitable: Strong gives back a
+   * secondary socket.
+   */
+  setMode(mode: Mode, refresh = false): void {
+    this.#checkOpen('setMode');
+    const checked = checkMode(mode);
+    this.#settings.mode = checked;
+    if (refresh) {
+      this.refresh();
+    } else if (checked === Mode.Strong) {
+      this.#secondaryReads = false;
+      this.#drop('secondary');
+    } else if (!this.#slots.primary) {
+      this.#secondaryReads = true;
+    }
+  }
+
+  mode(): Mode {
+    return this.#settings.mode;
+  }
+
+  /** Sets how writes are acknowledged; null makes them unacknowledged (w: 0, nothing read back). */
+  setSafe(safe: Safe | null): void {
+    this.#checkOpen('setSafe');
+    this.#settings.safe = checkSafe(safe);
+  }
+
+  /** The current safety settings (a copy), or null in unacknowledged mode. */
+  safe(): Safe | null {
+    return this.#settings.safe && { ...this.#settings.safe };
+  }
+
+  /**
+   * mgo's per-server socket limit. Here the limit is one global count per
+   * server, fixed when the router is made (the poolLimit dial option), and
+   * the Router offers no way to change it: the dialed value is accepted,
+   * any other throws ERR_UNSUPPORTED_OPTION.
+   */
+  setPoolLimit(limit: number): void {
+    this.#checkOpen('setPoolLimit');
+    checkInteger('setPoolLimit', limit, 1);
+    const dialed = this.#family.poolLimit;
+    if (limit === dialed) return;
+    throw new MgoError(
+      'ERR_UNSUPPORTED_OPTION',
+      `setPoolLimit(${limit}): the connection limit is fixed when dialing${dialed === undefined ? '' : ` (poolLimit ${dialed})`}; pass { poolLimit: ${limit} } to dial() instead`,
+    );
+  }
+
+  /**
+   * Fails an operation whose reply takes longer than `ms` (0: no limit but
+   * the connection's own socketTimeoutMS) with ERR_NETWORK_TIMEOUT, and
+   * drops the reserved socket it ran on.
+   */
+  setSocketTimeout(ms: number): void {
+    this.#checkOpen('setSocketTimeout');
+    this.#settings.socketTimeoutMS = checkInteger('setSocketTimeout', ms);
+  }
+
+  /** How long reserving a socket may take before failing with ERR_SYNC_TIMEOUT (0: the router's own limits). */
+  setSyncTimeout(ms: number): void {
+    this.#checkOpen('setSyncTimeout');
+    this.#settings.syncTimeoutMS = checkInteger('setSyncTimeout', ms);
+  }
+
+  /** Default batch size of this session's queries and pipes (0: the server's). */
+  setBatch(n: number): void {
+    this.#checkOpen('setBatch');
+    this.#settings.batch = checkInteger('setBatch', n);
+  }
+
+  /** Default prefetch of this session's iterators: the next batch is requested when this fraction of the last one is left. */
+  setPrefetch(p: number): void {
+    this.#checkOpen('setPrefetch');
+    this.#settings.prefetch = checkFraction('setPrefetch', p);
+  }
+
+  /** Restricts reads that may go to secondaries to servers matching one of the tag sets (mgo's SelectServers). */
+  selectServers(...tagSets: Document[]): void {
+    this.#checkOpen('selectServers');
+    this.#settings.selection = { ...this.#settings.selection, tags: tagSets.map((t) => ({ ...t })) };
+  }
+
+  // -------------------------------------------------------------------------
+  // Operations
+
+  /** The database named `name`, or the dialed default database ('test' without one). */
+  db(name?: string): Database {
+    this.#checkOpen('db');
+    return new Database(this, name || this.#family.database);
+  }
+
+  /** Runs a command on the admin database and returns its reply. */
+  async run(command: string | Document): Promise<Document> {
+    this.#checkOpen('run');
+    return this.db('admin').run(command);
+  }
+
+  async ping(): Promise<void> {
+    this.#checkOpen('ping');
+    await this.run('ping');
+  }
+
+  /** Addresses of the servers currently known to be up. */
+  liveServers(): string[] {
+    this.#checkOpen('liveServers');
+    return this.#family.router.liveServers();
+  }
+
+  /** Connection pool statistics per server. */
+  stats(): ServerStats[] {
+    this.#checkOpen('stats');
+    return this.#family.router.stats();
+  }
+
+  async buildInfo(): Promise<BuildInfo> {
+    this.#checkOpen('buildInfo');
+    return new BuildInfo(await this.run({ buildInfo: 1 }));
+  }
+
+  /** Names of the non-empty databases, sorted. */
+  async databaseNames(): Promise<string[]> {
+    this.#checkOpen('databaseNames');
+    const reply = await this.run({ listDatabases: 1, nameOnly: true });
+    const databases: Document[] = Array.isArray(reply.databases) ? reply.databases : [];
+    return databases
+      .filter((d) => d.empty !== true)
+      .map((d) => String(d.name))
+      .sort();
+  }
+
+  // -------------------------------------------------------------------------
+  // Routing
+
+  #checkOpen(method: string): void {
+    if (this.#closed) throw new MgoError('ERR_SESSION_CLOSED', `${method}(): the session is closed; use a session from copy() or clone() of an open one, or dial again`);
+  }
+
+  #readPreference(read: boolean): ReadPreference {
+    return read && this.#secondaryReads ? readPreferenceOf(this.#settings.mode, this.#settings.selection) : PRIMARY;
+  }
+
+  async #run(operation: Operation): Promise<RouterReply> {
+    this.#checkOpen(String(Object.keys(operation.command)[0] ?? 'command'));
+    const request: RouterRequest = { db: operation.db, command: operation.command, readPreference: PRIMARY };
+    if (operation.sequences) request.sequences = operation.sequences;
+    if (operation.moreToCome) request.moreToCome = true;
+    let socket: SharedReservation | undefined;
+    if (typeof operation.routing === 'object') {
+      // A cursor lives on one server: stay on the session's socket if it is there.
+      const { address } = operation.routing;
+      socket = [this.#slots.primary, this.#slots.secondary].find((s) => s && !s.dead && s.address === address);
+      if (!socket) request.address = address;
+    } else {
+      const read = operation.routing === 'read';
+      socket = await this.#socketFor(read);
+      request.readPreference = this.#readPreference(read);
+      if (!read) request.write = true;
+    }
+    if (socket) request.reservation = socket.reservation;
+    const { router } = this.#family;
+    const timeoutMS = this.#settings.socketTimeoutMS;
+    try {
+      return await deadline(router.run(request), timeoutMS, () => {
+        const where = socket?.address ?? request.address ?? 'the server';
+        return new NetworkError('ERR_NETWORK_TIMEOUT', `no reply from ${where} within the session's socket timeout (${timeoutMS} ms)`, { address: socket?.address ?? request.address });
+      });
+    } catch (err) {
+      // Never keep a socket that failed: the next operation reserves another.
+      if (socket && (socket.dead || err instanceof NetworkError)) this.#dropSocket(socket);
+      if (err instanceof ServerError && !(err instanceof QueryError)) throw QueryError.fromServerError(err);
+      throw err;
+    }
+  }
+
+  /** The reserved socket an operation uses, reserving one if the mode asks for it; undefined: route by read preference. */
+  async #socketFor(read: boolean): Promise<SharedReservation | undefined> {
+    for (;;) {
+      for (const slot of ['primary', 'secondary'] as const) if (this.#slots[slot]?.dead) this.#drop(slot);
+      const held = this.#heldFor(read);
+      if (held) {
+        if (!read) this.#afterWrite();
+        return held;
+      }
+      if (!reservesSocket(this.#settings.mode)) return undefined;
+      const purpose = read && this.#secondaryReads ? 'read' : 'write';
+      const pending = this.#reserving.get(purpose);
+      if (pending) {
+        await pending;
+        this.#checkOpen(read ? 'read' : 'write');
+        continue;
+      }
+      const reserved = this.#reserve(this.#readPreference(read));
+      // Operations waiting for this reservation fail with its error too.
+      const shared = reserved.then(() => {});
+      shared.catch(() => {});
+      this.#reserving.set(purpose, shared);
+      const epoch = this.#epoch;
+      let reservation: Reservation;
+      try {
+        reservation = await reserved;
+      } finally {
+        this.#reserving.delete(purpose);
+      }
+      const socket = new SharedReservation(this.#family.router, reservation);
+      if (epoch !== this.#epoch) {
+        // refresh() or close() came while reserving: this socket is not wanted.
+        socket.release();
+        this.#checkOpen(read ? 'read' : 'write');
+        continue;
+      }
+      const slot: Slot = reservation.writable ? 'primary' : 'secondary';
+      this.#drop(slot);
+      this.#slots[slot] = socket;
+      if (!read) this.#afterWrite();
+      return socket;
+    }
+  }
+
+  // mgo's choice among the held sockets.
+  #heldFor(read: boolean): SharedReservation | undefined {
+    const { primary, secondary } = this.#slots;
+    const mode = this.#settings.mode;
+    if (read && this.#secondaryReads && secondary && (!primary || (mode !== Mode.PrimaryPreferred && mode !== Mode.Monotonic))) {
+      return secondary;
+    }
+    return primary;
+  }
+
+  // Monotonic: after the first write every read goes to the primary.
+  #afterWrite(): void {
+    if (this.#settings.mode === Mode.Monotonic) this.#secondaryReads = false;
+  }
+
+  #reserve(readPreference: ReadPreference): Promise<Reservation> {
+    const { router } = this.#family;
+    const timeoutMS = this.#settings.syncTimeoutMS;
+    return deadline(
+      router.reserve(readPreference),
+      timeoutMS,
+      () =>
+        new MgoError(
+          'ERR_SYNC_TIMEOUT',
+          `no socket to a ${readPreference.mode} server could be reserved within the session's sync timeout (${timeoutMS} ms) in ${modeName(this.#settings.mode)} mode`,
+        ),
+      (late) => router.release(late),
+    );
+  }
+
+  #dropSocket(socket: SharedReservation): void {
+    for (const slot of ['primary', 'secondary'] as const) if (this.#slots[slot] === socket) this.#drop(slot);
+  }
+
+  #drop(slot: Slot): void {
+    const socket = this.#slots[slot];
+    this.#slots[slot] = undefined;
+    socket?.release();
+  }
+
+  #releaseSockets(): void {
+    this.#epoch++;
+    this.#drop('primary');
+    this.#drop('secondary');
+  }
+}

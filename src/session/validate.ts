@@ -1,0 +1,78 @@
+// Client-side checks of the documents a write sends, made before anything
+// reaches the router: a document the server would refuse (or BSON could not
+// encode) fails here with an InvalidDocumentError naming the document and
+// the offending key, and nothing of the operation is sent.
+import { BSON, type Document } from 'bson';
+import { InvalidDocumentError } from '../errors.js';
+
+/**
+ * The server's maxBsonObjectSize. The Router does not expose the value a
+ * server reported in its handshake, so the default every MongoDB server since
+ * 2.6 reports is used.
+ */
+export const MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024;
+
+export type DocumentRole =
+  /** A document to insert: a plain object whose top-level keys may not start with '$'. */
+  | 'insert'
+  /** A filter, replacement or update document, or an update pipeline (an array). */
+  | 'document';
+
+const SIZE_OPTIONS = { ignoreUndefined: true, serializeFunctions: false } as const;
+
+function invalid(what: string, why: string): InvalidDocumentError {
+  return new InvalidDocumentError('ERR_INVALID_DOCUMENT', `${what} ${why}`);
+}
+
+/** Values BSON stores as themselves, not as embedded documents to walk. */
+function isLeaf(value: object): boolean {
+  return (
+    '_bsontype' in value ||
+    value instanceof Date ||
+    value instanceof RegExp ||
+    ArrayBuffer.isView(value) ||
+    value instanceof ArrayBuffer
+  );
+}
+
+function showKey(path: string[]): string {
+  return path.length === 0 ? 'the top level' : `'${path.join('.')}'`;
+}
+
+// Walks the object graph along the path from the root: a value that is its
+// own ancestor makes a cycle (BSON has no references), while the same
+// object appearing twice side by side is fine.
+function walk(value: object, what: string, path: string[], ancestors: Set<object>): void {
+  if (ancestors.has(value)) throw invalid(what, `is cyclic: ${showKey(path)} refers back to an enclosing object`);
+  ancestors.add(value);
+  const entries: Iterable<[unknown, unknown]> = value instanceof Map ? value.entries() : Object.entries(value);
+  for (const [key, child] of entries) {
+    if (typeof key === 'string' && key.includes('\0')) {
+      throw invalid(what, `has a key containing a NUL character at ${showKey([...path, key.replaceAll('\0', '\\0')])}`);
+    }
+    if (typeof child === 'object' && child !== null && !isLeaf(child)) walk(child, what, [...path, String(key)], ancestors);
+  }
+  ancestors.delete(value);
+}
+
+/**
+ * Checks a document a write is about to send and returns its BSON size.
+ * `what` names it in messages ("document 3 of the insert").
+ */
+export function checkDocument(doc: unknown, what: string, role: DocumentRole = 'document'): number {
+  const arrayAllowed = role === 'document';
+  if (typeof doc !== 'object' || doc === null || (Array.isArray(doc) && !arrayAllowed) || isLeaf(doc)) {
+    throw invalid(what, `must be a document (a plain object), got ${doc === null ? 'null' : Array.isArray(doc) ? 'an array' : typeof doc}`);
+  }
+  if (role === 'insert') {
+    const dollar = Object.keys(doc).find((key) => key.startsWith('$'));
+    if (dollar !== undefined) throw invalid(what, `has a top-level key '${dollar}': stored documents may not have keys starting with '$'`);
+  }
+  walk(doc, what, [], new Set());
+  // An update pipeline (an array) is sized as the BSON array it becomes.
+  const size = BSON.calculateObjectSize(doc as Document, SIZE_OPTIONS);
+  if (size > MAX_BSON_OBJECT_SIZE) {
+    throw new InvalidDocumentError('ERR_DOCUMENT_TOO_LARGE', `${what} is ${size} bytes, over the limit of ${MAX_BSON_OBJECT_SIZE} bytes (16 MiB)`);
+  }
+  return size;
+}

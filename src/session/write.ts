@@ -1,0 +1,220 @@
+// Write commands (insert, update, delete) as mgo's writeOp ran them:
+// statements checked and sized before anything is sent, split into batches
+// the server accepts, sent with the session's write concern (or
+// unacknowledged, with moreToCome), and the replies merged into one outcome
+// whose error positions refer to the caller's statements.
+import type { Document } from 'bson';
+import { INTERNAL, type DocumentSequence } from './internal.js';
+import type { Session } from './session.js';
+import { LastError, QueryError, type BulkErrorCase } from './errors.js';
+import type { WriteCounts } from './change-info.js';
+import { writeConcernOf } from './write-concern.js';
+import { checkDocument } from './validate.js';
+
+/**
+ * The server's maxWriteBatchSize and maxMessageSizeBytes. The Router does
+ * not expose what a server reported in its handshake, so these are the
+ * values every server since 3.6 reports (the driver specs' defaults).
+ */
+export const MAX_WRITE_BATCH_SIZE = 100_000;
+export const MAX_MESSAGE_SIZE_BYTES = 48_000_000;
+/** Room kept in each message for the header, the command body and the sequence framing. */
+const MESSAGE_RESERVE_BYTES = 64 * 1024;
+/** A statement's own fields around its documents ({ q, u, upsert, multi }, { q, limit }), over-estimated. */
+const STATEMENT_OVERHEAD_BYTES = 64;
+
+/** mgo retries an upsert that lost a race on a unique index (a duplicate key error) this many times in all. */
+export const MAX_UPSERT_ATTEMPTS = 5;
+
+export type WriteKind = 'insert' | 'update' | 'delete';
+
+const SEQUENCE: Record<WriteKind, string> = { insert: 'documents', update: 'updates', delete: 'deletes' };
+
+/** One document to insert, or one update or delete statement, with its size in bytes. */
+export interface WriteStatement {
+  doc: Document;
+  size: number;
+}
+
+export interface WriteTarget {
+  session: Session;
+  db: string;
+  collection: string;
+}
+
+/** Where a collection's writes go. */
+export function writeTarget(collection: { session: Session; database: { name: string }; name: string }): WriteTarget {
+  return { session: collection.session, db: collection.database.name, collection: collection.name };
+}
+
+export interface WriteErrorDetail {
+  /** Position among the statements given to runWrite(). */
+  index: number;
+  code: number;
+  codeName?: string;
+  errmsg: string;
+  errInfo?: Document;
+}
+
+export interface WriteOutcome {
+  /** False for unacknowledged writes: nothing below is known. */
+  acknowledged: boolean;
+  n: number;
+  nModified: number;
+  upserted: { index: number; _id: unknown }[];
+  writeErrors: WriteErrorDetail[];
+  writeConcernError: Document | undefined;
+  address: string | undefined;
+}
+
+export function insertStatement(doc: unknown, what: string): WriteStatement {
+  return { doc: doc as Document, size: checkDocument(doc, what, 'insert') };
+}
+
+export function updateStatement(selector: Document | undefined, update: Document | Document[], flags: { upsert?: boolean; multi?: boolean }, what: string): WriteStatement {
+  const q = selector ?? {};
+  const size = checkDocument(q, `the selector of ${what}`) + checkDocument(update, `the update of ${what}`) + STATEMENT_OVERHEAD_BYTES;
+  const doc: Document = { q, u: update };
+  if (flags.upsert) doc.upsert = true;
+  if (flags.multi) doc.multi = true;
+  return { doc, size };
+}
+
+export function deleteStatement(selector: Document | undefined, all: boolean, what: string): WriteStatement {
+  const q = selector ?? {};
+  return { doc: { q, limit: all ? 0 : 1 }, size: checkDocument(q, `the selector of ${what}`) + STATEMENT_OVERHEAD_BYTES };
+}
+
+/** Splits statements into batches under the count and message-size limits, keeping their order. */
+export function splitBatches(statements: WriteStatement[]): WriteStatement[][] {
+  const budget = MAX_MESSAGE_SIZE_BYTES - MESSAGE_RESERVE_BYTES;
+  const batches: WriteStatement[][] = [];
+  let batch: WriteStatement[] = [];
+  let bytes = 0;
+  for (const statement of statements) {
+    if (batch.length > 0 && (batch.length === MAX_WRITE_BATCH_SIZE || bytes + statement.size > budget)) {
+      batches.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(statement);
+    bytes += statement.size;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}
+
+function numberOf(value: unknown): number {
+  return value === undefined || value === null ? 0 : Number(value);
+}
+
+/**
+ * Runs the statements as one logical write. Ordered writes stop at the
+ * first batch that reports an error; unordered ones send every batch.
+ */
+export async function runWrite(target: WriteTarget, kind: WriteKind, statements: WriteStatement[], ordered: boolean): Promise<WriteOutcome> {
+  const safe = target.session.safe();
+  const writeConcern = writeConcernOf(safe);
+  const outcome: WriteOutcome = {
+    acknowledged: safe !== null,
+    n: 0,
+    nModified: 0,
+    upserted: [],
+    writeErrors: [],
+    writeConcernError: undefined,
+    address: undefined,
+  };
+  let offset = 0;
+  for (const batch of splitBatches(statements)) {
+    const command: Document = { [kind]: target.collection, ordered };
+    if (writeConcern) command.writeConcern = writeConcern;
+    const sequence: DocumentSequence = { identifier: SEQUENCE[kind], documents: batch.map((s) => s.doc) };
+    const { reply, address } = await target.session[INTERNAL].run({
+      db: target.db,
+      command,
+      routing: 'write',
+      sequences: [sequence],
+      moreToCome: safe === null,
+    });
+    outcome.address = address;
+    if (safe !== null) mergeReply(outcome, reply, offset);
+    offset += batch.length;
+    if (ordered && (outcome.writeErrors.length > 0 || outcome.writeConcernError)) break;
+  }
+  return outcome;
+}
+
+function mergeReply(outcome: WriteOutcome, reply: Document, offset: number): void {
+  outcome.n += numberOf(reply.n);
+  outcome.nModified += numberOf(reply.nModified);
+  for (const up of Array.isArray(reply.upserted) ? reply.upserted : []) {
+    outcome.upserted.push({ index: numberOf(up.index) + offset, _id: up._id });
+  }
+  for (const e of Array.isArray(reply.writeErrors) ? reply.writeErrors : []) {
+    const detail: WriteErrorDetail = { index: numberOf(e.index) + offset, code: numberOf(e.code), errmsg: String(e.errmsg ?? 'write error') };
+    if (typeof e.codeName === 'string') detail.codeName = e.codeName;
+    if (e.errInfo) detail.errInfo = e.errInfo;
+    outcome.writeErrors.push(detail);
+  }
+  if (reply.writeConcernError && !outcome.writeConcernError) outcome.writeConcernError = reply.writeConcernError;
+}
+
+export function writeCounts(outcome: WriteOutcome): WriteCounts {
+  const counts: WriteCounts = {
+    n: outcome.n,
+    nModified: outcome.nModified,
+    updatedExisting: outcome.n > 0 && outcome.upserted.length === 0,
+  };
+  if (outcome.upserted.length > 0) counts.upsertedId = outcome.upserted[0]!._id;
+  return counts;
+}
+
+/** Each write error as a QueryError at its statement's position. */
+export function writeErrorCases(outcome: WriteOutcome): BulkErrorCase[] {
+  return outcome.writeErrors.map((e) => ({ index: e.index, err: new QueryError(e.errmsg, e.code, e.codeName, { address: outcome.address }) }));
+}
+
+/** mgo's LastError for an acknowledged write that reported an error: the first write error, else the write concern error. */
+export function lastErrorOf(outcome: WriteOutcome): LastError | undefined {
+  if (!outcome.acknowledged) return undefined;
+  const counts = writeCounts(outcome);
+  const common = {
+    n: counts.n,
+    updated: counts.nModified,
+    updatedExisting: counts.updatedExisting,
+    upsertedId: counts.upsertedId,
+    address: outcome.address,
+  };
+  const [first] = outcome.writeErrors;
+  if (first) {
+    return new LastError({
+      ...common,
+      message: first.errmsg,
+      serverCode: first.code,
+      codeName: first.codeName,
+      errInfo: first.errInfo,
+      cases: writeErrorCases(outcome),
+    });
+  }
+  const concern = outcome.writeConcernError;
+  if (!concern) return undefined;
+  const errInfo: Document | undefined = concern.errInfo;
+  return new LastError({
+    ...common,
+    message: String(concern.errmsg ?? 'write concern error'),
+    serverCode: numberOf(concern.code),
+    codeName: typeof concern.codeName === 'string' ? concern.codeName : undefined,
+    errInfo,
+    writeConcern: true,
+    wtimeout: errInfo?.wtimeout === true,
+    errorLabels: Array.isArray(concern.errorLabels) ? concern.errorLabels : undefined,
+  });
+}
+
+/** Runs the statements and throws their LastError, if any; returns the counts (undefined when unacknowledged). */
+export async function runWriteOrThrow(target: WriteTarget, kind: WriteKind, statements: WriteStatement[]): Promise<WriteCounts | undefined> {
+  const outcome = await runWrite(target, kind, statements, true);
+  const error = lastErrorOf(outcome);
+  if (error) throw error;
+  return outcome.acknowledged ? writeCounts(outcome) : undefined;
+}
