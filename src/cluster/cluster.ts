@@ -8,6 +8,7 @@
 // Server objects with the servers the description lists.
 import { IncompatibleServerError, MgoError, NetworkError, ServerError, ServerSelectionError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
+import type { PermitSource } from '../pool/permits.js';
 import type { ReadPreference } from '../router/router.js';
 import type { ResolvedOptions, ServerAddress } from '../uri/resolve.js';
 import type { CheckResult } from './monitor.js';
@@ -23,6 +24,19 @@ import {
 } from './topology-description.js';
 import { pickServer, selectServers } from './server-selection.js';
 import { nextAverageRtt } from './rtt.js';
+
+/** How a shard worker plugs its cluster into the process-wide pieces. */
+export interface ClusterHooks {
+  /** Permits for a server's pool (the shared coordinator); the pool's own counter when absent. */
+  permits?(address: string): PermitSource | undefined;
+  /**
+   * 'external': no monitors here; descriptions arrive through
+   * applyServerDescription() from the process's one monitor per server,
+   * and requestCheck() asks for an immediate check there.
+   */
+  monitoring?: 'internal' | 'external';
+  requestCheck?(address: string): void;
+}
 
 export interface SelectionCriteria {
   readPreference: ReadPreference;
@@ -42,6 +56,7 @@ export class Cluster {
   constructor(
     private readonly options: ResolvedOptions,
     private readonly onPoolEvent: (event: PoolEvent) => void,
+    private readonly hooks: ClusterHooks = {},
   ) {
     for (const host of options.hosts) this.seeds.set(host.address, host);
     this.description = initialTopology(
@@ -89,7 +104,7 @@ export class Cluster {
 
       const remaining = deadline - performance.now();
       if (remaining <= 0) throw this.selectionError(criteria);
-      for (const server of this.servers.values()) server.monitor.requestCheck();
+      for (const server of this.servers.values()) this.requestCheck(server);
       await this.nextChange(remaining);
     }
   }
@@ -108,7 +123,23 @@ export class Cluster {
     // woken by the change checks out a socket of the old generation.
     if (decision.clearPool) server.pool.clear({ cause: error, interruptInUseConnections: decision.interruptInUse });
     if (decision.markUnknown && decision.description) this.apply(decision.description);
-    if (decision.requestImmediateCheck) server.monitor.requestCheck();
+    if (decision.requestImmediateCheck) this.requestCheck(server);
+  }
+
+  /**
+   * A server description from the process's monitor (external monitoring):
+   * applied exactly as a check of our own would be.
+   */
+  applyServerDescription(sd: ServerDescription): void {
+    this.apply(sd); // may create the server
+    const server = this.servers.get(sd.address);
+    if (server && sd.type !== 'Unknown') server.pool.ready();
+    else if (server && sd.error !== undefined) server.pool.clear({ cause: new Error(sd.error) });
+  }
+
+  private requestCheck(server: Server): void {
+    if (this.hooks.monitoring === 'external') this.hooks.requestCheck?.(server.address);
+    else server.monitor.requestCheck();
   }
 
   async close(): Promise<void> {
@@ -159,9 +190,19 @@ export class Cluster {
     for (const address of this.description.servers.keys()) {
       if (this.servers.has(address)) continue;
       const host = this.seeds.get(address) ?? parseAddress(address);
-      const server = new Server(host, this.options, (s, r) => this.onCheck(s, r), this.onPoolEvent);
+      const server = new Server(host, this.options, {
+        onCheck: (s, r) => this.onCheck(s, r),
+        onPoolEvent: this.onPoolEvent,
+        // CMAP: a failed background (minPoolSize) dial is handled like an
+        // application error during a handshake: clear, and check the server.
+        onBackgroundError: (s, error) => {
+          s.pool.clear({ cause: error });
+          this.requestCheck(s);
+        },
+        permits: this.hooks.permits?.(address),
+      });
       this.servers.set(address, server);
-      server.start();
+      if (this.hooks.monitoring !== 'external') server.start();
     }
     for (const [address, server] of this.servers) {
       if (!this.description.servers.has(address)) {

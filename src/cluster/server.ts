@@ -3,6 +3,7 @@
 // failed check clears it (SDAM "Clearing the connection pool").
 import { Connection } from '../connection/connection.js';
 import type { PoolEvent } from '../pool/events.js';
+import type { PermitSource } from '../pool/permits.js';
 import { Pool } from '../pool/pool.js';
 import type { ResolvedOptions, ServerAddress } from '../uri/resolve.js';
 import { createConnector } from './connector.js';
@@ -22,17 +23,21 @@ export type ServerOptions = Pick<
   | 'appName'
 >;
 
+export interface ServerHooks {
+  onCheck(server: Server, result: CheckResult): void;
+  onPoolEvent(event: PoolEvent): void;
+  /** A background (minPoolSize) dial failed. */
+  onBackgroundError(server: Server, error: unknown): void;
+  /** Where permits come from: the shard coordinator in a worker; the pool's own counter otherwise. */
+  permits?: PermitSource | undefined;
+}
+
 export class Server {
   readonly address: string;
   readonly pool: Pool<Connection>;
   readonly monitor: Monitor;
 
-  constructor(
-    server: ServerAddress,
-    options: ServerOptions,
-    onCheck: (server: Server, result: CheckResult) => void,
-    onPoolEvent: (event: PoolEvent) => void,
-  ) {
+  constructor(server: ServerAddress, options: ServerOptions, hooks: ServerHooks) {
     this.address = server.address;
     this.pool = new Pool<Connection>({
       address: server.address,
@@ -43,16 +48,11 @@ export class Server {
       maxLifetimeMS: options.maxLifetimeMS,
       maxConnecting: options.maxConnecting,
       waitQueueTimeoutMS: options.waitQueueTimeoutMS,
-      monitor: onPoolEvent,
-      // CMAP: a failed background (minPoolSize) dial is handled like an
-      // application error during a handshake: the pool is cleared, and the
-      // monitor's next good check makes it ready again.
-      onBackgroundError: (error) => {
-        this.pool.clear({ cause: error });
-        this.monitor.requestCheck();
-      },
+      monitor: hooks.onPoolEvent,
+      permits: hooks.permits,
+      onBackgroundError: (error) => hooks.onBackgroundError(this, error),
     });
-    this.monitor = new Monitor(server, options, (result) => onCheck(this, result));
+    this.monitor = new Monitor(server, options, (result) => hooks.onCheck(this, result));
   }
 
   start(): void {
