@@ -248,6 +248,21 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
   }
 
   /**
+   * Closes up to `max` idle connections, least recently used first, and
+   * returns how many it closed. Their permits are released at once, so the
+   * shard coordinator uses this to give a permit back to another worker
+   * waiting for this server (idle give-back).
+   */
+  closeIdle(max: number): number {
+    let closed = 0;
+    while (closed < max && this.#idle.length > 0) {
+      this.#close(this.#idle.shift()!, 'idle');
+      closed++;
+    }
+    return closed;
+  }
+
+  /**
    * Called on a non-timeout network error (CMAP "Clearing a non-load balanced
    * pool"): generation++, pool paused, waiters failed with a retryable
    * PoolClearedError, idle connections closed now, checked-out ones closed

@@ -1,0 +1,121 @@
+// The main thread's side of the coordinator: it creates the shared buffer,
+// assigns a slot to each server, and reclaims the permits of a worker that
+// died. It never waits on the buffer (no Atomics.wait on the main thread):
+// it only takes a slot lock for the few instructions of a reclaim.
+import { InvalidOptionError } from '../errors.js';
+import { GENERATION, LIMIT, OPEN, RING_LEN, bufferBytes, layoutOf, writeHeader, type Layout } from './layout.js';
+import { SlotView, notifyWorker } from './slot.js';
+
+export interface CoordinatorOptions {
+  /** Shard workers that will share the buffer (ids 0..maxWorkers-1). */
+  maxWorkers: number;
+  /** Servers the process may talk to over its lifetime (a replica set plus room to grow). */
+  maxServers?: number;
+}
+
+export interface SlotSnapshot {
+  address: string;
+  limit: number;
+  open: number;
+  waiting: number;
+  generation: number;
+  leases: number[];
+}
+
+const DEFAULT_MAX_SERVERS = 64;
+
+export class Coordinator {
+  readonly buffer: SharedArrayBuffer;
+  private readonly ints: Int32Array;
+  private readonly layout: Layout;
+  private readonly slots = new Map<string, number>();
+  /** Lock owner id of the main thread: one past the last worker id. */
+  private readonly owner: number;
+
+  private constructor(layout: Layout) {
+    this.layout = layout;
+    this.buffer = new SharedArrayBuffer(bufferBytes(layout));
+    this.ints = new Int32Array(this.buffer);
+    this.owner = layout.maxWorkers;
+    writeHeader(this.ints, layout);
+  }
+
+  static create(options: CoordinatorOptions): Coordinator {
+    const { maxWorkers } = options;
+    const maxServers = options.maxServers ?? DEFAULT_MAX_SERVERS;
+    if (!Number.isInteger(maxWorkers) || maxWorkers < 1 || maxWorkers > 1024) {
+      throw new InvalidOptionError('ERR_INVALID_OPTION', `workers must be an integer from 1 to 1024, got ${maxWorkers}`);
+    }
+    // A pool keeps at most one permit request queued at a time (its "permit
+    // watch"); room for several per worker covers a pool being replaced.
+    return new Coordinator(layoutOf(maxWorkers, maxServers, maxWorkers * 8));
+  }
+
+  /** The slot of a server, assigned on first use with its limit (main thread only). */
+  slotFor(address: string, limit: number): number {
+    let slot = this.slots.get(address);
+    if (slot === undefined) {
+      slot = this.slots.size;
+      if (slot >= this.layout.maxServers) {
+        throw new InvalidOptionError('ERR_INVALID_OPTION', `the coordinator has room for ${this.layout.maxServers} servers; ${address} is one more`);
+      }
+      this.slots.set(address, slot);
+    }
+    const view = this.view(slot);
+    view.lock(this.owner);
+    view.set(LIMIT, limit);
+    const notify = view.grantFreePermits();
+    view.unlock(this.owner);
+    for (const worker of notify) notifyWorker(this.ints, worker);
+    return slot;
+  }
+
+  /** Every slot assigned so far, by address. */
+  slotMap(): Record<string, number> {
+    return Object.fromEntries(this.slots);
+  }
+
+  /**
+   * A worker died (crash, terminate(), out of memory): its sockets died with
+   * it, so the permits it held and its queued requests go. The freed permits
+   * go straight to the oldest requests of the other workers. Returns how many
+   * permits were reclaimed. The worker's id may then be reused.
+   */
+  reclaim(worker: number): number {
+    let reclaimed = 0;
+    for (const slot of this.slots.values()) {
+      const view = this.view(slot);
+      // A worker killed inside a critical section leaves its lock behind;
+      // that worker runs no more code, so taking the lock over is safe.
+      if (view.lockOwner() === worker) view.seizeLock(this.owner);
+      else view.lock(this.owner);
+      const lease = view.lease(worker);
+      for (let i = 0; i < lease; i++) view.drop(worker);
+      view.removeAllQueued(worker);
+      view.resetGrants(worker); // its replacement starts counting from zero
+      const notify = view.grantFreePermits();
+      view.unlock(this.owner);
+      for (const w of notify) notifyWorker(this.ints, w);
+      reclaimed += lease;
+    }
+    return reclaimed;
+  }
+
+  snapshot(): SlotSnapshot[] {
+    return [...this.slots].map(([address, slot]) => {
+      const view = this.view(slot);
+      return {
+        address,
+        limit: view.get(LIMIT),
+        open: view.get(OPEN),
+        waiting: view.get(RING_LEN),
+        generation: view.get(GENERATION),
+        leases: Array.from({ length: this.layout.maxWorkers }, (_, w) => view.lease(w)),
+      };
+    });
+  }
+
+  private view(slot: number): SlotView {
+    return new SlotView(this.ints, this.layout, slot);
+  }
+}

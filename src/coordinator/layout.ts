@@ -1,0 +1,94 @@
+// The coordinator's SharedArrayBuffer: the one place its layout is defined.
+// The main thread creates it; every shard worker maps the same Int32Array.
+//
+//   header       HEADER_INTS        version, maxWorkers, maxServers, ringCapacity
+//   notify       maxWorkers         one futex word per worker: bumped and
+//                                   Atomics.notify'd when that worker has a
+//                                   permit granted or is asked to give one back
+//   slots        maxServers x slotInts(maxWorkers, ringCapacity), one per server:
+//     LOCK          0 = free, else owner id + 1 (workers 0..N-1, main = N)
+//     LIMIT         maxPoolSize: permits for this server, all workers together
+//     OPEN          permits taken: sockets established + sockets dialing
+//     RING_HEAD     index of the oldest queued request in RING
+//     RING_LEN      queued requests
+//     GENERATION    pool generation, bumped by whichever worker clears its pool
+//     GIVE_BACK     queued requests no worker has yet answered by closing an
+//                   idle socket ("give-back tokens")
+//     LEASE[w]      permits worker w holds; reclaimed when w dies
+//     GRANTS[w]     permits handed to w's queued requests, ever (monotonic):
+//                   w matches them, in order, to its own oldest requests
+//     RING[c]       FIFO of queued requests across workers, each entry the id
+//                   of the requesting worker
+//
+// Every field of a slot but GIVE_BACK and GENERATION is read and written only
+// under the slot's LOCK. The lock is a compare-and-swap spin: its critical
+// sections are a few dozen instructions with no I/O and no allocation, and
+// Atomics.wait is not an option where sockets live (it would freeze the
+// event loop). A worker that dies holding it is detected by the main thread
+// (owner id) and the lock is taken over during reclaim.
+
+export const LAYOUT_VERSION = 1;
+export const HEADER_INTS = 4;
+export const H_VERSION = 0;
+export const H_MAX_WORKERS = 1;
+export const H_MAX_SERVERS = 2;
+export const H_RING_CAPACITY = 3;
+
+export const LOCK = 0;
+export const LIMIT = 1;
+export const OPEN = 2;
+export const RING_HEAD = 3;
+export const RING_LEN = 4;
+export const GENERATION = 5;
+export const GIVE_BACK = 6;
+export const SLOT_FIXED_INTS = 7;
+
+export interface Layout {
+  readonly maxWorkers: number;
+  readonly maxServers: number;
+  readonly ringCapacity: number;
+  readonly slotInts: number;
+}
+
+export function layoutOf(maxWorkers: number, maxServers: number, ringCapacity: number): Layout {
+  return { maxWorkers, maxServers, ringCapacity, slotInts: SLOT_FIXED_INTS + 2 * maxWorkers + ringCapacity };
+}
+
+export function bufferBytes(layout: Layout): number {
+  return (HEADER_INTS + layout.maxWorkers + layout.maxServers * layout.slotInts) * Int32Array.BYTES_PER_ELEMENT;
+}
+
+/** Reads the layout a buffer was created with (in a worker). */
+export function readLayout(ints: Int32Array): Layout {
+  if (ints[H_VERSION] !== LAYOUT_VERSION) throw new Error(`coordinator buffer has layout version ${ints[H_VERSION]}, expected ${LAYOUT_VERSION}`);
+  return layoutOf(ints[H_MAX_WORKERS]!, ints[H_MAX_SERVERS]!, ints[H_RING_CAPACITY]!);
+}
+
+export function writeHeader(ints: Int32Array, layout: Layout): void {
+  ints[H_MAX_WORKERS] = layout.maxWorkers;
+  ints[H_MAX_SERVERS] = layout.maxServers;
+  ints[H_RING_CAPACITY] = layout.ringCapacity;
+  Atomics.store(ints, H_VERSION, LAYOUT_VERSION);
+}
+
+/** Index of worker w's notify word. */
+export function notifyIndex(worker: number): number {
+  return HEADER_INTS + worker;
+}
+
+/** Index of the first int of server slot s. */
+export function slotBase(layout: Layout, slot: number): number {
+  return HEADER_INTS + layout.maxWorkers + slot * layout.slotInts;
+}
+
+export function leaseIndex(layout: Layout, base: number, worker: number): number {
+  return base + SLOT_FIXED_INTS + worker;
+}
+
+export function grantsIndex(layout: Layout, base: number, worker: number): number {
+  return base + SLOT_FIXED_INTS + layout.maxWorkers + worker;
+}
+
+export function ringIndex(layout: Layout, base: number, position: number): number {
+  return base + SLOT_FIXED_INTS + 2 * layout.maxWorkers + (position % layout.ringCapacity);
+}

@@ -1,0 +1,236 @@
+// A shard worker's side of the coordinator: the PermitSource its pools draw
+// from, so that one limit per server holds across every worker.
+//
+// How a waiting request learns it got a permit: the worker that releases a
+// permit while requests are queued hands it to the oldest one (FIFO across
+// all workers, the ring in layout.ts), counts it in GRANTS[owner] and bumps
+// the owner's notify word. Each worker keeps one Atomics.waitAsync pending on
+// its notify word (never Atomics.wait: it owns sockets, and a blocked event
+// loop stalls them); when it resolves, the worker matches the new grants, in
+// order, to its own oldest queued requests. A worker's requests for a server
+// are granted in the order it queued them, since the ring is FIFO and a
+// cancelled request is removed from it, so the n-th grant is always for the
+// n-th oldest request still queued here.
+//
+// Idle give-back: a request that has to queue also wakes the workers holding
+// permits for that server; one holding an idle socket closes it (one per
+// give-back token) and its permit goes to the head of the queue. Without it
+// a worker could wait maxIdleTimeMS while another sits on idle sockets.
+//
+// A pending Atomics.waitAsync does not keep the event loop alive, so while a
+// request waits here a ref'd timer does (DESIGN.md).
+import type { PermitRequest, PermitSource } from '../pool/permits.js';
+import { GIVE_BACK, LIMIT, notifyIndex, readLayout, type Layout } from './layout.js';
+import { SlotView, notifyWorker } from './slot.js';
+
+/** Long enough never to fire; it only holds the event loop open. */
+const KEEP_ALIVE_MS = 2 ** 30;
+
+interface QueuedRequest {
+  granted: () => void;
+}
+
+class SharedPermits implements PermitSource {
+  private readonly queue: QueuedRequest[] = [];
+  /** Grants of GRANTS[worker] already delivered to local requests. */
+  private delivered = 0;
+  /** Set while this worker closes an idle socket for a give-back (see release()). */
+  private givingBack = false;
+
+  constructor(
+    private readonly shard: ShardCoordinator,
+    private readonly view: SlotView,
+    private readonly giveBack: () => boolean,
+  ) {
+    // A fresh id starts from zero (reclaim resets it); a long-lived one not.
+    this.delivered = view.grants(shard.workerId);
+  }
+
+  private get worker(): number {
+    return this.shard.workerId;
+  }
+
+  get limit(): number {
+    return this.view.get(LIMIT);
+  }
+
+  /** Permits this worker holds for the server. */
+  get held(): number {
+    return this.view.lease(this.worker);
+  }
+
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  tryAcquire(): boolean {
+    // A local request still queued is ahead of this caller.
+    if (this.queue.length > 0) return false;
+    const { view, worker } = this;
+    view.lock(worker);
+    const free = view.hasFreePermit();
+    if (free) view.take(worker);
+    view.unlock(worker);
+    return free;
+  }
+
+  request(granted: () => void): PermitRequest {
+    const { view, worker } = this;
+    view.lock(worker);
+    if (this.queue.length === 0 && view.hasFreePermit()) {
+      view.take(worker);
+      view.unlock(worker);
+      granted();
+      return { cancel: () => false };
+    }
+    const queued = view.enqueue(worker);
+    view.unlock(worker);
+    if (!queued) throw new Error(`coordinator queue for slot ${view.slot} is full (${view.layout.ringCapacity} requests)`);
+    const entry: QueuedRequest = { granted };
+    this.queue.push(entry);
+    this.shard.waitingChanged(1);
+    this.askForGiveBack();
+    return { cancel: () => this.cancel(entry) };
+  }
+
+  release(): void {
+    const { view, worker } = this;
+    view.lock(worker);
+    const next = view.dequeue();
+    if (next >= 0) view.handOver(worker, next);
+    else view.drop(worker);
+    // dequeue() spent a give-back token: a give-back in progress must not
+    // spend a second one for the same waiter (service() already took it).
+    if (next >= 0 && this.givingBack) view.returnGiveBackToken();
+    view.unlock(worker);
+    if (next === worker) this.deliverGrants();
+    else if (next >= 0) notifyWorker(view.ints, next);
+  }
+
+  /** Delivers new grants to local requests, and answers give-back requests. */
+  service(): void {
+    this.deliverGrants();
+    this.answerGiveBacks();
+  }
+
+  private cancel(entry: QueuedRequest): boolean {
+    const position = this.queue.indexOf(entry);
+    if (position < 0) return false; // granted and delivered already
+    const { view, worker } = this;
+    view.lock(worker);
+    // Grants not yet delivered belong to the oldest local requests.
+    const undelivered = view.grants(worker) - this.delivered;
+    const removed = position >= undelivered && view.removeQueued(worker, position - undelivered);
+    view.unlock(worker);
+    if (!removed) return false; // granted: `granted` runs at the next delivery
+    this.queue.splice(position, 1);
+    this.shard.waitingChanged(-1);
+    return true;
+  }
+
+  private deliverGrants(): void {
+    const total = this.view.grants(this.worker);
+    while (this.delivered < total && this.queue.length > 0) {
+      this.delivered++;
+      const entry = this.queue.shift()!;
+      this.shard.waitingChanged(-1);
+      entry.granted();
+    }
+  }
+
+  private answerGiveBacks(): void {
+    if (this.queue.length > 0 || this.view.get(GIVE_BACK) <= 0) return;
+    while (this.view.takeGiveBackToken()) {
+      this.givingBack = true;
+      let gave: boolean;
+      try {
+        gave = this.giveBack();
+      } finally {
+        this.givingBack = false;
+      }
+      if (!gave) {
+        this.view.returnGiveBackToken();
+        return;
+      }
+    }
+  }
+
+  /** Wakes the other workers holding permits for this server: one may have an idle socket. */
+  private askForGiveBack(): void {
+    const { view, worker } = this;
+    for (let other = 0; other < view.layout.maxWorkers; other++) {
+      if (other !== worker && view.lease(other) > 0) notifyWorker(view.ints, other);
+    }
+  }
+}
+
+export class ShardCoordinator {
+  private readonly ints: Int32Array;
+  private readonly layout: Layout;
+  private readonly permitsBySlot = new Map<number, SharedPermits>();
+  private armed = false;
+  private closed = false;
+  private waitingRequests = 0;
+  private keepAlive: NodeJS.Timeout | undefined;
+
+  constructor(
+    buffer: SharedArrayBuffer,
+    readonly workerId: number,
+  ) {
+    this.ints = new Int32Array(buffer);
+    this.layout = readLayout(this.ints);
+    if (!Number.isInteger(workerId) || workerId < 0 || workerId >= this.layout.maxWorkers) {
+      throw new RangeError(`worker id ${workerId} is outside 0..${this.layout.maxWorkers - 1}`);
+    }
+    this.arm();
+  }
+
+  /**
+   * The PermitSource for a server slot. `giveBack` closes one idle socket of
+   * that server in this worker, returning false if it has none.
+   */
+  permits(slot: number, giveBack: () => boolean): PermitSource {
+    let permits = this.permitsBySlot.get(slot);
+    if (!permits) {
+      if (!Number.isInteger(slot) || slot < 0 || slot >= this.layout.maxServers) throw new RangeError(`server slot ${slot} is outside 0..${this.layout.maxServers - 1}`);
+      permits = new SharedPermits(this, new SlotView(this.ints, this.layout, slot), giveBack);
+      this.permitsBySlot.set(slot, permits);
+    }
+    return permits;
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.keepAlive);
+    this.keepAlive = undefined;
+  }
+
+  /** @internal Local requests queued or delivered; holds the loop open while some wait. */
+  waitingChanged(delta: number): void {
+    this.waitingRequests += delta;
+    if (this.waitingRequests > 0 && this.keepAlive === undefined && !this.closed) {
+      this.keepAlive = setTimeout(() => {}, KEEP_ALIVE_MS);
+    } else if (this.waitingRequests === 0 && this.keepAlive !== undefined) {
+      clearTimeout(this.keepAlive);
+      this.keepAlive = undefined;
+    }
+  }
+
+  private arm(): void {
+    if (this.closed || this.armed) return;
+    this.armed = true;
+    const index = notifyIndex(this.workerId);
+    const result = Atomics.waitAsync(this.ints, index, Atomics.load(this.ints, index));
+    // Not async: the word changed between the load and the wait; serve now.
+    if (result.async) void result.value.then(() => this.wake());
+    else queueMicrotask(() => this.wake());
+  }
+
+  private wake(): void {
+    this.armed = false;
+    if (this.closed) return;
+    // Re-arm before serving, so a notify sent while serving is not lost.
+    this.arm();
+    for (const permits of this.permitsBySlot.values()) permits.service();
+  }
+}

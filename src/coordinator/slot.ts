@@ -1,0 +1,200 @@
+// Operations on one server slot of the coordinator buffer (layout.ts), for
+// both sides: shard workers take, queue for and return permits; the main
+// thread reclaims a dead worker's. Methods marked "under lock" must run
+// between lock() and unlock() of the same slot.
+import {
+  GIVE_BACK,
+  LIMIT,
+  LOCK,
+  OPEN,
+  RING_HEAD,
+  RING_LEN,
+  grantsIndex,
+  leaseIndex,
+  notifyIndex,
+  ringIndex,
+  slotBase,
+  type Layout,
+} from './layout.js';
+
+/** ~1 s of compare-and-swap attempts: far beyond any critical section, short of a hang. */
+const MAX_SPINS = 1 << 26;
+
+export class SlotView {
+  readonly base: number;
+
+  constructor(
+    readonly ints: Int32Array,
+    readonly layout: Layout,
+    readonly slot: number,
+  ) {
+    this.base = slotBase(layout, slot);
+  }
+
+  lock(owner: number): void {
+    const index = this.base + LOCK;
+    let spins = 0;
+    while (Atomics.compareExchange(this.ints, index, 0, owner + 1) !== 0) {
+      if (++spins > MAX_SPINS) {
+        throw new Error(`coordinator slot ${this.slot} stayed locked by ${Atomics.load(this.ints, index) - 1} for about a second`);
+      }
+    }
+  }
+
+  unlock(owner: number): void {
+    // Only the owner releases; a mismatch means a reclaim took the lock over.
+    Atomics.compareExchange(this.ints, this.base + LOCK, owner + 1, 0);
+  }
+
+  /** Owner id of the lock, or -1 when free. */
+  lockOwner(): number {
+    return Atomics.load(this.ints, this.base + LOCK) - 1;
+  }
+
+  /** Takes the lock whoever holds it: only for reclaiming a dead owner's slot. */
+  seizeLock(owner: number): void {
+    Atomics.store(this.ints, this.base + LOCK, owner + 1);
+  }
+
+  get(field: number): number {
+    return Atomics.load(this.ints, this.base + field);
+  }
+
+  set(field: number, value: number): void {
+    Atomics.store(this.ints, this.base + field, value);
+  }
+
+  lease(worker: number): number {
+    return Atomics.load(this.ints, leaseIndex(this.layout, this.base, worker));
+  }
+
+  grants(worker: number): number {
+    return Atomics.load(this.ints, grantsIndex(this.layout, this.base, worker));
+  }
+
+  /** Under lock: a permit is free for a newcomer (nobody queued ahead, room under the limit). */
+  hasFreePermit(): boolean {
+    return this.get(RING_LEN) === 0 && this.get(OPEN) < this.get(LIMIT);
+  }
+
+  /** Under lock: forgets the grants of a worker that is gone. */
+  resetGrants(worker: number): void {
+    Atomics.store(this.ints, grantsIndex(this.layout, this.base, worker), 0);
+  }
+
+  /** Under lock: `worker` takes a new permit. */
+  take(worker: number): void {
+    this.set(OPEN, this.get(OPEN) + 1);
+    Atomics.add(this.ints, leaseIndex(this.layout, this.base, worker), 1);
+  }
+
+  /** Under lock: `worker` gives a permit up; it stops counting against the limit. */
+  drop(worker: number): void {
+    this.set(OPEN, this.get(OPEN) - 1);
+    Atomics.sub(this.ints, leaseIndex(this.layout, this.base, worker), 1);
+  }
+
+  /** Under lock: a permit moves from `from` to `to`'s oldest queued request; OPEN is unchanged. */
+  handOver(from: number, to: number): void {
+    Atomics.sub(this.ints, leaseIndex(this.layout, this.base, from), 1);
+    Atomics.add(this.ints, leaseIndex(this.layout, this.base, to), 1);
+    Atomics.add(this.ints, grantsIndex(this.layout, this.base, to), 1);
+  }
+
+  /** Under lock: grants a new permit (room under the limit) to `to`'s oldest queued request. */
+  grantNew(to: number): void {
+    this.set(OPEN, this.get(OPEN) + 1);
+    Atomics.add(this.ints, leaseIndex(this.layout, this.base, to), 1);
+    Atomics.add(this.ints, grantsIndex(this.layout, this.base, to), 1);
+  }
+
+  /** Under lock: queues a request of `worker`; false when the ring is full. */
+  enqueue(worker: number): boolean {
+    const length = this.get(RING_LEN);
+    if (length >= this.layout.ringCapacity) return false;
+    Atomics.store(this.ints, ringIndex(this.layout, this.base, this.get(RING_HEAD) + length), worker);
+    this.set(RING_LEN, length + 1);
+    Atomics.add(this.ints, this.base + GIVE_BACK, 1);
+    return true;
+  }
+
+  /** Under lock: removes and returns the worker of the oldest queued request, or -1. */
+  dequeue(): number {
+    const length = this.get(RING_LEN);
+    if (length === 0) return -1;
+    const head = this.get(RING_HEAD);
+    const worker = Atomics.load(this.ints, ringIndex(this.layout, this.base, head));
+    this.set(RING_HEAD, (head + 1) % this.layout.ringCapacity);
+    this.set(RING_LEN, length - 1);
+    this.takeGiveBackToken();
+    return worker;
+  }
+
+  /**
+   * Under lock: removes the n-th (0-based) queued request of `worker`,
+   * keeping the order of the others; false if it has fewer than n + 1.
+   */
+  removeQueued(worker: number, n: number): boolean {
+    return this.removeWhere((w, seen) => w === worker && seen === n) > 0;
+  }
+
+  /** Under lock: removes every queued request of `worker`; returns how many. */
+  removeAllQueued(worker: number): number {
+    return this.removeWhere((w) => w === worker);
+  }
+
+  /** Compacts the ring, dropping entries `drop` selects; `seen` counts the entries of that worker before this one. */
+  private removeWhere(drop: (worker: number, seen: number) => boolean): number {
+    const length = this.get(RING_LEN);
+    const head = this.get(RING_HEAD);
+    const seenByWorker = new Map<number, number>();
+    let kept = 0;
+    for (let i = 0; i < length; i++) {
+      const worker = Atomics.load(this.ints, ringIndex(this.layout, this.base, head + i));
+      const seen = seenByWorker.get(worker) ?? 0;
+      seenByWorker.set(worker, seen + 1);
+      if (drop(worker, seen)) continue;
+      Atomics.store(this.ints, ringIndex(this.layout, this.base, head + kept), worker);
+      kept++;
+    }
+    this.set(RING_LEN, kept);
+    for (let i = kept; i < length; i++) this.takeGiveBackToken();
+    return length - kept;
+  }
+
+  /**
+   * Under lock: hands every permit the limit allows to queued requests, in
+   * order; returns the workers to notify. Used after the limit rose or a
+   * dead worker's permits were reclaimed.
+   */
+  grantFreePermits(): number[] {
+    const notify: number[] = [];
+    while (this.get(RING_LEN) > 0 && this.get(OPEN) < this.get(LIMIT)) {
+      const worker = this.dequeue();
+      this.grantNew(worker);
+      notify.push(worker);
+    }
+    return notify;
+  }
+
+  /** Claims one give-back token (lock-free); false when none is left. */
+  takeGiveBackToken(): boolean {
+    const index = this.base + GIVE_BACK;
+    for (;;) {
+      const tokens = Atomics.load(this.ints, index);
+      if (tokens <= 0) return false;
+      if (Atomics.compareExchange(this.ints, index, tokens, tokens - 1) === tokens) return true;
+    }
+  }
+
+  returnGiveBackToken(): void {
+    Atomics.add(this.ints, this.base + GIVE_BACK, 1);
+  }
+}
+
+/** Wakes worker w's Atomics.waitAsync on its notify word. Never blocks. */
+export function notifyWorker(ints: Int32Array, worker: number): void {
+  const index = notifyIndex(worker);
+  Atomics.add(ints, index, 1);
+  Atomics.notify(ints, index);
+}

@@ -1,0 +1,127 @@
+// The shared permits' contract, with two worker ids in one thread (each its
+// own ShardCoordinator over the same buffer, as two workers would have).
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Coordinator } from '../../../src/coordinator/coordinator.js';
+import { ShardCoordinator } from '../../../src/coordinator/shard-coordinator.js';
+
+const shards: ShardCoordinator[] = [];
+after(() => shards.forEach((s) => s.close()));
+
+function setup(limit: number, workers = 2) {
+  const coordinator = Coordinator.create({ maxWorkers: workers });
+  const slot = coordinator.slotFor('db:27017', limit);
+  const idle: number[] = Array(workers).fill(0);
+  const shard = Array.from({ length: workers }, (_, w) => {
+    const s = new ShardCoordinator(coordinator.buffer, w);
+    shards.push(s);
+    return s;
+  });
+  const permits = shard.map((s, w) =>
+    s.permits(slot, () => {
+      if (idle[w]! === 0) return false;
+      idle[w]!--;
+      permits[w]!.release();
+      return true;
+    }),
+  );
+  return { coordinator, permits, idle, snapshot: () => coordinator.snapshot()[0]! };
+}
+
+/** Resolves once `done()` holds; fails after 2 s (a grant is a notify away, well under a millisecond once warm). */
+async function until(done: () => boolean, what: string): Promise<void> {
+  const deadline = performance.now() + 2000;
+  while (!done()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+describe('shared permits', () => {
+  test('the limit holds across workers; release frees a permit', () => {
+    const { permits, snapshot } = setup(3);
+    assert.equal(permits[0]!.tryAcquire(), true);
+    assert.equal(permits[1]!.tryAcquire(), true);
+    assert.equal(permits[1]!.tryAcquire(), true);
+    assert.equal(permits[0]!.tryAcquire(), false);
+    assert.deepEqual(snapshot().leases, [1, 2]);
+    assert.equal(snapshot().open, 3);
+    permits[1]!.release();
+    assert.equal(permits[0]!.tryAcquire(), true);
+    assert.deepEqual(snapshot().leases, [2, 1]);
+    assert.equal(permits[0]!.limit, 3);
+    assert.equal(permits[0]!.held, 2);
+  });
+
+  test('queued requests are served first in, first out, across workers', async () => {
+    const { permits, snapshot } = setup(1);
+    const order: string[] = [];
+    assert.equal(permits[0]!.tryAcquire(), true);
+    permits[1]!.request(() => order.push('w1 first'));
+    permits[0]!.request(() => order.push('w0 second'));
+    permits[1]!.request(() => order.push('w1 third'));
+    assert.equal(snapshot().waiting, 3);
+    assert.equal(permits[1]!.tryAcquire(), false, 'a newcomer does not overtake the queue');
+    // Each holder releases in turn: w0 (initial), then w1, w0, w1 as granted.
+    for (const [i, holder] of [0, 1, 0].entries()) {
+      permits[holder]!.release();
+      await until(() => order.length === i + 1, `grant ${i + 1}`);
+    }
+    assert.deepEqual(order, ['w1 first', 'w0 second', 'w1 third']);
+    assert.equal(snapshot().open, 1, 'handed over each time, never freed in between');
+  });
+
+  test('a cancelled request leaves the queue; one already granted cannot be cancelled and is delivered', async () => {
+    const { permits, snapshot } = setup(1);
+    permits[0]!.tryAcquire();
+    let a = 0;
+    let b = 0;
+    const ra = permits[1]!.request(() => a++);
+    const rb = permits[1]!.request(() => b++);
+    assert.equal(ra.cancel(), true);
+    assert.equal(snapshot().waiting, 1);
+    permits[0]!.release(); // granted to rb, delivery pending in worker 1
+    assert.equal(rb.cancel(), false, 'granted already');
+    await until(() => b === 1, 'the grant to be delivered');
+    assert.equal(a, 0);
+    assert.equal(b, 1, 'the granted callback runs; its owner must release');
+    assert.deepEqual(snapshot().leases, [0, 1]);
+  });
+
+  test('an idle socket in another worker is given back to a waiter', async () => {
+    const { permits, idle, snapshot } = setup(2);
+    permits[0]!.tryAcquire();
+    permits[0]!.tryAcquire();
+    idle[0] = 1; // worker 0 holds one of its two sockets idle
+    let granted = 0;
+    permits[1]!.request(() => granted++);
+    await until(() => granted === 1, 'the give-back');
+    assert.equal(idle[0], 0);
+    assert.deepEqual(snapshot().leases, [1, 1]);
+  });
+
+  test('reclaim frees a dead worker\'s permits and queued requests, and serves the others', async () => {
+    const { coordinator, permits, snapshot } = setup(2, 3);
+    permits[0]!.tryAcquire();
+    permits[0]!.tryAcquire();
+    permits[0]!.request(() => {}); // worker 0 also waits
+    let granted = 0;
+    permits[1]!.request(() => granted++);
+    permits[2]!.request(() => granted++);
+    assert.equal(coordinator.reclaim(0), 2);
+    await until(() => granted === 2, 'both waiters served');
+    const s = snapshot();
+    assert.deepEqual(s.leases, [0, 1, 1]);
+    assert.equal(s.open, 2);
+    assert.equal(s.waiting, 0);
+  });
+
+  test('a higher limit set later serves waiters at once', async () => {
+    const { coordinator, permits } = setup(1);
+    permits[0]!.tryAcquire();
+    let granted = 0;
+    permits[1]!.request(() => granted++);
+    coordinator.slotFor('db:27017', 2);
+    await until(() => granted === 1, 'the new permit');
+  });
+});
