@@ -107,6 +107,15 @@ class SharedPermits implements PermitSource {
     else if (next >= 0) notifyWorker(view.ints, next);
   }
 
+  /**
+   * Read without the lock: a momentary answer is all a check-in needs, and
+   * a wrong one only costs one socket kept or one closed early.
+   */
+  othersWaiting(): boolean {
+    const head = this.view.queueHead();
+    return head >= 0 && head !== this.worker;
+  }
+
   /** Delivers new grants to local requests, and answers give-back requests. */
   service(): void {
     this.deliverGrants();

@@ -118,6 +118,12 @@ export class SlotView {
     return true;
   }
 
+  /** The worker of the oldest queued request, or -1 (a lock-free, momentary answer). */
+  queueHead(): number {
+    if (this.get(RING_LEN) === 0) return -1;
+    return Atomics.load(this.ints, ringIndex(this.layout, this.base, this.get(RING_HEAD)));
+  }
+
   /** Under lock: removes and returns the worker of the oldest queued request, or -1. */
   dequeue(): number {
     const length = this.get(RING_LEN);

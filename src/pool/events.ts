@@ -18,7 +18,12 @@ export type PoolCreatedOptions = PoolSizing;
  * extension: CMAP has no maxLifetimeMS, and its 'stale' means "generation
  * changed by a clear", which is not what happened.
  */
-export type ConnectionClosedReason = 'stale' | 'idle' | 'error' | 'poolClosed' | 'lifetime';
+/**
+ * CMAP's reasons, plus two of ours: 'lifetime' (maxLifetimeMS) and
+ * 'yielded' (closed so that its permit goes to another shard worker waiting
+ * for this server: sockets cannot move between threads, permits can).
+ */
+export type ConnectionClosedReason = 'stale' | 'idle' | 'error' | 'poolClosed' | 'lifetime' | 'yielded';
 
 /** CMAP reasons for a failed checkout. */
 export type CheckOutFailedReason = 'poolClosed' | 'timeout' | 'connectionError';

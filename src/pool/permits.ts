@@ -59,6 +59,14 @@ export interface PermitSource {
   request(granted: () => void): PermitRequest;
   /** Returns a permit: handed to the oldest request if there is one, else freed. */
   release(): void;
+  /**
+   * Shared permits only: true when the oldest queued request belongs to
+   * another worker. A pool then closes a connection being checked in
+   * instead of keeping it, so that the permit reaches that worker: without
+   * this, a saturated worker serves its own waiters forever and the queue
+   * across workers is not FIFO.
+   */
+  othersWaiting?(): boolean;
 }
 
 /** Permits counted in this thread only (single-thread mode, `workers: 0`). */

@@ -218,7 +218,8 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
     // CMAP: the CheckedIn event comes first, then close-or-make-available.
     this.#emitCheckedIn(entry);
     const t = now();
-    const reason = this.#state === 'closed' ? 'poolClosed' : this.#perishedReason(entry, t, false);
+    let reason = this.#state === 'closed' ? 'poolClosed' : this.#perishedReason(entry, t, false);
+    if (reason === undefined && this.#permits.othersWaiting?.()) reason = 'yielded';
     if (reason !== undefined) {
       this.#close(entry, reason);
     } else {
@@ -256,7 +257,7 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
   closeIdle(max: number): number {
     let closed = 0;
     while (closed < max && this.#idle.length > 0) {
-      this.#close(this.#idle.shift()!, 'idle');
+      this.#close(this.#idle.shift()!, 'yielded');
       closed++;
     }
     return closed;

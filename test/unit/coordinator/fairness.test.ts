@@ -1,0 +1,52 @@
+// Two pools on one shared limit, as two shard workers would hold them: a
+// saturated pool with waiters of its own must still let the other worker's
+// older request through (sockets cannot move between threads, so it closes
+// the socket it gets back and the permit moves instead).
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Coordinator } from '../../../src/coordinator/coordinator.js';
+import { ShardCoordinator } from '../../../src/coordinator/shard-coordinator.js';
+import { Pool, type ConnectionClosedEvent, type PoolableConnection } from '../../../src/pool/index.js';
+
+const shards: ShardCoordinator[] = [];
+const pools: Pool[] = [];
+after(async () => {
+  await Promise.all(pools.map((p) => p.destroy()));
+  shards.forEach((s) => s.close());
+});
+
+function fakeConnect({ id, generation, address }: { id: number; generation: number; address: string }): Promise<PoolableConnection> {
+  let closed = false;
+  return Promise.resolve({ id, generation, address, get isClosed() { return closed; }, destroy: () => void (closed = true) });
+}
+
+test('a saturated worker yields a checked-in socket to another worker queued before it', { timeout: 10_000 }, async () => {
+  const coordinator = Coordinator.create({ maxWorkers: 2 });
+  const slot = coordinator.slotFor('db:27017', 2);
+  const [a, b] = [0, 1].map((w) => {
+    const shard = new ShardCoordinator(coordinator.buffer, w);
+    shards.push(shard);
+    let pool!: Pool;
+    pool = new Pool({ address: 'db:27017', connect: fakeConnect, maxPoolSize: 2, waitQueueTimeoutMS: 5000, permits: shard.permits(slot, () => pool.closeIdle(1) > 0) });
+    pool.ready();
+    pools.push(pool);
+    return pool;
+  }) as [Pool, Pool];
+  const yielded: ConnectionClosedEvent[] = [];
+  a.on('ConnectionClosed', (e) => yielded.push(e));
+
+  const held = [await a.checkOut(), await a.checkOut()]; // worker 0 holds the whole limit
+  const forB = b.checkOut(); // worker 1 queues first...
+  await new Promise((r) => setTimeout(r, 20));
+  const forA = a.checkOut(); // ...then worker 0 queues one of its own
+  a.checkIn(held[0]!);
+  const connB = await forB;
+  assert.equal(yielded.length, 1, 'worker 0 closed the socket it got back');
+  assert.equal(yielded[0]!.reason, 'yielded');
+  assert.deepEqual(coordinator.snapshot()[0]!.leases, [1, 1]);
+  b.checkIn(connB); // worker 0 is now the oldest waiter: the permit comes back
+  const connA = await forA;
+  a.checkIn(connA);
+  a.checkIn(held[1]!);
+  assert.ok(coordinator.snapshot()[0]!.open <= 2);
+});
