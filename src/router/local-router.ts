@@ -1,18 +1,22 @@
 // The Router that runs the cluster and its pools in the calling thread:
 // `workers: 0`, and the single-thread baseline every benchmark compares
 // against. The worker router runs this same cluster code inside each shard.
+import * as BSON from 'bson';
 import type { Document } from 'bson';
-import { Cluster } from '../cluster/cluster.js';
+import { Cluster, type ClusterHooks } from '../cluster/cluster.js';
 import type { Server } from '../cluster/server.js';
 import { readPreferenceForCommand } from '../cluster/server-selection.js';
 import type { Connection } from '../connection/connection.js';
 import { MgoError, NetworkError, PoolClosedError, ServerError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
+import { MalformedReplyError, replyIsOk } from '../worker/reply-status.js';
 import type { ReadPreference, Reservation, Router, RouterReply, RouterRequest, ServerStats } from './router.js';
 
 class HeldSocket implements Reservation {
   dead = false;
+  /** Marks it dead when the socket closes; removed on release (a pooled socket outlives many reservations). */
+  onClose: (() => void) | undefined;
   constructor(
     readonly id: number,
     readonly server: Server,
@@ -27,30 +31,67 @@ class HeldSocket implements Reservation {
 
 type RouterState = 'open' | 'closing' | 'closed';
 
+/** How a shard worker runs a LocalRouter: the cluster's hooks, plus word of reserved sockets dying. */
+export interface LocalRouterHooks extends ClusterHooks {
+  /** A reserved socket closed while held (its Reservation is now dead). */
+  onReservationDead?(id: number): void;
+}
+
+/** A reply left as BSON bytes (runRaw), for a shard worker to hand to the main thread undecoded. */
+export interface RawRouterReply {
+  /** The reply document's bytes (a view into the received frame); undefined for a moreToCome request. */
+  body: Uint8Array | undefined;
+  address: string;
+}
+
 export class LocalRouter implements Router {
-  private readonly cluster: Cluster;
+  /** @internal The cluster view; a shard worker feeds it the process's server descriptions. */
+  readonly cluster: Cluster;
   private readonly listeners = new Set<(event: PoolEvent) => void>();
   private readonly held = new Map<number, HeldSocket>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private state: RouterState = 'open';
   private lastReservationId = 0;
 
-  private constructor(options: ResolvedOptions) {
-    this.cluster = new Cluster(options, (event) => {
-      for (const listener of this.listeners) listener(event);
-    });
+  private constructor(
+    options: ResolvedOptions,
+    private readonly hooks: LocalRouterHooks,
+  ) {
+    this.cluster = new Cluster(
+      options,
+      (event) => {
+        for (const listener of this.listeners) listener(event);
+      },
+      hooks,
+    );
   }
 
-  /** Starts monitoring the seeds; server selection waits for the first checks. */
-  static async create(options: ResolvedOptions): Promise<LocalRouter> {
-    const router = new LocalRouter(options);
+  /**
+   * Starts monitoring the seeds; server selection waits for the first checks.
+   * With hooks (a shard worker), permits and server descriptions come from
+   * the process-wide coordinator and monitor instead.
+   */
+  static async create(options: ResolvedOptions, hooks: LocalRouterHooks = {}): Promise<LocalRouter> {
+    const router = new LocalRouter(options, hooks);
     router.cluster.connect();
     return router;
   }
 
   run(request: RouterRequest): Promise<RouterReply> {
+    return this.track(() => this.execute(request, (server, connection) => this.runOn(server, connection, request)));
+  }
+
+  /**
+   * run(), with the reply left as BSON bytes: an ok: 0 reply still throws a
+   * ServerError (after the SDAM error rules ran); `deserialize` is ignored.
+   */
+  runRaw(request: RouterRequest): Promise<RawRouterReply> {
+    return this.track(() => this.execute(request, (server, connection) => this.runRawOn(server, connection, request)));
+  }
+
+  private track<T>(start: () => Promise<T>): Promise<T> {
     if (this.state !== 'open') return Promise.reject(this.closedError());
-    const operation = this.execute(request);
+    const operation = start();
     this.inFlight.add(operation);
     const forget = () => this.inFlight.delete(operation);
     operation.then(forget, forget);
@@ -67,7 +108,11 @@ export class LocalRouter implements Router {
     this.held.set(socket.id, socket);
     // mgo's sticky-EOF trap: a reserved socket that dies while idle is marked
     // dead at once, so the session replaces it before its next operation.
-    connection.once('close', () => (socket.dead = true));
+    socket.onClose = () => {
+      socket.dead = true;
+      if (this.held.get(socket.id) === socket) this.hooks.onReservationDead?.(socket.id);
+    };
+    connection.once('close', socket.onClose);
     if (this.state !== 'open') {
       this.release(socket);
       throw this.closedError();
@@ -79,6 +124,7 @@ export class LocalRouter implements Router {
     const socket = this.held.get(reservation.id);
     if (!socket) return;
     this.held.delete(socket.id);
+    if (socket.onClose) socket.connection.off('close', socket.onClose);
     // The pool closes it instead of reusing it if it died (CMAP check-in).
     socket.server.pool.checkIn(socket.connection);
   }
@@ -118,7 +164,7 @@ export class LocalRouter implements Router {
     await this.cluster.destroy();
   }
 
-  private async execute(request: RouterRequest): Promise<RouterReply> {
+  private async execute<T>(request: RouterRequest, runOn: (server: Server, connection: Connection) => Promise<T>): Promise<T> {
     if (request.reservation) {
       const socket = this.held.get(request.reservation.id);
       if (!socket) throw new MgoError('ERR_CONNECTION_CLOSED', `reservation ${request.reservation.id} is not held by this router`);
@@ -128,14 +174,14 @@ export class LocalRouter implements Router {
           address: socket.address,
         });
       }
-      return this.runOn(socket.server, socket.connection, request);
+      return runOn(socket.server, socket.connection);
     }
     const server = request.address
       ? this.serverAt(request.address)
       : await this.cluster.selectServer({ readPreference: request.readPreference, forWrite: request.write });
     const connection = await server.pool.checkOut();
     try {
-      return await this.runOn(server, connection, request);
+      return await runOn(server, connection);
     } finally {
       server.pool.checkIn(connection);
     }
@@ -148,7 +194,7 @@ export class LocalRouter implements Router {
   }
 
   private async runOn(server: Server, connection: Connection, request: RouterRequest): Promise<RouterReply> {
-    const command = request.write ? request.command : this.withReadPreference(server, request.command, request.readPreference);
+    const command = this.commandFor(server, request);
     try {
       if (request.moreToCome) {
         await connection.commandRaw(request.db, command, { sequences: request.sequences, moreToCome: true });
@@ -157,10 +203,42 @@ export class LocalRouter implements Router {
       const reply = await connection.command(request.db, command, { sequences: request.sequences, deserialize: request.deserialize });
       return { reply, address: server.address };
     } catch (err) {
-      if (err instanceof NetworkError || err instanceof ServerError) {
-        this.cluster.handleApplicationError(server.address, err, connection.generation, connection.hello.maxWireVersion);
-      }
+      this.onOperationError(server, connection, err);
       throw err;
+    }
+  }
+
+  private async runRawOn(server: Server, connection: Connection, request: RouterRequest): Promise<RawRouterReply> {
+    const command = this.commandFor(server, request);
+    const address = server.address;
+    try {
+      const reply = await connection.commandRaw(request.db, command, { sequences: request.sequences, moreToCome: request.moreToCome });
+      if (!reply) return { body: undefined, address };
+      let ok: boolean;
+      try {
+        ok = replyIsOk(reply.body);
+      } catch (err) {
+        if (!(err instanceof MalformedReplyError)) throw err;
+        // As Connection.command(): well framed but not BSON, the stream is in doubt.
+        const error = new NetworkError('ERR_PROTOCOL', `connection ${connection.id} to ${address}: invalid BSON in reply: ${err.message}`, { address });
+        connection.destroy(error);
+        throw error;
+      }
+      if (!ok) throw ServerError.fromReply(BSON.deserialize(reply.body), address);
+      return { body: reply.body, address };
+    } catch (err) {
+      this.onOperationError(server, connection, err);
+      throw err;
+    }
+  }
+
+  private commandFor(server: Server, request: RouterRequest): Document {
+    return request.write ? request.command : this.withReadPreference(server, request.command, request.readPreference);
+  }
+
+  private onOperationError(server: Server, connection: Connection, err: unknown): void {
+    if (err instanceof NetworkError || err instanceof ServerError) {
+      this.cluster.handleApplicationError(server.address, err, connection.generation, connection.hello.maxWireVersion);
     }
   }
 

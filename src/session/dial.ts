@@ -2,8 +2,10 @@
 // and a first session that has heard from a server, as in mgo: the session
 // pings (routed as Eventual, reserving nothing) before it is returned, then
 // takes its mode (Strong unless the URL or DialInfo says otherwise).
-import { InvalidOptionError, MgoError } from '../errors.js';
+import { MgoError } from '../errors.js';
 import { LocalRouter } from '../router/local-router.js';
+import type { Router } from '../router/router.js';
+import { WorkerRouter } from '../router/worker-router.js';
 import { redactUri } from '../uri/connection-string.js';
 import { resolveOptions, type ResolvedOptions } from '../uri/resolve.js';
 import { deadline } from './deadline.js';
@@ -28,10 +30,8 @@ export async function dialWithInfo(info: DialInfo): Promise<Session> {
 }
 
 async function connect(resolved: ResolvedOptions, overrides: SessionOverrides, shownUrl: string): Promise<Session> {
-  if (resolved.workers > 0) {
-    throw new InvalidOptionError('ERR_UNSUPPORTED_OPTION', 'workers > 0 is not available yet: dial with workers: 0 (sockets in this thread)');
-  }
-  const router = await LocalRouter.create(resolved);
+  // workers: 0 keeps the sockets in this thread; N > 0 puts them in N shard workers.
+  const router: Router = resolved.workers > 0 ? await WorkerRouter.create(resolved) : await LocalRouter.create(resolved);
   const options = sessionOptionsOf(resolved, overrides);
   const session = openSession(router, { ...options, mode: Mode.Eventual });
   const limitMS = resolved.serverSelectionTimeoutMS;

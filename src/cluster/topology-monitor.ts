@@ -1,0 +1,182 @@
+// The process's one monitor per server, for shard workers (DESIGN.md,
+// "Monitoring"): one heartbeat per server per process, not per worker. It
+// runs on the main thread, keeps the process-wide topology description
+// (updateTopology), starts and stops monitors as the description adds and
+// drops servers -- what Cluster does, without pools -- and hands each check
+// result to a listener that broadcasts it to the workers, whose clusters
+// (monitoring: 'external') apply it.
+//
+// What crosses to the workers is the check, not a ServerDescription: a
+// description holds ObjectIds (electionId, topologyVersion.processId) that
+// structured clone turns into plain objects. So a successful check goes out
+// as the hello reply in BSON bytes, and each worker builds its description
+// with serverDescriptionFromHello, exactly as a cluster with its own monitor
+// would. `time` is on the epoch-based high-resolution clock
+// (performance.timeOrigin + performance.now()), which every thread shares;
+// a worker subtracts its own timeOrigin to get its performance.now() scale.
+import * as BSON from 'bson';
+import { NetworkError } from '../errors.js';
+import { parseHost } from '../uri/connection-string.js';
+import type { ResolvedOptions, ServerAddress } from '../uri/resolve.js';
+import { Monitor, type CheckResult } from './monitor.js';
+import { addRttSample, EMPTY_RTT_STATS, minRoundTripTime, type RttStats } from './rtt.js';
+import { serverDescriptionFromHello, unknownServerDescription, type ServerDescription } from './server-description.js';
+import { checkErrorDecision, initialTopology, updateTopology, type TopologyDescription } from './topology-description.js';
+
+/** One check of one server, as broadcast to the workers (plain data: it crosses a MessagePort). */
+export interface CheckBroadcast {
+  address: string;
+  /** When the check completed: performance.timeOrigin + performance.now() of the monitoring thread. */
+  time: number;
+  /** A successful check: the hello reply as exact-size BSON bytes. */
+  hello?: Uint8Array;
+  /** The server's average round trip time including this check, ms. */
+  roundTripTimeMS?: number;
+  /** Server monitoring spec "Measuring RTT" (0 until two samples). */
+  minRoundTripTimeMS?: number;
+  /** A failed check: the error message (the server becomes Unknown and its pool is cleared). */
+  error?: string;
+  /** A failed check that timed out: in-use connections are interrupted too (CMAP). */
+  interruptInUse?: boolean;
+}
+
+/** A check as a ServerDescription, in the receiving thread (its own clock and BSON classes). */
+export function describeCheck(check: CheckBroadcast): ServerDescription {
+  const now = check.time - performance.timeOrigin;
+  if (check.hello === undefined) return unknownServerDescription(check.address, check.error ?? 'check failed', now);
+  const hello = BSON.deserialize(check.hello);
+  const extras = check.minRoundTripTimeMS === undefined ? {} : { minRoundTripTime: check.minRoundTripTimeMS };
+  return serverDescriptionFromHello(check.address, hello, check.roundTripTimeMS ?? null, now, extras);
+}
+
+export interface TopologyMonitorListener {
+  /** Every check result, after the monitor's own description was updated. */
+  onCheck(check: CheckBroadcast): void;
+  /** Servers the description started listing (before their first check is reported). */
+  onServersAdded?(addresses: string[]): void;
+}
+
+export class TopologyMonitor {
+  private description: TopologyDescription;
+  private readonly monitors = new Map<string, Monitor>();
+  private readonly seeds = new Map<string, ServerAddress>();
+  private readonly rtt = new Map<string, RttStats>();
+  /** The last check of every server still listed, in the order they arrived (a new worker replays them). */
+  private readonly last = new Map<string, CheckBroadcast>();
+  private closed = false;
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly listener: TopologyMonitorListener,
+  ) {
+    for (const host of options.hosts) this.seeds.set(host.address, host);
+    this.description = initialTopology(
+      options.hosts.map((h) => h.address),
+      { directConnection: options.directConnection, replicaSet: options.replicaSet, loadBalanced: options.loadBalanced },
+    );
+  }
+
+  get topology(): TopologyDescription {
+    return this.description;
+  }
+
+  /** Starts a monitor per seed. */
+  start(): void {
+    this.reconcile();
+  }
+
+  /** Addresses of the servers currently known to be up. */
+  liveServers(): string[] {
+    return [...this.description.servers.values()].filter((sd) => sd.type !== 'Unknown').map((sd) => sd.address);
+  }
+
+  /** A worker asks for an immediate check (no sooner than 500 ms after the last one: Monitor's rule). */
+  requestCheck(address: string): void {
+    this.monitors.get(address)?.requestCheck();
+  }
+
+  /**
+   * An operation in a worker failed in a way that made it clear the pool
+   * and mark the server Unknown: the process-wide description follows, so
+   * that liveServers() and workers started later agree. An immediate check
+   * is requested; its result is broadcast as usual. Returns the failed check
+   * for the caller to send to the other workers (not broadcast from here).
+   */
+  markUnknown(address: string, message: string, interruptInUse = false): CheckBroadcast {
+    const check: CheckBroadcast = { address, time: performance.timeOrigin + performance.now(), error: message, interruptInUse };
+    if (this.closed || !this.description.servers.has(address)) return check;
+    this.rtt.delete(address);
+    this.apply(address, describeCheck(check), check, false);
+    this.requestCheck(address);
+    return check;
+  }
+
+  /** The last check of every listed server, oldest first: what a starting worker replays. */
+  lastChecks(): CheckBroadcast[] {
+    return [...this.last.values()];
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const monitor of this.monitors.values()) monitor.close();
+    this.monitors.clear();
+  }
+
+  private onResult(address: string, monitor: Monitor, result: CheckResult): void {
+    if (this.closed || this.monitors.get(address) !== monitor) return;
+    const time = performance.timeOrigin + performance.now();
+    let check: CheckBroadcast;
+    if (result.ok) {
+      const stats = addRttSample(this.rtt.get(address) ?? EMPTY_RTT_STATS, result.roundTripTimeMS);
+      this.rtt.set(address, stats);
+      // Exact-size: BSON.serialize may return a view into Buffer's shared pool.
+      const hello = new Uint8Array(BSON.serialize(result.hello));
+      check = { address, time, hello, roundTripTimeMS: stats.average!, minRoundTripTimeMS: minRoundTripTime(stats) };
+    } else {
+      this.rtt.delete(address);
+      const type = result.error instanceof NetworkError ? (result.error.isTimeout ? 'timeout' : 'network') : 'command';
+      const decision = checkErrorDecision(this.description.servers.get(address), type);
+      check = { address, time, error: result.error.message, interruptInUse: decision.interruptInUse };
+    }
+    this.apply(address, describeCheck(check), check, true);
+  }
+
+  private apply(address: string, sd: ServerDescription, check: CheckBroadcast, broadcast: boolean): void {
+    this.description = updateTopology(this.description, sd);
+    if (this.description.servers.has(address)) {
+      this.last.delete(address); // re-inserted last: replay order is arrival order
+      this.last.set(address, check);
+    }
+    this.reconcile();
+    if (broadcast) this.listener.onCheck(check);
+  }
+
+  /** Starts a monitor for every address the description lists, and stops those it dropped. */
+  private reconcile(): void {
+    if (this.closed) return;
+    const added: string[] = [];
+    for (const address of this.description.servers.keys()) {
+      if (this.monitors.has(address)) continue;
+      const host = this.seeds.get(address) ?? serverAddress(address);
+      const monitor: Monitor = new Monitor(host, this.options, (result) => this.onResult(address, monitor, result));
+      this.monitors.set(address, monitor);
+      added.push(address);
+    }
+    for (const [address, monitor] of this.monitors) {
+      if (this.description.servers.has(address)) continue;
+      monitor.close();
+      this.monitors.delete(address);
+      this.rtt.delete(address);
+      this.last.delete(address);
+    }
+    if (added.length > 0) this.listener.onServersAdded?.(added);
+    for (const address of added) this.monitors.get(address)?.start();
+  }
+}
+
+/** A server address discovered from a hello reply ("host:port" or "[v6]:port"). */
+function serverAddress(address: string): ServerAddress {
+  const host = parseHost(address);
+  return { ...host, port: host.port ?? 27017, address };
+}

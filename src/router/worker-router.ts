@@ -1,0 +1,420 @@
+// The Router that runs the cluster and its pools in shard worker threads
+// (`workers: N`). Each shard worker runs a LocalRouter (the same cluster,
+// pool and connection code as `workers: 0`) whose permits come from one
+// shared coordinator, so that the connection limit per server holds across
+// all of them, and whose server descriptions come from this thread's one
+// monitor per server (TopologyMonitor). Operations cross over the op
+// protocol (src/worker/protocol.ts): the command is serialized here, the
+// reply's bytes come back and are decoded here, with the caller's options.
+//
+// Placement. A reservation is made by the least-loaded worker (fewest
+// requests in flight) and stays bound to it: every operation that names it
+// runs there, so a clone() (which shares its parent's reservation) stays on
+// its parent's worker and socket. Operations without a reservation (the
+// Eventual mode, cursor follow-ups by address) go to the least-loaded
+// worker each time.
+//
+// Worker death. The shard's permits are reclaimed at once, its reservations
+// become dead, and each request it had fails with a retryable NetworkError
+// (labels RetryableError, ShardWorkerLost) -- except reads (no reservation,
+// not a write, not unacknowledged, not a cursor follow-up: a getMore that
+// may have run would skip a batch), which are sent once more to another
+// worker, and reservations, which are simply made again elsewhere. A
+// request that never left this thread is sent elsewhere whatever it is. A
+// replacement worker with the same id starts with the current topology.
+import { fileURLToPath } from 'node:url';
+import type { Worker } from 'node:worker_threads';
+import { TopologyMonitor } from '../cluster/topology-monitor.js';
+import { Coordinator } from '../coordinator/coordinator.js';
+import { MgoError, NetworkError, PoolClosedError, fromErrorRecord } from '../errors.js';
+import type { PoolEvent } from '../pool/events.js';
+import type { ResolvedOptions } from '../uri/resolve.js';
+import {
+  EVENTS,
+  FAILED,
+  MORE_TO_COME,
+  REPLY,
+  RESERVE,
+  RESERVED,
+  RUN,
+  SLOTS,
+  STAT_KEYS,
+  TOPOLOGY,
+  WRITE,
+  decodeReply,
+  encodeCommand,
+  type ToShard,
+} from '../worker/protocol.js';
+import { ShardHandle, WorkerReservation, type Answer, type Pending, type ShardHost, type ShardState } from '../worker/shard-handle.js';
+import type { ShardConfig } from '../worker/shard-runtime.js';
+import type { ReadPreference, Reservation, Router, RouterReply, RouterRequest, ServerStats } from './router.js';
+
+/** Options that are not connection options: for tests and benchmarks. */
+export interface WorkerRouterInternals {
+  /** The worker entry file (workers/shard.ts under tsx, dist/workers/shard.js when built). */
+  filename?: string;
+  /** Passed to each worker thread (a heap limit makes a worker die of OOM). */
+  resourceLimits?: Worker['resourceLimits'];
+  startTimeoutMS?: number;
+  closeTimeoutMS?: number;
+}
+
+/** One worker's view, for diagnostics (stats() sums these). */
+export interface WorkerDetail {
+  workerId: number;
+  state: ShardState;
+  threadId: number;
+  /** Requests in flight there (and queued for it while it starts). */
+  inFlight: number;
+  /** Workers lost so far on this shard. */
+  restarts: number;
+  /** Why the last one was lost. */
+  lastLoss: string | undefined;
+  servers: ServerStats[];
+}
+
+/** How many times a request that never reached a worker is sent again before failing. */
+const MAX_UNDELIVERED_RESENDS = 4;
+
+type RouterState = 'open' | 'closing' | 'closed';
+
+export class WorkerRouter implements Router, ShardHost {
+  private readonly shards: ShardHandle[];
+  private readonly monitor: TopologyMonitor;
+  private readonly coordinator: Coordinator;
+  private readonly listeners = new Set<(event: PoolEvent) => void>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private state: RouterState = 'open';
+  private closing: Promise<void> | undefined;
+  private destroying: Promise<void> | undefined;
+  private lastReservationId = 0;
+  /** Where the least-loaded search starts: ties go round the shards. */
+  private rotor = 0;
+  /** What worker losses did to requests, since the router was made. */
+  readonly losses = { retriedReads: 0, resent: 0, failed: 0 };
+
+  private constructor(
+    private readonly options: ResolvedOptions,
+    internals: WorkerRouterInternals,
+  ) {
+    this.coordinator = Coordinator.create({ maxWorkers: options.workers });
+    this.monitor = new TopologyMonitor(options, {
+      onCheck: (check) => this.broadcast([TOPOLOGY, check]),
+      onServersAdded: (addresses) => this.broadcast([SLOTS, addresses.map((a) => [a, this.coordinator.slotFor(a, options.maxPoolSize)])]),
+    });
+    const shardOptions = {
+      filename: internals.filename ?? defaultShardFilename(),
+      resourceLimits: internals.resourceLimits,
+      startTimeoutMS: internals.startTimeoutMS ?? 30_000,
+      closeTimeoutMS: internals.closeTimeoutMS ?? 10_000,
+    };
+    this.shards = Array.from({ length: options.workers }, (_, id) => new ShardHandle(id, this, shardOptions));
+  }
+
+  /** Starts the monitor and `options.workers` shard workers; resolves once every worker serves. */
+  static async create(options: ResolvedOptions, internals: WorkerRouterInternals = {}): Promise<WorkerRouter> {
+    const router = new WorkerRouter(options, internals);
+    router.monitor.start();
+    try {
+      await Promise.all(router.shards.map((shard) => shard.start()));
+    } catch (error) {
+      await router.destroy();
+      throw error;
+    }
+    return router;
+  }
+
+  // ------------------------------------------------------------- Router
+
+  run(request: RouterRequest): Promise<RouterReply> {
+    if (this.state !== 'open') return Promise.reject(closedError());
+    const operation = new Promise<RouterReply>((resolve, reject) => this.dispatch(request, resolve, reject, { retried: false, resends: 0 }));
+    this.inFlight.add(operation);
+    const forget = () => this.inFlight.delete(operation);
+    operation.then(forget, forget);
+    return operation;
+  }
+
+  reserve(readPreference: ReadPreference): Promise<Reservation> {
+    if (this.state !== 'open') return Promise.reject(closedError());
+    const reservation = new Promise<Reservation>((resolve, reject) => this.dispatchReserve(readPreference, resolve, reject, 0));
+    this.inFlight.add(reservation);
+    const forget = () => this.inFlight.delete(reservation);
+    reservation.then(forget, forget);
+    return reservation;
+  }
+
+  release(reservation: Reservation): void {
+    if (reservation instanceof WorkerReservation) reservation.shard.release(reservation);
+  }
+
+  liveServers(): string[] {
+    return this.monitor.liveServers();
+  }
+
+  /**
+   * Per server, summed over the workers from the snapshots they push with
+   * their replies (whenever a pool changed): current within one event-loop
+   * turn of the worker. maxOpen is the one global limit, not a sum.
+   */
+  stats(): ServerStats[] {
+    const sums = new Map<string, ServerStats>();
+    for (const shard of this.shards) {
+      for (const stats of shard.serverStats()) {
+        const sum = sums.get(stats.address);
+        if (sum === undefined) {
+          sums.set(stats.address, stats);
+          continue;
+        }
+        for (const key of STAT_KEYS) sum[key] = key === 'maxOpen' ? Math.max(sum[key], stats[key]) : sum[key] + stats[key];
+      }
+    }
+    return [...sums.values()];
+  }
+
+  /** Each worker's state and last pushed pool statistics. */
+  workerStats(): WorkerDetail[] {
+    return this.shards.map((shard) => ({
+      workerId: shard.id,
+      state: shard.state,
+      threadId: shard.threadId,
+      inFlight: shard.load,
+      restarts: shard.restarts,
+      lastLoss: shard.lastLoss,
+      servers: shard.serverStats(),
+    }));
+  }
+
+  /** workerStats() with each serving worker's pool statistics asked for now (control plane), not the last pushed. */
+  async workerStatsNow(timeoutMS = 2_000): Promise<WorkerDetail[]> {
+    const fresh = await Promise.all(this.shards.map((shard) => shard.fetchStats(timeoutMS)));
+    return this.workerStats().map((detail, i) => ({ ...detail, servers: fresh[i]! }));
+  }
+
+  /** The coordinator's view of every server slot (permits open and queued, per-worker leases). */
+  coordinatorSnapshot(): ReturnType<Coordinator['snapshot']> {
+    return this.coordinator.snapshot();
+  }
+
+  /** @internal The thread of shard `workerId` (tests end it to simulate a crash). */
+  workerThread(workerId: number): Worker | undefined {
+    return this.shards[workerId]?.worker;
+  }
+
+  /** CMAP events of every worker's pools; workers only send them while someone listens. */
+  onPoolEvent(listener: (event: PoolEvent) => void): () => void {
+    this.listeners.add(listener);
+    if (this.listeners.size === 1) this.broadcast([EVENTS, true]);
+    return () => {
+      if (this.listeners.delete(listener) && this.listeners.size === 0) this.broadcast([EVENTS, false]);
+    };
+  }
+
+  close(): Promise<void> {
+    if (this.destroying) return this.destroying;
+    this.closing ??= this.drainAndClose();
+    return this.closing;
+  }
+
+  destroy(): Promise<void> {
+    this.destroying ??= (async () => {
+      this.state = 'closed';
+      this.monitor.close();
+      await Promise.allSettled(this.shards.map((shard) => shard.destroy()));
+    })();
+    return this.destroying;
+  }
+
+  // ---------------------------------------------------------- ShardHost
+
+  configFor(workerId: number): ShardConfig {
+    return {
+      workerId,
+      options: this.options,
+      buffer: this.coordinator.buffer,
+      slots: Object.entries(this.coordinator.slotMap()),
+      checks: this.monitor.lastChecks(),
+      events: this.listeners.size > 0,
+    };
+  }
+
+  workerLost(workerId: number): void {
+    this.coordinator.reclaim(workerId);
+  }
+
+  poolEvent(event: PoolEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  /** One worker cleared a pool: the server is Unknown for the process, and every other worker clears its pool too. */
+  poolCleared(origin: ShardHandle, address: string, interruptInUse: boolean, message: string): void {
+    const check = this.monitor.markUnknown(address, message, interruptInUse);
+    for (const shard of this.shards) if (shard !== origin) shard.post([TOPOLOGY, check]);
+  }
+
+  checkRequested(address: string): void {
+    this.monitor.requestCheck(address);
+  }
+
+  // ----------------------------------------------------------- dispatch
+
+  private dispatch(
+    request: RouterRequest,
+    resolve: (reply: RouterReply) => void,
+    reject: (error: unknown) => void,
+    attempt: { retried: boolean; resends: number },
+    avoid?: ShardHandle,
+  ): void {
+    let shard: ShardHandle;
+    let reservationId = 0;
+    const held = request.reservation;
+    if (held) {
+      if (!(held instanceof WorkerReservation) || !held.shard.holds(held)) {
+        const error = held.dead
+          ? deadReservationError(held)
+          : new MgoError('ERR_CONNECTION_CLOSED', `reservation ${held.id} is not held by this router`);
+        reject(error);
+        return;
+      }
+      if (held.dead) {
+        reject(deadReservationError(held));
+        return;
+      }
+      shard = held.shard;
+      reservationId = held.remoteId;
+    } else {
+      shard = this.leastLoaded(avoid);
+    }
+    let encoded: ReturnType<typeof encodeCommand>;
+    try {
+      encoded = encodeCommand(request.command, request.sequences);
+    } catch (error) {
+      reject(error);
+      return;
+    }
+    const { payload, index } = encoded;
+    const flags = (request.write ? WRITE : 0) | (request.moreToCome ? MORE_TO_COME : 0);
+    const readPreference = isPlainPrimary(request.readPreference) ? null : request.readPreference;
+    const address = held ? null : (request.address ?? null);
+    const build = (id: number): ToShard => [RUN, id, flags, request.db, payload, index, readPreference, reservationId, address];
+    const pending: Pending = {
+      answer: (message: Answer) => {
+        if (message[0] === REPLY) {
+          let reply;
+          try {
+            reply = decodeReply(message[3], request.deserialize);
+          } catch (error) {
+            reject(new NetworkError('ERR_PROTOCOL', `invalid BSON in a reply from ${message[2]}: ${(error as Error).message}`, { address: message[2] }));
+            return;
+          }
+          resolve({ reply, address: message[2] });
+        } else if (message[0] === FAILED) {
+          reject(fromErrorRecord(message[2]));
+        }
+      },
+      lost: (error, delivered) => {
+        if (this.state !== 'closed' && !delivered && attempt.resends < MAX_UNDELIVERED_RESENDS) {
+          this.losses.resent++;
+          this.dispatch(request, resolve, reject, { ...attempt, resends: attempt.resends + 1 }, shard);
+        } else if (this.state !== 'closed' && delivered && !attempt.retried && isRetryableRead(request)) {
+          this.losses.retriedReads++;
+          this.dispatch(request, resolve, reject, { ...attempt, retried: true }, shard);
+        } else {
+          this.losses.failed++;
+          reject(error);
+        }
+      },
+    };
+    shard.send(build, payload.buffer as ArrayBuffer, pending);
+  }
+
+  private dispatchReserve(
+    readPreference: ReadPreference,
+    resolve: (reservation: Reservation) => void,
+    reject: (error: unknown) => void,
+    resends: number,
+    avoid?: ShardHandle,
+  ): void {
+    const shard = this.leastLoaded(avoid);
+    shard.send((id) => [RESERVE, id, readPreference], undefined, {
+      answer: (message: Answer) => {
+        if (message[0] === RESERVED) {
+          const reservation = shard.adopt(message[2], message[3], message[4], ++this.lastReservationId);
+          if (this.state !== 'open') {
+            shard.release(reservation);
+            reject(closedError());
+          } else {
+            resolve(reservation);
+          }
+        } else if (message[0] === FAILED) {
+          reject(fromErrorRecord(message[2]));
+        }
+      },
+      // Reserving changes nothing on the server: always safe to do again elsewhere.
+      lost: (error) => {
+        if (this.state === 'closed' || resends >= MAX_UNDELIVERED_RESENDS) reject(error);
+        else this.dispatchReserve(readPreference, resolve, reject, resends + 1, shard);
+      },
+    });
+  }
+
+  /** The shard with the fewest requests in flight, serving ones first; ties go round. `avoid` only if it is the sole choice. */
+  private leastLoaded(avoid?: ShardHandle): ShardHandle {
+    const shards = this.shards;
+    let best: ShardHandle | undefined;
+    let bestRank = Infinity;
+    const start = this.rotor++ % shards.length;
+    for (let i = 0; i < shards.length; i++) {
+      const shard = shards[(start + i) % shards.length]!;
+      if (shard.state === 'closing' || shard.state === 'closed') continue;
+      // Serving workers first, then starting ones, then the one to avoid.
+      const tier = shard === avoid ? 2 : shard.state === 'ready' ? 0 : 1;
+      const rank = tier * 1e9 + shard.load;
+      if (rank < bestRank) {
+        best = shard;
+        bestRank = rank;
+      }
+    }
+    return best ?? avoid ?? shards[0]!;
+  }
+
+  /** Sends a message to every worker that is, or is about to be, serving (others get the state in their configuration). */
+  private broadcast(message: ToShard): void {
+    for (const shard of this.shards) shard.post(message);
+  }
+
+  private async drainAndClose(): Promise<void> {
+    if (this.state === 'open') this.state = 'closing';
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    await Promise.allSettled(this.shards.map((shard) => shard.close()));
+    this.monitor.close();
+    this.state = 'closed';
+  }
+}
+
+/** A read that may run twice: no reserved socket, not a write, acknowledged, not a cursor follow-up. */
+function isRetryableRead(request: RouterRequest): boolean {
+  return !request.reservation && !request.write && !request.moreToCome && request.address === undefined;
+}
+
+function isPlainPrimary(readPreference: ReadPreference): boolean {
+  return readPreference.mode === 'primary' && readPreference.tags === undefined && readPreference.maxStalenessSeconds === undefined;
+}
+
+function deadReservationError(reservation: Reservation): NetworkError {
+  return new NetworkError('ERR_CONNECTION_CLOSED', `the reserved connection to ${reservation.address} is closed; the session reserves a new one`, {
+    address: reservation.address,
+  });
+}
+
+function closedError(): MgoError {
+  return new PoolClosedError('the session was closed: its cluster no longer runs operations');
+}
+
+/** workers/shard.ts beside src/ (run from source under tsx), or dist/workers/shard.js beside dist/src/. */
+function defaultShardFilename(): string {
+  const here = import.meta.url;
+  const extension = here.endsWith('.ts') ? '.ts' : '.js';
+  return fileURLToPath(new URL(`../../workers/shard${extension}`, here));
+}
+

@@ -1,0 +1,107 @@
+// The control plane of a shard worker: a comlink proxy over a second
+// MessagePort, for the few calls that are not operations (stats, drain,
+// close, ping). Never for operations: a comlink call costs ~50 µs, carries
+// errors as bare Errors (codes lost) and, above all, never settles when the
+// worker dies. So every call here goes through ControlClient.call(), which
+// rejects when the call outlives its timeout or the worker's exit.
+import type { MessagePort } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import { MgoError } from '../errors.js';
+import type { ServerStats } from '../router/router.js';
+
+/** What a shard worker exposes on its control port. */
+export interface ShardControl {
+  /** The worker's pool statistics now (the main thread otherwise sees the snapshots it pushes). */
+  stats(): ServerStats[];
+  /** Resolves once the operations the worker is running have finished. */
+  drain(): Promise<void>;
+  /** Drains, releases held sockets, closes every pool and socket; the thread may then be ended. */
+  close(): Promise<void>;
+  /** The worker's threadId: a liveness probe. */
+  ping(): number;
+}
+
+type Listener = Parameters<Comlink.Endpoint['addEventListener']>[1];
+
+/** A Node MessagePort as a comlink Endpoint (comlink expects the DOM's addEventListener and event.data). */
+export function portEndpoint(port: MessagePort): Comlink.Endpoint {
+  const wrapped = new Map<Listener, (data: unknown) => void>();
+  return {
+    postMessage: (message: unknown, transfer?: unknown[]) => port.postMessage(message, transfer as never),
+    addEventListener: (_type: string, listener: Listener) => {
+      const onMessage = (data: unknown) => {
+        const event = { data } as never;
+        if (typeof listener === 'function') listener(event);
+        else listener.handleEvent(event);
+      };
+      wrapped.set(listener, onMessage);
+      port.on('message', onMessage);
+    },
+    removeEventListener: (_type: string, listener: Listener) => {
+      const onMessage = wrapped.get(listener);
+      if (onMessage === undefined) return;
+      wrapped.delete(listener);
+      port.off('message', onMessage);
+    },
+    start: () => port.start(),
+  };
+}
+
+/** Exposes `api` on `port` (worker side). */
+export function exposeControl(api: ShardControl, port: MessagePort): void {
+  Comlink.expose(api, portEndpoint(port));
+}
+
+/** The main thread's side of one worker incarnation's control port. */
+export class ControlClient {
+  readonly #remote: Comlink.Remote<ShardControl>;
+  readonly #port: MessagePort;
+  #lost: MgoError | undefined;
+  readonly #rejecters = new Set<(error: MgoError) => void>();
+
+  constructor(
+    port: MessagePort,
+    private readonly name: string,
+  ) {
+    this.#port = port;
+    this.#remote = Comlink.wrap<ShardControl>(portEndpoint(port));
+    // Only a call in progress keeps the process alive (its timer does).
+    port.unref();
+  }
+
+  /**
+   * Calls `method` on the worker; rejects after `timeoutMS`, or as soon as
+   * the worker is lost (lose()), whichever comes first.
+   */
+  call<K extends keyof ShardControl>(method: K, timeoutMS: number): Promise<Awaited<ReturnType<ShardControl[K]>>> {
+    if (this.#lost) return Promise.reject(this.#lost);
+    return new Promise((resolve, reject) => {
+      const fail = (error: MgoError) => {
+        clearTimeout(timer);
+        this.#rejecters.delete(fail);
+        reject(error);
+      };
+      const timer = setTimeout(
+        () => fail(new MgoError('ERR_NETWORK_TIMEOUT', `${this.name} did not answer ${method}() within ${timeoutMS} ms`)),
+        timeoutMS,
+      );
+      this.#rejecters.add(fail);
+      const invoke = this.#remote[method] as unknown as () => Promise<Awaited<ReturnType<ShardControl[K]>>>;
+      invoke().then(
+        (value) => {
+          clearTimeout(timer);
+          this.#rejecters.delete(fail);
+          resolve(value);
+        },
+        (error: unknown) => fail(new MgoError('ERR_PROTOCOL', `${this.name} failed ${method}(): ${error instanceof Error ? error.message : String(error)}`)),
+      );
+    });
+  }
+
+  /** The worker is gone: every call in progress and every later one rejects with `error`. */
+  lose(error: MgoError): void {
+    this.#lost ??= error;
+    for (const reject of [...this.#rejecters]) reject(this.#lost);
+    this.#port.close();
+  }
+}

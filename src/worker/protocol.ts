@@ -1,0 +1,358 @@
+// The op protocol between the main thread (WorkerRouter) and one shard
+// worker, over the MessagePort handed to the worker by its first task.
+//
+// Batches. Every postMessage carries an array of tuples, never a single one:
+// the main thread queues its messages and posts them once per microtask
+// (all the operations a burst of sessions issued in one synchronous run go
+// in one message), the worker queues its replies and posts them once per
+// event-loop turn (setImmediate: every reply that arrived in one poll phase,
+// from every socket, goes in one message). A MessagePort round trip costs
+// 22-34 µs here whatever it carries; coalescing makes that a per-batch cost.
+// The worker's pool statistics ride along (STATS) in any batch sent after a
+// pool changed, so the main thread's stats() needs no round trip.
+//
+// Tuples. The first element is the kind, the second (for what expects an
+// answer) an integer request id, unique among the requests in flight on
+// that port; the main thread chose it and the worker echoes it.
+//
+//   main -> worker (ToShard)
+//     [RUN, id, flags, db, payload, sequences, readPreference, reservation, address]
+//         flags: WRITE | MORE_TO_COME; payload: BSON bytes (see below);
+//         sequences: [identifier, count][] or null; readPreference: null
+//         means primary; reservation: the worker's reservation id, 0 for
+//         none; address: run on that server (cursor follow-ups), or null.
+//     [RESERVE, id, readPreference]
+//     [RELEASE, reservation]                            (no answer)
+//     [TOPOLOGY, CheckBroadcast]                        a check of the process's monitor, or
+//                                                       another worker's pool clear (a failed check)
+//     [SLOTS, [address, slot][]]                        coordinator slots of new servers
+//     [EVENTS, on]                                      forward CMAP events or stop
+//   worker -> main (FromShard)
+//     [REPLY, id, address, body]      body: the reply's BSON bytes; null for moreToCome ({ ok: 1 })
+//     [FAILED, id, ErrorRecord]
+//     [RESERVED, id, reservation, address, writable]
+//     [DEAD, reservation]             a reserved socket closed while held
+//     [STATS, [address, ...PoolStats values in STAT_KEYS order][]]
+//     [EVENT, PoolEvent]              only while the main thread asked for them
+//     [CLEARED, address, interruptInUse, message]   this worker cleared a pool
+//     [CHECK, address]                this worker asks for an immediate check
+//
+// Payloads. Documents cross as BSON bytes, never as objects: structured
+// clone turns ObjectId, Long, Decimal128, Binary, Int32/Double into plain
+// objects and numbers. A RUN payload is the command document followed by the
+// documents of each sequence, back to back (each BSON document starts with
+// its length), serialized as the connection would (ignoreUndefined, no key
+// checks); the worker reads them with promoteValues off, so that serializing
+// them again for the wire gives the same bytes (an Int32 stays an Int32, a
+// Double a Double). A reply travels as the bytes the server sent (the OP_MSG
+// body), and is decoded once, on the main thread, with the caller's
+// `deserialize` options: where the result is used, exactly as LocalRouter
+// would have decoded it. The worker only reads the top-level `ok` field in
+// place (reply-status.ts) to turn ok: 0 into a ServerError where the SDAM
+// error rules run.
+//
+// Byte arrays are exact-size and transferred. BSON.serialize returns small
+// results as a slice of Buffer's shared 8 KiB pool: posting one copies the
+// whole slab, and listing its ArrayBuffer for transfer silently clones it on
+// Node 20. exactBytes() copies such a view into an ArrayBuffer of its own,
+// and leaves alone an array that already owns its whole buffer.
+//
+// Errors cross as ErrorRecords (MgoError.toRecord(): name, message, code,
+// serverCode, codeName, errorLabels, address) and are rebuilt with
+// fromErrorRecord(), which keeps the class for instanceof.
+import * as BSON from 'bson';
+import type { DeserializeOptions, Document, SerializeOptions } from 'bson';
+import type { CheckBroadcast } from '../cluster/topology-monitor.js';
+import { InvalidDocumentError, MgoError, fromErrorRecord, type ErrorRecord } from '../errors.js';
+import type { PoolEvent } from '../pool/events.js';
+import type { PoolStats } from '../pool/stats.js';
+import type { ReadPreference, ServerStats } from '../router/router.js';
+import type { DocumentSequence } from '../wire/op-msg.js';
+
+// ------------------------------------------------------------------ kinds
+
+export const RUN = 0;
+export const RESERVE = 1;
+export const RELEASE = 2;
+export const TOPOLOGY = 3;
+export const SLOTS = 4;
+export const EVENTS = 5;
+
+export const REPLY = 0;
+export const FAILED = 1;
+export const RESERVED = 2;
+export const DEAD = 3;
+export const STATS = 4;
+export const EVENT = 5;
+export const CLEARED = 6;
+export const CHECK = 7;
+
+/** RUN flags. */
+export const WRITE = 1;
+export const MORE_TO_COME = 2;
+
+export type SequenceIndex = [identifier: string, count: number][];
+
+export type RunMessage = [
+  kind: typeof RUN,
+  id: number,
+  flags: number,
+  db: string,
+  payload: Uint8Array,
+  sequences: SequenceIndex | null,
+  readPreference: ReadPreference | null,
+  reservation: number,
+  address: string | null,
+];
+export type ReserveMessage = [kind: typeof RESERVE, id: number, readPreference: ReadPreference];
+export type ReleaseMessage = [kind: typeof RELEASE, reservation: number];
+export type TopologyMessage = [kind: typeof TOPOLOGY, check: CheckBroadcast];
+export type SlotsMessage = [kind: typeof SLOTS, slots: [address: string, slot: number][]];
+export type EventsMessage = [kind: typeof EVENTS, on: boolean];
+export type ToShard = RunMessage | ReserveMessage | ReleaseMessage | TopologyMessage | SlotsMessage | EventsMessage;
+
+export type ReplyMessage = [kind: typeof REPLY, id: number, address: string, body: Uint8Array | null];
+export type FailedMessage = [kind: typeof FAILED, id: number, error: ErrorRecord];
+export type ReservedMessage = [kind: typeof RESERVED, id: number, reservation: number, address: string, writable: boolean];
+export type DeadMessage = [kind: typeof DEAD, reservation: number];
+export type StatsMessage = [kind: typeof STATS, stats: StatsRow[]];
+export type EventMessage = [kind: typeof EVENT, event: PoolEvent];
+export type ClearedMessage = [kind: typeof CLEARED, address: string, interruptInUse: boolean, message: string];
+export type CheckMessage = [kind: typeof CHECK, address: string];
+export type FromShard = ReplyMessage | FailedMessage | ReservedMessage | DeadMessage | StatsMessage | EventMessage | ClearedMessage | CheckMessage;
+
+// ---------------------------------------------------------------- batches
+
+/** The part of a MessagePort an Outbox uses. */
+export interface PostTarget {
+  postMessage(value: unknown, transferList?: readonly ArrayBuffer[]): void;
+}
+
+/**
+ * Collects messages and posts them as one array per scheduled flush. The
+ * scheduler decides the coalescing window (queueMicrotask on the main
+ * thread, setImmediate in a worker). Without a target (a worker still
+ * starting) messages wait, and go out once one is attached.
+ */
+export class Outbox<T> {
+  #batch: T[] = [];
+  #transfer: ArrayBuffer[] = [];
+  #scheduled = false;
+  #target: PostTarget | undefined;
+
+  constructor(
+    private readonly schedule: (flush: () => void) => void,
+    target?: PostTarget,
+    /** Runs just before each flush: a last chance to add messages (the worker's stats). */
+    private readonly beforeFlush?: () => void,
+  ) {
+    this.#target = target;
+  }
+
+  get size(): number {
+    return this.#batch.length;
+  }
+
+  push(message: T, transfer?: ArrayBuffer): void {
+    this.#batch.push(message);
+    if (transfer !== undefined) this.#transfer.push(transfer);
+    this.requestFlush();
+  }
+
+  /** Schedules a flush even with nothing queued (beforeFlush may add something). */
+  requestFlush(): void {
+    if (this.#scheduled || this.#target === undefined) return;
+    this.#scheduled = true;
+    this.schedule(this.flush);
+  }
+
+  attach(target: PostTarget): void {
+    this.#target = target;
+    if (this.#batch.length > 0) this.requestFlush();
+  }
+
+  /** Stops posting: messages queue until attach() (the worker is gone, or not there yet). */
+  detach(): void {
+    this.#target = undefined;
+  }
+
+  /** Forgets the target and everything queued (the worker died: nothing queued for it is sent). */
+  reset(): T[] {
+    const dropped = this.#batch;
+    this.#target = undefined;
+    this.#batch = [];
+    this.#transfer = [];
+    return dropped;
+  }
+
+  readonly flush = (): void => {
+    // Still marked scheduled while beforeFlush runs: what it adds joins this batch.
+    this.beforeFlush?.();
+    this.#scheduled = false;
+    const target = this.#target;
+    if (target === undefined || this.#batch.length === 0) return;
+    const batch = this.#batch;
+    const transfer = this.#transfer;
+    this.#batch = [];
+    this.#transfer = [];
+    target.postMessage(batch, transfer);
+  };
+}
+
+// ------------------------------------------------------------------ bytes
+
+/** `bytes` as an exact-size array owning its ArrayBuffer (copied unless it already is one). */
+export function exactBytes(bytes: Uint8Array): Uint8Array {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && !(bytes.buffer instanceof SharedArrayBuffer)) {
+    return bytes;
+  }
+  return new Uint8Array(bytes);
+}
+
+/** The ArrayBuffer to list for transfer: exactBytes() results own theirs. */
+export function transferable(bytes: Uint8Array): ArrayBuffer {
+  return bytes.buffer as ArrayBuffer;
+}
+
+/** As the wire encoder serializes (src/wire/op-msg.ts). */
+const SERIALIZE: SerializeOptions = { ignoreUndefined: true, checkKeys: false, serializeFunctions: false };
+
+/** How a worker reads a RUN payload: no promotion, so that re-serializing gives the same bytes. */
+export const PAYLOAD_DESERIALIZE: DeserializeOptions = { promoteValues: false, promoteBuffers: false, bsonRegExp: true };
+
+/** Reused for every payload with document sequences; grows to fit, and shrinks back after a big one. */
+const SCRATCH_BYTES = 64 * 1024;
+let scratch = new Uint8Array(SCRATCH_BYTES);
+
+function serializeError(err: unknown, what: string): InvalidDocumentError {
+  const message = err instanceof Error ? err.message : String(err);
+  // As src/wire/op-msg.ts: js-bson reports its own buffer limit (17 MiB) mentioning the size.
+  if (/size|exceed|buffer/i.test(message) && !/circular/i.test(message)) {
+    return new InvalidDocumentError('ERR_DOCUMENT_TOO_LARGE', `${what} is too large to serialize: ${message}`);
+  }
+  return new InvalidDocumentError('ERR_INVALID_DOCUMENT', `${what} cannot be serialized to BSON: ${message}`);
+}
+
+/** Writes `doc` into the scratch buffer at `offset` (growing it as needed); returns the offset after it. */
+function serializeAt(doc: Document, offset: number, what: string): number {
+  try {
+    return BSON.serializeWithBufferAndIndex(doc, scratch, { ...SERIALIZE, index: offset }) + 1;
+  } catch (err) {
+    // js-bson serializes into its own buffer, then copies into ours: a
+    // RangeError from that copy means ours is too small.
+    if (!(err instanceof RangeError)) throw serializeError(err, what);
+    const needed = offset + BSON.calculateObjectSize(doc, SERIALIZE);
+    if (needed <= scratch.byteLength) throw serializeError(err, what);
+    const bigger = new Uint8Array(Math.max(needed, scratch.byteLength * 2));
+    bigger.set(scratch.subarray(0, offset));
+    scratch = bigger;
+  }
+  try {
+    return BSON.serializeWithBufferAndIndex(doc, scratch, { ...SERIALIZE, index: offset }) + 1;
+  } catch (err) {
+    throw serializeError(err, what);
+  }
+}
+
+/** A RUN payload: the command and its sequences' documents as exact-size BSON bytes. */
+export function encodeCommand(command: Document, sequences?: readonly DocumentSequence[]): { payload: Uint8Array; index: SequenceIndex | null } {
+  if (!sequences || sequences.length === 0) {
+    let bytes: Uint8Array;
+    try {
+      bytes = BSON.serialize(command, SERIALIZE);
+    } catch (err) {
+      throw serializeError(err, 'command document');
+    }
+    return { payload: exactBytes(bytes), index: null };
+  }
+  let offset = serializeAt(command, 0, 'command document');
+  const index: SequenceIndex = [];
+  for (const sequence of sequences) {
+    sequence.documents.forEach((doc, i) => {
+      offset = serializeAt(doc, offset, `document ${i} of "${sequence.identifier}"`);
+    });
+    index.push([sequence.identifier, sequence.documents.length]);
+  }
+  const payload = scratch.slice(0, offset);
+  if (scratch.byteLength > 16 * SCRATCH_BYTES) scratch = new Uint8Array(SCRATCH_BYTES);
+  return { payload, index };
+}
+
+/** The worker's side of encodeCommand(). */
+export function decodeCommand(payload: Uint8Array, index: SequenceIndex | null): { command: Document; sequences?: DocumentSequence[] } {
+  const first: Document[] = [];
+  let offset = BSON.deserializeStream(payload, 0, 1, first, 0, PAYLOAD_DESERIALIZE);
+  const command = first[0]!;
+  if (index === null) return { command };
+  const sequences: DocumentSequence[] = [];
+  for (const [identifier, count] of index) {
+    const documents: Document[] = new Array(count);
+    offset = BSON.deserializeStream(payload, offset, count, documents, 0, PAYLOAD_DESERIALIZE);
+    sequences.push({ identifier, documents });
+  }
+  return { command, sequences };
+}
+
+/** A reply body (a view into the received frame) as exact-size bytes of its own, ready to transfer. */
+export function encodeReply(body: Uint8Array): Uint8Array {
+  return new Uint8Array(body);
+}
+
+/** The main thread's side: the reply document, decoded as the caller asked. */
+export function decodeReply(body: Uint8Array | null, options?: DeserializeOptions): Document {
+  return body === null ? { ok: 1 } : BSON.deserialize(body, options);
+}
+
+// ----------------------------------------------------------------- errors
+
+/** Any error as a record; errors that are not ours become an MgoError naming the worker. */
+export function toErrorRecord(error: unknown, where: string): ErrorRecord {
+  if (error instanceof MgoError) return error.toRecord();
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return { name: 'MgoError', message: `internal error in ${where}: ${message}`, code: 'ERR_PROTOCOL' };
+}
+
+export { fromErrorRecord };
+
+// ------------------------------------------------------------------ stats
+
+/** PoolStats fields, in the order a StatsRow carries them. */
+export const STAT_KEYS = [
+  'maxOpen',
+  'open',
+  'inUse',
+  'idle',
+  'connecting',
+  'waitCount',
+  'waitDurationMS',
+  'timeouts',
+  'idleClosed',
+  'lifetimeClosed',
+  'errorClosed',
+] as const satisfies readonly (keyof PoolStats)[];
+
+/** Stats of one server as a flat row: [address, ...values in STAT_KEYS order]. */
+export type StatsRow = [address: string, ...values: number[]];
+
+export function statsToRow(stats: ServerStats): StatsRow {
+  const row: StatsRow = [stats.address];
+  for (const key of STAT_KEYS) row.push(stats[key]);
+  return row;
+}
+
+export function rowToStats(row: StatsRow): ServerStats {
+  const stats = { address: row[0] } as ServerStats;
+  STAT_KEYS.forEach((key, i) => (stats[key] = row[i + 1] as number));
+  return stats;
+}
+
+export function sameRows(a: readonly StatsRow[], b: readonly StatsRow[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.length !== y.length) return false;
+    for (let j = 0; j < x.length; j++) if (x[j] !== y[j]) return false;
+  }
+  return true;
+}

@@ -1,0 +1,436 @@
+// The main thread's side of one shard: its Piscina (one thread), the op
+// port and the control port of the current incarnation, the operations in
+// flight there, the reservations it holds, and the stats it last pushed.
+//
+// Lifecycle. start() runs the one piscina task that hands the worker its
+// ports and configuration, and the shard is 'ready' when it resolves. When
+// the thread exits unexpectedly (crash, terminate(), resourceLimits), the
+// shard is 'down': the router reclaims its coordinator permits at once,
+// its reservations are marked dead, each operation it had is handed back
+// to the router (retried elsewhere, or failed with a retryable error), and
+// a replacement incarnation starts with the same worker id (piscina has
+// already begun starting a new thread, since minThreads is 1). Repeated
+// quick deaths back off, up to 5 s between starts.
+import type { MessagePort, Worker } from 'node:worker_threads';
+import { MessageChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { MgoError, NetworkError } from '../errors.js';
+import type { PoolEvent } from '../pool/events.js';
+import type { Reservation, ServerStats } from '../router/router.js';
+import { ControlClient } from './control.js';
+import {
+  CHECK,
+  CLEARED,
+  DEAD,
+  EVENT,
+  FAILED,
+  Outbox,
+  RELEASE,
+  REPLY,
+  RESERVE,
+  RESERVED,
+  RUN,
+  STATS,
+  STAT_KEYS,
+  rowToStats,
+  type FailedMessage,
+  type FromShard,
+  type ReplyMessage,
+  type ReservedMessage,
+  type StatsRow,
+  type ToShard,
+} from './protocol.js';
+import type { ShardConfig, ShardInit } from './shard-runtime.js';
+
+export type ShardState = 'idle' | 'starting' | 'ready' | 'down' | 'closing' | 'closed';
+
+/** An answer to a RUN or RESERVE. */
+export type Answer = ReplyMessage | FailedMessage | ReservedMessage;
+
+/** What the router wants done with one request. */
+export interface Pending {
+  answer(message: Answer): void;
+  /**
+   * The worker died first. `delivered`: the request may have reached the
+   * worker (it may have run); false: it never left this thread.
+   */
+  lost(error: MgoError, delivered: boolean): void;
+}
+
+/** What a shard tells its router. */
+export interface ShardHost {
+  /** A fresh configuration for an incarnation about to start (topology replay, slots). */
+  configFor(workerId: number): ShardConfig;
+  /** The worker is gone: reclaim its permits now. */
+  workerLost(workerId: number): void;
+  poolEvent(event: PoolEvent): void;
+  poolCleared(shard: ShardHandle, address: string, interruptInUse: boolean, message: string): void;
+  checkRequested(address: string): void;
+}
+
+export interface ShardOptions {
+  filename: string;
+  resourceLimits?: Worker['resourceLimits'];
+  /** How long a worker may take to start (load its code and answer the first task). */
+  startTimeoutMS: number;
+  /** How long close() waits for the worker to close its pools. */
+  closeTimeoutMS: number;
+}
+
+/** A reservation bound to the worker (and incarnation) that holds the socket. */
+export class WorkerReservation implements Reservation {
+  dead = false;
+  constructor(
+    readonly id: number,
+    readonly address: string,
+    readonly writable: boolean,
+    readonly shard: ShardHandle,
+    /** The id the worker knows it by. */
+    readonly remoteId: number,
+    readonly incarnation: number,
+  ) {}
+}
+
+const CUMULATIVE = ['waitCount', 'waitDurationMS', 'timeouts', 'idleClosed', 'lifetimeClosed', 'errorClosed'] as const;
+
+export class ShardHandle {
+  state: ShardState = 'idle';
+  /** Bumped each time a worker for this shard is lost. */
+  incarnation = 0;
+  /** Workers lost so far. */
+  restarts = 0;
+  /** Why the last one was lost. */
+  lastLoss: string | undefined;
+  threadId = -1;
+  private piscina: Piscina;
+  private thread: Worker | undefined;
+  private port: MessagePort | undefined;
+  private control: ControlClient | undefined;
+  private readonly outbox = new Outbox<ToShard>(queueMicrotask);
+  private readonly pending = new Map<number, Pending>();
+  private readonly reservations = new Map<number, WorkerReservation>();
+  private lastId = 0;
+  /** The rows the worker last pushed (decoded only when asked for). */
+  private statsRows: StatsRow[] = [];
+  /** Cumulative counters of the incarnations lost, so that the sums never go backwards. */
+  private readonly retired = new Map<string, Pick<ServerStats, (typeof CUMULATIVE)[number]>>();
+  private startedAt = 0;
+  /** Settles when the current incarnation's thread has exited. */
+  private exited: Promise<void> = Promise.resolve();
+  private restartTimer: NodeJS.Timeout | undefined;
+  private starting: Promise<void> | undefined;
+  private lastError: Error | undefined;
+
+  constructor(
+    readonly id: number,
+    private readonly host: ShardHost,
+    private readonly options: ShardOptions,
+  ) {
+    this.piscina = this.newPiscina();
+  }
+
+  get name(): string {
+    return `shard worker ${this.id}`;
+  }
+
+  /** Requests in flight (and queued for a starting worker): the load figure for placement. */
+  get load(): number {
+    return this.pending.size;
+  }
+
+  /** The worker thread of the current incarnation (tests end it to simulate a crash). */
+  get worker(): Worker | undefined {
+    return this.thread;
+  }
+
+  /** Starts the worker; resolves once it serves its ports. */
+  start(): Promise<void> {
+    this.starting ??= this.startIncarnation().finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  /** Queues a request; `build` gets the request id. */
+  send(build: (id: number) => ToShard, transfer: ArrayBuffer | undefined, pending: Pending): void {
+    if (this.state === 'closing' || this.state === 'closed') {
+      pending.lost(new MgoError('ERR_POOL_CLOSED', `${this.name} is closed`), false);
+      return;
+    }
+    const id = ++this.lastId;
+    this.pending.set(id, pending);
+    if (this.pending.size === 1) this.port?.ref();
+    this.outbox.push(build(id), transfer);
+  }
+
+  /** Queues a message that expects no answer. Dropped unless a worker is, or is about to be, there to get it. */
+  post(message: ToShard): void {
+    if (this.state === 'starting' || this.state === 'ready') this.outbox.push(message);
+  }
+
+  adopt(remoteId: number, address: string, writable: boolean, id: number): WorkerReservation {
+    const reservation = new WorkerReservation(id, address, writable, this, remoteId, this.incarnation);
+    this.reservations.set(remoteId, reservation);
+    return reservation;
+  }
+
+  holds(reservation: WorkerReservation): boolean {
+    return reservation.incarnation === this.incarnation && this.reservations.get(reservation.remoteId) === reservation;
+  }
+
+  release(reservation: WorkerReservation): void {
+    if (!this.holds(reservation)) return;
+    this.reservations.delete(reservation.remoteId);
+    this.post([RELEASE, reservation.remoteId]);
+  }
+
+  /** The last stats the worker pushed, plus the cumulative counters of lost incarnations. */
+  serverStats(): ServerStats[] {
+    return this.withRetired(this.statsRows.map(rowToStats));
+  }
+
+  /** The worker's stats asked for now over the control plane (the pushed ones if it is not serving). */
+  async fetchStats(timeoutMS: number): Promise<ServerStats[]> {
+    if (this.state !== 'ready' || this.control === undefined) return this.serverStats();
+    return this.withRetired(await this.control.call('stats', timeoutMS));
+  }
+
+  private withRetired(current: ServerStats[]): ServerStats[] {
+    const byAddress = new Map<string, ServerStats>();
+    for (const stats of current) byAddress.set(stats.address, { ...stats });
+    for (const [address, retired] of this.retired) {
+      const stats = byAddress.get(address);
+      if (stats === undefined) {
+        const zero = Object.fromEntries(STAT_KEYS.map((key) => [key, 0])) as Omit<ServerStats, 'address'>;
+        byAddress.set(address, { address, ...zero, ...retired });
+      } else {
+        for (const key of CUMULATIVE) stats[key] += retired[key];
+      }
+    }
+    return [...byAddress.values()];
+  }
+
+  /** Finishes the worker's operations, closes its pools and sockets, ends the thread. */
+  async close(): Promise<void> {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    const wasReady = this.state === 'ready';
+    this.state = 'closing';
+    clearTimeout(this.restartTimer);
+    if (wasReady && this.control) {
+      try {
+        await this.control.call('drain', this.options.closeTimeoutMS);
+        await this.control.call('close', this.options.closeTimeoutMS);
+      } catch {
+        // A worker that cannot close in time is ended anyway: its sockets die with it.
+      }
+    }
+    await this.end(new MgoError('ERR_POOL_CLOSED', `${this.name} was closed`));
+  }
+
+  /** Ends the worker now: its sockets die with the thread. */
+  async destroy(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closing';
+    clearTimeout(this.restartTimer);
+    await this.end(new MgoError('ERR_POOL_CLOSED', `${this.name} was destroyed`));
+  }
+
+  // ------------------------------------------------------------ lifecycle
+
+  private newPiscina(): Piscina {
+    const piscina = new Piscina({
+      filename: this.options.filename,
+      minThreads: 1,
+      maxThreads: 1,
+      // 'sync' would park an idle worker in Atomics.wait, stalling its sockets.
+      atomics: 'disabled',
+      idleTimeout: Number.MAX_SAFE_INTEGER,
+      recordTiming: false,
+      resourceLimits: this.options.resourceLimits,
+      // The worker inherits the loaders (--import tsx...), but not what only
+      // makes sense for an entry script: `node --input-type=module -e` would
+      // make every worker fail to load its file.
+      execArgv: process.execArgv.filter((arg) => !arg.startsWith('--input-type')),
+    });
+    // Without a listener, a worker crash between tasks would throw here; the exit is handled below.
+    piscina.on('error', (error: Error) => (this.lastError = error));
+    return piscina;
+  }
+
+  private async startIncarnation(): Promise<void> {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.state = 'starting';
+    this.startedAt = performance.now();
+    const incarnation = this.incarnation;
+    const ops = new MessageChannel();
+    const control = new MessageChannel();
+    // The configuration is taken now: broadcasts from here on are queued for this incarnation.
+    const init: ShardInit = { port: ops.port2, control: control.port2, config: this.host.configFor(this.id) };
+    let threadId: number;
+    try {
+      const started = this.piscina.run(init, { transferList: [ops.port2, control.port2] }) as Promise<{ threadId: number }>;
+      ({ threadId } = await withTimeout(started, this.options.startTimeoutMS, `${this.name} did not start within ${this.options.startTimeoutMS} ms`));
+    } catch (error) {
+      ops.port1.close();
+      control.port1.close();
+      if (this.incarnation !== incarnation || this.state !== 'starting') return;
+      // Piscina gives up on a worker that fails while booting: start over with a new one.
+      const broken = this.piscina;
+      this.piscina = this.newPiscina();
+      void broken.destroy();
+      const message = error instanceof Error ? error.message : String(error);
+      this.lose(() => `it failed to start: ${message}`);
+      throw error;
+    }
+    if (this.incarnation !== incarnation || this.state !== 'starting') {
+      ops.port1.close();
+      control.port1.close();
+      return;
+    }
+    const thread = this.piscina.threads.find((t) => t.threadId === threadId);
+    this.thread = thread;
+    this.threadId = threadId;
+    this.control = new ControlClient(control.port1, this.name);
+    this.port = ops.port1;
+    this.port.on('message', (batch: FromShard[]) => this.receive(batch));
+    // Whichever comes first: the port closes as the thread ends, before 'exit'.
+    const onGone = () => this.onWorkerGone(incarnation);
+    this.port.once('close', onGone);
+    if (thread) {
+      thread.once('error', (error) => (this.lastError = error));
+      this.exited = new Promise((resolve) => thread.once('exit', () => resolve()));
+      void this.exited.then(onGone);
+    }
+    if (this.pending.size === 0) this.port.unref();
+    this.state = 'ready';
+    this.outbox.attach(this.port);
+    if (thread !== undefined && thread.threadId < 0) onGone();
+  }
+
+  private onWorkerGone(incarnation: number): void {
+    if (this.incarnation !== incarnation || this.state === 'closing' || this.state === 'closed') return;
+    this.lose(() => `its thread ended${this.lastError ? `: ${this.lastError.message}` : ''}`);
+  }
+
+  /**
+   * The current incarnation is gone: its permits are reclaimed and its
+   * reservations marked dead at once; its requests are handed back once the
+   * thread's exit is known (the op port closes a moment before the 'error'
+   * and 'exit' events that say why, e.g. out of memory), and a replacement
+   * is started.
+   */
+  private lose(why: () => string): void {
+    const lived = performance.now() - this.startedAt;
+    this.incarnation++;
+    this.restarts++;
+    this.state = 'down';
+    this.host.workerLost(this.id);
+    // Its op port is gone; if the thread somehow still runs, it is of no use.
+    const exited = this.exited;
+    void this.thread?.terminate();
+    // From here until the pending requests are handed back, new ones queue (undelivered).
+    this.outbox.detach();
+    this.detach(new NetworkError('ERR_CONNECTION_CLOSED', `${this.name} was lost`));
+    this.retireStats();
+    for (const reservation of this.reservations.values()) reservation.dead = true;
+    this.reservations.clear();
+    const incarnation = this.incarnation;
+    // piscina replaces the thread on its 'exit': the replacement's first task waits for that too.
+    void Promise.race([exited, sleep(1_000)]).then(() => {
+      if (this.incarnation !== incarnation || this.state !== 'down') return;
+      const reason = why();
+      this.lastLoss = reason;
+      this.lastError = undefined;
+      const error = new NetworkError('ERR_CONNECTION_CLOSED', `${this.name} was lost with the operation in flight (${reason}); it may or may not have run`, {
+        errorLabels: ['RetryableError', 'ShardWorkerLost'],
+      });
+      const undelivered = new Set<number>();
+      for (const message of this.outbox.reset()) if (message[0] === RUN || message[0] === RESERVE) undelivered.add(message[1]);
+      const pending = [...this.pending];
+      this.pending.clear();
+      for (const [id, request] of pending) request.lost(error, !undelivered.has(id));
+      // Quick successive deaths back off: a worker that dies on arrival must not spin.
+      const delay = lived > 1_000 || this.restarts <= 1 ? 0 : Math.min(5_000, 100 * 2 ** Math.min(this.restarts, 6));
+      this.restartTimer = setTimeout(() => this.start().catch(() => {}), delay);
+    });
+  }
+
+  private detach(error: MgoError): void {
+    this.control?.lose(error);
+    this.control = undefined;
+    this.port?.removeAllListeners();
+    this.port?.close();
+    this.port = undefined;
+    this.thread = undefined;
+    this.threadId = -1;
+  }
+
+  private retireStats(): void {
+    for (const stats of this.statsRows.map(rowToStats)) {
+      const retired = this.retired.get(stats.address) ?? { waitCount: 0, waitDurationMS: 0, timeouts: 0, idleClosed: 0, lifetimeClosed: 0, errorClosed: 0 };
+      for (const key of CUMULATIVE) retired[key] += stats[key];
+      this.retired.set(stats.address, retired);
+    }
+    this.statsRows = [];
+  }
+
+  private async end(error: MgoError): Promise<void> {
+    this.incarnation++;
+    this.detach(error);
+    for (const reservation of this.reservations.values()) reservation.dead = true;
+    this.reservations.clear();
+    this.outbox.reset();
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const request of pending) request.lost(error, true);
+    const piscina = this.piscina;
+    await piscina.destroy();
+    this.state = 'closed';
+  }
+
+  // ------------------------------------------------------------ messages
+
+  private receive(batch: FromShard[]): void {
+    for (const message of batch) {
+      switch (message[0]) {
+        case REPLY:
+        case FAILED:
+        case RESERVED: {
+          const request = this.pending.get(message[1]);
+          if (request === undefined) break;
+          this.pending.delete(message[1]);
+          if (this.pending.size === 0) this.port?.unref();
+          request.answer(message);
+          break;
+        }
+        case DEAD: {
+          const reservation = this.reservations.get(message[1]);
+          if (reservation) reservation.dead = true;
+          break;
+        }
+        case STATS:
+          this.statsRows = message[1];
+          break;
+        case EVENT:
+          this.host.poolEvent(message[1]);
+          break;
+        case CLEARED:
+          this.host.poolCleared(this, message[1], message[2], message[3]);
+          break;
+        case CHECK:
+          this.host.checkRequested(message[1]);
+          break;
+      }
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function withTimeout<T>(promise: Promise<T>, timeoutMS: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new MgoError('ERR_NETWORK_TIMEOUT', message)), timeoutMS);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,266 @@
+// What runs inside a shard worker: a LocalRouter (the same cluster, pool
+// and connection code as the single-thread mode) whose permits come from
+// the process's shared coordinator and whose server descriptions come from
+// the process's one monitor per server, serving the op protocol
+// (protocol.ts) on the port its first task handed over, and the control
+// plane (control.ts) on a second port.
+import { threadId, type MessagePort } from 'node:worker_threads';
+import { describeCheck, type CheckBroadcast } from '../cluster/topology-monitor.js';
+import { ShardCoordinator } from '../coordinator/shard-coordinator.js';
+import type { PoolEvent } from '../pool/events.js';
+import type { PermitSource } from '../pool/permits.js';
+import { LocalRouter } from '../router/local-router.js';
+import { PRIMARY, type Reservation, type RouterRequest, type ServerStats } from '../router/router.js';
+import type { ResolvedOptions } from '../uri/resolve.js';
+import { exposeControl, type ShardControl } from './control.js';
+import {
+  CHECK,
+  CLEARED,
+  DEAD,
+  EVENT,
+  EVENTS,
+  FAILED,
+  MORE_TO_COME,
+  Outbox,
+  RELEASE,
+  REPLY,
+  RESERVE,
+  RESERVED,
+  RUN,
+  SLOTS,
+  STATS,
+  TOPOLOGY,
+  WRITE,
+  decodeCommand,
+  encodeReply,
+  sameRows,
+  statsToRow,
+  toErrorRecord,
+  type FromShard,
+  type ReserveMessage,
+  type RunMessage,
+  type StatsRow,
+  type ToShard,
+} from './protocol.js';
+
+/** Everything a shard worker is started with (structured-cloneable). */
+export interface ShardConfig {
+  /** 0..workers-1; a replacement for a dead worker gets the same id. */
+  workerId: number;
+  options: ResolvedOptions;
+  /** The coordinator's buffer (src/coordinator/layout.ts). */
+  buffer: SharedArrayBuffer;
+  /** Coordinator slot of every server known so far. */
+  slots: [address: string, slot: number][];
+  /** The last check of every known server, oldest first: the current topology, replayed. */
+  checks: CheckBroadcast[];
+  /** Forward CMAP events to the main thread. */
+  events: boolean;
+}
+
+/** The first (and only) piscina task of a shard worker. */
+export interface ShardInit {
+  port: MessagePort;
+  control: MessagePort;
+  config: ShardConfig;
+}
+
+export class ShardRuntime implements ShardControl {
+  private readonly name: string;
+  private readonly coordinator: ShardCoordinator;
+  private readonly slots = new Map<string, number>();
+  private readonly outbox: Outbox<FromShard>;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  /** Servers a check was asked for since the last flush (one CHECK each per batch). */
+  private readonly checksAsked = new Set<string>();
+  private router!: LocalRouter;
+  private forwardEvents: boolean;
+  private statsDirty = true;
+  private lastStats: StatsRow[] = [];
+  /** Set while applying what the main thread sent: a pool clear it causes is not reported back. */
+  private applyingRemote = false;
+
+  private constructor(
+    private readonly port: MessagePort,
+    private readonly config: ShardConfig,
+  ) {
+    this.name = `shard worker ${config.workerId}`;
+    this.coordinator = new ShardCoordinator(config.buffer, config.workerId);
+    for (const [address, slot] of config.slots) this.slots.set(address, slot);
+    this.forwardEvents = config.events;
+    // Replies go out once per event-loop turn: all that arrived in one poll phase, in one message.
+    this.outbox = new Outbox<FromShard>((flush) => setImmediate(flush), port, () => this.beforeFlush());
+  }
+
+  static async start(init: ShardInit): Promise<ShardRuntime> {
+    const runtime = new ShardRuntime(init.port, init.config);
+    runtime.router = await LocalRouter.create(init.config.options, {
+      monitoring: 'external',
+      permits: (address) => runtime.permitsFor(address),
+      requestCheck: (address) => runtime.askForCheck(address),
+      onReservationDead: (id) => runtime.outbox.push([DEAD, id]),
+    });
+    runtime.router.onPoolEvent((event) => runtime.onPoolEvent(event));
+    for (const check of init.config.checks) runtime.applyCheck(check);
+    init.port.on('message', (batch: ToShard[]) => {
+      for (const message of batch) runtime.handle(message);
+    });
+    exposeControl(runtime, init.control);
+    return runtime;
+  }
+
+  // ------------------------------------------------------------ control
+
+  stats(): ServerStats[] {
+    return this.router.stats();
+  }
+
+  async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  async close(): Promise<void> {
+    await this.router.close();
+    this.coordinator.close();
+    this.outbox.flush();
+  }
+
+  ping(): number {
+    return threadId;
+  }
+
+  // ---------------------------------------------------------- op protocol
+
+  private handle(message: ToShard): void {
+    switch (message[0]) {
+      case RUN:
+        this.run(message);
+        break;
+      case RESERVE:
+        this.reserve(message);
+        break;
+      case RELEASE:
+        this.router.release({ id: message[1] } as Reservation);
+        break;
+      case TOPOLOGY:
+        this.applyCheck(message[1]);
+        break;
+      case SLOTS:
+        for (const [address, slot] of message[1]) this.slots.set(address, slot);
+        break;
+      case EVENTS:
+        this.forwardEvents = message[1];
+        break;
+    }
+  }
+
+  private run(message: RunMessage): void {
+    const [, id, flags, db, payload, index, readPreference, reservation, address] = message;
+    let request: RouterRequest;
+    try {
+      const { command, sequences } = decodeCommand(payload, index);
+      request = { db, command, readPreference: readPreference ?? PRIMARY };
+      if (sequences) request.sequences = sequences;
+      if (flags & WRITE) request.write = true;
+      if (flags & MORE_TO_COME) request.moreToCome = true;
+      if (reservation !== 0) request.reservation = { id: reservation } as Reservation;
+      if (address !== null) request.address = address;
+    } catch (error) {
+      this.outbox.push([FAILED, id, toErrorRecord(error, this.name)]);
+      return;
+    }
+    this.track(
+      this.router.runRaw(request).then(
+        (reply) => {
+          if (reply.body === undefined) {
+            this.outbox.push([REPLY, id, reply.address, null]);
+          } else {
+            const body = encodeReply(reply.body);
+            this.outbox.push([REPLY, id, reply.address, body], body.buffer as ArrayBuffer);
+          }
+        },
+        (error: unknown) => this.outbox.push([FAILED, id, toErrorRecord(error, this.name)]),
+      ),
+    );
+  }
+
+  private reserve(message: ReserveMessage): void {
+    const [, id, readPreference] = message;
+    this.track(
+      this.router.reserve(readPreference).then(
+        (reservation) => this.outbox.push([RESERVED, id, reservation.id, reservation.address, reservation.writable]),
+        (error: unknown) => this.outbox.push([FAILED, id, toErrorRecord(error, this.name)]),
+      ),
+    );
+  }
+
+  private track(operation: Promise<void>): void {
+    this.inFlight.add(operation);
+    void operation.finally(() => this.inFlight.delete(operation));
+  }
+
+  // ------------------------------------------------------ shared state
+
+  /** The coordinator's permits for a server; undefined (the pool's own count) only for a server without a slot. */
+  private permitsFor(address: string): PermitSource | undefined {
+    const slot = this.slots.get(address);
+    if (slot === undefined) return undefined;
+    return this.coordinator.permits(slot, () => this.giveBack(address));
+  }
+
+  /** Idle give-back: close one idle socket of the server so that another worker's waiter gets its permit. */
+  private giveBack(address: string): boolean {
+    const pool = this.router.cluster.server(address)?.pool;
+    return pool !== undefined && pool.closeIdle(1) > 0;
+  }
+
+  private askForCheck(address: string): void {
+    if (this.checksAsked.has(address)) return;
+    this.checksAsked.add(address);
+    this.outbox.push([CHECK, address]);
+  }
+
+  /**
+   * A check of the process's monitor, or a pool clear in another worker (a
+   * failed "check" with its message): an Unknown description with an error
+   * clears the pool, as the failed check of a worker's own monitor would.
+   */
+  private applyCheck(check: CheckBroadcast): void {
+    this.remotely(() => {
+      const pool = this.router.cluster.server(check.address)?.pool;
+      // A check that timed out interrupts in-use connections too (CMAP).
+      if (check.interruptInUse) pool?.clear({ interruptInUseConnections: true, cause: new Error(check.error) });
+      this.router.cluster.applyServerDescription(describeCheck(check));
+    });
+  }
+
+  private remotely(apply: () => void): void {
+    this.applyingRemote = true;
+    try {
+      apply();
+    } finally {
+      this.applyingRemote = false;
+    }
+  }
+
+  private onPoolEvent(event: PoolEvent): void {
+    this.statsDirty = true;
+    this.outbox.requestFlush();
+    if (this.forwardEvents) this.outbox.push([EVENT, event]);
+    if (event.type === 'ConnectionPoolCleared' && !this.applyingRemote) {
+      const message = `the pool for ${event.address} was cleared in ${this.name} after an operation failed`;
+      this.outbox.push([CLEARED, event.address, event.interruptInUseConnections, message]);
+    }
+  }
+
+  /** Stats ride along with each batch, when they changed since the last one sent. */
+  private beforeFlush(): void {
+    this.checksAsked.clear();
+    if (!this.statsDirty || this.router === undefined) return;
+    this.statsDirty = false;
+    const rows = this.router.stats().map(statsToRow);
+    if (sameRows(rows, this.lastStats)) return;
+    this.lastStats = rows;
+    this.outbox.push([STATS, rows]);
+  }
+}

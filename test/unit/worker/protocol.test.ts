@@ -1,0 +1,381 @@
+// The op protocol between the main thread and a shard worker: payloads,
+// BSON types across a real MessagePort, error records, stats rows, and the
+// coalescing of messages into one postMessage per microtask / turn.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import * as BSON from 'bson';
+import { Binary, BSONRegExp, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp, UUID, type Document } from 'bson';
+import { describeCheck, type CheckBroadcast } from '../../../src/cluster/topology-monitor.js';
+import { serverDescriptionFromHello, serverDescriptionsEqual } from '../../../src/cluster/server-description.js';
+import { InvalidDocumentError, MgoError, NetworkError, PoolClearedError, ServerError, fromErrorRecord } from '../../../src/errors.js';
+import {
+  Outbox,
+  PAYLOAD_DESERIALIZE,
+  RUN,
+  STAT_KEYS,
+  decodeCommand,
+  decodeReply,
+  encodeCommand,
+  encodeReply,
+  exactBytes,
+  rowToStats,
+  sameRows,
+  statsToRow,
+  toErrorRecord,
+  type PostTarget,
+} from '../../../src/worker/protocol.js';
+import { MalformedReplyError, replyIsOk } from '../../../src/worker/reply-status.js';
+
+/** How the connection serializes a command (src/wire/op-msg.ts). */
+const WIRE = { ignoreUndefined: true, checkKeys: false, serializeFunctions: false };
+
+/** A command using every BSON type a driver user can send. */
+function richCommand(): Document {
+  return {
+    insert: 'things',
+    ordered: true,
+    oid: new ObjectId('65a1b2c3d4e5f60718293a4b'),
+    long: Long.fromString('9007199254740993'),
+    bigint: 2n ** 60n,
+    decimal: Decimal128.fromString('1234.5678901234567890123456789'),
+    date: new Date('2024-02-29T12:34:56.789Z'),
+    binary: new Binary(Buffer.from([1, 2, 3, 250]), 0x80),
+    uuid: new UUID('0123456789abcdef0123456789abcdef'),
+    buffer: Buffer.from('bytes'),
+    int32: new Int32(7),
+    plainInt: 7,
+    double: new Double(7),
+    fraction: 0.1,
+    big: 2 ** 40,
+    negZero: -0,
+    timestamp: new Timestamp({ t: 1_700_000_000, i: 3 }),
+    regex: /^a.c$/i,
+    bsonRegex: new BSONRegExp('x+', 'm'),
+    min: new MinKey(),
+    max: new MaxKey(),
+    nil: null,
+    skipped: undefined,
+    nested: { a: [1, 'two', { three: new Int32(3) }, [new Double(4.5)]], $weird: 'key', 'dotted.key': true },
+    unicode: 'héllo wörld ✓',
+  };
+}
+
+function cross<T>(value: T, transfer: ArrayBuffer[] = []): Promise<T> {
+  const { port1, port2 } = new MessageChannel();
+  return new Promise<T>((resolve) => {
+    port2.once('message', (received: T) => {
+      port1.close();
+      resolve(received);
+    });
+    port1.postMessage(value, transfer);
+  });
+}
+
+function owns(bytes: Uint8Array): boolean {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+}
+
+describe('RUN payloads', () => {
+  test('a command crosses a MessagePort and serializes for the wire to the same bytes', async () => {
+    const command = richCommand();
+    const expected = BSON.serialize(command, WIRE);
+    const { payload, index } = encodeCommand(command);
+    assert.equal(index, null);
+    assert.ok(owns(payload), 'exact-size, owning its ArrayBuffer');
+    const received = await cross(payload, [payload.buffer as ArrayBuffer]);
+    assert.equal(payload.byteLength, 0, 'transferred, not copied');
+    const decoded = decodeCommand(received, null);
+    assert.deepEqual(Buffer.from(BSON.serialize(decoded.command, WIRE)), Buffer.from(expected));
+  });
+
+  test('types are kept, not promoted: Int32 vs Double, Long, Decimal128, ObjectId, Binary, Date', () => {
+    const { payload } = encodeCommand(richCommand());
+    const { command } = decodeCommand(payload, null);
+    assert.ok(command.oid instanceof ObjectId);
+    assert.equal(command.oid.toHexString(), '65a1b2c3d4e5f60718293a4b');
+    assert.ok(command.long instanceof Long);
+    assert.equal(command.long.toString(), '9007199254740993');
+    assert.ok(command.bigint instanceof Long);
+    assert.ok(command.decimal instanceof Decimal128);
+    assert.equal(command.decimal.toString(), '1234.5678901234567890123456789');
+    assert.ok(command.date instanceof Date);
+    assert.equal(command.date.toISOString(), '2024-02-29T12:34:56.789Z');
+    assert.ok(command.binary instanceof Binary);
+    assert.equal(command.binary.sub_type, 0x80);
+    assert.ok(command.int32 instanceof Int32);
+    assert.ok(command.plainInt instanceof Int32, 'a JS integer went out as int32');
+    assert.ok(command.double instanceof Double, 'a Double stays a Double even when integral');
+    assert.ok(command.big instanceof Double);
+    assert.ok(command.timestamp instanceof Timestamp);
+    assert.ok(command.bsonRegex instanceof BSONRegExp);
+    assert.ok(!('skipped' in command), 'undefined is left out, as on the wire');
+    assert.deepEqual(PAYLOAD_DESERIALIZE, { promoteValues: false, promoteBuffers: false, bsonRegExp: true });
+  });
+
+  test('document sequences travel in the same payload, each document back to back', async () => {
+    const documents = Array.from({ length: 50 }, (_, i) => ({ _id: new ObjectId(), i, when: new Date(i), n: Long.fromNumber(i), pad: 'x'.repeat(i * 10) }));
+    const updates = [{ q: { i: 1 }, u: { $set: { d: new Double(2) } } }];
+    const { payload, index } = encodeCommand({ insert: 'things' }, [
+      { identifier: 'documents', documents },
+      { identifier: 'updates', documents: updates },
+    ]);
+    assert.deepEqual(index, [
+      ['documents', 50],
+      ['updates', 1],
+    ]);
+    assert.ok(owns(payload));
+    const received = await cross(payload, [payload.buffer as ArrayBuffer]);
+    const decoded = decodeCommand(received, index);
+    assert.deepEqual(decoded.command, { insert: 'things' });
+    assert.equal(decoded.sequences?.length, 2);
+    decoded.sequences![0]!.documents.forEach((doc, i) => {
+      assert.deepEqual(Buffer.from(BSON.serialize(doc, WIRE)), Buffer.from(BSON.serialize(documents[i]!, WIRE)));
+    });
+    assert.equal(decoded.sequences![1]!.identifier, 'updates');
+    assert.ok(decoded.sequences![1]!.documents[0]!.u.$set.d instanceof Double);
+  });
+
+  test('sequences larger than the scratch buffer, and a 17 MiB total that one document could not hold', () => {
+    const big = 'y'.repeat(1024 * 1024);
+    const documents = Array.from({ length: 17 }, (_, i) => ({ i, big }));
+    const { payload, index } = encodeCommand({ insert: 'big' }, [{ identifier: 'documents', documents }]);
+    assert.ok(payload.byteLength > 17 * 1024 * 1024);
+    const decoded = decodeCommand(payload, index);
+    assert.equal(decoded.sequences![0]!.documents.length, 17);
+    assert.equal(decoded.sequences![0]!.documents[16]!.big.length, big.length);
+  });
+
+  test('a command that cannot be serialized fails as the connection would fail it', () => {
+    const circular: Document = { find: 'x' };
+    circular.self = circular;
+    assert.throws(() => encodeCommand(circular), (e: unknown) => e instanceof InvalidDocumentError && e.code === 'ERR_INVALID_DOCUMENT');
+    assert.throws(
+      () => encodeCommand({ insert: 'x' }, [{ identifier: 'documents', documents: [circular] }]),
+      (e: unknown) => e instanceof InvalidDocumentError && /document 0 of "documents"/.test(e.message),
+    );
+  });
+});
+
+describe('replies', () => {
+  test('a reply body (a view into a larger frame) becomes exact-size bytes and decodes with the caller options', async () => {
+    const reply = { cursor: { id: Long.fromNumber(0), ns: 'db.c', firstBatch: [{ _id: new ObjectId(), n: Long.fromNumber(5), d: new Double(1) }] }, ok: 1 };
+    const body = BSON.serialize(reply);
+    const frame = Buffer.concat([Buffer.alloc(21), body, Buffer.alloc(7)]);
+    const view = frame.subarray(21, 21 + body.byteLength);
+    const bytes = encodeReply(view);
+    assert.ok(owns(bytes));
+    const received = await cross(bytes, [bytes.buffer as ArrayBuffer]);
+    assert.deepEqual(decodeReply(received), BSON.deserialize(body));
+    const raw = decodeReply(received, { promoteLongs: false, promoteValues: false });
+    assert.ok(raw.cursor.firstBatch[0].n instanceof Long);
+    assert.ok(raw.cursor.firstBatch[0].d instanceof Double);
+    assert.ok(raw.cursor.firstBatch[0]._id instanceof ObjectId);
+    assert.deepEqual(decodeReply(null), { ok: 1 }, 'an unacknowledged write');
+  });
+
+  test('exactBytes copies pooled and partial views, and keeps an array that owns its buffer', () => {
+    const pooled = BSON.serialize({ a: 1 });
+    assert.ok(!owns(pooled), 'js-bson returns small documents from Buffer’s shared pool');
+    const copy = exactBytes(pooled);
+    assert.ok(owns(copy));
+    assert.deepEqual(Buffer.from(copy), Buffer.from(pooled));
+    const own = new Uint8Array(16);
+    assert.equal(exactBytes(own), own);
+  });
+
+  test('replyIsOk reads ok in place as Connection.command() does', () => {
+    const ok = (doc: Document) => replyIsOk(BSON.serialize(doc));
+    assert.equal(ok({ ok: 1 }), true);
+    assert.equal(ok({ ok: new Double(1) }), true);
+    assert.equal(ok({ ok: new Int32(1) }), true);
+    assert.equal(ok({ ok: Long.fromNumber(1) }), true);
+    assert.equal(ok({ ok: true }), true);
+    assert.equal(ok({ ok: 0, errmsg: 'no', code: 2 }), false);
+    assert.equal(ok({ ok: false }), false);
+    assert.equal(ok({ ok: '1' }), false);
+    assert.equal(ok({ n: 1 }), false, 'no ok field');
+    assert.equal(ok({ okay: 1, ok: 0 }), false, 'a key that starts with ok is not ok');
+    // ok after one of each variable-size type
+    const before = {
+      s: 'str',
+      d: { x: 1 },
+      a: [1, 2],
+      b: new Binary(Buffer.from([1, 2, 3])),
+      r: /x/g,
+      oid: new ObjectId(),
+      t: new Timestamp({ t: 1, i: 1 }),
+      dec: Decimal128.fromString('1'),
+      n: null,
+      min: new MinKey(),
+      date: new Date(),
+      code: new BSON.Code('function () {}'),
+      codeScope: new BSON.Code('function () {}', { a: 1 }),
+      sym: new BSON.BSONSymbol('sym'),
+    };
+    assert.equal(ok({ ...before, ok: 1 }), true);
+    assert.equal(ok({ ...before, ok: 0 }), false);
+    const bytes = BSON.serialize({ a: 'x', ok: 1 });
+    assert.throws(() => replyIsOk(bytes.subarray(0, bytes.byteLength - 1)), MalformedReplyError);
+    const corrupt = new Uint8Array(bytes);
+    corrupt[4] = 0x42; // unknown type byte
+    assert.throws(() => replyIsOk(corrupt), MalformedReplyError);
+  });
+});
+
+describe('error records', () => {
+  test('server errors keep class, codes and labels across a port', async () => {
+    const error = new ServerError('not primary', 10107, 'NotWritablePrimary', { address: 'h:1', errorLabels: ['RetryableWriteError'] });
+    const rebuilt = fromErrorRecord(await cross(toErrorRecord(error, 'shard worker 0')));
+    assert.ok(rebuilt instanceof ServerError);
+    assert.equal(rebuilt.code, 'ERR_SERVER');
+    assert.equal((rebuilt as ServerError).serverCode, 10107);
+    assert.equal((rebuilt as ServerError).codeName, 'NotWritablePrimary');
+    assert.equal(rebuilt.address, 'h:1');
+    assert.ok(rebuilt.hasErrorLabel('RetryableWriteError'));
+    assert.equal(rebuilt.message, 'not primary');
+  });
+
+  test('network, pool and document errors keep their class for instanceof', async () => {
+    for (const error of [
+      new NetworkError('ERR_NETWORK_TIMEOUT', 'timed out', { address: 'h:1' }),
+      new PoolClearedError('cleared', { address: 'h:1' }),
+      new InvalidDocumentError('ERR_DOCUMENT_TOO_LARGE', 'too big'),
+    ]) {
+      const rebuilt = fromErrorRecord(await cross(toErrorRecord(error, 'w')));
+      assert.equal(Object.getPrototypeOf(rebuilt), Object.getPrototypeOf(error), error.name);
+      assert.equal(rebuilt.code, error.code);
+      assert.equal(rebuilt.name, error.name);
+      assert.deepEqual([...rebuilt.errorLabels], [...error.errorLabels]);
+    }
+    const timeout = fromErrorRecord(toErrorRecord(new NetworkError('ERR_NETWORK_TIMEOUT', 't'), 'w'));
+    assert.equal((timeout as NetworkError).isTimeout, true);
+  });
+
+  test('an error that is not ours becomes an MgoError naming where it happened', () => {
+    const record = toErrorRecord(new TypeError('boom'), 'shard worker 3');
+    const rebuilt = fromErrorRecord(record);
+    assert.ok(rebuilt instanceof MgoError);
+    assert.equal(rebuilt.code, 'ERR_PROTOCOL');
+    assert.match(rebuilt.message, /shard worker 3.*TypeError: boom/);
+  });
+});
+
+describe('stats rows', () => {
+  test('round trip, and change detection', () => {
+    const stats = { address: 'h:1', maxOpen: 20, open: 3, inUse: 2, idle: 1, connecting: 0, waitCount: 4, waitDurationMS: 1.5, timeouts: 0, idleClosed: 1, lifetimeClosed: 0, errorClosed: 2 };
+    const row = statsToRow(stats);
+    assert.equal(row.length, 1 + STAT_KEYS.length);
+    assert.deepEqual(rowToStats(row), stats);
+    assert.ok(sameRows([row], [statsToRow({ ...stats })]));
+    assert.ok(!sameRows([row], [statsToRow({ ...stats, inUse: 3 })]));
+    assert.ok(!sameRows([row], []));
+  });
+});
+
+describe('monitor checks', () => {
+  test('a hello crosses as BSON: ObjectIds and the topology version survive, the description is the same', async () => {
+    const hello = {
+      isWritablePrimary: true,
+      setName: 'rs',
+      hosts: ['a:1', 'b:2'],
+      electionId: new ObjectId('7fffffff0000000000000001'),
+      setVersion: 3,
+      topologyVersion: { processId: new ObjectId(), counter: Long.fromNumber(4) },
+      maxWireVersion: 21,
+      minWireVersion: 0,
+      ok: 1,
+    };
+    const time = performance.timeOrigin + performance.now();
+    const check: CheckBroadcast = { address: 'a:1', time, hello: new Uint8Array(BSON.serialize(hello)), roundTripTimeMS: 2.5 };
+    const received = await cross(check);
+    const sd = describeCheck(received);
+    assert.ok(sd.electionId instanceof ObjectId);
+    assert.ok(sd.topologyVersion?.processId instanceof ObjectId);
+    assert.equal(sd.topologyVersion?.counter, 4n);
+    assert.ok(serverDescriptionsEqual(sd, serverDescriptionFromHello('a:1', hello, 2.5, time - performance.timeOrigin)));
+    assert.ok(Math.abs(sd.lastUpdateTime - (time - performance.timeOrigin)) < 1e-6, 'on this thread’s clock');
+    const failed = describeCheck(await cross({ address: 'a:1', time, error: 'connection refused' }));
+    assert.equal(failed.type, 'Unknown');
+    assert.equal(failed.error, 'connection refused');
+  });
+});
+
+describe('coalescing', () => {
+  class Target implements PostTarget {
+    readonly posts: { value: unknown[]; transfer: readonly ArrayBuffer[] }[] = [];
+    postMessage(value: unknown, transfer: readonly ArrayBuffer[] = []): void {
+      this.posts.push({ value: value as unknown[], transfer });
+    }
+  }
+
+  test('N messages queued in one synchronous run are one postMessage (per microtask)', async () => {
+    const target = new Target();
+    const outbox = new Outbox<[number, number]>(queueMicrotask, target);
+    const buffers: ArrayBuffer[] = [];
+    for (let i = 0; i < 100; i++) {
+      const buffer = new ArrayBuffer(8);
+      buffers.push(buffer);
+      outbox.push([RUN, i], buffer);
+    }
+    assert.equal(target.posts.length, 0, 'nothing posted synchronously');
+    await Promise.resolve();
+    assert.equal(target.posts.length, 1);
+    assert.equal(target.posts[0]!.value.length, 100);
+    assert.deepEqual(target.posts[0]!.transfer, buffers, 'every payload listed for transfer');
+    outbox.push([RUN, 100]);
+    await Promise.resolve();
+    assert.equal(target.posts.length, 2, 'a later burst is a new message');
+  });
+
+  test('per turn (setImmediate): replies settled in many microtasks and timers of one turn share a message', async () => {
+    const target = new Target();
+    const outbox = new Outbox<number>((flush) => setImmediate(flush), target);
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        Promise.resolve()
+          .then(() => Promise.resolve())
+          .then(() => outbox.push(i)),
+      ),
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(target.posts.length, 1);
+    assert.deepEqual(target.posts[0]!.value, Array.from({ length: 20 }, (_, i) => i));
+  });
+
+  test('a real MessagePort receives one message event for a burst', async () => {
+    const { port1, port2 } = new MessageChannel();
+    const received: unknown[][] = [];
+    const done = new Promise<void>((resolve) =>
+      (port2 as MessagePort).on('message', (batch: unknown[]) => {
+        received.push(batch);
+        if (received.flat().length === 500) resolve();
+      }),
+    );
+    const outbox = new Outbox<[number, number]>(queueMicrotask, port1);
+    for (let i = 0; i < 500; i++) outbox.push([RUN, i]);
+    await done;
+    port1.close();
+    assert.equal(received.length, 1);
+  });
+
+  test('beforeFlush may add to the batch being flushed; messages wait for a target', async () => {
+    const target = new Target();
+    let extra = true;
+    const outbox: Outbox<string> = new Outbox<string>(queueMicrotask, undefined, () => {
+      if (extra) outbox.push('stats');
+      extra = false;
+    });
+    outbox.push('reply');
+    await Promise.resolve();
+    assert.equal(target.posts.length, 0);
+    outbox.attach(target);
+    await Promise.resolve();
+    assert.deepEqual(
+      target.posts.map((p) => p.value),
+      [['reply', 'stats']],
+      'one message, not two',
+    );
+    assert.deepEqual(outbox.reset(), []);
+  });
+});
