@@ -29,6 +29,8 @@ import { nextAverageRtt } from './rtt.js';
 export interface ClusterHooks {
   /** Permits for a server's pool (the shared coordinator); the pool's own counter when absent. */
   permits?(address: string): PermitSource | undefined;
+  /** Dial slots (maxConnecting) for a server's pool, shared the same way. */
+  dialSlots?(address: string): PermitSource | undefined;
   /**
    * 'external': no monitors here; descriptions arrive through
    * applyServerDescription() from the process's one monitor per server,
@@ -200,6 +202,7 @@ export class Cluster {
           this.requestCheck(s);
         },
         permits: this.hooks.permits?.(address),
+        dialSlots: this.hooks.dialSlots?.(address),
       });
       this.servers.set(address, server);
       if (this.hooks.monitoring !== 'external') server.start();

@@ -30,6 +30,8 @@ export interface ServerHooks {
   onBackgroundError(server: Server, error: unknown): void;
   /** Where permits come from: the shard coordinator in a worker; the pool's own counter otherwise. */
   permits?: PermitSource | undefined;
+  /** Where dial slots (maxConnecting) come from, likewise. */
+  dialSlots?: PermitSource | undefined;
 }
 
 export class Server {
@@ -50,6 +52,7 @@ export class Server {
       waitQueueTimeoutMS: options.waitQueueTimeoutMS,
       monitor: hooks.onPoolEvent,
       permits: hooks.permits,
+      dialSlots: hooks.dialSlots,
       onBackgroundError: (error) => hooks.onBackgroundError(this, error),
     });
     this.monitor = new Monitor(server, options, (result) => hooks.onCheck(this, result));

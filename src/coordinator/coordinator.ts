@@ -4,6 +4,8 @@
 // it only takes a slot lock for the few instructions of a reclaim.
 import { InvalidOptionError } from '../errors.js';
 import { GENERATION, LIMIT, OPEN, RING_LEN, bufferBytes, layoutOf, writeHeader, type Layout } from './layout.js';
+
+export { dialSlotKey } from './layout.js';
 import { SlotView, notifyWorker } from './slot.js';
 
 export interface CoordinatorOptions {
@@ -23,6 +25,7 @@ export interface SlotSnapshot {
 }
 
 const DEFAULT_MAX_SERVERS = 64;
+
 
 export class Coordinator {
   readonly buffer: SharedArrayBuffer;
@@ -48,7 +51,8 @@ export class Coordinator {
     }
     // A pool keeps at most one permit request queued at a time (its "permit
     // watch"); room for several per worker covers a pool being replaced.
-    return new Coordinator(layoutOf(maxWorkers, maxServers, maxWorkers * 8));
+    // Each server takes two slots: its connections and its dial slots.
+    return new Coordinator(layoutOf(maxWorkers, maxServers * 2, maxWorkers * 8));
   }
 
   /** The slot of a server, assigned on first use with its limit (main thread only). */

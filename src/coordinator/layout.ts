@@ -92,3 +92,12 @@ export function grantsIndex(layout: Layout, base: number, worker: number): numbe
 export function ringIndex(layout: Layout, base: number, position: number): number {
   return base + SLOT_FIXED_INTS + 2 * layout.maxWorkers + (position % layout.ringCapacity);
 }
+
+/**
+ * The slot key of a server's dial slots: maxConnecting, shared by every
+ * worker like the connection limit, lives in a slot of its own (no socket
+ * address contains a space).
+ */
+export function dialSlotKey(address: string): string {
+  return `${address} dial`;
+}

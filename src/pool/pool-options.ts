@@ -50,6 +50,12 @@ export interface PoolOptions<C extends PoolableConnection = PoolableConnection> 
   maintenanceIntervalMS?: number;
   /** Where permits come from; default: LocalPermits(maxPoolSize). */
   permits?: PermitSource;
+  /**
+   * Where dial slots (maxConnecting) come from; default:
+   * LocalPermits(maxConnecting). Shard workers share one source per server
+   * so that maxConnecting bounds the handshakes of all workers together.
+   */
+  dialSlots?: PermitSource;
   /** Sees every event, including ConnectionPoolCreated emitted by the constructor. */
   monitor?: (event: PoolEvent) => void;
   /**

@@ -62,6 +62,8 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
   readonly options: ResolvedPoolOptions;
   readonly #connect: ConnectFn<C>;
   readonly #permits: PermitSource;
+  /** maxConnecting as a permit source: one dial slot per dial in flight. */
+  readonly #dialSlots: PermitSource;
   readonly #onBackgroundError: ((error: unknown) => void) | undefined;
 
   #state: PoolState = 'paused';
@@ -89,6 +91,9 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
   #permitWatch: { ticket: PermitRequest | undefined } | undefined = undefined;
   /** A permit granted to #permitWatch and not yet spent on a dial. */
   #sparePermit = false;
+  #dialSlotWatch: { ticket: PermitRequest | undefined } | undefined = undefined;
+  /** A dial slot granted to #dialSlotWatch and not yet spent. */
+  #spareDialSlot = false;
   /** One timer for the whole wait queue, due at the oldest waiter's deadline; ref'd only while someone waits. */
   #queueTimer: ReturnType<typeof setTimeout> | undefined = undefined;
   #queueTimerDueAt = Infinity;
@@ -108,6 +113,7 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
     this.address = options.address;
     this.#connect = options.connect;
     this.#permits = options.permits ?? new LocalPermits(this.options.maxPoolSize);
+    this.#dialSlots = options.dialSlots ?? new LocalPermits(this.options.maxConnecting);
     this.#onBackgroundError = options.onBackgroundError;
     // CMAP "Creating a Connection Pool": generation 0, state paused, then the event.
     if (this.wants('ConnectionPoolCreated')) {
@@ -475,6 +481,12 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
         this.#sparePermit = false;
         this.#permits.release();
       }
+      if (this.#spareDialSlot) {
+        // Not spent on a dial just now: a dial slot held idle would hold up
+        // the handshakes of other workers sharing maxConnecting.
+        this.#spareDialSlot = false;
+        this.#dialSlots.release();
+      }
     } finally {
       this.#processing = false;
     }
@@ -510,20 +522,49 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
   // ---------------------------------------------------------------- permits
 
   /**
-   * Reserves the right to dial now: a free maxConnecting slot and a permit,
-   * in that order so that a permit is never taken for a dial that cannot
-   * start. With `watch`, a refused permit leaves one request() queued at the
-   * PermitSource on behalf of the wait queue.
+   * Reserves the right to dial now: a dial slot (maxConnecting) and a
+   * permit, in that order so that a permit is never taken for a dial that
+   * cannot start; and a dial slot is never held while waiting for a permit.
+   * With `watch`, what was refused leaves one request() queued at its source
+   * on behalf of the wait queue. In-thread dial slots are never watched:
+   * they free up only when one of this pool's own dials settles, which runs
+   * the queue anyway.
    */
   #takeDialSlot(watch: boolean): boolean {
     if (this.#dialing.size >= this.options.maxConnecting) return false;
+    if (this.#spareDialSlot) this.#spareDialSlot = false;
+    else if (!this.#dialSlots.tryAcquire()) {
+      if (watch) this.#watchDialSlots();
+      return false;
+    }
     if (this.#sparePermit) {
       this.#sparePermit = false;
       return true;
     }
     if (this.#permits.tryAcquire()) return true;
+    this.#dialSlots.release();
     if (watch) this.#watchPermits();
     return false;
+  }
+
+  #watchDialSlots(): void {
+    if (this.#dialSlotWatch !== undefined) return;
+    const watch: { ticket: PermitRequest | undefined } = { ticket: undefined };
+    this.#dialSlotWatch = watch;
+    watch.ticket = this.#dialSlots.request(() => {
+      if (this.#dialSlotWatch === watch) this.#dialSlotWatch = undefined;
+      if (this.#spareDialSlot || this.#state === 'closed') {
+        this.#dialSlots.release();
+        return;
+      }
+      this.#spareDialSlot = true;
+      queueMicrotask(() => this.#processWaitQueue());
+    });
+  }
+
+  /** A dial settled: its record leaves #dialing and its dial slot is returned, exactly once. */
+  #endDial(entry: Entry<C>): void {
+    if (this.#dialing.delete(entry)) this.#dialSlots.release();
   }
 
   #watchPermits(): void {
@@ -545,12 +586,21 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
     });
   }
 
-  /** Nobody needs a permit any more: leave the PermitSource queue and return an unspent one. */
+  /** Nobody needs a permit any more: leave the PermitSource queues and return what is unspent. */
   #dropPermitWatch(): void {
     const watch = this.#permitWatch;
     if (watch !== undefined) {
       this.#permitWatch = undefined;
       watch.ticket?.cancel();
+    }
+    const dialWatch = this.#dialSlotWatch;
+    if (dialWatch !== undefined) {
+      this.#dialSlotWatch = undefined;
+      dialWatch.ticket?.cancel();
+    }
+    if (this.#spareDialSlot) {
+      this.#spareDialSlot = false;
+      this.#dialSlots.release();
     }
     if (this.#sparePermit) {
       this.#sparePermit = false;
@@ -593,7 +643,7 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
       this.#dialFailed(entry, error);
       return;
     }
-    this.#dialing.delete(entry);
+    this.#endDial(entry);
     entry.dialAbort = undefined;
     const requester = entry.requester;
     entry.requester = undefined;
@@ -706,7 +756,7 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
   #close(entry: Entry<C>, reason: ConnectionClosedReason, destroyReason?: Error): void {
     if (entry.state === 'closed') return;
     if (entry.state === 'inUse') this.#inUse--;
-    else if (entry.state === 'dialing') this.#dialing.delete(entry);
+    else if (entry.state === 'dialing') this.#endDial(entry);
     entry.state = 'closed';
     const conn = entry.conn;
     if (conn !== undefined) {

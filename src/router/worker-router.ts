@@ -25,7 +25,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { TopologyMonitor } from '../cluster/topology-monitor.js';
-import { Coordinator } from '../coordinator/coordinator.js';
+import { Coordinator, dialSlotKey } from '../coordinator/coordinator.js';
 import { MgoError, NetworkError, PoolClosedError, fromErrorRecord } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
@@ -100,7 +100,14 @@ export class WorkerRouter implements Router, ShardHost {
     this.coordinator = Coordinator.create({ maxWorkers: options.workers });
     this.monitor = new TopologyMonitor(options, {
       onCheck: (check) => this.broadcast([TOPOLOGY, check]),
-      onServersAdded: (addresses) => this.broadcast([SLOTS, addresses.map((a) => [a, this.coordinator.slotFor(a, options.maxPoolSize)])]),
+      onServersAdded: (addresses) =>
+        this.broadcast([
+          SLOTS,
+          addresses.flatMap((a) => [
+            [a, this.coordinator.slotFor(a, options.maxPoolSize)],
+            [dialSlotKey(a), this.coordinator.slotFor(dialSlotKey(a), options.maxConnecting)],
+          ]),
+        ]),
     });
     const shardOptions = {
       filename: internals.filename ?? defaultShardFilename(),

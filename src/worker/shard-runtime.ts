@@ -6,6 +6,7 @@
 // plane (control.ts) on a second port.
 import { threadId, type MessagePort } from 'node:worker_threads';
 import { describeCheck, type CheckBroadcast } from '../cluster/topology-monitor.js';
+import { dialSlotKey } from '../coordinator/layout.js';
 import { ShardCoordinator } from '../coordinator/shard-coordinator.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { PermitSource } from '../pool/permits.js';
@@ -97,6 +98,7 @@ export class ShardRuntime implements ShardControl {
     runtime.router = await LocalRouter.create(init.config.options, {
       monitoring: 'external',
       permits: (address) => runtime.permitsFor(address),
+      dialSlots: (address) => runtime.dialSlotsFor(address),
       requestCheck: (address) => runtime.askForCheck(address),
       onReservationDead: (id) => runtime.outbox.push([DEAD, id]),
     });
@@ -206,6 +208,14 @@ export class ShardRuntime implements ShardControl {
     const slot = this.slots.get(address);
     if (slot === undefined) return undefined;
     return this.coordinator.permits(slot, () => this.giveBack(address));
+  }
+
+  /** The coordinator's dial slots (maxConnecting across all workers) for a server. */
+  private dialSlotsFor(address: string): PermitSource | undefined {
+    const slot = this.slots.get(dialSlotKey(address));
+    if (slot === undefined) return undefined;
+    // A dial slot is only held during a handshake: there is nothing idle to give back.
+    return this.coordinator.permits(slot, () => false);
   }
 
   /** Idle give-back: close one idle socket of the server so that another worker's waiter gets its permit. */

@@ -1,10 +1,9 @@
-// Two pools on one shared limit, as two shard workers would hold them: a
-// saturated pool with waiters of its own must still let the other worker's
-// older request through (sockets cannot move between threads, so it closes
-// the socket it gets back and the permit moves instead).
+// Pools on one shared coordinator, as shard workers hold them (two worker
+// ids in one thread): fairness across workers, and maxConnecting as one
+// bound on the handshakes of all workers together.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Coordinator } from '../../../src/coordinator/coordinator.js';
+import { Coordinator, dialSlotKey } from '../../../src/coordinator/coordinator.js';
 import { ShardCoordinator } from '../../../src/coordinator/shard-coordinator.js';
 import { Pool, type ConnectionClosedEvent, type PoolableConnection } from '../../../src/pool/index.js';
 
@@ -49,4 +48,42 @@ test('a saturated worker yields a checked-in socket to another worker queued bef
   a.checkIn(connA);
   a.checkIn(held[1]!);
   assert.ok(coordinator.snapshot()[0]!.open <= 2);
+});
+
+test('maxConnecting bounds the dials of all workers together', { timeout: 10_000 }, async () => {
+  const coordinator = Coordinator.create({ maxWorkers: 2 });
+  const slot = coordinator.slotFor('db:27017', 10);
+  const dialSlot = coordinator.slotFor(dialSlotKey('db:27017'), 2);
+  let dialing = 0;
+  let maxDialing = 0;
+  const slowConnect = async (init: { id: number; generation: number; address: string }) => {
+    dialing++;
+    maxDialing = Math.max(maxDialing, dialing);
+    await new Promise((r) => setTimeout(r, 20));
+    dialing--;
+    return fakeConnect(init);
+  };
+  const workerPools = [0, 1].map((w) => {
+    const shard = new ShardCoordinator(coordinator.buffer, w);
+    shards.push(shard);
+    const pool = new Pool({
+      address: 'db:27017',
+      connect: slowConnect,
+      maxPoolSize: 10,
+      maxConnecting: 2,
+      waitQueueTimeoutMS: 5000,
+      permits: shard.permits(slot, () => false),
+      dialSlots: shard.permits(dialSlot, () => false),
+    });
+    pool.ready();
+    pools.push(pool);
+    return pool;
+  });
+  // 5 checkouts in each worker: 10 dials, at most 2 at a time across both.
+  const conns = await Promise.all(workerPools.flatMap((pool) => Array.from({ length: 5 }, () => pool.checkOut().then((c) => ({ pool, c })))));
+  assert.equal(conns.length, 10);
+  assert.equal(maxDialing, 2, 'two handshakes at most, whichever worker runs them');
+  for (const { pool, c } of conns) pool.checkIn(c);
+  const [dials] = coordinator.snapshot().filter((s) => s.address.endsWith(' dial'));
+  assert.equal(dials!.open, 0, 'every dial slot returned');
 });
