@@ -5,10 +5,14 @@
 //   notify       maxWorkers         one futex word per worker: bumped and
 //                                   Atomics.notify'd when that worker has a
 //                                   permit granted or is asked to give one back
-//   slots        maxServers x slotInts(maxWorkers, ringCapacity), one per server:
+//   slots        maxServers x slotInts(maxWorkers, ringCapacity); each server
+//                takes two: its connections (LIMIT = maxPoolSize, OPEN =
+//                sockets established + dialing) and its dial slots (key
+//                dialSlotKey(address), LIMIT = maxConnecting, OPEN =
+//                handshakes in flight), both with the fields below:
 //     LOCK          0 = free, else owner id + 1 (workers 0..N-1, main = N)
-//     LIMIT         maxPoolSize: permits for this server, all workers together
-//     OPEN          permits taken: sockets established + sockets dialing
+//     LIMIT         permits for this slot, all workers together
+//     OPEN          permits taken
 //     RING_HEAD     index of the oldest queued request in RING
 //     RING_LEN      queued requests
 //     GENERATION    pool generation, bumped by whichever worker clears its pool
