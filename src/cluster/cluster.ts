@@ -17,7 +17,7 @@ import { serverDescriptionFromHello, unknownServerDescription, type ServerDescri
 import {
   applicationErrorDecision,
   checkErrorDecision,
-  initialTopology,
+  seedTopology,
   updateTopology,
   type ApplicationError,
   type TopologyDescription,
@@ -49,7 +49,7 @@ export interface SelectionCriteria {
 export class Cluster {
   private description: TopologyDescription;
   private readonly servers = new Map<string, Server>();
-  private readonly seeds = new Map<string, ServerAddress>();
+  private readonly seeds: Map<string, ServerAddress>;
   private readonly averageRtt = new Map<string, number>();
   /** Selections waiting for the next topology change. */
   private readonly changeWaiters = new Set<() => void>();
@@ -60,11 +60,7 @@ export class Cluster {
     private readonly onPoolEvent: (event: PoolEvent) => void,
     private readonly hooks: ClusterHooks = {},
   ) {
-    for (const host of options.hosts) this.seeds.set(host.address, host);
-    this.description = initialTopology(
-      options.hosts.map((h) => h.address),
-      { directConnection: options.directConnection, replicaSet: options.replicaSet, loadBalanced: options.loadBalanced },
-    );
+    ({ seeds: this.seeds, description: this.description } = seedTopology(options));
   }
 
   get topology(): TopologyDescription {

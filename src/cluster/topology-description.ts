@@ -4,6 +4,7 @@
 // returns a new frozen description or a decision; none does I/O, starts a
 // monitor or clears a pool. The cluster layer reconciles monitors and pools
 // with what the new description lists, and carries out the decisions.
+import type { ResolvedOptions, ServerAddress } from '../uri/resolve.js';
 import type { Document, ObjectId } from 'bson';
 import { InvalidOptionError } from '../errors.js';
 import { DRIVER_NAME } from '../version.js';
@@ -658,4 +659,17 @@ export function checkErrorDecision(previous: ServerDescription | undefined, type
     // "If this was a network error (a timeout is one) and the server was in a known state".
     checkAgainNow: type !== 'command' && wasKnown,
   });
+}
+
+/** The seeds of a resolved URL, by address, and the topology they start from. */
+export function seedTopology(
+  options: Pick<ResolvedOptions, 'hosts' | 'directConnection' | 'replicaSet' | 'loadBalanced'>,
+): { seeds: Map<string, ServerAddress>; description: TopologyDescription } {
+  const seeds = new Map(options.hosts.map((host) => [host.address, host] as const));
+  const description = initialTopology([...seeds.keys()], {
+    directConnection: options.directConnection,
+    replicaSet: options.replicaSet,
+    loadBalanced: options.loadBalanced,
+  });
+  return { seeds, description };
 }

@@ -21,7 +21,7 @@ import type { ResolvedOptions, ServerAddress } from '../uri/resolve.js';
 import { Monitor, type CheckResult } from './monitor.js';
 import { addRttSample, EMPTY_RTT_STATS, minRoundTripTime, type RttStats } from './rtt.js';
 import { serverDescriptionFromHello, unknownServerDescription, type ServerDescription } from './server-description.js';
-import { checkErrorDecision, initialTopology, updateTopology, type TopologyDescription } from './topology-description.js';
+import { checkErrorDecision, seedTopology, updateTopology, type TopologyDescription } from './topology-description.js';
 
 /** One check of one server, as broadcast to the workers (plain data: it crosses a MessagePort). */
 export interface CheckBroadcast {
@@ -59,7 +59,7 @@ export interface TopologyMonitorListener {
 export class TopologyMonitor {
   private description: TopologyDescription;
   private readonly monitors = new Map<string, Monitor>();
-  private readonly seeds = new Map<string, ServerAddress>();
+  private readonly seeds: Map<string, ServerAddress>;
   private readonly rtt = new Map<string, RttStats>();
   /** The last check of every server still listed, in the order they arrived (a new worker replays them). */
   private readonly last = new Map<string, CheckBroadcast>();
@@ -69,11 +69,7 @@ export class TopologyMonitor {
     private readonly options: ResolvedOptions,
     private readonly listener: TopologyMonitorListener,
   ) {
-    for (const host of options.hosts) this.seeds.set(host.address, host);
-    this.description = initialTopology(
-      options.hosts.map((h) => h.address),
-      { directConnection: options.directConnection, replicaSet: options.replicaSet, loadBalanced: options.loadBalanced },
-    );
+    ({ seeds: this.seeds, description: this.description } = seedTopology(options));
   }
 
   get topology(): TopologyDescription {
