@@ -23,7 +23,8 @@ import {
   type CheckOutFailedReason,
   type ConnectionClosedReason,
 } from './events.js';
-import { LocalPermits, type PermitRequest, type PermitSource } from './permits.js';
+import { LocalPermits, type PermitSource } from './permits.js';
+import { SourceWatch } from './source-watch.js';
 import { resolvePoolOptions, reportedOptions, type PoolOptions, type ResolvedPoolOptions } from './pool-options.js';
 import type { ConnectFn, PoolableConnection } from './poolable-connection.js';
 import { PooledConnection } from './pooled-connection.js';
@@ -88,12 +89,10 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
   readonly #counters = new PoolCounters();
 
   /** PermitSource request queued on behalf of the wait queue when the limit was reached. */
-  #permitWatch: { ticket: PermitRequest | undefined } | undefined = undefined;
-  /** A permit granted to #permitWatch and not yet spent on a dial. */
-  #sparePermit = false;
-  #dialSlotWatch: { ticket: PermitRequest | undefined } | undefined = undefined;
-  /** A dial slot granted to #dialSlotWatch and not yet spent. */
-  #spareDialSlot = false;
+  /** The wait queue's request for a permit, and a granted permit not yet spent on a dial. */
+  readonly #permitWatch: SourceWatch;
+  /** The same for dial slots. */
+  readonly #dialSlotWatch: SourceWatch;
   /** One timer for the whole wait queue, due at the oldest waiter's deadline; ref'd only while someone waits. */
   #queueTimer: ReturnType<typeof setTimeout> | undefined = undefined;
   #queueTimerDueAt = Infinity;
@@ -114,6 +113,10 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
     this.#connect = options.connect;
     this.#permits = options.permits ?? new LocalPermits(this.options.maxPoolSize);
     this.#dialSlots = options.dialSlots ?? new LocalPermits(this.options.maxConnecting);
+    const runQueue = () => queueMicrotask(() => this.#processWaitQueue());
+    const closed = () => this.#state === 'closed';
+    this.#permitWatch = new SourceWatch(this.#permits, runQueue, closed);
+    this.#dialSlotWatch = new SourceWatch(this.#dialSlots, runQueue, closed);
     this.#onBackgroundError = options.onBackgroundError;
     // CMAP "Creating a Connection Pool": generation 0, state paused, then the event.
     if (this.wants('ConnectionPoolCreated')) {
@@ -476,17 +479,11 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
         this.#serveWaiters();
         this.#populate();
       } while (this.#reprocess);
-      if (this.#sparePermit && this.#waiters.size === 0) {
-        // Granted after the need passed: give it back to whoever waits next.
-        this.#sparePermit = false;
-        this.#permits.release();
-      }
-      if (this.#spareDialSlot) {
-        // Not spent on a dial just now: a dial slot held idle would hold up
-        // the handshakes of other workers sharing maxConnecting.
-        this.#spareDialSlot = false;
-        this.#dialSlots.release();
-      }
+      // A permit granted after the need passed goes back to whoever waits next.
+      if (this.#waiters.size === 0) this.#permitWatch.returnSpare();
+      // A dial slot not spent just now goes back at once: held idle, it would
+      // hold up the handshakes of other workers sharing maxConnecting.
+      this.#dialSlotWatch.returnSpare();
     } finally {
       this.#processing = false;
     }
@@ -532,34 +529,14 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
    */
   #takeDialSlot(watch: boolean): boolean {
     if (this.#dialing.size >= this.options.maxConnecting) return false;
-    if (this.#spareDialSlot) this.#spareDialSlot = false;
-    else if (!this.#dialSlots.tryAcquire()) {
-      if (watch) this.#watchDialSlots();
+    if (!this.#dialSlotWatch.take()) {
+      if (watch) this.#dialSlotWatch.watch();
       return false;
     }
-    if (this.#sparePermit) {
-      this.#sparePermit = false;
-      return true;
-    }
-    if (this.#permits.tryAcquire()) return true;
+    if (this.#permitWatch.take()) return true;
     this.#dialSlots.release();
-    if (watch) this.#watchPermits();
+    if (watch) this.#permitWatch.watch();
     return false;
-  }
-
-  #watchDialSlots(): void {
-    if (this.#dialSlotWatch !== undefined) return;
-    const watch: { ticket: PermitRequest | undefined } = { ticket: undefined };
-    this.#dialSlotWatch = watch;
-    watch.ticket = this.#dialSlots.request(() => {
-      if (this.#dialSlotWatch === watch) this.#dialSlotWatch = undefined;
-      if (this.#spareDialSlot || this.#state === 'closed') {
-        this.#dialSlots.release();
-        return;
-      }
-      this.#spareDialSlot = true;
-      queueMicrotask(() => this.#processWaitQueue());
-    });
   }
 
   /** A dial settled: its record leaves #dialing and its dial slot is returned, exactly once. */
@@ -567,45 +544,10 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
     if (this.#dialing.delete(entry)) this.#dialSlots.release();
   }
 
-  #watchPermits(): void {
-    if (this.#permitWatch !== undefined) return;
-    const watch: { ticket: PermitRequest | undefined } = { ticket: undefined };
-    this.#permitWatch = watch;
-    // May run synchronously (inside request() or another release()), hence
-    // the deferred processing.
-    watch.ticket = this.#permits.request(() => {
-      if (this.#permitWatch === watch) this.#permitWatch = undefined;
-      if (this.#sparePermit || this.#state === 'closed') {
-        this.#permits.release();
-        return;
-      }
-      // Ours even if the watch was dropped meanwhile (a shared source may
-      // grant while we cancel); processWaitQueue spends it or returns it.
-      this.#sparePermit = true;
-      queueMicrotask(() => this.#processWaitQueue());
-    });
-  }
-
   /** Nobody needs a permit any more: leave the PermitSource queues and return what is unspent. */
   #dropPermitWatch(): void {
-    const watch = this.#permitWatch;
-    if (watch !== undefined) {
-      this.#permitWatch = undefined;
-      watch.ticket?.cancel();
-    }
-    const dialWatch = this.#dialSlotWatch;
-    if (dialWatch !== undefined) {
-      this.#dialSlotWatch = undefined;
-      dialWatch.ticket?.cancel();
-    }
-    if (this.#spareDialSlot) {
-      this.#spareDialSlot = false;
-      this.#dialSlots.release();
-    }
-    if (this.#sparePermit) {
-      this.#sparePermit = false;
-      this.#permits.release();
-    }
+    this.#permitWatch.drop();
+    this.#dialSlotWatch.drop();
   }
 
   // ---------------------------------------------------------------- dialing
