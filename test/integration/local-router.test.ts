@@ -2,12 +2,12 @@
 // death of a reserved socket, recovery after a pool clear, draining close.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { LocalRouter } from '../../src/router/local-router.js';
 import { PRIMARY, type Router } from '../../src/router/router.js';
 import { resolveOptions } from '../../src/uri/resolve.js';
 import { NetworkError, ServerSelectionError } from '../../src/errors.js';
 import type { PoolEvent } from '../../src/pool/events.js';
+import { runChildScript } from '../helpers/child-script.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -136,19 +136,7 @@ describe('LocalRouter against the test server', () => {
       await r.run({ db: 'admin', command: { ping: 1 }, readPreference: { mode: 'primary' } });
       await r.close();
     `;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: new URL('../..', import.meta.url), stdio: 'pipe' });
-    let stderr = '';
-    child.stderr.on('data', (c) => (stderr += c));
-    const code = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        resolve(null);
-      }, 10_000);
-      child.on('exit', (c) => {
-        clearTimeout(timer);
-        resolve(c);
-      });
-    });
+    const { code, stderr } = await runChildScript(script, { timeoutMS: 10_000 });
     assert.equal(code, 0, `child did not exit cleanly within 10 s: ${stderr}`);
   });
 });

@@ -21,8 +21,7 @@
 // own timeout).
 import { after, afterEach, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
 import { MinKey, type Document } from 'bson';
 import {
   connectionPool,
@@ -40,6 +39,7 @@ import { countServerSockets, ServerSocketSampler, waitForServerSockets } from '.
 import type { Connection } from '../../src/connection/connection.js';
 import { MgoError, PoolClosedError } from '../../src/errors.js';
 import type { ConnectionClosedEvent, Pool, PoolOptions } from '../../src/pool/index.js';
+import { runChildScript } from '../helpers/child-script.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -329,30 +329,12 @@ describe('Pool<Connection> against the test server', () => {
         await new Promise((resolve) => setImmediate(resolve));
         console.log(JSON.stringify({ completed: load.completed, used, closed: pool.stats(), resources: process.getActiveResourcesInfo() }));
       `;
-      const root = fileURLToPath(new URL('../..', import.meta.url));
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-        cwd: root,
-        env: { ...process.env, MGO_POOL_TEST_SERVER: JSON.stringify({ host: server.host, port: server.port, address: server.address }) },
-        stdio: ['ignore', 'pipe', 'pipe'],
+      const { code, signal, stdout, stderr, lingerMS } = await runChildScript(script, {
+        env: { MGO_POOL_TEST_SERVER: JSON.stringify({ host: server.host, port: server.port, address: server.address }) },
       });
-      let stdout = '';
-      let stderr = '';
-      let reportedAt = 0;
-      child.stdout.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-        reportedAt ||= performance.now();
-      });
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-        child.once('exit', (c, s) => resolve([c, s])),
-      );
-      const exitedAt = performance.now();
-      clearTimeout(killer);
       assert.equal(signal, null, `child killed after 30 s: it did not exit by itself; stdout ${stdout}; stderr ${stderr}`);
       assert.equal(code, 0, `child failed: ${stderr}`);
       const report = JSON.parse(stdout) as { completed: number; used: { open: number; waitCount: number }; closed: { open: number }; resources: string[] };
-      const lingerMS = exitedAt - reportedAt;
       t.diagnostic(`child exited ${lingerMS.toFixed(0)} ms after pool.close(); used ${JSON.stringify(report.used)}; active after close: ${report.resources.join(', ')}`);
       assert.equal(report.completed, 200);
       assert.ok(report.used.waitCount > 0, 'the load never queued: the queue timer was not exercised');

@@ -7,7 +7,6 @@
 // waitQueueTimeoutMS, the deadlines below).
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +20,7 @@ import { Mode } from '../../src/session/modes.js';
 import { openSession, type Session } from '../../src/session/session.js';
 import { resolveOptions } from '../../src/uri/resolve.js';
 import { ServerSocketSampler, countServerSockets } from '../helpers/server-sockets.js';
+import { runChildScript } from '../helpers/child-script.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../unit/worker/wait.js';
 
@@ -350,24 +350,7 @@ describe('shard workers', () => {
       await new Promise((resolve) => setImmediate(resolve));
       console.log(JSON.stringify({ resources: process.getActiveResourcesInfo() }));
     `;
-    const root = fileURLToPath(new URL('../..', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      cwd: root,
-      env: { ...process.env, MGO_WORKERS_TEST_URI: server.uri },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let reportedAt = 0;
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      reportedAt ||= performance.now();
-    });
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])));
-    clearTimeout(killer);
-    const lingerMS = performance.now() - reportedAt;
+    const { code, signal, stdout, stderr, lingerMS } = await runChildScript(script, { env: { MGO_WORKERS_TEST_URI: server.uri } });
     assert.equal(signal, null, `child killed after 30 s: it did not exit by itself; stdout ${stdout}; stderr ${stderr}`);
     assert.equal(code, 0, `child failed: ${stderr}`);
     t.diagnostic(`child exited ${lingerMS.toFixed(0)} ms after close(); active then: ${(JSON.parse(stdout) as { resources: string[] }).resources.join(', ')}`);
