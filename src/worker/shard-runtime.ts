@@ -95,7 +95,7 @@ export class ShardRuntime implements ShardControl {
 
   static async start(init: ShardInit): Promise<ShardRuntime> {
     const runtime = new ShardRuntime(init.port, init.config);
-    runtime.router = await LocalRouter.create(init.config.options, {
+    runtime.router = await LocalRouter.create(shardOptions(init.config.options, init.config.workerId), {
       monitoring: 'external',
       permits: (address) => runtime.permitsFor(address),
       dialSlots: (address) => runtime.dialSlotsFor(address),
@@ -273,4 +273,16 @@ export class ShardRuntime implements ShardControl {
     this.lastStats = rows;
     this.outbox.push([STATS, rows]);
   }
+}
+
+/**
+ * The options of one shard's cluster. minPoolSize is the process's, like
+ * maxPoolSize: shared out so that the workers together keep exactly that
+ * many sockets open (worker k keeps floor(min / N), plus one for the first
+ * min % N workers), rather than N times as many.
+ */
+export function shardOptions(options: ResolvedOptions, workerId: number): ResolvedOptions {
+  const workers = Math.max(1, options.workers);
+  const share = Math.floor(options.minPoolSize / workers) + (workerId < options.minPoolSize % workers ? 1 : 0);
+  return { ...options, minPoolSize: share };
 }

@@ -251,10 +251,19 @@ describe('shard workers', () => {
     // death, not about permits running out (see the report on cross-worker
     // fairness: a replacement that starts with no permit, while the other
     // worker keeps every one busy, waits for one).
-    const { router, session } = await workerSession({ workers: 2, poolLimit: 40, waitQueueTimeoutMS: 10_000 }, Mode.Eventual);
+    // The invariant is watched from the server's side throughout, and after
+    // the load the idle sockets go (maxIdleTimeMS) until exactly minPoolSize
+    // stay open across both workers: no permit leaked with the dead worker.
+    await waitFor('no client sockets left from earlier tests', () => countServerSockets(server) === 0, 10_000);
+    const sampler = await ServerSocketSampler.start(server);
+    const { router, session } = await workerSession({ workers: 2, poolLimit: 40, waitQueueTimeoutMS: 10_000, minPoolSize: 4, maxIdleTimeMS: 500 }, Mode.Eventual);
     try {
       await killMidLoad(router, session, t);
+      const settledMS = await waitFor('open back to minPoolSize (4) after the idle timeout', () => router.coordinatorSnapshot()[0]!.open === 4, 10_000);
+      t.diagnostic(`open back to minPoolSize 4 after ${settledMS.toFixed(0)} ms; server-side max during the run ${sampler.max} (limit 40 + 1 monitoring)`);
+      assert.ok(sampler.max <= 41, `the server saw ${sampler.max} sockets at once: over 40 pool + 1 monitoring`);
     } finally {
+      await sampler.stop();
       await session.close();
       await router.destroy();
     }

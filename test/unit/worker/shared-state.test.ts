@@ -9,6 +9,7 @@ import { WorkerRouter } from '../../../src/router/worker-router.js';
 import { Mode } from '../../../src/session/modes.js';
 import { openSession } from '../../../src/session/session.js';
 import { resolveOptions } from '../../../src/uri/resolve.js';
+import { shardOptions } from '../../../src/worker/shard-runtime.js';
 import { startFakeServer, type FakeServer } from '../../helpers/fake-server.js';
 import { waitFor } from './wait.js';
 
@@ -58,4 +59,13 @@ describe('shared state across shard workers', () => {
     await Promise.all([...again, sessions[0]!, root].map((s) => s.close()));
     router = undefined;
   });
+});
+
+test('minPoolSize is shared out across the workers: together they keep exactly minPoolSize sockets', async () => {
+  for (const [workers, min] of [[1, 5], [2, 5], [3, 5], [4, 2], [4, 0]] as const) {
+    const options = await resolveOptions('mongodb://127.0.0.1:27017/', { workers, minPoolSize: min, maxPoolSize: 10 });
+    const shares = Array.from({ length: workers }, (_, w) => shardOptions(options, w).minPoolSize);
+    assert.equal(shares.reduce((a, b) => a + b, 0), min, `${workers} workers, minPoolSize ${min}: ${shares}`);
+    assert.ok(Math.max(...shares) - Math.min(...shares) <= 1);
+  }
 });
