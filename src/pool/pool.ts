@@ -539,11 +539,6 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
     return false;
   }
 
-  /** A dial settled: its record leaves #dialing and its dial slot is returned, exactly once. */
-  #endDial(entry: Entry<C>): void {
-    if (this.#dialing.delete(entry)) this.#dialSlots.release();
-  }
-
   /** Nobody needs a permit any more: leave the PermitSource queues and return what is unspent. */
   #dropPermitWatch(): void {
     this.#permitWatch.drop();
@@ -585,13 +580,15 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
       this.#dialFailed(entry, error);
       return;
     }
-    this.#endDial(entry);
+    const heldDialSlot = this.#dialing.delete(entry);
     entry.dialAbort = undefined;
     const requester = entry.requester;
     entry.requester = undefined;
     if (this.wants('ConnectionReady')) {
       this.emit({ type: 'ConnectionReady', address: this.address, connectionId: entry.id, durationMS: now() - entry.createdAt });
     }
+    // Likewise: the dial slot goes after the event that ends the dial.
+    if (heldDialSlot) this.#dialSlots.release();
     this.#established.set(conn, entry);
     if (requester !== undefined && !requester.settled) this.#handOut(entry, requester);
     else this.#makeIdle(entry, now()); // its checkout gave up meanwhile, or a minPoolSize dial
@@ -698,7 +695,7 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
   #close(entry: Entry<C>, reason: ConnectionClosedReason, destroyReason?: Error): void {
     if (entry.state === 'closed') return;
     if (entry.state === 'inUse') this.#inUse--;
-    else if (entry.state === 'dialing') this.#endDial(entry);
+    const heldDialSlot = entry.state === 'dialing' && this.#dialing.delete(entry);
     entry.state = 'closed';
     const conn = entry.conn;
     if (conn !== undefined) {
@@ -706,10 +703,14 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
       if (!entry.awaitingCheckIn) this.#established.delete(conn);
     }
     this.#counters.recordClose(reason);
-    this.#permits.release();
     if (this.wants('ConnectionClosed')) {
       this.emit({ type: 'ConnectionClosed', address: this.address, connectionId: entry.id, reason });
     }
+    // The event first, then the permit: once released, a permit may start a
+    // dial in another worker at once, and its ConnectionCreated must not be
+    // seen before this ConnectionClosed (the limit would look exceeded).
+    if (heldDialSlot) this.#dialSlots.release();
+    this.#permits.release();
     if (this.#drain !== undefined && this.#open === 0) {
       this.#drain.resolve();
       this.#drain = undefined;
