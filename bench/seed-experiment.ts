@@ -1,0 +1,431 @@
+// The seed experiment (issue 5): 10,000 concurrent sessions, each
+// session.copy() -> a find by _id (a real server round trip) -> hold 50 ms ->
+// close(), through dial(uri, { workers: N, poolLimit: 100 }) against the
+// embedded FerretDB, with the server-side established connections sampled
+// throughout (test/helpers/server-sockets.ts: two-scan intersection, every
+// ~5 ms from a worker thread). N = 0 (LocalRouter, sockets in the main
+// thread) is the baseline; N = 1, 2, 4 run the shard workers, whose pools
+// all draw from one coordinator. mgo's published figure is the yardstick:
+// 10k goroutines at poolLimit 4096 opened 4390-4700 sockets (DESIGN.md).
+//
+// Measured per run: the most server-side sockets at once (and the most in a
+// single scan), completion time, the wait for a connection per session
+// (ConnectionCheckedOut.durationMS of its one checkout: the session's
+// socket reservation), the time from copy() to the find's reply per
+// session, connections dialed and closed by reason (a 'yielded' close is a
+// permit handed to another worker, see Pool.checkIn), the main thread's
+// event-loop utilization, and stats() per worker.
+//
+//   node --import tsx bench/seed-experiment.ts [--reps 3] [--sessions 10000] [--limit 100]
+//        [--hold-ms 50] [--workers 0,1,2,4] [--sample-ms 5] [--no-events] [--out bench/results/seed-experiment.json]
+//
+// --no-events: no pool-event listener (no per-session waits, dials or
+// closes), to see what forwarding the events from the workers costs.
+//
+// test/integration/seed-experiment.test.ts runs one repetition per N through
+// seedExperiment() below, with assertions; main() runs only when this file
+// is the entry point.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { dial, type Session } from '../src/index.js';
+import type { PoolEvent } from '../src/pool/index.js';
+import { LocalRouter } from '../src/router/local-router.js';
+import type { ServerStats } from '../src/router/router.js';
+import { WorkerRouter } from '../src/router/worker-router.js';
+import { percentile, withTimeout } from '../test/helpers/pool-load.js';
+import { ServerSocketSampler, countServerSockets, waitForServerSockets } from '../test/helpers/server-sockets.js';
+import { startTestServer, type TestServer } from '../test/helpers/server.js';
+
+export const SEED_DB = `mgo_seed_${process.pid}`;
+export const SEED_COLLECTION = 'seed';
+const SEED_ID = 'seed-doc';
+/** Monitoring sockets the server sees from this process: one per server, not per worker (DESIGN.md). */
+export const MONITORING_SOCKETS = 1;
+
+export interface SeedOptions {
+  workers: number;
+  sessions: number;
+  poolLimit: number;
+  holdMS: number;
+  waitQueueTimeoutMS: number;
+  /** The whole run (all sessions) must finish within this. */
+  timeoutMS: number;
+  /** Socket sampling period; 0 = no sampler. */
+  sampleMS: number;
+  /** Listen to the pool events (per-session waits, dials, closes by reason); their transport costs worker-mode time. */
+  events: boolean;
+}
+
+export const SEED_DEFAULTS: SeedOptions = {
+  workers: 0,
+  sessions: 10_000,
+  poolLimit: 100,
+  holdMS: 50,
+  waitQueueTimeoutMS: 30_000,
+  timeoutMS: 60_000,
+  sampleMS: 5,
+  events: true,
+};
+
+export interface WorkerFigures {
+  workerId: number;
+  stats: ServerStats | undefined;
+}
+
+export interface SeedResult {
+  options: SeedOptions;
+  completed: number;
+  /** The first few failures (none expected), and how many of them were PoolTimeoutErrors. */
+  failures: unknown[];
+  failed: number;
+  poolTimeouts: number;
+  totalMS: number;
+  /** Server-side established sockets: most at once (two-scan samples), most in one scan, sample count. */
+  serverSocketsMax: number;
+  serverSocketsScanMax: number;
+  samples: number;
+  /** Mean time from one socket sample to the next, ms: the sampler aims at sampleMS but competes for the CPU with the load. */
+  samplePeriodMS: number;
+  /** Server-side sockets of other clients before the run (external MONGODB_URI only), subtracted above. */
+  baseline: number;
+  /** Per session, ms: the wait for its connection (ConnectionCheckedOut.durationMS). */
+  waitP50MS: number;
+  waitP99MS: number;
+  waitMaxMS: number;
+  /** Checkouts seen in the events (one per session). */
+  checkouts: number;
+  /** Per session, ms: copy() to the find's reply (wait + round trip, and the main thread's queueing). */
+  replyP50MS: number;
+  replyP99MS: number;
+  replyMaxMS: number;
+  /** Connections dialed, and closed by reason, from the pool events. */
+  created: number;
+  closed: Record<string, number>;
+  /** Main-thread event-loop utilization during the load (0..1). */
+  mainELU: number;
+  /** stats() summed over workers, for the server. */
+  stats: ServerStats;
+  /** Per worker (N > 0); the one in-thread pool for N = 0 (workerId -1). */
+  perWorker: WorkerFigures[];
+}
+
+type AnyRouter = LocalRouter | WorkerRouter;
+
+/**
+ * dial() exactly as a user calls it, keeping hold of the router it makes
+ * (Session keeps its router private): for the per-worker detail and the
+ * pool events. Only one dial at a time may go through this.
+ */
+async function dialKeepingRouter(uri: string, options: Parameters<typeof dial>[1]): Promise<{ session: Session; router: AnyRouter }> {
+  const createWorker = WorkerRouter.create;
+  const createLocal = LocalRouter.create;
+  let router: AnyRouter | undefined;
+  WorkerRouter.create = async (...args) => (router = await createWorker.apply(WorkerRouter, args));
+  LocalRouter.create = async (...args) => (router = await createLocal.apply(LocalRouter, args));
+  try {
+    const session = await dial(uri, options);
+    if (router === undefined) throw new Error('dial() made no router');
+    return { session, router };
+  } finally {
+    WorkerRouter.create = createWorker;
+    LocalRouter.create = createLocal;
+  }
+}
+
+/** The one document every session finds (string _id: FerretDB pushes the filter down). */
+export async function seedCollection(server: TestServer): Promise<void> {
+  const session = await dial(server.uri, { workers: 0 });
+  try {
+    await session.db(SEED_DB).c(SEED_COLLECTION).upsertId(SEED_ID, { $set: { n: 1 } });
+  } finally {
+    await session.close();
+  }
+}
+
+export async function dropSeedDatabase(server: TestServer): Promise<void> {
+  const session = await dial(server.uri, { workers: 0 });
+  try {
+    await session.db(SEED_DB).dropDatabase();
+  } finally {
+    await session.close();
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function seedExperiment(server: TestServer, overrides: Partial<SeedOptions> = {}): Promise<SeedResult> {
+  const options: SeedOptions = { ...SEED_DEFAULTS, ...overrides };
+  const { workers, sessions, poolLimit, holdMS, waitQueueTimeoutMS, timeoutMS, sampleMS } = options;
+  // Every client of an earlier run must be gone: the count is of the whole server.
+  let baseline = 0;
+  if (process.env.MONGODB_URI) baseline = countServerSockets(server);
+  else await waitForServerSockets(server, (n) => n === 0, 10_000);
+
+  const { session, router } = await dialKeepingRouter(server.uri, { workers, poolLimit, waitQueueTimeoutMS });
+  const waits: number[] = [];
+  const closed: Record<string, number> = {};
+  let created = 0;
+  let checkedIn = 0;
+  const onEvent = (event: PoolEvent): void => {
+    if (event.type === 'ConnectionCheckedOut') waits.push(event.durationMS);
+    else if (event.type === 'ConnectionCheckedIn') checkedIn++;
+    else if (event.type === 'ConnectionCreated') created++;
+    else if (event.type === 'ConnectionClosed') closed[event.reason] = (closed[event.reason] ?? 0) + 1;
+  };
+  const stopEvents = options.events ? router.onPoolEvent(onEvent) : () => {};
+  const sampler = sampleMS > 0 ? await ServerSocketSampler.start(server, sampleMS) : undefined;
+  const replies = new Float64Array(sessions).fill(Number.NaN);
+  const failures: unknown[] = [];
+  let failed = 0;
+  let poolTimeouts = 0;
+  let completed = 0;
+  let totalMS: number;
+  let mainELU: number;
+  try {
+    // Events of the dial's first ping (before the load) are not the load's.
+    await sleep(20);
+    waits.length = 0;
+    created = 0;
+    checkedIn = 0;
+    for (const key of Object.keys(closed)) delete closed[key];
+    sampler?.reset();
+    const elu = performance.eventLoopUtilization();
+    const started = performance.now();
+    const one = async (i: number): Promise<void> => {
+      const t0 = performance.now();
+      const copy = session.copy();
+      try {
+        const doc = await copy.db(SEED_DB).c(SEED_COLLECTION).findId(SEED_ID).one();
+        replies[i] = performance.now() - t0;
+        if (doc._id !== SEED_ID) throw new Error(`found ${JSON.stringify(doc)}`);
+        await sleep(holdMS);
+        completed++;
+      } catch (error) {
+        failed++;
+        if ((error as { code?: string }).code === 'ERR_POOL_TIMEOUT') poolTimeouts++;
+        if (failures.length < 3) failures.push(error);
+      } finally {
+        await copy.close();
+      }
+    };
+    await withTimeout(
+      Promise.all(Array.from({ length: sessions }, (_, i) => one(i))),
+      timeoutMS,
+      `${sessions} sessions with ${workers} workers`,
+    );
+    totalMS = performance.now() - started;
+    mainELU = performance.eventLoopUtilization(elu).utilization;
+    // Worker events follow their replies by at most a batch: wait for the last check-ins.
+    const deadline = performance.now() + 2_000;
+    while (options.events && checkedIn < sessions && performance.now() < deadline) await sleep(5);
+  } finally {
+    await sampler?.stop();
+    stopEvents();
+  }
+  const stats = session.stats().find((s) => s.address === server.address) ?? session.stats()[0]!;
+  const perWorker: WorkerFigures[] =
+    router instanceof WorkerRouter
+      ? (await router.workerStatsNow()).map((w) => ({ workerId: w.workerId, stats: w.servers.find((s) => s.address === server.address) }))
+      : [{ workerId: -1, stats }];
+  await session.close();
+  await waitForServerSockets(server, (n) => n <= baseline, 10_000);
+  return {
+    options,
+    completed,
+    failures,
+    failed,
+    poolTimeouts,
+    totalMS,
+    serverSocketsMax: sampler ? sampler.max - baseline : Number.NaN,
+    serverSocketsScanMax: sampler ? sampler.scanMax - baseline : Number.NaN,
+    samples: sampler?.samples ?? 0,
+    samplePeriodMS: sampler && sampler.samples > 0 ? totalMS / sampler.samples : Number.NaN,
+    baseline,
+    waitP50MS: percentile(waits, 50),
+    waitP99MS: percentile(waits, 99),
+    waitMaxMS: percentile(waits, 100),
+    checkouts: waits.length,
+    replyP50MS: percentile(replies, 50),
+    replyP99MS: percentile(replies, 99),
+    replyMaxMS: percentile(replies, 100),
+    created,
+    closed,
+    mainELU,
+    stats,
+    perWorker,
+  };
+}
+
+/** One line per run. */
+export function describeSeedRun(r: SeedResult): string {
+  const closes = Object.entries(r.closed)
+    .map(([reason, n]) => `${n} ${reason}`)
+    .join(', ');
+  return (
+    `workers ${r.options.workers}: ${r.completed}/${r.options.sessions} sessions in ${r.totalMS.toFixed(0)} ms; ` +
+    `server sockets max ${r.serverSocketsMax} (single scan ${r.serverSocketsScanMax}, ${r.samples} samples, one per ${r.samplePeriodMS.toFixed(0)} ms); ` +
+    `wait p50 ${r.waitP50MS.toFixed(1)} p99 ${r.waitP99MS.toFixed(1)} max ${r.waitMaxMS.toFixed(1)} ms over ${r.checkouts} checkouts; ` +
+    `copy->reply p50 ${r.replyP50MS.toFixed(1)} p99 ${r.replyP99MS.toFixed(1)} ms; ` +
+    `${r.created} dialed, closed: ${closes || 'none'}; main ELU ${(r.mainELU * 100).toFixed(0)} %; ` +
+    `failed ${r.failed} (pool timeouts ${r.poolTimeouts})`
+  );
+}
+
+/** stats() per worker, one line. */
+export function describeWorkers(r: SeedResult): string {
+  return r.perWorker
+    .map(({ workerId, stats: s }) =>
+      s === undefined
+        ? `w${workerId}: -`
+        : `${workerId < 0 ? 'in-thread' : `w${workerId}`}: open ${s.open} inUse ${s.inUse} idle ${s.idle} waitCount ${s.waitCount} ` +
+          `waitDurationMS ${s.waitDurationMS.toFixed(0)} timeouts ${s.timeouts} idleClosed ${s.idleClosed} errorClosed ${s.errorClosed}`,
+    )
+    .join(' | ');
+}
+
+// --------------------------------------------------------------- the bench
+
+interface Measurement {
+  scenario: string;
+  variant: string;
+  workers: number;
+  metric: string;
+  unit: string;
+  median: number;
+  min: number;
+  max: number;
+  reps: number;
+}
+
+function option(args: string[], name: string, fallback: string): string {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
+}
+
+function integer(args: string[], name: string, fallback: number, min = 1): number {
+  const value = Number(option(args, name, String(fallback)));
+  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer >= ${min}`);
+  return value;
+}
+
+function summary(values: number[]): { median: number; min: number; max: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return { median: sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2, min: sorted[0]!, max: sorted.at(-1)! };
+}
+
+function log(message: string): void {
+  process.stderr.write(`[seed-experiment] ${message}\n`);
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const reps = integer(args, '--reps', 3);
+  const sessions = integer(args, '--sessions', SEED_DEFAULTS.sessions);
+  const poolLimit = integer(args, '--limit', SEED_DEFAULTS.poolLimit);
+  const holdMS = integer(args, '--hold-ms', SEED_DEFAULTS.holdMS, 0);
+  const sampleMS = integer(args, '--sample-ms', SEED_DEFAULTS.sampleMS);
+  const workerCounts = option(args, '--workers', '0,1,2,4').split(',').map(Number);
+  if (!workerCounts.every((n) => Number.isInteger(n) && n >= 0)) throw new Error('--workers must list integers >= 0');
+  const outPath = resolve(option(args, '--out', 'bench/results/seed-experiment.json'));
+  const events = !args.includes('--no-events');
+
+  log(
+    `${reps} reps x workers ${workerCounts.join('/')}: ${sessions} concurrent sessions (copy, findId, hold ${holdMS} ms, close) at poolLimit ${poolLimit}, ` +
+      `server sockets sampled every ${sampleMS} ms; node ${process.version}, ${cpus().length} cpus`,
+  );
+  const server = await startTestServer();
+  log(`server ${server.address}`);
+  const runs = new Map<number, SeedResult[]>(workerCounts.map((n) => [n, []]));
+  try {
+    await seedCollection(server);
+    log('warm-up (1,000 sessions, workers 0, not recorded)');
+    await seedExperiment(server, { workers: 0, sessions: Math.min(sessions, 1_000), poolLimit, holdMS, sampleMS: 0, events });
+    for (let rep = 1; rep <= reps; rep++) {
+      // Rotate the order so that no N always runs first on a cold server.
+      const order = workerCounts.map((_, i) => workerCounts[(i + rep - 1) % workerCounts.length]!);
+      for (const workers of order) {
+        const r = await seedExperiment(server, { workers, sessions, poolLimit, holdMS, sampleMS, timeoutMS: 300_000, events });
+        runs.get(workers)!.push(r);
+        log(`rep ${rep}/${reps} ${describeSeedRun(r)}`);
+        log(`  per worker: ${describeWorkers(r)}`);
+        if (r.failed > 0) throw new Error(`${r.failed} sessions failed; first: ${String(r.failures[0])}`);
+      }
+    }
+    await dropSeedDatabase(server);
+  } finally {
+    await server.stop();
+  }
+
+  const scenario = `${sessions} concurrent sessions (copy, findId, hold ${holdMS} ms, close), poolLimit ${poolLimit}, FerretDB`;
+  const measurements: Measurement[] = [];
+  const table: string[] = [];
+  const metrics: [label: string, metric: string, unit: string, pick: (r: SeedResult) => number, digits: number][] = [
+    ['max server-side sockets', 'max_server_sockets', 'sockets', (r) => r.serverSocketsMax, 0],
+    ['max in a single scan', 'max_server_sockets_single_scan', 'sockets', (r) => r.serverSocketsScanMax, 0],
+    ['socket samples', 'socket_samples', 'samples', (r) => r.samples, 0],
+    ['time between samples', 'socket_sample_period', 'ms', (r) => r.samplePeriodMS, 1],
+    ['completion time', 'total_time', 'ms', (r) => r.totalMS, 0],
+    ['sessions completed', 'completed', 'sessions', (r) => r.completed, 0],
+    ['wait for connection p50', 'wait_p50', 'ms', (r) => r.waitP50MS, 1],
+    ['wait for connection p99', 'wait_p99', 'ms', (r) => r.waitP99MS, 1],
+    ['wait for connection max', 'wait_max', 'ms', (r) => r.waitMaxMS, 1],
+    ['copy() to reply p50', 'reply_p50', 'ms', (r) => r.replyP50MS, 1],
+    ['copy() to reply p99', 'reply_p99', 'ms', (r) => r.replyP99MS, 1],
+    ['connections dialed', 'connections_created', 'connections', (r) => r.created, 0],
+    ['closed yielded (hand-offs)', 'connections_closed_yielded', 'connections', (r) => r.closed.yielded ?? 0, 0],
+    ['main-thread ELU', 'main_elu', 'fraction', (r) => r.mainELU, 2],
+    ['pool timeouts', 'pool_timeouts', 'count', (r) => r.poolTimeouts, 0],
+    ['stats().waitCount', 'stats.waitCount', 'count', (r) => r.stats.waitCount, 0],
+    ['stats().waitDurationMS', 'stats.waitDurationMS', 'ms', (r) => r.stats.waitDurationMS, 0],
+    ['stats().timeouts', 'stats.timeouts', 'count', (r) => r.stats.timeouts, 0],
+  ];
+  for (const workers of workerCounts) {
+    const results = runs.get(workers)!;
+    const variant = (workers === 0 ? 'LocalRouter (workers 0)' : `WorkerRouter (workers ${workers})`) + (events ? '' : ', no event listener');
+    for (const [label, metric, unit, pick, digits] of metrics) {
+      const m: Measurement = { scenario, variant, workers, metric, unit, ...summary(results.map(pick)), reps: results.length };
+      measurements.push(m);
+      const range = `(${m.min.toFixed(digits)} - ${m.max.toFixed(digits)})`;
+      table.push(`  ${String(workers).padStart(7)}  ${label.padEnd(28)} ${m.median.toFixed(digits).padStart(10)}  ${range.padEnd(22)} ${unit}`);
+    }
+  }
+  console.log(`\n${scenario}: ${reps} reps, median (min - max); workers 0 = LocalRouter baseline`);
+  console.log(`  workers  ${'metric'.padEnd(28)} ${'median'.padStart(10)}`);
+  for (const line of table) console.log(line);
+  console.log(`  limit: ${poolLimit} pool sockets + ${MONITORING_SOCKETS} monitoring socket per server per process`);
+  console.log('  reference, mgo (published): 10k goroutines on poolLimit 4096 opened 4390-4700 sockets (limit exceeded by 7-15 %)');
+  mkdirSync(dirname(outPath), { recursive: true });
+  writeFileSync(
+    outPath,
+    JSON.stringify(
+      {
+        machine: { cpus: cpus().length, node: process.version, platform: process.platform },
+        sessions,
+        poolLimit,
+        holdMS,
+        sampleMS,
+        events,
+        reference: { mgo: '10k goroutines on poolLimit 4096 opened 4390-4700 sockets (published)' },
+        results: measurements,
+      },
+      null,
+      2,
+    ),
+  );
+  log(`wrote ${outPath}`);
+  const worst = Math.max(...[...runs.values()].flat().map((r) => r.serverSocketsMax));
+  if (worst > poolLimit + MONITORING_SOCKETS) {
+    console.error(`LIMIT EXCEEDED: the server saw ${worst} sockets at poolLimit ${poolLimit} + ${MONITORING_SOCKETS} monitoring`);
+    process.exitCode = 1;
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
