@@ -208,6 +208,16 @@ export class ShardCoordinator {
     return permits;
   }
 
+  /**
+   * A pool for the slot's server was cleared here (a network error): the
+   * server's process-wide generation goes up. The other workers' pools are
+   * cleared by the main thread's broadcast; this counter is what a snapshot
+   * of the coordinator shows of it.
+   */
+  bumpGeneration(slot: number): number {
+    return new SlotView(this.ints, this.layout, slot).bumpGeneration();
+  }
+
   close(): void {
     this.closed = true;
     clearTimeout(this.keepAlive);

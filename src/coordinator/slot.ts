@@ -3,6 +3,7 @@
 // thread reclaims a dead worker's. Methods marked "under lock" must run
 // between lock() and unlock() of the same slot.
 import {
+  GENERATION,
   GIVE_BACK,
   LIMIT,
   LOCK,
@@ -181,6 +182,11 @@ export class SlotView {
       notify.push(worker);
     }
     return notify;
+  }
+
+  /** Lock-free: the generation is a counter no other field depends on. */
+  bumpGeneration(): number {
+    return Atomics.add(this.ints, this.base + GENERATION, 1) + 1;
   }
 
   /** Claims one give-back token (lock-free); false when none is left. */

@@ -260,6 +260,9 @@ export class ShardRuntime implements ShardControl {
     if (event.type === 'ConnectionPoolCleared' && !this.applyingRemote) {
       const message = `the pool for ${event.address} was cleared in ${this.name} after an operation failed`;
       this.outbox.push([CLEARED, event.address, event.interruptInUseConnections, message]);
+      // The process-wide generation of that server's pools (layout.ts).
+      const slot = this.slots.get(event.address);
+      if (slot !== undefined) this.coordinator.bumpGeneration(slot);
     }
   }
 

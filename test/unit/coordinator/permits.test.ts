@@ -125,3 +125,13 @@ describe('shared permits', () => {
     await until(() => granted === 1, 'the new permit');
   });
 });
+
+test('a pool clear in a worker bumps the server\'s process-wide generation', () => {
+  const coordinator = Coordinator.create({ maxWorkers: 2 });
+  const slot = coordinator.slotFor('db:27017', 1);
+  const shard = new ShardCoordinator(coordinator.buffer, 1);
+  shards.push(shard);
+  assert.equal(shard.bumpGeneration(slot), 1);
+  assert.equal(shard.bumpGeneration(slot), 2);
+  assert.equal(coordinator.snapshot()[0]!.generation, 2);
+});
