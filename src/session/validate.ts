@@ -41,18 +41,32 @@ function showKey(path: string[]): string {
 
 // Walks the object graph along the path from the root: a value that is its
 // own ancestor makes a cycle (BSON has no references), while the same
-// object appearing twice side by side is fine.
+// object appearing twice side by side is fine. `path` is one stack, pushed
+// and popped, read only to name the key in an error: copying it at every
+// level made this walk four times slower than serializing the document
+// (220 ms against 55 ms for the benchmark's 2.7 MB large_doc).
 function walk(value: object, what: string, path: string[], ancestors: Set<object>): void {
   if (ancestors.has(value)) throw invalid(what, `is cyclic: ${showKey(path)} refers back to an enclosing object`);
   ancestors.add(value);
-  const entries: Iterable<[unknown, unknown]> = value instanceof Map ? value.entries() : Object.entries(value);
-  for (const [key, child] of entries) {
-    if (typeof key === 'string' && key.includes('\0')) {
-      throw invalid(what, `has a key containing a NUL character at ${showKey([...path, key.replaceAll('\0', '\\0')])}`);
-    }
-    if (typeof child === 'object' && child !== null && !isLeaf(child)) walk(child, what, [...path, String(key)], ancestors);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) visit(value[i], String(i), what, path, ancestors);
+  } else if (value instanceof Map) {
+    for (const [key, child] of value) visit(child, key, what, path, ancestors);
+  } else {
+    const keys = Object.keys(value);
+    for (let i = 0; i < keys.length; i++) visit((value as Record<string, unknown>)[keys[i]!], keys[i]!, what, path, ancestors);
   }
   ancestors.delete(value);
+}
+
+function visit(child: unknown, key: unknown, what: string, path: string[], ancestors: Set<object>): void {
+  if (typeof key === 'string' && key.includes('\0')) {
+    throw invalid(what, `has a key containing a NUL character at ${showKey([...path, key.replaceAll('\0', '\\0')])}`);
+  }
+  if (typeof child !== 'object' || child === null || isLeaf(child)) return;
+  path.push(String(key));
+  walk(child, what, path, ancestors);
+  path.pop();
 }
 
 /**
