@@ -1,123 +1,179 @@
-// The project's main job (`npm run bench`). For now it runs the driver
-// benchmarking spec's "run command" and "find one by _id" tasks through one
-// mgo-threads connection and through the official driver, side by side in
-// one run against the embedded FerretDB (or MONGODB_URI). The full suite —
-// workers 0/1/2/N, the CPU-heavy scenarios, the seed experiment and charts —
-// is issue "Benchmark suite and main job".
+// The project's main job (`npm run bench`): what worker sharding buys, on
+// this machine. mgo-threads at workers 0, 1, 2 and N runs side by side with
+// the official `mongodb` driver at the same connection limit, against the
+// embedded FerretDB (or MONGODB_URI) and against a canned-reply wire server
+// in a child process (driver cost without a server's), in four scenarios:
+//   1. the driver benchmarking spec's tasks that fit FerretDB (scenarios/spec-tasks.ts)
+//   2. a CPU-heavy application: main thread 0/50/90 % busy (scenarios/cpu-heavy.ts)
+//   3. the seed experiment: many sessions at poolLimit 100 (scenarios/seed.ts)
+//   4. main-thread cost per operation by document size (scenarios/main-thread-cost.ts)
+// Progress goes to stderr; the table to stdout; the JSON to --out, and the
+// HTML report and its SVG charts beside it (lib/report.ts).
 //
-//   npm run bench [-- --profile quick|full] [--out FILE]
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { dirname, resolve } from 'node:path';
-import { EJSON, ObjectId, type Document } from 'bson';
-import { MongoClient } from 'mongodb';
-import { Connection } from '../src/connection/connection.js';
-import { startTestServer } from '../test/helpers/server.js';
+//   npm run bench [-- --profile quick|full] [--out FILE] [--workers N] [--only spec,cpu,seed,cost] [--chart FILE]
+//
+// --chart FILE also writes the summary chart (find-one ops/s relative to the
+// official driver by app load) to FILE: the README's chart comes from there.
+import { writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { resolve } from 'node:path';
+import { startTestServer, type TestServer } from '../test/helpers/server.js';
+import { startCannedServer, type CannedServer } from './lib/canned-server.js';
+import { summaryChart } from './lib/charts.js';
+import { openClient, variantsFor, type BenchClient, type Variant } from './lib/clients.js';
+import { docSizes } from './lib/docs.js';
+import { writeReport } from './lib/report.js';
+import { Results, log } from './lib/results.js';
+import { formatTables } from './lib/table.js';
+import { describeTarget, evaluateTargets } from './lib/targets.js';
+import { cpuHeavyScenario, runCpuHeavy, type CpuHeavyConfig } from './scenarios/cpu-heavy.js';
+import { PROBE_BSON, PROBE_CLONE, PROBE_SCENARIO, costScenario, runMainThreadCost, type MainThreadCostConfig } from './scenarios/main-thread-cost.js';
+import { MONITORING_SOCKETS, runSeed, seedScenario, type SeedConfig } from './scenarios/seed.js';
+import { runSpecTasks, type SpecConfig } from './scenarios/spec-tasks.js';
 
-interface Measurement {
-  scenario: string;
-  variant: string;
-  workers: number | null;
-  metric: string;
-  unit: string;
-  median: number;
-  min: number;
-  max: number;
-  reps: number;
+interface Profile {
+  /** Connection limit of every variant outside the seed experiment. */
+  poolLimit: number;
+  spec: SpecConfig;
+  cpu: CpuHeavyConfig;
+  seed: SeedConfig;
+  cost: MainThreadCostConfig;
 }
 
-const args = process.argv.slice(2);
-const profile = args.includes('--profile') ? args[args.indexOf('--profile') + 1] : 'quick';
-if (profile !== 'quick' && profile !== 'full') throw new Error(`--profile must be quick or full, got ${profile}`);
-const outPath = resolve(args.includes('--out') ? args[args.indexOf('--out') + 1]! : 'bench/results/latest.json');
-const reps = profile === 'full' ? 10 : 3;
-const ops = profile === 'full' ? 10_000 : 1_000;
+const BUSY = [0, 0.5, 0.9];
 
-// Nominal sizes from the benchmarking spec (../shared/bench-data/NOTICE.md),
-// scaled to the number of operations this profile runs.
-const RUN_COMMAND_BYTES_PER_OP = 13;
-const TWEET_BYTES = 1_622;
+const PROFILES: Record<string, Profile> = {
+  quick: {
+    poolLimit: 8,
+    spec: { reps: 2, ops: 40, findManyDocs: 100, bulkDocs: 1000, largeOps: 1, ldjsonFiles: 1, ldjsonLines: 250 },
+    cpu: { reps: 2, durationMS: 300, warmupMS: 150, concurrency: 64, busyFractions: BUSY },
+    seed: { reps: 2, sessions: 1_000, poolLimit: 100, holdMS: 50, sampleMS: 5 },
+    cost: { reps: 2, durationMS: 200, warmupMS: 100, concurrency: 16, largeConcurrency: 1, probeMS: 25 },
+  },
+  full: {
+    poolLimit: 8,
+    spec: { reps: 5, ops: 300, findManyDocs: 1000, bulkDocs: 10_000, largeOps: 5, ldjsonFiles: 2, ldjsonLines: 1000 },
+    cpu: { reps: 5, durationMS: 2000, warmupMS: 500, concurrency: 64, busyFractions: BUSY },
+    seed: { reps: 3, sessions: 10_000, poolLimit: 100, holdMS: 50, sampleMS: 5 },
+    cost: { reps: 5, durationMS: 1000, warmupMS: 500, concurrency: 16, largeConcurrency: 2, probeMS: 200 },
+  },
+};
 
-function log(message: string): void {
-  process.stderr.write(`[bench] ${message}\n`);
+const SCENARIOS = ['spec', 'cpu', 'seed', 'cost'] as const;
+
+function option(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const value = args[i + 1];
+  if (value === undefined || value.startsWith('--')) throw new Error(`${name} needs a value`);
+  return value;
 }
 
-function stats(values: number[]): { median: number; min: number; max: number } {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { median, min: sorted[0]!, max: sorted[sorted.length - 1]! };
+function parseArgs(args: string[]) {
+  const profileName = option(args, '--profile') ?? 'quick';
+  const profile = PROFILES[profileName];
+  if (!profile) throw new Error(`--profile must be quick or full, got ${profileName}`);
+  const n = Number(option(args, '--workers') ?? availableParallelism());
+  if (!Number.isInteger(n) || n < 1) throw new Error('--workers must be a positive integer');
+  const only = (option(args, '--only') ?? SCENARIOS.join(',')).split(',');
+  for (const s of only) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`--only takes ${SCENARIOS.join(',')}, got ${s}`);
+  const chart = option(args, '--chart');
+  return { profileName, profile, n, only: new Set(only), outPath: resolve(option(args, '--out') ?? 'bench/results/latest.json'), chartPath: chart && resolve(chart) };
 }
 
-/** Runs `task` `reps` times after one warm-up, returning MB/s per repetition. */
-async function measure(label: string, bytesPerRep: number, task: () => Promise<void>): Promise<number[]> {
-  await task();
-  const scores: number[] = [];
-  for (let rep = 1; rep <= reps; rep++) {
-    const started = process.hrtime.bigint();
-    await task();
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    scores.push(bytesPerRep / 1e6 / seconds);
-    log(`${label}: rep ${rep}/${reps} ${scores.at(-1)!.toFixed(2)} MB/s`);
-  }
-  return scores;
+async function openAll(variants: Variant[], uri: string, poolLimit: number): Promise<BenchClient[]> {
+  const clients: BenchClient[] = [];
+  for (const v of variants) clients.push(await openClient(v, uri, { poolLimit }));
+  return clients;
+}
+
+async function closeAll(clients: BenchClient[]): Promise<void> {
+  await Promise.all(clients.map((c) => c.close()));
+}
+
+function notes(profileName: string, n: number, load: number): string[] {
+  const sizes = docSizes();
+  return [
+    `Variants: mgo-threads at workers 0 (sockets in the main thread), 1, 2 and N = ${n} (os.availableParallelism(); left out where it equals 1 or 2), ` +
+      `and the official mongodb driver with maxPoolSize equal to poolLimit. mgo-threads sessions run in Eventual mode (no reserved socket), as the official driver routes each operation.`,
+    'Where the reply is decoded: mgo-threads implements one place, the main thread. With workers > 0 the worker transfers the reply\'s BSON bytes and the main thread decodes them; ' +
+      'decoding in the worker is not implemented, because the decoded document would cross by structured clone, which loses BSON types (ObjectId, Long, Decimal128, Binary, Int32/Double). ' +
+      'The "decode placement probe" rows measure the main-thread half of each placement per document: BSON.deserialize of the bytes (today) and receiving a structured clone (what worker decoding would leave on the main thread).',
+    `Canned-reply server: a child process answering hello, find (one document: small_doc ${sizes.small_doc} B, tweet ${sizes.tweet} B, 16kb ${sizes['16kb']} B, large_doc ${sizes.large_doc} B of BSON) and insert with fixed replies; ` +
+      'scenarios 2 and 4 and the large-doc spec tasks use it, so that the driver, not a server, is measured.',
+    'Spec tasks run against FerretDB (SQLite), which dominates their times: ratios near 1 there say little about the driver. Counts are scaled down from the spec (FerretDB is slow); scores use the spec\'s nominal sizes for the operations run.',
+    `Cores: ${cpus().length}. The main thread, the shard workers, the canned server process (and FerretDB) share them, so with more workers than ` +
+      'spare cores a worker variant trades main-thread time for contention: compare the main-thread time per operation (what the application gets back) with ops/s.',
+    'Main-thread time per operation: "main_thread_per_op" is event-loop active time (performance.eventLoopUtilization()) minus the app work, over the operations; ' +
+      '"main_thread_cpu_per_op" is the main thread\'s CPU time (/proc/self/schedstat) the same way, which leaves out time spent waiting for a core. ' +
+      'A window stops starting operations after its duration and ends when the last one completes, so each counted operation is paid for in full.',
+    'App load (scenario 2): the app work catches up with its share of wall time after every completed operation (as a request handler continues after its reply) and from a timer while none completes, in slices of at most 5 ms.',
+    `Machine load average when the run started: ${load.toFixed(2)} on ${cpus().length} CPUs (other processes share this machine; figures move with them).`,
+    profileName === 'quick' ? 'Quick profile: short windows and few repetitions, a smoke test; use --profile full for figures to quote.' : 'Full profile.',
+  ];
 }
 
 async function main(): Promise<void> {
-  log(`profile ${profile}: ${reps} reps of ${ops} ops per task`);
-  const server = await startTestServer();
-  log(`server ${server.address}`);
-  const conn = await Connection.connect({ id: 1, generation: 0, host: server.host, port: server.port, connectTimeoutMS: 10_000, socketTimeoutMS: 60_000 });
-  const client = new MongoClient(server.uri, { directConnection: true, maxPoolSize: 1 });
-  await client.connect();
-  const db = 'mgo_threads_bench';
-  const results: Measurement[] = [];
-  const record = (scenario: string, variant: string, scores: number[]) =>
-    results.push({ scenario, variant, workers: variant === 'mgo-threads' ? 0 : null, metric: 'throughput', unit: 'MB/s', ...stats(scores), reps });
-
+  const started = performance.now();
+  const startedAt = new Date();
+  const { profileName, profile, n, only, outPath, chartPath } = parseArgs(process.argv.slice(2));
+  const variants = variantsFor(n);
+  const load = loadavg()[0]!;
+  log(`profile ${profileName}; variants ${variants.map((v) => v.name).join(', ')}; scenarios ${[...only].join(', ')}; load average ${load.toFixed(2)}`);
+  const results = new Results();
+  let canned: CannedServer | undefined;
+  let server: TestServer | undefined;
+  let cannedClients: BenchClient[] = [];
   try {
-    record('run command', 'mgo-threads', await measure('run command / mgo-threads', ops * RUN_COMMAND_BYTES_PER_OP, async () => {
-      for (let i = 0; i < ops; i++) await conn.command('admin', { hello: true });
-    }));
-    record('run command', 'official', await measure('run command / official', ops * RUN_COMMAND_BYTES_PER_OP, async () => {
-      for (let i = 0; i < ops; i++) await client.db('admin').command({ hello: true });
-    }));
-
-    const tweet = EJSON.parse(readFileSync(new URL('../../shared/bench-data/tweet.json', import.meta.url), 'utf8')) as Document;
-    await client.db(db).dropDatabase();
-    // The spec keys tweets by integer _id; FerretDB's SQLite backend only
-    // pushes ObjectId and string _id filters down to an index (integer: full
-    // scan, 4.1 vs 1.4 ms a lookup measured here), so ObjectIds it is.
-    const ids = Array.from({ length: ops }, (_, i) => ObjectId.createFromTime(i));
-    const docs = ids.map((_id) => ({ ...tweet, _id }));
-    for (let i = 0; i < docs.length; i += 1000) {
-      await conn.command(db, { insert: 'tweets' }, { sequences: [{ identifier: 'documents', documents: docs.slice(i, i + 1000) }] });
+    canned = await startCannedServer();
+    log(`canned-reply server ${canned.uri} (child process ${canned.pid})`);
+    cannedClients = await openAll(variants, canned.uri, profile.poolLimit);
+    if (only.has('spec') || only.has('seed')) {
+      server = await startTestServer();
+      log(`server ${server.uri}${process.env.MONGODB_URI ? ' (MONGODB_URI)' : ' (embedded FerretDB)'}`);
     }
-    log(`loaded ${ops} tweets`);
-    record('find one by _id', 'mgo-threads', await measure('find one by _id / mgo-threads', ops * TWEET_BYTES, async () => {
-      for (const _id of ids) await conn.command(db, { find: 'tweets', filter: { _id }, limit: 1, singleBatch: true });
-    }));
-    const tweets = client.db(db).collection('tweets');
-    record('find one by _id', 'official', await measure('find one by _id / official', ops * TWEET_BYTES, async () => {
-      for (const _id of ids) await tweets.findOne({ _id });
-    }));
-    await client.db(db).dropDatabase();
+    if (only.has('spec')) {
+      const real = await openAll(variants, server!.uri, profile.poolLimit);
+      try {
+        await runSpecTasks({ real, canned: cannedClients }, profile.spec, results);
+      } finally {
+        await closeAll(real);
+      }
+    }
+    if (only.has('seed')) await runSeed(server!, variants, profile.seed, results);
+    await server?.stop();
+    server = undefined;
+    if (only.has('cpu')) await runCpuHeavy(cannedClients, profile.cpu, results);
+    if (only.has('cost')) await runMainThreadCost(cannedClients, profile.cost, results);
   } finally {
-    await conn.close();
-    await client.close();
-    await server.stop();
+    await closeAll(cannedClients);
+    await server?.stop();
+    await canned?.stop();
   }
 
-  console.log('\nscenario          variant       median MB/s   min     max     ratio vs official');
-  for (const r of results) {
-    const official = results.find((o) => o.scenario === r.scenario && o.variant === 'official')!;
-    console.log(
-      `${r.scenario.padEnd(18)}${r.variant.padEnd(14)}${r.median.toFixed(2).padStart(11)}${r.min.toFixed(2).padStart(8)}${r.max.toFixed(2).padStart(8)}${(r.median / official.median).toFixed(2).padStart(10)}x`,
-    );
+  const targets = evaluateTargets(results, {
+    cpuScenario: cpuHeavyScenario,
+    busyFractions: only.has('cpu') ? profile.cpu.busyFractions : [],
+    read16kScenario: costScenario('read', '16kb'),
+    decodeProbe16k: { scenario: `${PROBE_SCENARIO}: 16kb`, bsonVariant: PROBE_BSON.name, cloneVariant: PROBE_CLONE.name },
+    seedScenario: only.has('seed') ? seedScenario(profile.seed) : undefined,
+    poolLimit: profile.seed.poolLimit,
+    monitoringSockets: MONITORING_SOCKETS,
+  });
+  console.log(formatTables(results.all));
+  console.log('\ntargets (reported, not asserted):');
+  for (const t of targets) console.log(`  ${describeTarget(t)}`);
+  const wallSeconds = (performance.now() - started) / 1000;
+  const html = writeReport(
+    outPath,
+    { machine: { cpus: cpus().length, node: process.version, platform: process.platform }, profile: profileName, results: results.all },
+    { startedAt, wallSeconds, targets, notes: notes(profileName, n, load) },
+  );
+  if (chartPath && only.has('cpu')) {
+    writeFileSync(chartPath, summaryChart(results.all) + '\n');
+    log(`wrote ${chartPath}`);
   }
-  mkdirSync(dirname(outPath), { recursive: true });
-  writeFileSync(outPath, JSON.stringify({ machine: { cpus: cpus().length, node: process.version, platform: process.platform }, profile, results }, null, 2));
-  log(`wrote ${outPath}`);
+  log(`wrote ${outPath} and ${html} (${wallSeconds.toFixed(0)} s in all)`);
 }
 
 main().catch((err) => {

@@ -1,0 +1,112 @@
+// Scenario 3: the seed experiment. Many concurrent sessions at poolLimit 100
+// against the real server, with the server-side sockets counted throughout
+// (test/helpers/server-sockets.ts). The mgo-threads variants run the seed
+// experiment of bench/seed-experiment.ts (each session: copy(), a find by
+// _id, which reserves a socket, hold it, close()). The official driver has
+// no sessions that hold sockets: its variant runs the same number of
+// concurrent findOne + hold at maxPoolSize 100, and its count includes its
+// own monitoring sockets. mgo's published figure is the reference row:
+// 10,000 goroutines at poolLimit 4096 opened 4390-4700 sockets.
+import { MongoClient } from 'mongodb';
+import { ServerSocketSampler, countServerSockets, waitForServerSockets } from '../../test/helpers/server-sockets.js';
+import type { TestServer } from '../../test/helpers/server.js';
+import { MONITORING_SOCKETS, SEED_COLLECTION, SEED_DB, dropSeedDatabase, seedCollection, seedExperiment } from '../seed-experiment.js';
+import { type Variant } from '../lib/clients.js';
+import { log, rotated, type Results } from '../lib/results.js';
+
+export interface SeedConfig {
+  reps: number;
+  sessions: number;
+  poolLimit: number;
+  holdMS: number;
+  sampleMS: number;
+}
+
+export const seedScenario = (config: SeedConfig): string => `seed: ${config.sessions} sessions, poolLimit ${config.poolLimit}`;
+export const MGO_GO_REFERENCE: Variant = { name: 'mgo (Go), published', workers: null };
+export { MONITORING_SOCKETS };
+
+interface SeedRun {
+  serverSocketsMax: number;
+  totalMS: number;
+  failed: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The official driver's counterpart: `sessions` concurrent findOne, each followed by a hold, with the server-side sockets sampled. */
+async function officialRun(server: TestServer, config: SeedConfig): Promise<SeedRun> {
+  const baseline = process.env.MONGODB_URI ? countServerSockets(server) : 0;
+  if (!process.env.MONGODB_URI) await waitForServerSockets(server, (n) => n === 0, 10_000);
+  const client = new MongoClient(server.uri, { directConnection: true, maxPoolSize: config.poolLimit, waitQueueTimeoutMS: 120_000 });
+  await client.connect();
+  const sampler = await ServerSocketSampler.start(server, config.sampleMS);
+  const collection = client.db(SEED_DB).collection(SEED_COLLECTION);
+  let failed = 0;
+  try {
+    sampler.reset();
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: config.sessions }, async () => {
+        try {
+          if (!(await collection.findOne({}))) throw new Error('seed document not found');
+          await sleep(config.holdMS);
+        } catch {
+          failed++;
+        }
+      }),
+    );
+    return { serverSocketsMax: sampler.max - baseline, totalMS: performance.now() - t0, failed };
+  } finally {
+    await sampler.stop();
+    await client.close();
+    await waitForServerSockets(server, (n) => n <= baseline, 10_000);
+  }
+}
+
+async function mgoRun(server: TestServer, workers: number, config: SeedConfig): Promise<SeedRun> {
+  const r = await seedExperiment(server, {
+    workers,
+    sessions: config.sessions,
+    poolLimit: config.poolLimit,
+    holdMS: config.holdMS,
+    sampleMS: config.sampleMS,
+    timeoutMS: 300_000,
+    events: false,
+  });
+  return { serverSocketsMax: r.serverSocketsMax, totalMS: r.totalMS, failed: r.failed };
+}
+
+export async function runSeed(server: TestServer, variants: Variant[], config: SeedConfig, results: Results): Promise<void> {
+  const scenario = seedScenario(config);
+  const runs = new Map<Variant, SeedRun[]>(variants.map((v) => [v, []]));
+  await seedCollection(server);
+  try {
+    for (let rep = 1; rep <= config.reps; rep++) {
+      const line: string[] = [];
+      for (const v of rotated(variants, rep)) {
+        const r = v.workers === null ? await officialRun(server, config) : await mgoRun(server, v.workers, config);
+        if (r.failed > 0) log(`${scenario}: ${v.name}: ${r.failed} sessions failed`);
+        runs.get(v)!.push(r);
+        line.push(`${v.name} ${r.serverSocketsMax} sockets ${r.totalMS.toFixed(0)} ms`);
+      }
+      log(`${scenario} rep ${rep}/${config.reps}: ${line.join(', ')}`);
+    }
+  } finally {
+    await dropSeedDatabase(server);
+  }
+  for (const v of variants) {
+    const rs = runs.get(v)!;
+    // mgo-threads: pool sockets = server sockets - its one monitoring socket; the official driver's monitoring sockets are left in.
+    const monitoring = v.workers === null ? 0 : MONITORING_SOCKETS;
+    results.add(scenario, v, 'max_server_sockets', 'sockets', rs.map((r) => r.serverSocketsMax));
+    results.add(scenario, v, 'max_sockets_per_limit', '×', rs.map((r) => (r.serverSocketsMax - monitoring) / config.poolLimit));
+    results.add(scenario, v, 'completion_time', 'ms', rs.map((r) => r.totalMS));
+    results.add(scenario, v, 'failed_sessions', 'count', rs.map((r) => r.failed));
+  }
+  // The reference row: published, not measured here (limit 4096).
+  results.all.push(
+    { scenario, variant: MGO_GO_REFERENCE.name, workers: null, metric: 'max_server_sockets', unit: 'sockets', median: 4545, min: 4390, max: 4700, reps: 0 },
+    { scenario, variant: MGO_GO_REFERENCE.name, workers: null, metric: 'max_sockets_per_limit', unit: '×', median: 4545 / 4096, min: 4390 / 4096, max: 4700 / 4096, reps: 0 },
+  );
+}
