@@ -23,6 +23,8 @@ import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { PoolStats } from '../src/pool/index.js';
+import { integerOption, option } from './lib/args.js';
+import type { Measurement } from './lib/results.js';
 import {
   connectionPool,
   findOne,
@@ -46,17 +48,6 @@ import { startTestServer, type TestServer } from '../test/helpers/server.js';
 // and once without it, for throughput and wait times undisturbed by the
 // sampler's kernel time (see "Why /proc and not `ss`" above).
 
-interface Measurement {
-  scenario: string;
-  variant: string;
-  workers: number | null;
-  metric: string;
-  unit: string;
-  median: number;
-  min: number;
-  max: number;
-  reps: number;
-}
 
 interface Run {
   /** Most server-side sockets open at once according to the sampler; NaN without sampling. */
@@ -92,16 +83,7 @@ interface BenchConfig {
   sampleMS: number;
 }
 
-function option(args: string[], name: string, fallback: string): string {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
-}
 
-function positiveInteger(args: string[], name: string, fallback: number): number {
-  const value = Number(option(args, name, String(fallback)));
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
 
 function log(message: string): void {
   process.stderr.write(`[pool-ferretdb] ${message}\n`);
@@ -160,12 +142,12 @@ function describeRun(r: Run): string {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const reps = positiveInteger(args, '--reps', 5);
-  const ops = positiveInteger(args, '--ops', 10_000);
-  const limit = positiveInteger(args, '--limit', 100);
+  const reps = integerOption(args, '--reps', 5);
+  const ops = integerOption(args, '--ops', 10_000);
+  const limit = integerOption(args, '--limit', 100);
   const opName = option(args, '--op', 'find');
   if (opName !== 'find' && opName !== 'ping') throw new Error('--op must be find or ping');
-  const sampleMS = positiveInteger(args, '--sample-ms', 5);
+  const sampleMS = integerOption(args, '--sample-ms', 5);
   const outPath = resolve(option(args, '--out', 'bench/results/pool-ferretdb.json'));
 
   log(

@@ -25,6 +25,8 @@
 // test/integration/seed-experiment.test.ts runs one repetition per N through
 // seedExperiment() below, with assertions; main() runs only when this file
 // is the entry point.
+import { integerOption, option } from './lib/args.js';
+import type { Measurement } from './lib/results.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -287,28 +289,8 @@ export function describeWorkers(r: SeedResult): string {
 
 // --------------------------------------------------------------- the bench
 
-interface Measurement {
-  scenario: string;
-  variant: string;
-  workers: number;
-  metric: string;
-  unit: string;
-  median: number;
-  min: number;
-  max: number;
-  reps: number;
-}
 
-function option(args: string[], name: string, fallback: string): string {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
-}
 
-function integer(args: string[], name: string, fallback: number, min = 1): number {
-  const value = Number(option(args, name, String(fallback)));
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer >= ${min}`);
-  return value;
-}
 
 function summary(values: number[]): { median: number; min: number; max: number } {
   const sorted = [...values].sort((a, b) => a - b);
@@ -322,11 +304,11 @@ function log(message: string): void {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const reps = integer(args, '--reps', 3);
-  const sessions = integer(args, '--sessions', SEED_DEFAULTS.sessions);
-  const poolLimit = integer(args, '--limit', SEED_DEFAULTS.poolLimit);
-  const holdMS = integer(args, '--hold-ms', SEED_DEFAULTS.holdMS, 0);
-  const sampleMS = integer(args, '--sample-ms', SEED_DEFAULTS.sampleMS);
+  const reps = integerOption(args, '--reps', 3);
+  const sessions = integerOption(args, '--sessions', SEED_DEFAULTS.sessions);
+  const poolLimit = integerOption(args, '--limit', SEED_DEFAULTS.poolLimit);
+  const holdMS = integerOption(args, '--hold-ms', SEED_DEFAULTS.holdMS, 0);
+  const sampleMS = integerOption(args, '--sample-ms', SEED_DEFAULTS.sampleMS);
   const workerCounts = option(args, '--workers', '0,1,2,4').split(',').map(Number);
   if (!workerCounts.every((n) => Number.isInteger(n) && n >= 0)) throw new Error('--workers must list integers >= 0');
   const outPath = resolve(option(args, '--out', 'bench/results/seed-experiment.json'));
