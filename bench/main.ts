@@ -18,6 +18,7 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { startTestServer, type TestServer } from '../test/helpers/server.js';
+import { integerOption, option } from './lib/args.js';
 import { startCannedServer, type CannedServer } from './lib/canned-server.js';
 import { summaryChart } from './lib/charts.js';
 import { openClient, variantsFor, type BenchClient, type Variant } from './lib/clients.js';
@@ -61,24 +62,22 @@ const PROFILES: Record<string, Profile> = {
 
 const SCENARIOS = ['spec', 'cpu', 'seed', 'cost'] as const;
 
-function option(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  const value = args[i + 1];
-  if (value === undefined || value.startsWith('--')) throw new Error(`${name} needs a value`);
-  return value;
-}
-
 function parseArgs(args: string[]) {
-  const profileName = option(args, '--profile') ?? 'quick';
+  const profileName = option(args, '--profile', 'quick');
   const profile = PROFILES[profileName];
   if (!profile) throw new Error(`--profile must be quick or full, got ${profileName}`);
-  const n = Number(option(args, '--workers') ?? availableParallelism());
-  if (!Number.isInteger(n) || n < 1) throw new Error('--workers must be a positive integer');
-  const only = (option(args, '--only') ?? SCENARIOS.join(',')).split(',');
+  const n = integerOption(args, '--workers', availableParallelism());
+  const only = option(args, '--only', SCENARIOS.join(',')).split(',');
   for (const s of only) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`--only takes ${SCENARIOS.join(',')}, got ${s}`);
-  const chart = option(args, '--chart');
-  return { profileName, profile, n, only: new Set(only), outPath: resolve(option(args, '--out') ?? 'bench/results/latest.json'), chartPath: chart && resolve(chart) };
+  const chart = option(args, '--chart', '');
+  return {
+    profileName,
+    profile,
+    n,
+    only: new Set(only),
+    outPath: resolve(option(args, '--out', 'bench/results/latest.json')),
+    chartPath: chart ? resolve(chart) : undefined,
+  };
 }
 
 async function openAll(variants: Variant[], uri: string, poolLimit: number): Promise<BenchClient[]> {

@@ -88,7 +88,7 @@ export function charts(all: readonly Measurement[]): NamedChart[] {
     out.push({ id: 'summary', svg: summaryChart(all) });
     out.push({ id: 'cpu-heavy-throughput', svg: grouped(all, 'cpu-heavy: find one,', 'throughput', 'Find one (1.5 KB) while the main thread is busy with app work', 'ops/s') });
     out.push({ id: 'cpu-heavy-main-thread', svg: grouped(all, 'cpu-heavy: find one,', 'main_thread_per_op', 'Main-thread time per find one (app work excluded)', 'µs per op') });
-    out.push({ id: 'cpu-heavy-eld', svg: grouped(all, 'cpu-heavy: find one,', 'event_loop_delay_p99', 'p99 event-loop delay during the run', 'ms') });
+    out.push({ id: 'cpu-heavy-eld', svg: grouped(all, 'cpu-heavy: find one,', 'event_loop_delay_p99', 'p99 event-loop delay during the run', 'ms', true) });
   }
   if (has('main-thread cost:')) {
     out.push({ id: 'main-thread-cost', svg: grouped(all, 'main-thread cost:', 'main_thread_per_op', 'Main-thread time per operation by document size', 'µs per op', true) });
