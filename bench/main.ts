@@ -1,4 +1,4 @@
-// The project's main job (`npm run bench`): what worker sharding buys, on
+// The project's main job (`npm run bench`): what worker threads buy, on
 // this machine. mgo-threads at workers 0, 1, 2 and N runs side by side with
 // the official `mongodb` driver at the same connection limit, against the
 // embedded FerretDB (or MONGODB_URI) and against a canned-reply wire server
@@ -101,7 +101,7 @@ function notes(profileName: string, n: number, load: number): string[] {
     `Canned-reply server: a child process answering hello, find (one document: small_doc ${sizes.small_doc} B, tweet ${sizes.tweet} B, 16kb ${sizes['16kb']} B, large_doc ${sizes.large_doc} B of BSON) and insert with fixed replies; ` +
       'scenarios 2 and 4 and the large-doc spec tasks use it, so that the driver, not a server, is measured.',
     'Spec tasks run against FerretDB (SQLite), which dominates their times: ratios near 1 there say little about the driver. Counts are scaled down from the spec (FerretDB is slow); scores use the spec\'s nominal sizes for the operations run.',
-    `Cores: ${cpus().length}. The main thread, the shard workers, the canned server process (and FerretDB) share them, so with more workers than ` +
+    `Cores: ${cpus().length}. The main thread, the workers, the canned server process (and FerretDB) share them, so with more workers than ` +
       'spare cores a worker variant trades main-thread time for contention: compare the main-thread time per operation (what the application gets back) with ops/s.',
     'Main-thread time per operation: "main_thread_per_op" is event-loop active time (performance.eventLoopUtilization()) minus the app work, over the operations; ' +
       '"main_thread_cpu_per_op" is the main thread\'s CPU time (/proc/self/schedstat) the same way, which leaves out time spent waiting for a core. ' +

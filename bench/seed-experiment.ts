@@ -4,7 +4,7 @@
 // embedded FerretDB, with the server-side established connections sampled
 // throughout (test/helpers/server-sockets.ts: two-scan intersection, every
 // ~5 ms from a worker thread). N = 0 (LocalRouter, sockets in the main
-// thread) is the baseline; N = 1, 2, 4 run the shard workers, whose pools
+// thread) is the baseline; N = 1, 2, 4 run the workers, whose pools
 // all draw from one coordinator. mgo's published figure is the yardstick:
 // 10k goroutines at poolLimit 4096 opened 4390-4700 sockets (DESIGN.md).
 //

@@ -15,7 +15,7 @@ import { dial, ErrNotFound, Mode, type Session } from '../../src/index.js';
 export interface Variant {
   /** 'mgo w0', 'mgo w2', 'official' */
   name: string;
-  /** Shard workers; null for the official driver. */
+  /** Worker threads; null for the official driver. */
   workers: number | null;
 }
 

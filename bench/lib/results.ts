@@ -5,7 +5,7 @@ import { summarize } from './stats.js';
 export interface Measurement {
   scenario: string;
   variant: string;
-  /** Shard workers of an mgo-threads variant; null for the official driver and reference rows. */
+  /** Worker threads of an mgo-threads variant; null for the official driver and reference rows. */
   workers: number | null;
   metric: string;
   unit: string;

@@ -25,7 +25,7 @@ import {
 import { pickServer, selectServers } from './server-selection.js';
 import { nextAverageRtt } from './rtt.js';
 
-/** How a shard worker plugs its cluster into the process-wide pieces. */
+/** How a worker plugs its cluster into the process-wide pieces. */
 export interface ClusterHooks {
   /** Permits for a server's pool (the shared coordinator); the pool's own counter when absent. */
   permits?(address: string): PermitSource | undefined;

@@ -28,7 +28,7 @@ export interface ServerHooks {
   onPoolEvent(event: PoolEvent): void;
   /** A background (minPoolSize) dial failed. */
   onBackgroundError(server: Server, error: unknown): void;
-  /** Where permits come from: the shard coordinator in a worker; the pool's own counter otherwise. */
+  /** Where permits come from: the shared coordinator in a worker; the pool's own counter otherwise. */
   permits?: PermitSource | undefined;
   /** Where dial slots (maxConnecting) come from, likewise. */
   dialSlots?: PermitSource | undefined;

@@ -1,4 +1,4 @@
-// The process's one monitor per server, for shard workers (DESIGN.md,
+// The process's one monitor per server, for workers (DESIGN.md,
 // "Monitoring"): one heartbeat per server per process, not per worker. It
 // runs on the main thread, keeps the process-wide topology description
 // (updateTopology), starts and stops monitors as the description adds and

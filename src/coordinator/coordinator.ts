@@ -9,7 +9,7 @@ export { dialSlotKey } from './layout.js';
 import { SlotView, notifyWorker } from './slot.js';
 
 export interface CoordinatorOptions {
-  /** Shard workers that will share the buffer (ids 0..maxWorkers-1). */
+  /** Workers that will share the buffer (ids 0..maxWorkers-1). */
   maxWorkers: number;
   /** Servers the process may talk to over its lifetime (a replica set plus room to grow). */
   maxServers?: number;

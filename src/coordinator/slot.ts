@@ -1,5 +1,5 @@
 // Operations on one server slot of the coordinator buffer (layout.ts), for
-// both sides: shard workers take, queue for and return permits; the main
+// both sides: workers take, queue for and return permits; the main
 // thread reclaims a dead worker's. Methods marked "under lock" must run
 // between lock() and unlock() of the same slot.
 import {

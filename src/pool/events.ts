@@ -3,7 +3,7 @@
 //
 // Events are plain objects discriminated by `type`, whose values are the
 // spec's event names without the "Event" suffix (the names the spec tests
-// use). Plain objects survive structured clone, so a shard worker can post
+// use). Plain objects survive structured clone, so a worker can post
 // them to the main thread unchanged. Durations are in milliseconds from a
 // monotonic clock and are named `durationMS`, as the spec allows for types
 // that do not carry their unit and as its log messages name them.
@@ -20,7 +20,7 @@ export type PoolCreatedOptions = PoolSizing;
  */
 /**
  * CMAP's reasons, plus two of ours: 'lifetime' (maxLifetimeMS) and
- * 'yielded' (closed so that its permit goes to another shard worker waiting
+ * 'yielded' (closed so that its permit goes to another worker waiting
  * for this server: sockets cannot move between threads, permits can).
  */
 export type ConnectionClosedReason = 'stale' | 'idle' | 'error' | 'poolClosed' | 'lifetime' | 'yielded';

@@ -8,7 +8,7 @@
 //
 // The pool talks to a PermitSource, never to a counter, so that the same pool
 // code can later draw its permits from the SharedArrayBuffer coordinator that
-// all shard workers share. LocalPermits is the in-thread implementation.
+// all workers share. LocalPermits is the in-thread implementation.
 
 import { InvalidOptionError } from '../errors.js';
 import { WaitQueue } from './wait-queue.js';

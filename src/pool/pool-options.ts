@@ -52,7 +52,7 @@ export interface PoolOptions<C extends PoolableConnection = PoolableConnection> 
   permits?: PermitSource;
   /**
    * Where dial slots (maxConnecting) come from; default:
-   * LocalPermits(maxConnecting). Shard workers share one source per server
+   * LocalPermits(maxConnecting). Workers share one source per server
    * so that maxConnecting bounds the handshakes of all workers together.
    */
   dialSlots?: PermitSource;

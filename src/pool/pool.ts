@@ -260,7 +260,7 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
   /**
    * Closes up to `max` idle connections, least recently used first, and
    * returns how many it closed. Their permits are released at once, so the
-   * shard coordinator uses this to give a permit back to another worker
+   * worker coordinator uses this to give a permit back to another worker
    * waiting for this server (idle give-back).
    */
   closeIdle(max: number): number {

@@ -8,14 +8,19 @@ export class SourceWatch {
   #current: object | undefined = undefined;
   #ticket: PermitRequest | undefined = undefined;
   #spare = false;
+  /** A grant became spare: run the wait queue (deferred; grants may arrive inside request() or release()). */
+  readonly #onGranted: () => void;
+  /** The pool no longer takes grants (closed): a late one goes straight back. */
+  readonly #refusing: () => boolean;
 
   constructor(
     readonly source: PermitSource,
-    /** A grant became spare: run the wait queue (deferred; grants may arrive inside request() or release()). */
-    private readonly onGranted: () => void,
-    /** The pool no longer takes grants (closed): a late one goes straight back. */
-    private readonly refusing: () => boolean,
-  ) {}
+    onGranted: () => void,
+    refusing: () => boolean,
+  ) {
+    this.#onGranted = onGranted;
+    this.#refusing = refusing;
+  }
 
   /** Takes the spare grant, or one straight from the source if it has one free. */
   take(): boolean {
@@ -36,14 +41,14 @@ export class SourceWatch {
         this.#current = undefined;
         this.#ticket = undefined;
       }
-      if (this.#spare || this.refusing()) {
+      if (this.#spare || this.#refusing()) {
         this.source.release();
         return;
       }
       // Ours even if the watch was dropped meanwhile (a shared source may
       // grant while we cancel): the wait queue spends it or returns it.
       this.#spare = true;
-      this.onGranted();
+      this.#onGranted();
     });
     // Granted synchronously inside request(): nothing left to cancel.
     if (this.#current === token) this.#ticket = ticket;

@@ -1,14 +1,16 @@
 // The Router that runs the cluster and its pools in the calling thread:
 // `workers: 0`, and the single-thread baseline every benchmark compares
-// against. The worker router runs this same cluster code inside each shard.
+// against. The worker router runs this same cluster code inside each worker.
 import * as BSON from 'bson';
 import type { Document } from 'bson';
 import { Cluster, type ClusterHooks } from '../cluster/cluster.js';
 import type { Server } from '../cluster/server.js';
+import type { ServerDescription } from '../cluster/server-description.js';
 import { readPreferenceForCommand } from '../cluster/server-selection.js';
 import type { Connection } from '../connection/connection.js';
 import { MgoError, NetworkError, PoolClosedError, ServerError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
+import type { ClearOptions } from '../pool/pool.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
 import { MalformedReplyError, replyIsOk } from '../worker/reply-status.js';
 import type { ReadPreference, Reservation, Router, RouterReply, RouterRequest, ServerStats } from './router.js';
@@ -31,13 +33,22 @@ class HeldSocket implements Reservation {
 
 type RouterState = 'open' | 'closing' | 'closed';
 
-/** How a shard worker runs a LocalRouter: the cluster's hooks, plus word of reserved sockets dying. */
+/** How a worker runs a LocalRouter: the cluster's hooks, plus word of reserved sockets dying. */
 export interface LocalRouterHooks extends ClusterHooks {
   /** A reserved socket closed while held (its Reservation is now dead). */
   onReservationDead?(id: number): void;
 }
 
-/** A reply left as BSON bytes (runRaw), for a shard worker to hand to the main thread undecoded. */
+/**
+ * A request for runRaw(), as a worker's op port carries it: a reserved
+ * socket is named by the id reserve() gave it.
+ */
+export interface RawRouterRequest extends Omit<RouterRequest, 'reservation'> {
+  /** Run on the socket reserved under this id. */
+  reservationId?: number;
+}
+
+/** A reply left as BSON bytes (runRaw), for a worker to hand to the main thread undecoded. */
 export interface RawRouterReply {
   /** The reply document's bytes (a view into the received frame); undefined for a moreToCome request. */
   body: Uint8Array | undefined;
@@ -45,8 +56,7 @@ export interface RawRouterReply {
 }
 
 export class LocalRouter implements Router {
-  /** @internal The cluster view; a shard worker feeds it the process's server descriptions. */
-  readonly cluster: Cluster;
+  private readonly cluster: Cluster;
   private readonly listeners = new Set<(event: PoolEvent) => void>();
   private readonly held = new Map<number, HeldSocket>();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -68,7 +78,7 @@ export class LocalRouter implements Router {
 
   /**
    * Starts monitoring the seeds; server selection waits for the first checks.
-   * With hooks (a shard worker), permits and server descriptions come from
+   * With hooks (a worker), permits and server descriptions come from
    * the process-wide coordinator and monitor instead.
    */
   static async create(options: ResolvedOptions, hooks: LocalRouterHooks = {}): Promise<LocalRouter> {
@@ -78,15 +88,15 @@ export class LocalRouter implements Router {
   }
 
   run(request: RouterRequest): Promise<RouterReply> {
-    return this.track(() => this.execute(request, (server, connection) => this.runOn(server, connection, request)));
+    return this.track(() => this.execute(request, request.reservation?.id, (server, connection) => this.runOn(server, connection, request)));
   }
 
   /**
    * run(), with the reply left as BSON bytes: an ok: 0 reply still throws a
    * ServerError (after the SDAM error rules ran); `deserialize` is ignored.
    */
-  runRaw(request: RouterRequest): Promise<RawRouterReply> {
-    return this.track(() => this.execute(request, (server, connection) => this.runRawOn(server, connection, request)));
+  runRaw(request: RawRouterRequest): Promise<RawRouterReply> {
+    return this.track(() => this.execute(request, request.reservationId, (server, connection) => this.runRawOn(server, connection, request)));
   }
 
   private track<T>(start: () => Promise<T>): Promise<T> {
@@ -121,7 +131,12 @@ export class LocalRouter implements Router {
   }
 
   release(reservation: Reservation): void {
-    const socket = this.held.get(reservation.id);
+    this.releaseById(reservation.id);
+  }
+
+  /** release(), for a reservation known by its id (a worker's op port carries only that). */
+  releaseById(id: number): void {
+    const socket = this.held.get(id);
     if (!socket) return;
     this.held.delete(socket.id);
     if (socket.onClose) socket.connection.off('close', socket.onClose);
@@ -140,6 +155,23 @@ export class LocalRouter implements Router {
   onPoolEvent(listener: (event: PoolEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  // ------------------------------------------ what a worker's runtime drives
+
+  /** A server description from the process's monitor (external monitoring), applied as a check of our own would be. */
+  applyServerDescription(sd: ServerDescription): void {
+    this.cluster.applyServerDescription(sd);
+  }
+
+  /** Clears the pool of the server at `address`, if it is part of the cluster. */
+  clearPool(address: string, options: ClearOptions): void {
+    this.cluster.server(address)?.pool.clear(options);
+  }
+
+  /** Closes up to `count` idle sockets of the server at `address`; returns how many it closed. */
+  closeIdle(address: string, count: number): number {
+    return this.cluster.server(address)?.pool.closeIdle(count) ?? 0;
   }
 
   async close(): Promise<void> {
@@ -164,10 +196,14 @@ export class LocalRouter implements Router {
     await this.cluster.destroy();
   }
 
-  private async execute<T>(request: RouterRequest, runOn: (server: Server, connection: Connection) => Promise<T>): Promise<T> {
-    if (request.reservation) {
-      const socket = this.held.get(request.reservation.id);
-      if (!socket) throw new MgoError('ERR_CONNECTION_CLOSED', `reservation ${request.reservation.id} is not held by this router`);
+  private async execute<T>(
+    request: RawRouterRequest,
+    reservationId: number | undefined,
+    runOn: (server: Server, connection: Connection) => Promise<T>,
+  ): Promise<T> {
+    if (reservationId !== undefined) {
+      const socket = this.held.get(reservationId);
+      if (!socket) throw new MgoError('ERR_CONNECTION_CLOSED', `reservation ${reservationId} is not held by this router`);
       if (socket.dead || socket.connection.isClosed) {
         socket.dead = true;
         throw new NetworkError('ERR_CONNECTION_CLOSED', `the reserved connection to ${socket.address} is closed; the session reserves a new one`, {
@@ -208,7 +244,7 @@ export class LocalRouter implements Router {
     }
   }
 
-  private async runRawOn(server: Server, connection: Connection, request: RouterRequest): Promise<RawRouterReply> {
+  private async runRawOn(server: Server, connection: Connection, request: RawRouterRequest): Promise<RawRouterReply> {
     const command = this.commandFor(server, request);
     const address = server.address;
     try {
@@ -232,7 +268,7 @@ export class LocalRouter implements Router {
     }
   }
 
-  private commandFor(server: Server, request: RouterRequest): Document {
+  private commandFor(server: Server, request: RawRouterRequest): Document {
     return request.write ? request.command : this.withReadPreference(server, request.command, request.readPreference);
   }
 

@@ -1,7 +1,7 @@
 // The seam between the session API and wherever sockets live. The session
 // layer (src/session) knows only this interface: LocalRouter runs cluster and
 // pools in the calling thread (workers: 0, the single-thread baseline), and
-// WorkerRouter will run them in shard worker threads. Everything that crosses
+// WorkerRouter will run them in worker threads. Everything that crosses
 // it is plain data (documents, ids, strings), so it can cross a MessagePort.
 import type { DeserializeOptions, Document } from 'bson';
 import type { DocumentSequence } from '../wire/op-msg.js';

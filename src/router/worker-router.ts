@@ -1,5 +1,5 @@
-// The Router that runs the cluster and its pools in shard worker threads
-// (`workers: N`). Each shard worker runs a LocalRouter (the same cluster,
+// The Router that runs the cluster and its pools in worker threads
+// (`workers: N`). Each worker runs a LocalRouter (the same cluster,
 // pool and connection code as `workers: 0`) whose permits come from one
 // shared coordinator, so that the connection limit per server holds across
 // all of them, and whose server descriptions come from this thread's one
@@ -14,12 +14,13 @@
 // Eventual mode, cursor follow-ups by address) go to the least-loaded
 // worker each time.
 //
-// Worker death. The shard's permits are reclaimed at once, its reservations
+// Worker death. The worker's permits are reclaimed at once, its reservations
 // become dead, and each request it had fails with a retryable NetworkError
-// (labels RetryableError, ShardWorkerLost) -- except reads (no reservation,
-// not a write, not unacknowledged, not a cursor follow-up: a getMore that
-// may have run would skip a batch), which are sent once more to another
-// worker, and reservations, which are simply made again elsewhere. A
+// (labels RetryableError, WorkerLost, and ShardWorkerLost, its old name) --
+// except reads (no reservation, not a write, not unacknowledged, not a
+// cursor follow-up: a getMore that may have run would skip a batch), which
+// are sent once more to another worker, and reservations, which are simply
+// made again elsewhere. A
 // request that never left this thread is sent elsewhere whatever it is. A
 // replacement worker with the same id starts with the current topology.
 import { fileURLToPath } from 'node:url';
@@ -43,15 +44,15 @@ import {
   WRITE,
   decodeReply,
   encodeCommand,
-  type ToShard,
+  type ToWorker,
 } from '../worker/protocol.js';
-import { ShardHandle, WorkerReservation, type Answer, type Pending, type ShardHost, type ShardState } from '../worker/shard-handle.js';
-import type { ShardConfig } from '../worker/shard-runtime.js';
+import { WorkerHandle, WorkerReservation, type Answer, type Pending, type WorkerHost, type WorkerState } from '../worker/worker-handle.js';
+import type { WorkerConfig } from '../worker/worker-runtime.js';
 import type { ReadPreference, Reservation, Router, RouterReply, RouterRequest, ServerStats } from './router.js';
 
 /** Options that are not connection options: for tests and benchmarks. */
 export interface WorkerRouterInternals {
-  /** The worker entry file (workers/shard.ts under tsx, dist/workers/shard.js when built). */
+  /** The worker entry file (workers/worker.ts under tsx, dist/workers/worker.js when built). */
   filename?: string;
   /** Passed to each worker thread (a heap limit makes a worker die of OOM). */
   resourceLimits?: Worker['resourceLimits'];
@@ -62,11 +63,11 @@ export interface WorkerRouterInternals {
 /** One worker's view, for diagnostics (stats() sums these). */
 export interface WorkerDetail {
   workerId: number;
-  state: ShardState;
+  state: WorkerState;
   threadId: number;
   /** Requests in flight there (and queued for it while it starts). */
   inFlight: number;
-  /** Workers lost so far on this shard. */
+  /** Threads this worker lost so far. */
   restarts: number;
   /** Why the last one was lost. */
   lastLoss: string | undefined;
@@ -78,8 +79,8 @@ const MAX_UNDELIVERED_RESENDS = 4;
 
 type RouterState = 'open' | 'closing' | 'closed';
 
-export class WorkerRouter implements Router, ShardHost {
-  private readonly shards: ShardHandle[];
+export class WorkerRouter implements Router, WorkerHost {
+  private readonly workers: WorkerHandle[];
   private readonly monitor: TopologyMonitor;
   private readonly coordinator: Coordinator;
   private readonly listeners = new Set<(event: PoolEvent) => void>();
@@ -88,7 +89,7 @@ export class WorkerRouter implements Router, ShardHost {
   private closing: Promise<void> | undefined;
   private destroying: Promise<void> | undefined;
   private lastReservationId = 0;
-  /** Where the least-loaded search starts: ties go round the shards. */
+  /** Where the least-loaded search starts: ties go round the workers. */
   private rotor = 0;
   /** What worker losses did to requests, since the router was made. */
   readonly losses = { retriedReads: 0, resent: 0, failed: 0 };
@@ -109,21 +110,21 @@ export class WorkerRouter implements Router, ShardHost {
           ]),
         ]),
     });
-    const shardOptions = {
-      filename: internals.filename ?? defaultShardFilename(),
+    const handleOptions = {
+      filename: internals.filename ?? defaultWorkerFilename(),
       resourceLimits: internals.resourceLimits,
       startTimeoutMS: internals.startTimeoutMS ?? 30_000,
       closeTimeoutMS: internals.closeTimeoutMS ?? 10_000,
     };
-    this.shards = Array.from({ length: options.workers }, (_, id) => new ShardHandle(id, this, shardOptions));
+    this.workers = Array.from({ length: options.workers }, (_, id) => new WorkerHandle(id, this, handleOptions));
   }
 
-  /** Starts the monitor and `options.workers` shard workers; resolves once every worker serves. */
+  /** Starts the monitor and `options.workers` workers; resolves once every worker serves. */
   static async create(options: ResolvedOptions, internals: WorkerRouterInternals = {}): Promise<WorkerRouter> {
     const router = new WorkerRouter(options, internals);
     router.monitor.start();
     try {
-      await Promise.all(router.shards.map((shard) => shard.start()));
+      await Promise.all(router.workers.map((worker) => worker.start()));
     } catch (error) {
       await router.destroy();
       throw error;
@@ -152,7 +153,7 @@ export class WorkerRouter implements Router, ShardHost {
   }
 
   release(reservation: Reservation): void {
-    if (reservation instanceof WorkerReservation) reservation.shard.release(reservation);
+    if (reservation instanceof WorkerReservation) reservation.worker.release(reservation);
   }
 
   liveServers(): string[] {
@@ -166,8 +167,8 @@ export class WorkerRouter implements Router, ShardHost {
    */
   stats(): ServerStats[] {
     const sums = new Map<string, ServerStats>();
-    for (const shard of this.shards) {
-      for (const stats of shard.serverStats()) {
+    for (const worker of this.workers) {
+      for (const stats of worker.serverStats()) {
         const sum = sums.get(stats.address);
         if (sum === undefined) {
           sums.set(stats.address, stats);
@@ -181,20 +182,20 @@ export class WorkerRouter implements Router, ShardHost {
 
   /** Each worker's state and last pushed pool statistics. */
   workerStats(): WorkerDetail[] {
-    return this.shards.map((shard) => ({
-      workerId: shard.id,
-      state: shard.state,
-      threadId: shard.threadId,
-      inFlight: shard.load,
-      restarts: shard.restarts,
-      lastLoss: shard.lastLoss,
-      servers: shard.serverStats(),
+    return this.workers.map((worker) => ({
+      workerId: worker.id,
+      state: worker.state,
+      threadId: worker.threadId,
+      inFlight: worker.load,
+      restarts: worker.restarts,
+      lastLoss: worker.lastLoss,
+      servers: worker.serverStats(),
     }));
   }
 
   /** workerStats() with each serving worker's pool statistics asked for now (control plane), not the last pushed. */
   async workerStatsNow(timeoutMS = 2_000): Promise<WorkerDetail[]> {
-    const fresh = await Promise.all(this.shards.map((shard) => shard.fetchStats(timeoutMS)));
+    const fresh = await Promise.all(this.workers.map((worker) => worker.fetchStats(timeoutMS)));
     return this.workerStats().map((detail, i) => ({ ...detail, servers: fresh[i]! }));
   }
 
@@ -203,9 +204,9 @@ export class WorkerRouter implements Router, ShardHost {
     return this.coordinator.snapshot();
   }
 
-  /** @internal The thread of shard `workerId` (tests end it to simulate a crash). */
+  /** @internal The thread of worker `workerId` (tests end it to simulate a crash). */
   workerThread(workerId: number): Worker | undefined {
-    return this.shards[workerId]?.worker;
+    return this.workers[workerId]?.thread;
   }
 
   /** CMAP events of every worker's pools; workers only send them while someone listens. */
@@ -227,14 +228,14 @@ export class WorkerRouter implements Router, ShardHost {
     this.destroying ??= (async () => {
       this.state = 'closed';
       this.monitor.close();
-      await Promise.allSettled(this.shards.map((shard) => shard.destroy()));
+      await Promise.allSettled(this.workers.map((worker) => worker.destroy()));
     })();
     return this.destroying;
   }
 
-  // ---------------------------------------------------------- ShardHost
+  // ---------------------------------------------------------- WorkerHost
 
-  configFor(workerId: number): ShardConfig {
+  configFor(workerId: number): WorkerConfig {
     return {
       workerId,
       options: this.options,
@@ -254,9 +255,9 @@ export class WorkerRouter implements Router, ShardHost {
   }
 
   /** One worker cleared a pool: the server is Unknown for the process, and every other worker clears its pool too. */
-  poolCleared(origin: ShardHandle, address: string, interruptInUse: boolean, message: string): void {
+  poolCleared(origin: WorkerHandle, address: string, interruptInUse: boolean, message: string): void {
     const check = this.monitor.markUnknown(address, message, interruptInUse);
-    for (const shard of this.shards) if (shard !== origin) shard.post([TOPOLOGY, check]);
+    for (const worker of this.workers) if (worker !== origin) worker.post([TOPOLOGY, check]);
   }
 
   checkRequested(address: string): void {
@@ -270,13 +271,13 @@ export class WorkerRouter implements Router, ShardHost {
     resolve: (reply: RouterReply) => void,
     reject: (error: unknown) => void,
     attempt: { retried: boolean; resends: number },
-    avoid?: ShardHandle,
+    avoid?: WorkerHandle,
   ): void {
-    let shard: ShardHandle;
+    let worker: WorkerHandle;
     let reservationId = 0;
     const held = request.reservation;
     if (held) {
-      if (!(held instanceof WorkerReservation) || !held.shard.holds(held)) {
+      if (!(held instanceof WorkerReservation) || !held.worker.holds(held)) {
         const error = held.dead
           ? deadReservationError(held)
           : new MgoError('ERR_CONNECTION_CLOSED', `reservation ${held.id} is not held by this router`);
@@ -287,10 +288,10 @@ export class WorkerRouter implements Router, ShardHost {
         reject(deadReservationError(held));
         return;
       }
-      shard = held.shard;
+      worker = held.worker;
       reservationId = held.remoteId;
     } else {
-      shard = this.leastLoaded(avoid);
+      worker = this.leastLoaded(avoid);
     }
     let encoded: ReturnType<typeof encodeCommand>;
     try {
@@ -303,7 +304,7 @@ export class WorkerRouter implements Router, ShardHost {
     const flags = (request.write ? WRITE : 0) | (request.moreToCome ? MORE_TO_COME : 0);
     const readPreference = isPlainPrimary(request.readPreference) ? null : request.readPreference;
     const address = held ? null : (request.address ?? null);
-    const build = (id: number): ToShard => [RUN, id, flags, request.db, payload, index, readPreference, reservationId, address];
+    const build = (id: number): ToWorker => [RUN, id, flags, request.db, payload, index, readPreference, reservationId, address];
     const pending: Pending = {
       answer: (message: Answer) => {
         if (message[0] === REPLY) {
@@ -322,17 +323,17 @@ export class WorkerRouter implements Router, ShardHost {
       lost: (error, delivered) => {
         if (this.state !== 'closed' && !delivered && attempt.resends < MAX_UNDELIVERED_RESENDS) {
           this.losses.resent++;
-          this.dispatch(request, resolve, reject, { ...attempt, resends: attempt.resends + 1 }, shard);
+          this.dispatch(request, resolve, reject, { ...attempt, resends: attempt.resends + 1 }, worker);
         } else if (this.state !== 'closed' && delivered && !attempt.retried && isRetryableRead(request)) {
           this.losses.retriedReads++;
-          this.dispatch(request, resolve, reject, { ...attempt, retried: true }, shard);
+          this.dispatch(request, resolve, reject, { ...attempt, retried: true }, worker);
         } else {
           this.losses.failed++;
           reject(error);
         }
       },
     };
-    shard.send(build, payload.buffer as ArrayBuffer, pending);
+    worker.send(build, payload.buffer as ArrayBuffer, pending);
   }
 
   private dispatchReserve(
@@ -340,15 +341,15 @@ export class WorkerRouter implements Router, ShardHost {
     resolve: (reservation: Reservation) => void,
     reject: (error: unknown) => void,
     resends: number,
-    avoid?: ShardHandle,
+    avoid?: WorkerHandle,
   ): void {
-    const shard = this.leastLoaded(avoid);
-    shard.send((id) => [RESERVE, id, readPreference], undefined, {
+    const worker = this.leastLoaded(avoid);
+    worker.send((id) => [RESERVE, id, readPreference], undefined, {
       answer: (message: Answer) => {
         if (message[0] === RESERVED) {
-          const reservation = shard.adopt(message[2], message[3], message[4], ++this.lastReservationId);
+          const reservation = worker.adopt(message[2], message[3], message[4], ++this.lastReservationId);
           if (this.state !== 'open') {
-            shard.release(reservation);
+            worker.release(reservation);
             reject(closedError());
           } else {
             resolve(reservation);
@@ -360,40 +361,40 @@ export class WorkerRouter implements Router, ShardHost {
       // Reserving changes nothing on the server: always safe to do again elsewhere.
       lost: (error) => {
         if (this.state === 'closed' || resends >= MAX_UNDELIVERED_RESENDS) reject(error);
-        else this.dispatchReserve(readPreference, resolve, reject, resends + 1, shard);
+        else this.dispatchReserve(readPreference, resolve, reject, resends + 1, worker);
       },
     });
   }
 
-  /** The shard with the fewest requests in flight, serving ones first; ties go round. `avoid` only if it is the sole choice. */
-  private leastLoaded(avoid?: ShardHandle): ShardHandle {
-    const shards = this.shards;
-    let best: ShardHandle | undefined;
+  /** The worker with the fewest requests in flight, serving ones first; ties go round. `avoid` only if it is the sole choice. */
+  private leastLoaded(avoid?: WorkerHandle): WorkerHandle {
+    const workers = this.workers;
+    let best: WorkerHandle | undefined;
     let bestRank = Infinity;
-    const start = this.rotor++ % shards.length;
-    for (let i = 0; i < shards.length; i++) {
-      const shard = shards[(start + i) % shards.length]!;
-      if (shard.state === 'closing' || shard.state === 'closed') continue;
+    const start = this.rotor++ % workers.length;
+    for (let i = 0; i < workers.length; i++) {
+      const worker = workers[(start + i) % workers.length]!;
+      if (worker.state === 'closing' || worker.state === 'closed') continue;
       // Serving workers first, then starting ones, then the one to avoid.
-      const tier = shard === avoid ? 2 : shard.state === 'ready' ? 0 : 1;
-      const rank = tier * 1e9 + shard.load;
+      const tier = worker === avoid ? 2 : worker.state === 'ready' ? 0 : 1;
+      const rank = tier * 1e9 + worker.load;
       if (rank < bestRank) {
-        best = shard;
+        best = worker;
         bestRank = rank;
       }
     }
-    return best ?? avoid ?? shards[0]!;
+    return best ?? avoid ?? workers[0]!;
   }
 
   /** Sends a message to every worker that is, or is about to be, serving (others get the state in their configuration). */
-  private broadcast(message: ToShard): void {
-    for (const shard of this.shards) shard.post(message);
+  private broadcast(message: ToWorker): void {
+    for (const worker of this.workers) worker.post(message);
   }
 
   private async drainAndClose(): Promise<void> {
     if (this.state === 'open') this.state = 'closing';
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
-    await Promise.allSettled(this.shards.map((shard) => shard.close()));
+    await Promise.allSettled(this.workers.map((worker) => worker.close()));
     this.monitor.close();
     this.state = 'closed';
   }
@@ -418,10 +419,10 @@ function closedError(): MgoError {
   return new PoolClosedError('the session was closed: its cluster no longer runs operations');
 }
 
-/** workers/shard.ts beside src/ (run from source under tsx), or dist/workers/shard.js beside dist/src/. */
-function defaultShardFilename(): string {
+/** workers/worker.ts beside src/ (run from source under tsx), or dist/workers/worker.js beside dist/src/. */
+function defaultWorkerFilename(): string {
   const here = import.meta.url;
   const extension = here.endsWith('.ts') ? '.ts' : '.js';
-  return fileURLToPath(new URL(`../../workers/shard${extension}`, here));
+  return fileURLToPath(new URL(`../../workers/worker${extension}`, here));
 }
 

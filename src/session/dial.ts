@@ -30,7 +30,7 @@ export async function dialWithInfo(info: DialInfo): Promise<Session> {
 }
 
 async function connect(resolved: ResolvedOptions, overrides: SessionOverrides, shownUrl: string): Promise<Session> {
-  // workers: 0 keeps the sockets in this thread; N > 0 puts them in N shard workers.
+  // workers: 0 keeps the sockets in this thread; N > 0 puts them in N workers.
   const router: Router = resolved.workers > 0 ? await WorkerRouter.create(resolved) : await LocalRouter.create(resolved);
   const options = sessionOptionsOf(resolved, overrides);
   const session = openSession(router, { ...options, mode: Mode.Eventual });

@@ -6,11 +6,14 @@ import type { Reservation, Router } from '../router/router.js';
 
 export class SharedReservation {
   #sharers = 1;
+  readonly #router: Router;
 
   constructor(
-    private readonly router: Router,
+    router: Router,
     readonly reservation: Reservation,
-  ) {}
+  ) {
+    this.#router = router;
+  }
 
   get address(): string {
     return this.reservation.address;
@@ -35,6 +38,6 @@ export class SharedReservation {
     if (this.#sharers === 0) return;
     this.#sharers--;
     // Router.release is idempotent: every sharer of a dead socket may call it.
-    if (this.#sharers === 0 || this.reservation.dead) this.router.release(this.reservation);
+    if (this.#sharers === 0 || this.reservation.dead) this.#router.release(this.reservation);
   }
 }

@@ -26,7 +26,7 @@ export type AuthMechanism =
 
 /** Every option with its value; `undefined` where "not set" is itself the default. */
 export interface OptionValues {
-  // Ours: shard workers owning the sockets; 0 runs the pools in-process.
+  // Ours: workers owning the sockets; 0 runs the pools in-process.
   workers: number;
   // Pool (CMAP), with maxLifetimeMS as our extension.
   maxPoolSize: number;

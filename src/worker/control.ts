@@ -1,4 +1,4 @@
-// The control plane of a shard worker: a comlink proxy over a second
+// The control plane of a worker: a comlink proxy over a second
 // MessagePort, for the few calls that are not operations (stats, drain,
 // close, ping). Never for operations: a comlink call costs ~50 µs, carries
 // errors as bare Errors (codes lost) and, above all, never settles when the
@@ -9,8 +9,8 @@ import * as Comlink from 'comlink';
 import { MgoError } from '../errors.js';
 import type { ServerStats } from '../router/router.js';
 
-/** What a shard worker exposes on its control port. */
-export interface ShardControl {
+/** What a worker exposes on its control port. */
+export interface WorkerControl {
   /** The worker's pool statistics now (the main thread otherwise sees the snapshots it pushes). */
   stats(): ServerStats[];
   /** Resolves once the operations the worker is running have finished. */
@@ -48,23 +48,23 @@ export function portEndpoint(port: MessagePort): Comlink.Endpoint {
 }
 
 /** Exposes `api` on `port` (worker side). */
-export function exposeControl(api: ShardControl, port: MessagePort): void {
+export function exposeControl(api: WorkerControl, port: MessagePort): void {
   Comlink.expose(api, portEndpoint(port));
 }
 
 /** The main thread's side of one worker incarnation's control port. */
 export class ControlClient {
-  readonly #remote: Comlink.Remote<ShardControl>;
-  readonly #port: MessagePort;
-  #lost: MgoError | undefined;
-  readonly #rejecters = new Set<(error: MgoError) => void>();
+  private readonly remote: Comlink.Remote<WorkerControl>;
+  private readonly port: MessagePort;
+  private lost: MgoError | undefined;
+  private readonly rejecters = new Set<(error: MgoError) => void>();
 
   constructor(
     port: MessagePort,
     private readonly name: string,
   ) {
-    this.#port = port;
-    this.#remote = Comlink.wrap<ShardControl>(portEndpoint(port));
+    this.port = port;
+    this.remote = Comlink.wrap<WorkerControl>(portEndpoint(port));
     // Only a call in progress keeps the process alive (its timer does).
     port.unref();
   }
@@ -73,24 +73,24 @@ export class ControlClient {
    * Calls `method` on the worker; rejects after `timeoutMS`, or as soon as
    * the worker is lost (lose()), whichever comes first.
    */
-  call<K extends keyof ShardControl>(method: K, timeoutMS: number): Promise<Awaited<ReturnType<ShardControl[K]>>> {
-    if (this.#lost) return Promise.reject(this.#lost);
+  call<K extends keyof WorkerControl>(method: K, timeoutMS: number): Promise<Awaited<ReturnType<WorkerControl[K]>>> {
+    if (this.lost) return Promise.reject(this.lost);
     return new Promise((resolve, reject) => {
       const fail = (error: MgoError) => {
         clearTimeout(timer);
-        this.#rejecters.delete(fail);
+        this.rejecters.delete(fail);
         reject(error);
       };
       const timer = setTimeout(
         () => fail(new MgoError('ERR_NETWORK_TIMEOUT', `${this.name} did not answer ${method}() within ${timeoutMS} ms`)),
         timeoutMS,
       );
-      this.#rejecters.add(fail);
-      const invoke = this.#remote[method] as unknown as () => Promise<Awaited<ReturnType<ShardControl[K]>>>;
+      this.rejecters.add(fail);
+      const invoke = this.remote[method] as unknown as () => Promise<Awaited<ReturnType<WorkerControl[K]>>>;
       invoke().then(
         (value) => {
           clearTimeout(timer);
-          this.#rejecters.delete(fail);
+          this.rejecters.delete(fail);
           resolve(value);
         },
         (error: unknown) => fail(new MgoError('ERR_PROTOCOL', `${this.name} failed ${method}(): ${error instanceof Error ? error.message : String(error)}`)),
@@ -100,8 +100,8 @@ export class ControlClient {
 
   /** The worker is gone: every call in progress and every later one rejects with `error`. */
   lose(error: MgoError): void {
-    this.#lost ??= error;
-    for (const reject of [...this.#rejecters]) reject(this.#lost);
-    this.#port.close();
+    this.lost ??= error;
+    for (const reject of [...this.rejecters]) reject(this.lost);
+    this.port.close();
   }
 }

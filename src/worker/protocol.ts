@@ -15,7 +15,7 @@
 // answer) an integer request id, unique among the requests in flight on
 // that port; the main thread chose it and the worker echoes it.
 //
-//   main -> worker (ToShard)
+//   main -> worker (ToWorker)
 //     [RUN, id, flags, db, payload, sequences, readPreference, reservation, address]
 //         flags: WRITE | MORE_TO_COME; payload: BSON bytes (see below);
 //         sequences: [identifier, count][] or null; readPreference: null
@@ -27,7 +27,7 @@
 //                                                       another worker's pool clear (a failed check)
 //     [SLOTS, [address, slot][]]                        coordinator slots of new servers
 //     [EVENTS, on]                                      forward CMAP events or stop
-//   worker -> main (FromShard)
+//   worker -> main (FromWorker)
 //     [REPLY, id, address, body]      body: the reply's BSON bytes; null for moreToCome ({ ok: 1 })
 //     [FAILED, id, ErrorRecord]
 //     [RESERVED, id, reservation, address, writable]
@@ -109,7 +109,7 @@ export type ReleaseMessage = [kind: typeof RELEASE, reservation: number];
 export type TopologyMessage = [kind: typeof TOPOLOGY, check: CheckBroadcast];
 export type SlotsMessage = [kind: typeof SLOTS, slots: [address: string, slot: number][]];
 export type EventsMessage = [kind: typeof EVENTS, on: boolean];
-export type ToShard = RunMessage | ReserveMessage | ReleaseMessage | TopologyMessage | SlotsMessage | EventsMessage;
+export type ToWorker = RunMessage | ReserveMessage | ReleaseMessage | TopologyMessage | SlotsMessage | EventsMessage;
 
 export type ReplyMessage = [kind: typeof REPLY, id: number, address: string, body: Uint8Array | null];
 export type FailedMessage = [kind: typeof FAILED, id: number, error: ErrorRecord];
@@ -119,7 +119,7 @@ export type StatsMessage = [kind: typeof STATS, stats: StatsRow[]];
 export type EventMessage = [kind: typeof EVENT, event: PoolEvent];
 export type ClearedMessage = [kind: typeof CLEARED, address: string, interruptInUse: boolean, message: string];
 export type CheckMessage = [kind: typeof CHECK, address: string];
-export type FromShard = ReplyMessage | FailedMessage | ReservedMessage | DeadMessage | StatsMessage | EventMessage | ClearedMessage | CheckMessage;
+export type FromWorker = ReplyMessage | FailedMessage | ReservedMessage | DeadMessage | StatsMessage | EventMessage | ClearedMessage | CheckMessage;
 
 // ---------------------------------------------------------------- batches
 
@@ -135,10 +135,10 @@ export interface PostTarget {
  * starting) messages wait, and go out once one is attached.
  */
 export class Outbox<T> {
-  #batch: T[] = [];
-  #transfer: ArrayBuffer[] = [];
-  #scheduled = false;
-  #target: PostTarget | undefined;
+  private batch: T[] = [];
+  private transfer: ArrayBuffer[] = [];
+  private scheduled = false;
+  private target: PostTarget | undefined;
 
   constructor(
     private readonly schedule: (flush: () => void) => void,
@@ -146,55 +146,55 @@ export class Outbox<T> {
     /** Runs just before each flush: a last chance to add messages (the worker's stats). */
     private readonly beforeFlush?: () => void,
   ) {
-    this.#target = target;
+    this.target = target;
   }
 
   get size(): number {
-    return this.#batch.length;
+    return this.batch.length;
   }
 
   push(message: T, transfer?: ArrayBuffer): void {
-    this.#batch.push(message);
-    if (transfer !== undefined) this.#transfer.push(transfer);
+    this.batch.push(message);
+    if (transfer !== undefined) this.transfer.push(transfer);
     this.requestFlush();
   }
 
   /** Schedules a flush even with nothing queued (beforeFlush may add something). */
   requestFlush(): void {
-    if (this.#scheduled || this.#target === undefined) return;
-    this.#scheduled = true;
+    if (this.scheduled || this.target === undefined) return;
+    this.scheduled = true;
     this.schedule(this.flush);
   }
 
   attach(target: PostTarget): void {
-    this.#target = target;
-    if (this.#batch.length > 0) this.requestFlush();
+    this.target = target;
+    if (this.batch.length > 0) this.requestFlush();
   }
 
   /** Stops posting: messages queue until attach() (the worker is gone, or not there yet). */
   detach(): void {
-    this.#target = undefined;
+    this.target = undefined;
   }
 
   /** Forgets the target and everything queued (the worker died: nothing queued for it is sent). */
   reset(): T[] {
-    const dropped = this.#batch;
-    this.#target = undefined;
-    this.#batch = [];
-    this.#transfer = [];
+    const dropped = this.batch;
+    this.target = undefined;
+    this.batch = [];
+    this.transfer = [];
     return dropped;
   }
 
   readonly flush = (): void => {
     // Still marked scheduled while beforeFlush runs: what it adds joins this batch.
     this.beforeFlush?.();
-    this.#scheduled = false;
-    const target = this.#target;
-    if (target === undefined || this.#batch.length === 0) return;
-    const batch = this.#batch;
-    const transfer = this.#transfer;
-    this.#batch = [];
-    this.#transfer = [];
+    this.scheduled = false;
+    const target = this.target;
+    if (target === undefined || this.batch.length === 0) return;
+    const batch = this.batch;
+    const transfer = this.transfer;
+    this.batch = [];
+    this.transfer = [];
     target.postMessage(batch, transfer);
   };
 }

@@ -1,5 +1,5 @@
 // Reads a reply's `ok` field straight from its BSON bytes, without
-// deserializing the document. A shard worker hands replies to the main
+// deserializing the document. A worker hands replies to the main
 // thread as bytes (the main thread decodes them once, with the caller's
 // deserialize options); it only needs to know whether the server said ok: 1,
 // since an ok: 0 reply must become a ServerError in the worker, where the

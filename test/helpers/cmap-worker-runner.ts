@@ -6,7 +6,7 @@
 // spec's main thread too, is a worker thread (cmap-worker.ts) with its own
 // Pool for the one server, and all of them draw permits (maxPoolSize) and
 // dial slots (maxConnecting) from one Coordinator buffer, through
-// ShardCoordinator.permits() exactly as ShardRuntime does. The main thread of
+// WorkerCoordinator.permits() exactly as WorkerRuntime does. The main thread of
 // the test only orchestrates:
 //   - an operation with `thread` is appended to that thread's worker chain;
 //     one without runs on the worker of the spec's main thread and is
@@ -18,7 +18,7 @@
 //     they run in each worker in turn, in worker-id order;
 //   - waitForEvent counts the events of every worker; waitForThread joins a
 //     worker's chain and rethrows its first failure;
-//   - minPoolSize is shared out among the workers as ShardRuntime does.
+//   - minPoolSize is shared out among the workers as WorkerRuntime does.
 // Events are merged on the main thread in the order they happened: each is
 // numbered when emitted by Atomics.add on a counter shared by all workers of
 // the run, a true total order (no clock comparison across threads). The
@@ -186,7 +186,7 @@ let lastRun = 0;
 
 /**
  * A worker's pool options: minPoolSize is the process's, shared out as
- * ShardRuntime's shardOptions() does (worker k keeps floor(min / N), plus
+ * WorkerRuntime's workerOptions() does (worker k keeps floor(min / N), plus
  * one for the first min % N workers), so that the workers together keep
  * minPoolSize connections.
  */

@@ -1,7 +1,7 @@
 // A worker thread that plays one CMAP spec "thread" (or the spec's main
 // thread) for test/spec/cmap-workers.test.ts: it holds its own Pool for the
 // test's one server, with permits and dial slots drawn from the coordinator
-// buffer every thread of the test shares (as a shard worker's pools do), and
+// buffer every thread of the test shares (as a worker's pools do), and
 // runs the operations the main thread of the test sends it. The protocol and
 // the reasons for it are in cmap-worker-runner.ts, which starts these.
 //
@@ -10,7 +10,7 @@
 // down by messages, and every message carries its run number.
 import { parentPort } from 'node:worker_threads';
 import { createConnector } from '../../src/cluster/connector.js';
-import { ShardCoordinator } from '../../src/coordinator/shard-coordinator.js';
+import { WorkerCoordinator } from '../../src/coordinator/worker-coordinator.js';
 import { Pool, type ConnectFn, type PoolableConnection, type PoolEvent, type PoolOptions } from '../../src/pool/index.js';
 import { FakeConnection } from './cmap-fake-connection.js';
 import {
@@ -86,7 +86,7 @@ const fakeDial: ConnectFn<FakeConnection> = async (init) => {
 
 class Run {
   readonly pool: Pool<PoolableConnection>;
-  readonly shard: ShardCoordinator;
+  readonly workerSide: WorkerCoordinator;
   readonly connections = new Map<string, PoolableConnection>();
   #chain: Promise<void> = Promise.resolve();
   #failure: { error: unknown } | undefined;
@@ -94,7 +94,7 @@ class Run {
   constructor(readonly setup: RunSetup) {
     const seq = new Int32Array(setup.sequence);
     const counters = new Int32Array(setup.counters);
-    this.shard = new ShardCoordinator(setup.buffer, setup.workerId);
+    this.workerSide = new WorkerCoordinator(setup.buffer, setup.workerId);
     const { backgroundThreadIntervalMS, appName, ...sizing } = setup.poolOptions;
     let connect: ConnectFn<PoolableConnection>;
     if (setup.server === undefined) {
@@ -129,9 +129,9 @@ class Run {
       address: setup.address,
       connect,
       // The coordinator's slots: one limit (maxPoolSize) and one maxConnecting
-      // for all the threads of the test, as ShardRuntime gives its pools.
-      permits: this.shard.permits(setup.slot, () => this.pool.closeIdle(1) > 0),
-      dialSlots: this.shard.permits(setup.dialSlot, () => false),
+      // for all the threads of the test, as WorkerRuntime gives its pools.
+      permits: this.workerSide.permits(setup.slot, () => this.pool.closeIdle(1) > 0),
+      dialSlots: this.workerSide.permits(setup.dialSlot, () => false),
       monitor: (event: PoolEvent) => {
         // The total order of the merged log: taken when the event is emitted.
         post({ type: 'event', run: setup.run, seq: Atomics.add(seq, 0, 1), thread: setup.thread, event });
@@ -196,7 +196,7 @@ class Run {
       Promise.race([promise, new Promise((resolve) => setTimeout(resolve, TEARDOWN_WAIT_MS).unref())]);
     await bounded(this.pool.destroy());
     await bounded(this.#chain);
-    this.shard.close();
+    this.workerSide.close();
   }
 }
 

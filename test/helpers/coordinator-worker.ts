@@ -5,7 +5,7 @@
 //
 // counters: [0..maxWorkers) permits held per worker, then MAX_SEEN, COMPLETED.
 import { parentPort, workerData } from 'node:worker_threads';
-import { ShardCoordinator } from '../../src/coordinator/shard-coordinator.js';
+import { WorkerCoordinator } from '../../src/coordinator/worker-coordinator.js';
 
 interface Job {
   buffer: SharedArrayBuffer;
@@ -23,8 +23,8 @@ const job = workerData as Job;
 const counters = new Int32Array(job.counters);
 const MAX_SEEN = job.maxWorkers;
 const COMPLETED = job.maxWorkers + 1;
-const shard = new ShardCoordinator(job.buffer, job.workerId);
-const permits = shard.permits(job.slot, () => false);
+const workerSide = new WorkerCoordinator(job.buffer, job.workerId);
+const permits = workerSide.permits(job.slot, () => false);
 let remaining = job.cycles;
 let running = job.chains;
 
@@ -38,7 +38,7 @@ function cycle(): void {
   // Each chain claims a cycle before requesting, so exactly `cycles` run.
   if (remaining <= 0) {
     if (--running === 0) {
-      shard.close();
+      workerSide.close();
       parentPort!.postMessage({ type: 'done' });
     }
     return;

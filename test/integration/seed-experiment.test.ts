@@ -1,5 +1,5 @@
 // The seed experiment of issue 5, against the embedded FerretDB: for
-// N = 0 (LocalRouter, the baseline), 1, 2 and 4 shard workers,
+// N = 0 (LocalRouter, the baseline), 1, 2 and 4 workers,
 // dial(uri, { workers: N, poolLimit: 100 }) and 10,000 concurrent sessions,
 // each copy() -> find by _id (a real server round trip) -> hold 50 ms ->
 // close(). The server-side established connections are sampled throughout

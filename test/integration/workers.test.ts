@@ -1,4 +1,4 @@
-// Shard workers against the real test server: the session API through
+// Workers against the real test server: the session API through
 // WorkerRouter, the same results as in-thread, socket affinity, stats summed
 // over workers, a worker killed mid-load, a clean process exit after close,
 // and the global connection limit counted from the server's side.
@@ -125,7 +125,7 @@ async function transcript(session: Session, collection: string): Promise<unknown
 
 // ------------------------------------------------------------------------
 
-describe('shard workers', () => {
+describe('workers', () => {
   test('dial with workers 1 runs the session API', { timeout: 60_000 }, async () => {
     const session = await dial(server.uri, { workers: 1 });
     try {
@@ -149,11 +149,11 @@ describe('shard workers', () => {
 
   test('workers: 0 and workers: 2 give identical results for the same operation sequence', { timeout: 90_000 }, async () => {
     const local = await dial(server.uri, { workers: 0 });
-    const sharded = await dial(server.uri, { workers: 2 });
+    const threaded = await dial(server.uri, { workers: 2 });
     try {
       // One collection name: server messages name it. Each run ends by dropping it.
       const expected = await transcript(local, 'same');
-      const actual = await transcript(sharded, 'same');
+      const actual = await transcript(threaded, 'same');
       assert.equal(actual.length, expected.length);
       for (let i = 0; i < expected.length; i++) assert.deepEqual(actual[i], expected[i]);
       // The sequence did meet errors, and types that structured clone would have lost.
@@ -162,7 +162,7 @@ describe('shard workers', () => {
       assert.ok(found[1].bin instanceof Binary);
       assert.ok(expected.some((entry) => (entry as unknown[])[1] === 'error'));
     } finally {
-      await Promise.all([local.close(), sharded.close()]);
+      await Promise.all([local.close(), threaded.close()]);
     }
   });
 
@@ -276,7 +276,7 @@ describe('shard workers', () => {
     process.env.MGO_TEST_OOM_AFTER_MS = '400';
     const options = await resolveOptions(server.uri, { workers: 2 });
     const router = await WorkerRouter.create(options, {
-      filename: fileURLToPath(new URL('../unit/worker/oom-shard.ts', import.meta.url)),
+      filename: fileURLToPath(new URL('../unit/worker/oom-worker.ts', import.meta.url)),
       resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 },
     });
     routers.add(router);
@@ -455,7 +455,7 @@ async function killMidLoad(router: WorkerRouter, session: Session, t: TestContex
   const inFlight = router.workerStats()[0]!.inFlight;
   const killedAt = performance.now();
   await router.workerThread(0)!.terminate();
-  await waitFor('the shard reported lost', () => lostAt > 0, 5_000);
+  await waitFor('the worker reported lost', () => lostAt > 0, 5_000);
   const replacedMS = await waitFor('a replacement worker', () => router.workerStats()[0]!.state === 'ready', 30_000);
   await sleep(200);
   stop = true;
@@ -472,7 +472,9 @@ async function killMidLoad(router: WorkerRouter, session: Session, t: TestContex
   assert.ok(outcomes.writeFailures.length <= inFlight, `${outcomes.writeFailures.length} failures, ${inFlight} in flight`);
   for (const error of outcomes.writeFailures) {
     assert.equal(error.code, 'ERR_CONNECTION_CLOSED', error.message);
-    assert.ok(error.hasErrorLabel('RetryableError') && error.hasErrorLabel('ShardWorkerLost'), error.message);
+    assert.ok(error.hasErrorLabel('RetryableError') && error.hasErrorLabel('WorkerLost'), error.message);
+    // The label's old name stays beside the new one, for code that checks it.
+    assert.ok(error.hasErrorLabel('ShardWorkerLost'), error.message);
   }
   assert.equal(router.losses.failed, outcomes.writeFailures.length);
   assert.ok(lease !== undefined && lease >= 0);

@@ -8,7 +8,7 @@
 // server and fake connections (integration files: real connections to the
 // scripted fake wire server, whose fail point blocks their handshakes); all
 // of them take permits (maxPoolSize) and dial slots (maxConnecting) from one
-// Coordinator buffer through ShardCoordinator.permits(), as shard workers
+// Coordinator buffer through WorkerCoordinator.permits(), as workers
 // do. One pool per thread, one limit across threads. Events of all workers
 // are merged in a true total order (a shared Atomics counter, taken at each
 // emit).
@@ -71,7 +71,7 @@ import { startFakeServer, type FailPoint, type FakeServer } from '../helpers/fak
 const SKIPPED: Record<string, string> = {
   'pool-checkout-minPoolSize-connection-maxConnecting':
     'its point is that threads blocked by maxConnecting check out the pool\'s 2 minPoolSize connections instead of dialing more (2 ConnectionCreated in all); ' +
-    'over workers minPoolSize is shared out (main 1, thread1 1, thread2 0, as ShardRuntime does), so thread2\'s pool has none to take and dials a third: ' +
+    'over workers minPoolSize is shared out (main 1, thread1 1, thread2 0, as WorkerRuntime does), so thread2\'s pool has none to take and dials a third: ' +
     'a connection of another thread\'s pool cannot be checked out',
   'pool-checkout-returned-connection-maxConnecting':
     'expects conn0, checked in by the main thread, to be checked out by a thread blocked on maxConnecting (connectionId 1); ' +

@@ -1,23 +1,23 @@
 // The shared permits' contract, with two worker ids in one thread (each its
-// own ShardCoordinator over the same buffer, as two workers would have).
+// own WorkerCoordinator over the same buffer, as two workers would have).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Coordinator } from '../../../src/coordinator/coordinator.js';
-import { ShardCoordinator } from '../../../src/coordinator/shard-coordinator.js';
+import { WorkerCoordinator } from '../../../src/coordinator/worker-coordinator.js';
 
-const shards: ShardCoordinator[] = [];
-after(() => shards.forEach((s) => s.close()));
+const workerSides: WorkerCoordinator[] = [];
+after(() => workerSides.forEach((s) => s.close()));
 
 function setup(limit: number, workers = 2) {
   const coordinator = Coordinator.create({ maxWorkers: workers });
   const slot = coordinator.slotFor('db:27017', limit);
   const idle: number[] = Array(workers).fill(0);
-  const shard = Array.from({ length: workers }, (_, w) => {
-    const s = new ShardCoordinator(coordinator.buffer, w);
-    shards.push(s);
+  const workerSide = Array.from({ length: workers }, (_, w) => {
+    const s = new WorkerCoordinator(coordinator.buffer, w);
+    workerSides.push(s);
     return s;
   });
-  const permits = shard.map((s, w) =>
+  const permits = workerSide.map((s, w) =>
     s.permits(slot, () => {
       if (idle[w]! === 0) return false;
       idle[w]!--;
@@ -129,9 +129,9 @@ describe('shared permits', () => {
 test('a pool clear in a worker bumps the server\'s process-wide generation', () => {
   const coordinator = Coordinator.create({ maxWorkers: 2 });
   const slot = coordinator.slotFor('db:27017', 1);
-  const shard = new ShardCoordinator(coordinator.buffer, 1);
-  shards.push(shard);
-  assert.equal(shard.bumpGeneration(slot), 1);
-  assert.equal(shard.bumpGeneration(slot), 2);
+  const workerSide = new WorkerCoordinator(coordinator.buffer, 1);
+  workerSides.push(workerSide);
+  assert.equal(workerSide.bumpGeneration(slot), 1);
+  assert.equal(workerSide.bumpGeneration(slot), 2);
   assert.equal(coordinator.snapshot()[0]!.generation, 2);
 });

@@ -1,17 +1,17 @@
-// Pools on one shared coordinator, as shard workers hold them (two worker
+// Pools on one shared coordinator, as workers hold them (two worker
 // ids in one thread): fairness across workers, and maxConnecting as one
 // bound on the handshakes of all workers together.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Coordinator, dialSlotKey } from '../../../src/coordinator/coordinator.js';
-import { ShardCoordinator } from '../../../src/coordinator/shard-coordinator.js';
+import { WorkerCoordinator } from '../../../src/coordinator/worker-coordinator.js';
 import { Pool, type ConnectionClosedEvent, type PoolableConnection } from '../../../src/pool/index.js';
 
-const shards: ShardCoordinator[] = [];
+const workerSides: WorkerCoordinator[] = [];
 const pools: Pool[] = [];
 after(async () => {
   await Promise.all(pools.map((p) => p.destroy()));
-  shards.forEach((s) => s.close());
+  workerSides.forEach((s) => s.close());
 });
 
 function fakeConnect({ id, generation, address }: { id: number; generation: number; address: string }): Promise<PoolableConnection> {
@@ -23,10 +23,10 @@ test('a saturated worker yields a checked-in socket to another worker queued bef
   const coordinator = Coordinator.create({ maxWorkers: 2 });
   const slot = coordinator.slotFor('db:27017', 2);
   const [a, b] = [0, 1].map((w) => {
-    const shard = new ShardCoordinator(coordinator.buffer, w);
-    shards.push(shard);
+    const workerSide = new WorkerCoordinator(coordinator.buffer, w);
+    workerSides.push(workerSide);
     let pool!: Pool;
-    pool = new Pool({ address: 'db:27017', connect: fakeConnect, maxPoolSize: 2, waitQueueTimeoutMS: 5000, permits: shard.permits(slot, () => pool.closeIdle(1) > 0) });
+    pool = new Pool({ address: 'db:27017', connect: fakeConnect, maxPoolSize: 2, waitQueueTimeoutMS: 5000, permits: workerSide.permits(slot, () => pool.closeIdle(1) > 0) });
     pool.ready();
     pools.push(pool);
     return pool;
@@ -64,16 +64,16 @@ test('maxConnecting bounds the dials of all workers together', { timeout: 10_000
     return fakeConnect(init);
   };
   const workerPools = [0, 1].map((w) => {
-    const shard = new ShardCoordinator(coordinator.buffer, w);
-    shards.push(shard);
+    const workerSide = new WorkerCoordinator(coordinator.buffer, w);
+    workerSides.push(workerSide);
     const pool = new Pool({
       address: 'db:27017',
       connect: slowConnect,
       maxPoolSize: 10,
       maxConnecting: 2,
       waitQueueTimeoutMS: 5000,
-      permits: shard.permits(slot, () => false),
-      dialSlots: shard.permits(dialSlot, () => false),
+      permits: workerSide.permits(slot, () => false),
+      dialSlots: workerSide.permits(dialSlot, () => false),
     });
     pool.ready();
     pools.push(pool);

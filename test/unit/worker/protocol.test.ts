@@ -1,4 +1,4 @@
-// The op protocol between the main thread and a shard worker: payloads,
+// The op protocol between the main thread and a worker: payloads,
 // BSON types across a real MessagePort, error records, stats rows, and the
 // coalescing of messages into one postMessage per microtask / turn.
 import { describe, test } from 'node:test';
@@ -226,7 +226,7 @@ describe('replies', () => {
 describe('error records', () => {
   test('server errors keep class, codes and labels across a port', async () => {
     const error = new ServerError('not primary', 10107, 'NotWritablePrimary', { address: 'h:1', errorLabels: ['RetryableWriteError'] });
-    const rebuilt = fromErrorRecord(await cross(toErrorRecord(error, 'shard worker 0')));
+    const rebuilt = fromErrorRecord(await cross(toErrorRecord(error, 'worker 0')));
     assert.ok(rebuilt instanceof ServerError);
     assert.equal(rebuilt.code, 'ERR_SERVER');
     assert.equal((rebuilt as ServerError).serverCode, 10107);
@@ -253,11 +253,11 @@ describe('error records', () => {
   });
 
   test('an error that is not ours becomes an MgoError naming where it happened', () => {
-    const record = toErrorRecord(new TypeError('boom'), 'shard worker 3');
+    const record = toErrorRecord(new TypeError('boom'), 'worker 3');
     const rebuilt = fromErrorRecord(record);
     assert.ok(rebuilt instanceof MgoError);
     assert.equal(rebuilt.code, 'ERR_PROTOCOL');
-    assert.match(rebuilt.message, /shard worker 3.*TypeError: boom/);
+    assert.match(rebuilt.message, /worker 3.*TypeError: boom/);
   });
 });
 

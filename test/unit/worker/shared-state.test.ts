@@ -1,4 +1,4 @@
-// State shared by the shard workers, with real worker threads against a
+// State shared by the workers, with real worker threads against a
 // scripted server: a pool clear in one worker pauses the server's pool in
 // every worker until the process's monitor checks the server again; the
 // monitor is one per server per process; check requests from workers reach it.
@@ -9,7 +9,7 @@ import { WorkerRouter } from '../../../src/router/worker-router.js';
 import { Mode } from '../../../src/session/modes.js';
 import { openSession } from '../../../src/session/session.js';
 import { resolveOptions } from '../../../src/uri/resolve.js';
-import { shardOptions } from '../../../src/worker/shard-runtime.js';
+import { workerOptions } from '../../../src/worker/worker-runtime.js';
 import { startFakeServer, type FakeServer } from '../../helpers/fake-server.js';
 import { waitFor } from './wait.js';
 
@@ -29,7 +29,7 @@ after(async () => {
   await server?.close();
 });
 
-describe('shared state across shard workers', () => {
+describe('shared state across workers', () => {
   test('a pool clear in one worker pauses the pool in every worker; the next check makes them ready', { timeout: 60_000 }, async () => {
     router = await WorkerRouter.create(await resolveOptions(`mongodb://${server.address}/?directConnection=true&heartbeatFrequencyMS=60000`, { workers: 2 }));
     const events: PoolEvent[] = [];
@@ -64,7 +64,7 @@ describe('shared state across shard workers', () => {
 test('minPoolSize is shared out across the workers: together they keep exactly minPoolSize sockets', async () => {
   for (const [workers, min] of [[1, 5], [2, 5], [3, 5], [4, 2], [4, 0]] as const) {
     const options = await resolveOptions('mongodb://127.0.0.1:27017/', { workers, minPoolSize: min, maxPoolSize: 10 });
-    const shares = Array.from({ length: workers }, (_, w) => shardOptions(options, w).minPoolSize);
+    const shares = Array.from({ length: workers }, (_, w) => workerOptions(options, w).minPoolSize);
     assert.equal(shares.reduce((a, b) => a + b, 0), min, `${workers} workers, minPoolSize ${min}: ${shares}`);
     assert.ok(Math.max(...shares) - Math.min(...shares) <= 1);
   }

@@ -61,7 +61,7 @@ describe('TopologyMonitor', () => {
     );
 
     // markUnknown (a worker cleared its pool): the process view follows, and a check is requested.
-    monitor.markUnknown(primary.address, 'pool cleared in shard worker 1');
+    monitor.markUnknown(primary.address, 'pool cleared in worker 1');
     assert.deepEqual(monitor.liveServers(), []);
     await waitFor('checked again', () => monitor.liveServers().length === 1, 5_000);
     monitor.close();

@@ -1,4 +1,4 @@
-// What runs inside a shard worker: a LocalRouter (the same cluster, pool
+// What runs inside a worker: a LocalRouter (the same cluster, pool
 // and connection code as the single-thread mode) whose permits come from
 // the process's shared coordinator and whose server descriptions come from
 // the process's one monitor per server, serving the op protocol
@@ -7,13 +7,13 @@
 import { threadId, type MessagePort } from 'node:worker_threads';
 import { describeCheck, type CheckBroadcast } from '../cluster/topology-monitor.js';
 import { dialSlotKey } from '../coordinator/layout.js';
-import { ShardCoordinator } from '../coordinator/shard-coordinator.js';
+import { WorkerCoordinator } from '../coordinator/worker-coordinator.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { PermitSource } from '../pool/permits.js';
-import { LocalRouter } from '../router/local-router.js';
-import { PRIMARY, type Reservation, type RouterRequest, type ServerStats } from '../router/router.js';
+import { LocalRouter, type RawRouterRequest } from '../router/local-router.js';
+import { PRIMARY, type ServerStats } from '../router/router.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
-import { exposeControl, type ShardControl } from './control.js';
+import { exposeControl, type WorkerControl } from './control.js';
 import {
   CHECK,
   CLEARED,
@@ -37,15 +37,15 @@ import {
   sameRows,
   statsToRow,
   toErrorRecord,
-  type FromShard,
+  type FromWorker,
   type ReserveMessage,
   type RunMessage,
   type StatsRow,
-  type ToShard,
+  type ToWorker,
 } from './protocol.js';
 
-/** Everything a shard worker is started with (structured-cloneable). */
-export interface ShardConfig {
+/** Everything a worker is started with (structured-cloneable). */
+export interface WorkerConfig {
   /** 0..workers-1; a replacement for a dead worker gets the same id. */
   workerId: number;
   options: ResolvedOptions;
@@ -59,18 +59,18 @@ export interface ShardConfig {
   events: boolean;
 }
 
-/** The first (and only) piscina task of a shard worker. */
-export interface ShardInit {
+/** The first (and only) piscina task of a worker. */
+export interface WorkerInit {
   port: MessagePort;
   control: MessagePort;
-  config: ShardConfig;
+  config: WorkerConfig;
 }
 
-export class ShardRuntime implements ShardControl {
+export class WorkerRuntime implements WorkerControl {
   private readonly name: string;
-  private readonly coordinator: ShardCoordinator;
+  private readonly coordinator: WorkerCoordinator;
   private readonly slots = new Map<string, number>();
-  private readonly outbox: Outbox<FromShard>;
+  private readonly outbox: Outbox<FromWorker>;
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Servers a check was asked for since the last flush (one CHECK each per batch). */
   private readonly checksAsked = new Set<string>();
@@ -83,19 +83,19 @@ export class ShardRuntime implements ShardControl {
 
   private constructor(
     private readonly port: MessagePort,
-    private readonly config: ShardConfig,
+    private readonly config: WorkerConfig,
   ) {
-    this.name = `shard worker ${config.workerId}`;
-    this.coordinator = new ShardCoordinator(config.buffer, config.workerId);
+    this.name = `worker ${config.workerId}`;
+    this.coordinator = new WorkerCoordinator(config.buffer, config.workerId);
     for (const [address, slot] of config.slots) this.slots.set(address, slot);
     this.forwardEvents = config.events;
     // Replies go out once per event-loop turn: all that arrived in one poll phase, in one message.
-    this.outbox = new Outbox<FromShard>((flush) => setImmediate(flush), port, () => this.beforeFlush());
+    this.outbox = new Outbox<FromWorker>((flush) => setImmediate(flush), port, () => this.beforeFlush());
   }
 
-  static async start(init: ShardInit): Promise<ShardRuntime> {
-    const runtime = new ShardRuntime(init.port, init.config);
-    runtime.router = await LocalRouter.create(shardOptions(init.config.options, init.config.workerId), {
+  static async start(init: WorkerInit): Promise<WorkerRuntime> {
+    const runtime = new WorkerRuntime(init.port, init.config);
+    runtime.router = await LocalRouter.create(workerOptions(init.config.options, init.config.workerId), {
       monitoring: 'external',
       permits: (address) => runtime.permitsFor(address),
       dialSlots: (address) => runtime.dialSlotsFor(address),
@@ -104,7 +104,7 @@ export class ShardRuntime implements ShardControl {
     });
     runtime.router.onPoolEvent((event) => runtime.onPoolEvent(event));
     for (const check of init.config.checks) runtime.applyCheck(check);
-    init.port.on('message', (batch: ToShard[]) => {
+    init.port.on('message', (batch: ToWorker[]) => {
       for (const message of batch) runtime.handle(message);
     });
     exposeControl(runtime, init.control);
@@ -133,7 +133,7 @@ export class ShardRuntime implements ShardControl {
 
   // ---------------------------------------------------------- op protocol
 
-  private handle(message: ToShard): void {
+  private handle(message: ToWorker): void {
     switch (message[0]) {
       case RUN:
         this.run(message);
@@ -142,7 +142,7 @@ export class ShardRuntime implements ShardControl {
         this.reserve(message);
         break;
       case RELEASE:
-        this.router.release({ id: message[1] } as Reservation);
+        this.router.releaseById(message[1]);
         break;
       case TOPOLOGY:
         this.applyCheck(message[1]);
@@ -158,14 +158,14 @@ export class ShardRuntime implements ShardControl {
 
   private run(message: RunMessage): void {
     const [, id, flags, db, payload, index, readPreference, reservation, address] = message;
-    let request: RouterRequest;
+    let request: RawRouterRequest;
     try {
       const { command, sequences } = decodeCommand(payload, index);
       request = { db, command, readPreference: readPreference ?? PRIMARY };
       if (sequences) request.sequences = sequences;
       if (flags & WRITE) request.write = true;
       if (flags & MORE_TO_COME) request.moreToCome = true;
-      if (reservation !== 0) request.reservation = { id: reservation } as Reservation;
+      if (reservation !== 0) request.reservationId = reservation;
       if (address !== null) request.address = address;
     } catch (error) {
       this.outbox.push([FAILED, id, toErrorRecord(error, this.name)]);
@@ -220,8 +220,7 @@ export class ShardRuntime implements ShardControl {
 
   /** Idle give-back: close one idle socket of the server so that another worker's waiter gets its permit. */
   private giveBack(address: string): boolean {
-    const pool = this.router.cluster.server(address)?.pool;
-    return pool !== undefined && pool.closeIdle(1) > 0;
+    return this.router.closeIdle(address, 1) > 0;
   }
 
   private askForCheck(address: string): void {
@@ -237,10 +236,9 @@ export class ShardRuntime implements ShardControl {
    */
   private applyCheck(check: CheckBroadcast): void {
     this.remotely(() => {
-      const pool = this.router.cluster.server(check.address)?.pool;
       // A check that timed out interrupts in-use connections too (CMAP).
-      if (check.interruptInUse) pool?.clear({ interruptInUseConnections: true, cause: new Error(check.error) });
-      this.router.cluster.applyServerDescription(describeCheck(check));
+      if (check.interruptInUse) this.router.clearPool(check.address, { interruptInUseConnections: true, cause: new Error(check.error) });
+      this.router.applyServerDescription(describeCheck(check));
     });
   }
 
@@ -279,12 +277,12 @@ export class ShardRuntime implements ShardControl {
 }
 
 /**
- * The options of one shard's cluster. minPoolSize is the process's, like
+ * The options of one worker's cluster. minPoolSize is the process's, like
  * maxPoolSize: shared out so that the workers together keep exactly that
  * many sockets open (worker k keeps floor(min / N), plus one for the first
  * min % N workers), rather than N times as many.
  */
-export function shardOptions(options: ResolvedOptions, workerId: number): ResolvedOptions {
+export function workerOptions(options: ResolvedOptions, workerId: number): ResolvedOptions {
   const workers = Math.max(1, options.workers);
   const share = Math.floor(options.minPoolSize / workers) + (workerId < options.minPoolSize % workers ? 1 : 0);
   return { ...options, minPoolSize: share };

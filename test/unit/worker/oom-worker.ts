@@ -1,14 +1,14 @@
-// A shard worker entry for tests: the real one (workers/shard.ts), except
+// A worker entry for tests: the real one (workers/worker.ts), except
 // that the first incarnation to find the marker file named by
 // MGO_TEST_OOM_MARKER deletes it and, a moment after starting, allocates
 // until its resourceLimits heap is exhausted. Its replacement finds no
 // marker and serves normally.
 import { existsSync, unlinkSync } from 'node:fs';
-import startShard from '../../../workers/shard.js';
-import type { ShardInit } from '../../../src/worker/shard-runtime.js';
+import startWorker from '../../../workers/worker.js';
+import type { WorkerInit } from '../../../src/worker/worker-runtime.js';
 
-export default async function startLeakyShard(init: ShardInit): Promise<{ threadId: number }> {
-  const started = await startShard(init);
+export default async function startLeakyWorker(init: WorkerInit): Promise<{ threadId: number }> {
+  const started = await startWorker(init);
   const marker = process.env.MGO_TEST_OOM_MARKER;
   if (marker && init.config.workerId === 0 && existsSync(marker)) {
     unlinkSync(marker);

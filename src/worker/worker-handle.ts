@@ -1,11 +1,11 @@
-// The main thread's side of one shard: its Piscina (one thread), the op
+// The main thread's side of one worker: its Piscina (one thread), the op
 // port and the control port of the current incarnation, the operations in
 // flight there, the reservations it holds, and the stats it last pushed.
 //
 // Lifecycle. start() runs the one piscina task that hands the worker its
-// ports and configuration, and the shard is 'ready' when it resolves. When
+// ports and configuration, and the worker is 'ready' when it resolves. When
 // the thread exits unexpectedly (crash, terminate(), resourceLimits), the
-// shard is 'down': the router reclaims its coordinator permits at once,
+// worker is 'down': the router reclaims its coordinator permits at once,
 // its reservations are marked dead, each operation it had is handed back
 // to the router (retried elsewhere, or failed with a retryable error), and
 // a replacement incarnation starts with the same worker id (piscina has
@@ -34,15 +34,15 @@ import {
   STAT_KEYS,
   rowToStats,
   type FailedMessage,
-  type FromShard,
+  type FromWorker,
   type ReplyMessage,
   type ReservedMessage,
   type StatsRow,
-  type ToShard,
+  type ToWorker,
 } from './protocol.js';
-import type { ShardConfig, ShardInit } from './shard-runtime.js';
+import type { WorkerConfig, WorkerInit } from './worker-runtime.js';
 
-export type ShardState = 'idle' | 'starting' | 'ready' | 'down' | 'closing' | 'closed';
+export type WorkerState = 'idle' | 'starting' | 'ready' | 'down' | 'closing' | 'closed';
 
 /** An answer to a RUN or RESERVE. */
 export type Answer = ReplyMessage | FailedMessage | ReservedMessage;
@@ -57,18 +57,18 @@ export interface Pending {
   lost(error: MgoError, delivered: boolean): void;
 }
 
-/** What a shard tells its router. */
-export interface ShardHost {
+/** What a worker tells its router. */
+export interface WorkerHost {
   /** A fresh configuration for an incarnation about to start (topology replay, slots). */
-  configFor(workerId: number): ShardConfig;
+  configFor(workerId: number): WorkerConfig;
   /** The worker is gone: reclaim its permits now. */
   workerLost(workerId: number): void;
   poolEvent(event: PoolEvent): void;
-  poolCleared(shard: ShardHandle, address: string, interruptInUse: boolean, message: string): void;
+  poolCleared(worker: WorkerHandle, address: string, interruptInUse: boolean, message: string): void;
   checkRequested(address: string): void;
 }
 
-export interface ShardOptions {
+export interface WorkerHandleOptions {
   filename: string;
   resourceLimits?: Worker['resourceLimits'];
   /** How long a worker may take to start (load its code and answer the first task). */
@@ -84,29 +84,37 @@ export class WorkerReservation implements Reservation {
     readonly id: number,
     readonly address: string,
     readonly writable: boolean,
-    readonly shard: ShardHandle,
+    readonly worker: WorkerHandle,
     /** The id the worker knows it by. */
     readonly remoteId: number,
     readonly incarnation: number,
   ) {}
 }
 
+/**
+ * The labels of the error an operation fails with when its worker is lost
+ * (beside RetryableError). ShardWorkerLost is the label's name from before
+ * the thread was called a worker everywhere: it stays, so that code checking
+ * for it still matches.
+ */
+export const WORKER_LOST_LABELS = ['WorkerLost', 'ShardWorkerLost'] as const;
+
 const CUMULATIVE = ['waitCount', 'waitDurationMS', 'timeouts', 'idleClosed', 'lifetimeClosed', 'errorClosed'] as const;
 
-export class ShardHandle {
-  state: ShardState = 'idle';
-  /** Bumped each time a worker for this shard is lost. */
+export class WorkerHandle {
+  state: WorkerState = 'idle';
+  /** Bumped each time this worker's thread is lost. */
   incarnation = 0;
-  /** Workers lost so far. */
+  /** Threads lost so far. */
   restarts = 0;
   /** Why the last one was lost. */
   lastLoss: string | undefined;
   threadId = -1;
   private piscina: Piscina;
-  private thread: Worker | undefined;
+  private currentThread: Worker | undefined;
   private port: MessagePort | undefined;
   private control: ControlClient | undefined;
-  private readonly outbox = new Outbox<ToShard>(queueMicrotask);
+  private readonly outbox = new Outbox<ToWorker>(queueMicrotask);
   private readonly pending = new Map<number, Pending>();
   private readonly reservations = new Map<number, WorkerReservation>();
   private lastId = 0;
@@ -123,14 +131,14 @@ export class ShardHandle {
 
   constructor(
     readonly id: number,
-    private readonly host: ShardHost,
-    private readonly options: ShardOptions,
+    private readonly host: WorkerHost,
+    private readonly options: WorkerHandleOptions,
   ) {
     this.piscina = this.newPiscina();
   }
 
   get name(): string {
-    return `shard worker ${this.id}`;
+    return `worker ${this.id}`;
   }
 
   /** Requests in flight (and queued for a starting worker): the load figure for placement. */
@@ -139,8 +147,8 @@ export class ShardHandle {
   }
 
   /** The worker thread of the current incarnation (tests end it to simulate a crash). */
-  get worker(): Worker | undefined {
-    return this.thread;
+  get thread(): Worker | undefined {
+    return this.currentThread;
   }
 
   /** Starts the worker; resolves once it serves its ports. */
@@ -150,7 +158,7 @@ export class ShardHandle {
   }
 
   /** Queues a request; `build` gets the request id. */
-  send(build: (id: number) => ToShard, transfer: ArrayBuffer | undefined, pending: Pending): void {
+  send(build: (id: number) => ToWorker, transfer: ArrayBuffer | undefined, pending: Pending): void {
     if (this.state === 'closing' || this.state === 'closed') {
       pending.lost(new MgoError('ERR_POOL_CLOSED', `${this.name} is closed`), false);
       return;
@@ -162,7 +170,7 @@ export class ShardHandle {
   }
 
   /** Queues a message that expects no answer. Dropped unless a worker is, or is about to be, there to get it. */
-  post(message: ToShard): void {
+  post(message: ToWorker): void {
     if (this.state === 'starting' || this.state === 'ready') this.outbox.push(message);
   }
 
@@ -263,7 +271,7 @@ export class ShardHandle {
     const ops = new MessageChannel();
     const control = new MessageChannel();
     // The configuration is taken now: broadcasts from here on are queued for this incarnation.
-    const init: ShardInit = { port: ops.port2, control: control.port2, config: this.host.configFor(this.id) };
+    const init: WorkerInit = { port: ops.port2, control: control.port2, config: this.host.configFor(this.id) };
     let threadId: number;
     try {
       const started = this.piscina.run(init, { transferList: [ops.port2, control.port2] }) as Promise<{ threadId: number }>;
@@ -286,11 +294,11 @@ export class ShardHandle {
       return;
     }
     const thread = this.piscina.threads.find((t) => t.threadId === threadId);
-    this.thread = thread;
+    this.currentThread = thread;
     this.threadId = threadId;
     this.control = new ControlClient(control.port1, this.name);
     this.port = ops.port1;
-    this.port.on('message', (batch: FromShard[]) => this.receive(batch));
+    this.port.on('message', (batch: FromWorker[]) => this.receive(batch));
     // Whichever comes first: the port closes as the thread ends, before 'exit'.
     const onGone = () => this.onWorkerGone(incarnation);
     this.port.once('close', onGone);
@@ -325,7 +333,7 @@ export class ShardHandle {
     this.host.workerLost(this.id);
     // Its op port is gone; if the thread somehow still runs, it is of no use.
     const exited = this.exited;
-    void this.thread?.terminate();
+    void this.currentThread?.terminate();
     // From here until the pending requests are handed back, new ones queue (undelivered).
     this.outbox.detach();
     this.detach(new NetworkError('ERR_CONNECTION_CLOSED', `${this.name} was lost`));
@@ -340,7 +348,7 @@ export class ShardHandle {
       this.lastLoss = reason;
       this.lastError = undefined;
       const error = new NetworkError('ERR_CONNECTION_CLOSED', `${this.name} was lost with the operation in flight (${reason}); it may or may not have run`, {
-        errorLabels: ['RetryableError', 'ShardWorkerLost'],
+        errorLabels: ['RetryableError', ...WORKER_LOST_LABELS],
       });
       const undelivered = new Set<number>();
       for (const message of this.outbox.reset()) if (message[0] === RUN || message[0] === RESERVE) undelivered.add(message[1]);
@@ -359,7 +367,7 @@ export class ShardHandle {
     this.port?.removeAllListeners();
     this.port?.close();
     this.port = undefined;
-    this.thread = undefined;
+    this.currentThread = undefined;
     this.threadId = -1;
   }
 
@@ -388,7 +396,7 @@ export class ShardHandle {
 
   // ------------------------------------------------------------ messages
 
-  private receive(batch: FromShard[]): void {
+  private receive(batch: FromWorker[]): void {
     for (const message of batch) {
       switch (message[0]) {
         case REPLY:

@@ -1,4 +1,4 @@
-// A shard worker's side of the coordinator: the PermitSource its pools draw
+// A worker's side of the coordinator: the PermitSource its pools draw
 // from, so that one limit per server holds across every worker.
 //
 // How a waiting request learns it got a permit: the worker that releases a
@@ -38,16 +38,16 @@ class SharedPermits implements PermitSource {
   private givingBack = false;
 
   constructor(
-    private readonly shard: ShardCoordinator,
+    private readonly coordinator: WorkerCoordinator,
     private readonly view: SlotView,
     private readonly giveBack: () => boolean,
   ) {
     // A fresh id starts from zero (reclaim resets it); a long-lived one not.
-    this.delivered = view.grants(shard.workerId);
+    this.delivered = view.grants(coordinator.workerId);
   }
 
   private get worker(): number {
-    return this.shard.workerId;
+    return this.coordinator.workerId;
   }
 
   get limit(): number {
@@ -88,7 +88,7 @@ class SharedPermits implements PermitSource {
     if (!queued) throw new Error(`coordinator queue for slot ${view.slot} is full (${view.layout.ringCapacity} requests)`);
     const entry: QueuedRequest = { granted };
     this.queue.push(entry);
-    this.shard.waitingChanged(1);
+    this.coordinator.waitingChanged(1);
     this.askForGiveBack();
     return { cancel: () => this.cancel(entry) };
   }
@@ -133,7 +133,7 @@ class SharedPermits implements PermitSource {
     view.unlock(worker);
     if (!removed) return false; // granted: `granted` runs at the next delivery
     this.queue.splice(position, 1);
-    this.shard.waitingChanged(-1);
+    this.coordinator.waitingChanged(-1);
     return true;
   }
 
@@ -142,7 +142,7 @@ class SharedPermits implements PermitSource {
     while (this.delivered < total && this.queue.length > 0) {
       this.delivered++;
       const entry = this.queue.shift()!;
-      this.shard.waitingChanged(-1);
+      this.coordinator.waitingChanged(-1);
       entry.granted();
     }
   }
@@ -173,7 +173,7 @@ class SharedPermits implements PermitSource {
   }
 }
 
-export class ShardCoordinator {
+export class WorkerCoordinator {
   private readonly ints: Int32Array;
   private readonly layout: Layout;
   private readonly permitsBySlot = new Map<number, SharedPermits>();
