@@ -9,7 +9,7 @@
 import { IncompatibleServerError, MgoError, NetworkError, ServerError, ServerSelectionError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { PermitSource } from '../pool/permits.js';
-import type { ReadPreference } from '../router/router.js';
+import type { ReadPreference } from '../read-preference.js';
 import type { ResolvedOptions, ServerAddress } from '../uri/resolve.js';
 import type { CheckResult } from './monitor.js';
 import { Server } from './server.js';

@@ -6,7 +6,7 @@
 // the operation counts live in the cluster layer.
 import type { Document } from 'bson';
 import { IncompatibleServerError, InvalidOptionError } from '../errors.js';
-import type { ReadPreference } from '../router/router.js';
+import { PRIMARY, type ReadPreference } from '../read-preference.js';
 import { isAvailable, type ServerDescription } from './server-description.js';
 import type { TopologyDescription, TopologyType } from './topology-description.js';
 
@@ -34,8 +34,6 @@ export interface SelectionOptions {
   /** Enters the staleness estimate and the smallest valid maxStalenessSeconds. */
   heartbeatFrequencyMS: number;
 }
-
-const PRIMARY: ReadPreference = Object.freeze({ mode: 'primary' });
 
 function invalid(message: string): InvalidOptionError {
   return new InvalidOptionError('ERR_INVALID_OPTION', message);

@@ -4,7 +4,7 @@ export { POOL_DEFAULTS, type PoolOptions, type PoolSizing, type ResolvedPoolOpti
 export { LocalPermits, type PermitSource } from './permits.js';
 export type { ConnectFn, ConnectInit, PoolableConnection } from './poolable-connection.js';
 export type { ConnectionState } from './pooled-connection.js';
-export type { PoolStats } from './stats.js';
+export type { PoolStats, ServerStats } from './stats.js';
 export {
   POOL_EVENT_TYPES,
   PoolEventEmitter,

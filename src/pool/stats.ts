@@ -28,6 +28,11 @@ export interface PoolStats {
   errorClosed: number;
 }
 
+/** One server's pool statistics, as a router reports them (summed over its workers in worker mode). */
+export interface ServerStats extends PoolStats {
+  address: string;
+}
+
 /** The cumulative half of PoolStats. */
 export class PoolCounters {
   waitCount = 0;

@@ -11,9 +11,11 @@ import type { Connection } from '../connection/connection.js';
 import { MgoError, NetworkError, PoolClosedError, ServerError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { ClearOptions } from '../pool/pool.js';
+import type { ServerStats } from '../pool/stats.js';
+import type { ReadPreference } from '../read-preference.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
-import { MalformedReplyError, replyIsOk } from '../worker/reply-status.js';
-import type { ReadPreference, Reservation, Router, RouterReply, RouterRequest, ServerStats } from './router.js';
+import { MalformedReplyError, replyIsOk } from '../wire/reply-status.js';
+import type { Reservation, Router, RouterReply, RouterRequest } from './router.js';
 
 class HeldSocket implements Reservation {
   dead = false;

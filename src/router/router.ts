@@ -6,18 +6,8 @@
 import type { DeserializeOptions, Document } from 'bson';
 import type { DocumentSequence } from '../wire/op-msg.js';
 import type { PoolEvent } from '../pool/events.js';
-import type { PoolStats } from '../pool/stats.js';
-
-/** Server selection spec read preference modes. */
-export type ReadPreferenceMode = 'primary' | 'primaryPreferred' | 'secondary' | 'secondaryPreferred' | 'nearest';
-
-export interface ReadPreference {
-  mode: ReadPreferenceMode;
-  tags?: Document[];
-  maxStalenessSeconds?: number;
-}
-
-export const PRIMARY: ReadPreference = Object.freeze({ mode: 'primary' });
+import type { ServerStats } from '../pool/stats.js';
+import type { ReadPreference } from '../read-preference.js';
 
 /**
  * A socket held by a session across operations (mgo Strong and Monotonic
@@ -58,10 +48,6 @@ export interface RouterReply {
   /** The reply document; ok: 0 replies are thrown as ServerError instead. */
   reply: Document;
   /** The server that ran it. */
-  address: string;
-}
-
-export interface ServerStats extends PoolStats {
   address: string;
 }
 

@@ -5,7 +5,7 @@
 import { MgoError } from '../errors.js';
 import { LocalRouter } from '../router/local-router.js';
 import type { Router } from '../router/router.js';
-import { WorkerRouter } from '../router/worker-router.js';
+import { WorkerRouter } from '../worker/worker-router.js';
 import { redactUri } from '../uri/connection-string.js';
 import { resolveOptions, type ResolvedOptions } from '../uri/resolve.js';
 import { deadline } from './deadline.js';

@@ -5,7 +5,7 @@
 // a reserved socket between operations.
 import type { Document } from 'bson';
 import { MgoError } from '../errors.js';
-import type { ReadPreference, ReadPreferenceMode } from '../router/router.js';
+import type { ReadPreference, ReadPreferenceMode } from '../read-preference.js';
 
 export const Mode = {
   /** Reads go to any server a read preference of secondaryPreferred allows, op by op; nothing is reserved. */

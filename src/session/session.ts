@@ -16,7 +16,9 @@
 // failing operation reports the error, the next one reserves a new socket.
 import type { Document } from 'bson';
 import { MgoError, NetworkError, ServerError } from '../errors.js';
-import { PRIMARY, type ReadPreference, type Reservation, type Router, type RouterReply, type RouterRequest, type ServerStats } from '../router/router.js';
+import type { ServerStats } from '../pool/stats.js';
+import { PRIMARY, type ReadPreference } from '../read-preference.js';
+import type { Reservation, Router, RouterReply, RouterRequest } from '../router/router.js';
 import { checkFraction, checkInteger } from './arguments.js';
 import { BuildInfo } from './build-info.js';
 import { Database } from './database.js';

@@ -10,8 +10,7 @@
 
 import { inspect, isDeepStrictEqual } from 'node:util';
 import { InvalidOptionError } from '../errors.js';
-
-export type ReadPreferenceMode = 'primary' | 'primaryPreferred' | 'secondary' | 'secondaryPreferred' | 'nearest';
+import type { ReadPreferenceMode } from '../read-preference.js';
 export type TagSet = Readonly<Record<string, string>>;
 export type Compressor = 'snappy' | 'zlib' | 'zstd';
 export type ServerMonitoringMode = 'auto' | 'stream' | 'poll';

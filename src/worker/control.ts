@@ -7,7 +7,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { MgoError } from '../errors.js';
-import type { ServerStats } from '../router/router.js';
+import type { ServerStats } from '../pool/stats.js';
 
 /** What a worker exposes on its control port. */
 export interface WorkerControl {

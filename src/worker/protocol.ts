@@ -48,7 +48,7 @@
 // body), and is decoded once, on the main thread, with the caller's
 // `deserialize` options: where the result is used, exactly as LocalRouter
 // would have decoded it. The worker only reads the top-level `ok` field in
-// place (reply-status.ts) to turn ok: 0 into a ServerError where the SDAM
+// place (src/wire/reply-status.ts) to turn ok: 0 into a ServerError where the SDAM
 // error rules run.
 //
 // Byte arrays are exact-size and transferred. BSON.serialize returns small
@@ -65,8 +65,8 @@ import type { DeserializeOptions, Document, SerializeOptions } from 'bson';
 import type { CheckBroadcast } from '../cluster/topology-monitor.js';
 import { InvalidDocumentError, MgoError, fromErrorRecord, type ErrorRecord } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
-import type { PoolStats } from '../pool/stats.js';
-import type { ReadPreference, ServerStats } from '../router/router.js';
+import type { PoolStats, ServerStats } from '../pool/stats.js';
+import type { ReadPreference } from '../read-preference.js';
 import type { DocumentSequence } from '../wire/op-msg.js';
 
 // ------------------------------------------------------------------ kinds

@@ -16,7 +16,8 @@ import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { MgoError, NetworkError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
-import type { Reservation, ServerStats } from '../router/router.js';
+import type { ServerStats } from '../pool/stats.js';
+import type { Reservation } from '../router/router.js';
 import { ControlClient } from './control.js';
 import {
   CHECK,

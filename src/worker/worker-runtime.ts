@@ -10,8 +10,9 @@ import { dialSlotKey } from '../coordinator/layout.js';
 import { WorkerCoordinator } from '../coordinator/worker-coordinator.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { PermitSource } from '../pool/permits.js';
+import type { ServerStats } from '../pool/stats.js';
+import { PRIMARY } from '../read-preference.js';
 import { LocalRouter, type RawRouterRequest } from '../router/local-router.js';
-import { PRIMARY, type ServerStats } from '../router/router.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
 import { exposeControl, type WorkerControl } from './control.js';
 import {

@@ -7,7 +7,9 @@ import type { Document } from 'bson';
 import { Long } from 'bson';
 import { MgoError, NetworkError, ServerError } from '../../src/errors.js';
 import type { PoolEvent } from '../../src/pool/events.js';
-import type { ReadPreference, Reservation, Router, RouterReply, RouterRequest, ServerStats } from '../../src/router/router.js';
+import type { ServerStats } from '../../src/pool/stats.js';
+import type { ReadPreference } from '../../src/read-preference.js';
+import type { Reservation, Router, RouterReply, RouterRequest } from '../../src/router/router.js';
 
 export interface FakeServerSpec {
   address: string;

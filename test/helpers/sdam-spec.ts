@@ -9,7 +9,7 @@ import { join, relative, resolve } from 'node:path';
 import { EJSON, type Document } from 'bson';
 import { InvalidOptionError } from '../../src/errors.js';
 import { selectServers, suitableServers, type SelectionOptions } from '../../src/cluster/server-selection.js';
-import type { ReadPreference, ReadPreferenceMode } from '../../src/router/router.js';
+import type { ReadPreference, ReadPreferenceMode } from '../../src/read-preference.js';
 import { unknownServerDescription, type ServerDescription, type ServerType } from '../../src/cluster/server-description.js';
 import { initialTopology, type TopologyDescription, type TopologyType } from '../../src/cluster/topology-description.js';
 

@@ -3,7 +3,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LocalRouter } from '../../src/router/local-router.js';
-import { PRIMARY, type Router } from '../../src/router/router.js';
+import { PRIMARY } from '../../src/read-preference.js';
+import type { Router } from '../../src/router/router.js';
 import { resolveOptions } from '../../src/uri/resolve.js';
 import { NetworkError, ServerSelectionError } from '../../src/errors.js';
 import type { PoolEvent } from '../../src/pool/events.js';

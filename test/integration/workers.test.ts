@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Binary, Double, Int32, Long, ObjectId, type Document } from 'bson';
 import { MgoError } from '../../src/errors.js';
-import { WorkerRouter } from '../../src/router/worker-router.js';
+import { WorkerRouter } from '../../src/worker/worker-router.js';
 import { dial } from '../../src/session/dial.js';
 import { isDup } from '../../src/session/errors.js';
 import { Mode } from '../../src/session/modes.js';

@@ -8,7 +8,7 @@ import { serverDescriptionFromHello, type ServerDescription } from '../../../src
 import { readPreferenceForCommand, selectServers } from '../../../src/cluster/server-selection.js';
 import { initialTopology, updateTopology, type TopologyDescription, type TopologyOptions } from '../../../src/cluster/topology-description.js';
 import { InvalidOptionError } from '../../../src/errors.js';
-import type { ReadPreference } from '../../../src/router/router.js';
+import type { ReadPreference } from '../../../src/read-preference.js';
 
 const WIRE = { minWireVersion: 0, maxWireVersion: 21 };
 const STANDALONE: Document = { ok: 1, isWritablePrimary: true, ...WIRE };

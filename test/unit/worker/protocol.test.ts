@@ -25,7 +25,6 @@ import {
   toErrorRecord,
   type PostTarget,
 } from '../../../src/worker/protocol.js';
-import { MalformedReplyError, replyIsOk } from '../../../src/worker/reply-status.js';
 
 /** How the connection serializes a command (src/wire/op-msg.ts). */
 const WIRE = { ignoreUndefined: true, checkKeys: false, serializeFunctions: false };
@@ -182,44 +181,6 @@ describe('replies', () => {
     assert.deepEqual(Buffer.from(copy), Buffer.from(pooled));
     const own = new Uint8Array(16);
     assert.equal(exactBytes(own), own);
-  });
-
-  test('replyIsOk reads ok in place as Connection.command() does', () => {
-    const ok = (doc: Document) => replyIsOk(BSON.serialize(doc));
-    assert.equal(ok({ ok: 1 }), true);
-    assert.equal(ok({ ok: new Double(1) }), true);
-    assert.equal(ok({ ok: new Int32(1) }), true);
-    assert.equal(ok({ ok: Long.fromNumber(1) }), true);
-    assert.equal(ok({ ok: true }), true);
-    assert.equal(ok({ ok: 0, errmsg: 'no', code: 2 }), false);
-    assert.equal(ok({ ok: false }), false);
-    assert.equal(ok({ ok: '1' }), false);
-    assert.equal(ok({ n: 1 }), false, 'no ok field');
-    assert.equal(ok({ okay: 1, ok: 0 }), false, 'a key that starts with ok is not ok');
-    // ok after one of each variable-size type
-    const before = {
-      s: 'str',
-      d: { x: 1 },
-      a: [1, 2],
-      b: new Binary(Buffer.from([1, 2, 3])),
-      r: /x/g,
-      oid: new ObjectId(),
-      t: new Timestamp({ t: 1, i: 1 }),
-      dec: Decimal128.fromString('1'),
-      n: null,
-      min: new MinKey(),
-      date: new Date(),
-      code: new BSON.Code('function () {}'),
-      codeScope: new BSON.Code('function () {}', { a: 1 }),
-      sym: new BSON.BSONSymbol('sym'),
-    };
-    assert.equal(ok({ ...before, ok: 1 }), true);
-    assert.equal(ok({ ...before, ok: 0 }), false);
-    const bytes = BSON.serialize({ a: 'x', ok: 1 });
-    assert.throws(() => replyIsOk(bytes.subarray(0, bytes.byteLength - 1)), MalformedReplyError);
-    const corrupt = new Uint8Array(bytes);
-    corrupt[4] = 0x42; // unknown type byte
-    assert.throws(() => replyIsOk(corrupt), MalformedReplyError);
   });
 });
 

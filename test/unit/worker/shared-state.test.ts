@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PoolEvent } from '../../../src/pool/events.js';
-import { WorkerRouter } from '../../../src/router/worker-router.js';
+import { WorkerRouter } from '../../../src/worker/worker-router.js';
 import { Mode } from '../../../src/session/modes.js';
 import { openSession } from '../../../src/session/session.js';
 import { resolveOptions } from '../../../src/uri/resolve.js';

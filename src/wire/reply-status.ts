@@ -1,9 +1,9 @@
 // Reads a reply's `ok` field straight from its BSON bytes, without
-// deserializing the document. A worker hands replies to the main
-// thread as bytes (the main thread decodes them once, with the caller's
-// deserialize options); it only needs to know whether the server said ok: 1,
-// since an ok: 0 reply must become a ServerError in the worker, where the
-// SDAM error rules run (pool clear, Unknown, immediate check).
+// deserializing the document (LocalRouter.runRaw). A worker hands replies
+// to the main thread as bytes (the main thread decodes them once, with the
+// caller's deserialize options); it only needs to know whether the server
+// said ok: 1, since an ok: 0 reply must become a ServerError in the worker,
+// where the SDAM error rules run (pool clear, Unknown, immediate check).
 //
 // The walk visits top-level elements only, skipping nested documents by
 // their length prefix: a few dozen byte reads for a typical reply.

@@ -4,7 +4,7 @@
 // shared coordinator, so that the connection limit per server holds across
 // all of them, and whose server descriptions come from this thread's one
 // monitor per server (TopologyMonitor). Operations cross over the op
-// protocol (src/worker/protocol.ts): the command is serialized here, the
+// protocol (protocol.ts): the command is serialized here, the
 // reply's bytes come back and are decoded here, with the caller's options.
 //
 // Placement. A reservation is made by the least-loaded worker (fewest
@@ -29,6 +29,9 @@ import { TopologyMonitor } from '../cluster/topology-monitor.js';
 import { Coordinator, dialSlotKey } from '../coordinator/coordinator.js';
 import { MgoError, NetworkError, PoolClosedError, fromErrorRecord } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
+import type { ServerStats } from '../pool/stats.js';
+import type { ReadPreference } from '../read-preference.js';
+import type { Reservation, Router, RouterReply, RouterRequest } from '../router/router.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
 import {
   EVENTS,
@@ -45,10 +48,9 @@ import {
   decodeReply,
   encodeCommand,
   type ToWorker,
-} from '../worker/protocol.js';
-import { WorkerHandle, WorkerReservation, type Answer, type Pending, type WorkerHost, type WorkerState } from '../worker/worker-handle.js';
-import type { WorkerConfig } from '../worker/worker-runtime.js';
-import type { ReadPreference, Reservation, Router, RouterReply, RouterRequest, ServerStats } from './router.js';
+} from './protocol.js';
+import { WorkerHandle, WorkerReservation, type Answer, type Pending, type WorkerHost, type WorkerState } from './worker-handle.js';
+import type { WorkerConfig } from './worker-runtime.js';
 
 /** Options that are not connection options: for tests and benchmarks. */
 export interface WorkerRouterInternals {
