@@ -1,6 +1,7 @@
 // Every error the driver raises is an MgoError with a stable string `code`.
 // Errors cross thread boundaries as plain ErrorRecords (structured clone drops
-// class identity and custom fields), and are rebuilt with fromErrorRecord().
+// class identity and custom fields), and are rebuilt with fromErrorRecord()
+// (the crossing: src/worker/protocol.ts).
 //
 // Server-reported errors keep the server's numeric code as `serverCode`, plus
 // `codeName` and `errorLabels`; `code` stays a string so that callers can

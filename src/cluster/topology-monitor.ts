@@ -23,7 +23,10 @@ import { addRttSample, EMPTY_RTT_STATS, minRoundTripTime, type RttStats } from '
 import { serverDescriptionFromHello, unknownServerDescription, type ServerDescription } from './server-description.js';
 import { checkErrorDecision, seedTopology, updateTopology, type TopologyDescription } from './topology-description.js';
 
-/** One check of one server, as broadcast to the workers (plain data: it crosses a MessagePort). */
+/**
+ * One check of one server, as broadcast to the workers (plain data: it
+ * crosses a MessagePort, as listed with every crossing in src/worker/protocol.ts).
+ */
 export interface CheckBroadcast {
   address: string;
   /** When the check completed: performance.timeOrigin + performance.now() of the monitoring thread. */

@@ -1,5 +1,6 @@
 // The coordinator's SharedArrayBuffer: the one place its layout is defined.
-// The main thread creates it; every worker maps the same Int32Array.
+// The main thread creates it; every worker maps the same Int32Array (it is
+// handed over in the worker's start task: src/worker/protocol.ts).
 //
 //   header       HEADER_INTS        version, maxWorkers, maxServers, ringCapacity
 //   notify       maxWorkers         one futex word per worker: bumped and

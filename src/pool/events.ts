@@ -4,9 +4,10 @@
 // Events are plain objects discriminated by `type`, whose values are the
 // spec's event names without the "Event" suffix (the names the spec tests
 // use). Plain objects survive structured clone, so a worker can post
-// them to the main thread unchanged. Durations are in milliseconds from a
-// monotonic clock and are named `durationMS`, as the spec allows for types
-// that do not carry their unit and as its log messages name them.
+// them to the main thread unchanged (EVENT messages, src/worker/protocol.ts).
+// Durations are in milliseconds from a monotonic clock and are named
+// `durationMS`, as the spec allows for types that do not carry their unit
+// and as its log messages name them.
 
 import type { PoolSizing } from './pool-options.js';
 

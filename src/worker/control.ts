@@ -1,25 +1,14 @@
 // The control plane of a worker: a comlink proxy over a second
 // MessagePort, for the few calls that are not operations (stats, drain,
-// close, ping). Never for operations: a comlink call costs ~50 µs, carries
+// close, ping; the calls themselves, WorkerControl, are specified with
+// everything else that crosses threads in protocol.ts). Never for operations: a comlink call costs ~50 µs, carries
 // errors as bare Errors (codes lost) and, above all, never settles when the
 // worker dies. So every call here goes through ControlClient.call(), which
 // rejects when the call outlives its timeout or the worker's exit.
 import type { MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { MgoError } from '../errors.js';
-import type { ServerStats } from '../pool/stats.js';
-
-/** What a worker exposes on its control port. */
-export interface WorkerControl {
-  /** The worker's pool statistics now (the main thread otherwise sees the snapshots it pushes). */
-  stats(): ServerStats[];
-  /** Resolves once the operations the worker is running have finished. */
-  drain(): Promise<void>;
-  /** Drains, releases held sockets, closes every pool and socket; the thread may then be ended. */
-  close(): Promise<void>;
-  /** The worker's threadId: a liveness probe. */
-  ping(): number;
-}
+import type { WorkerControl } from './protocol.js';
 
 type Listener = Parameters<Comlink.Endpoint['addEventListener']>[1];
 

@@ -1,5 +1,33 @@
-// The op protocol between the main thread (WorkerRouter) and one shard
-// worker, over the MessagePort handed to the worker by its first task.
+// Everything that crosses the thread boundary between the main thread
+// (WorkerRouter, WorkerHandle) and a worker (WorkerRuntime), in one file:
+// every message and payload, and how bytes cross. Other files that send or
+// receive them point here. A new crossing is added here first.
+//
+//   crossing                  direction       type (where declared)
+//   ------------------------  --------------  -----------------------------------------
+//   start task (piscina run)  main -> worker  WorkerInit: { port, control, config: WorkerConfig }
+//                             worker -> main  WorkerStarted: { threadId }, when it serves
+//   op port messages          main -> worker  ToWorker tuples (below)
+//                             worker -> main  FromWorker tuples (below)
+//   control plane (comlink)   main -> worker  calls of WorkerControl: stats, drain, close,
+//                                             ping (the mechanics: control.ts)
+//   topology checks           main -> worker  CheckBroadcast (src/cluster/topology-monitor.ts,
+//                                             re-exported here): in TOPOLOGY messages and
+//                                             WorkerConfig.checks
+//   coordinator slots         main -> worker  SlotList: in SLOTS messages and WorkerConfig.slots
+//   CMAP events               worker -> main  PoolEvent (src/pool/events.ts), in EVENT
+//                                             messages: plain objects, cloned as they are
+//   pool statistics           worker -> main  StatsRow (below), in STATS messages; ServerStats
+//                                             (src/pool/stats.ts) over the control plane
+//   errors                    worker -> main  ErrorRecord (src/errors.ts, re-exported here),
+//                                             in FAILED messages
+//   documents                 both ways       BSON bytes, exact-size and transferred (below)
+//   shared memory             both ways       the coordinator's SharedArrayBuffer, handed
+//                                             over in WorkerConfig.buffer; its layout is
+//                                             src/coordinator/layout.ts
+//
+// The op protocol runs over the MessagePort handed to the worker by its
+// first task; the control plane over a second one.
 //
 // Batches. Every postMessage carries an array of tuples, never a single one:
 // the main thread queues its messages and posts them once per microtask
@@ -60,6 +88,7 @@
 // Errors cross as ErrorRecords (MgoError.toRecord(): name, message, code,
 // serverCode, codeName, errorLabels, address) and are rebuilt with
 // fromErrorRecord(), which keeps the class for instanceof.
+import type { MessagePort } from 'node:worker_threads';
 import * as BSON from 'bson';
 import type { DeserializeOptions, Document, SerializeOptions } from 'bson';
 import type { CheckBroadcast } from '../cluster/topology-monitor.js';
@@ -67,7 +96,58 @@ import { InvalidDocumentError, MgoError, fromErrorRecord, type ErrorRecord } fro
 import type { PoolEvent } from '../pool/events.js';
 import type { PoolStats, ServerStats } from '../pool/stats.js';
 import type { ReadPreference } from '../read-preference.js';
+import type { ResolvedOptions } from '../uri/resolve.js';
 import type { DocumentSequence } from '../wire/op-msg.js';
+
+export type { CheckBroadcast, ErrorRecord, PoolEvent };
+
+// ------------------------------------------------------------- start task
+
+/** Everything a worker is started with (structured-cloneable). */
+export interface WorkerConfig {
+  /** 0..workers-1; a replacement for a dead worker gets the same id. */
+  workerId: number;
+  options: ResolvedOptions;
+  /** The coordinator's buffer (src/coordinator/layout.ts). */
+  buffer: SharedArrayBuffer;
+  /** Coordinator slot of every server known so far. */
+  slots: SlotList;
+  /** The last check of every known server, oldest first: the current topology, replayed. */
+  checks: CheckBroadcast[];
+  /** Forward CMAP events to the main thread. */
+  events: boolean;
+}
+
+/** The first (and only) piscina task of a worker: its two ports (transferred) and its configuration. */
+export interface WorkerInit {
+  /** The op port. */
+  port: MessagePort;
+  /** The control port. */
+  control: MessagePort;
+  config: WorkerConfig;
+}
+
+/** The task's result, once the worker serves both ports. */
+export interface WorkerStarted {
+  threadId: number;
+}
+
+/** Coordinator slots by server: the permit slot under the address, the dial slot under dialSlotKey(address). */
+export type SlotList = [address: string, slot: number][];
+
+// ---------------------------------------------------------- control plane
+
+/** What a worker exposes on its control port (comlink: control.ts). Never for operations. */
+export interface WorkerControl {
+  /** The worker's pool statistics now (the main thread otherwise sees the snapshots it pushes). */
+  stats(): ServerStats[];
+  /** Resolves once the operations the worker is running have finished. */
+  drain(): Promise<void>;
+  /** Drains, releases held sockets, closes every pool and socket; the thread may then be ended. */
+  close(): Promise<void>;
+  /** The worker's threadId: a liveness probe. */
+  ping(): number;
+}
 
 // ------------------------------------------------------------------ kinds
 
@@ -107,7 +187,7 @@ export type RunMessage = [
 export type ReserveMessage = [kind: typeof RESERVE, id: number, readPreference: ReadPreference];
 export type ReleaseMessage = [kind: typeof RELEASE, reservation: number];
 export type TopologyMessage = [kind: typeof TOPOLOGY, check: CheckBroadcast];
-export type SlotsMessage = [kind: typeof SLOTS, slots: [address: string, slot: number][]];
+export type SlotsMessage = [kind: typeof SLOTS, slots: SlotList];
 export type EventsMessage = [kind: typeof EVENTS, on: boolean];
 export type ToWorker = RunMessage | ReserveMessage | ReleaseMessage | TopologyMessage | SlotsMessage | EventsMessage;
 

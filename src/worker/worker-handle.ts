@@ -1,6 +1,7 @@
 // The main thread's side of one worker: its Piscina (one thread), the op
 // port and the control port of the current incarnation, the operations in
 // flight there, the reservations it holds, and the stats it last pushed.
+// What crosses to and from the worker is specified in protocol.ts.
 //
 // Lifecycle. start() runs the one piscina task that hands the worker its
 // ports and configuration, and the worker is 'ready' when it resolves. When
@@ -40,8 +41,10 @@ import {
   type ReservedMessage,
   type StatsRow,
   type ToWorker,
+  type WorkerConfig,
+  type WorkerInit,
+  type WorkerStarted,
 } from './protocol.js';
-import type { WorkerConfig, WorkerInit } from './worker-runtime.js';
 
 export type WorkerState = 'idle' | 'starting' | 'ready' | 'down' | 'closing' | 'closed';
 
@@ -275,7 +278,7 @@ export class WorkerHandle {
     const init: WorkerInit = { port: ops.port2, control: control.port2, config: this.host.configFor(this.id) };
     let threadId: number;
     try {
-      const started = this.piscina.run(init, { transferList: [ops.port2, control.port2] }) as Promise<{ threadId: number }>;
+      const started = this.piscina.run(init, { transferList: [ops.port2, control.port2] }) as Promise<WorkerStarted>;
       ({ threadId } = await withTimeout(started, this.options.startTimeoutMS, `${this.name} did not start within ${this.options.startTimeoutMS} ms`));
     } catch (error) {
       ops.port1.close();

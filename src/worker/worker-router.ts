@@ -48,9 +48,9 @@ import {
   decodeReply,
   encodeCommand,
   type ToWorker,
+  type WorkerConfig,
 } from './protocol.js';
 import { WorkerHandle, WorkerReservation, type Answer, type Pending, type WorkerHost, type WorkerState } from './worker-handle.js';
-import type { WorkerConfig } from './worker-runtime.js';
 
 /** Options that are not connection options: for tests and benchmarks. */
 export interface WorkerRouterInternals {

@@ -3,9 +3,10 @@
 // the process's shared coordinator and whose server descriptions come from
 // the process's one monitor per server, serving the op protocol
 // (protocol.ts) on the port its first task handed over, and the control
-// plane (control.ts) on a second port.
+// plane (control.ts) on a second port. What it is started with and every
+// message it sends or receives are specified in protocol.ts.
 import { threadId, type MessagePort } from 'node:worker_threads';
-import { describeCheck, type CheckBroadcast } from '../cluster/topology-monitor.js';
+import { describeCheck } from '../cluster/topology-monitor.js';
 import { dialSlotKey } from '../coordinator/layout.js';
 import { WorkerCoordinator } from '../coordinator/worker-coordinator.js';
 import type { PoolEvent } from '../pool/events.js';
@@ -14,7 +15,7 @@ import type { ServerStats } from '../pool/stats.js';
 import { PRIMARY } from '../read-preference.js';
 import { LocalRouter, type RawRouterRequest } from '../router/local-router.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
-import { exposeControl, type WorkerControl } from './control.js';
+import { exposeControl } from './control.js';
 import {
   CHECK,
   CLEARED,
@@ -38,34 +39,16 @@ import {
   sameRows,
   statsToRow,
   toErrorRecord,
+  type CheckBroadcast,
   type FromWorker,
   type ReserveMessage,
   type RunMessage,
   type StatsRow,
   type ToWorker,
+  type WorkerConfig,
+  type WorkerControl,
+  type WorkerInit,
 } from './protocol.js';
-
-/** Everything a worker is started with (structured-cloneable). */
-export interface WorkerConfig {
-  /** 0..workers-1; a replacement for a dead worker gets the same id. */
-  workerId: number;
-  options: ResolvedOptions;
-  /** The coordinator's buffer (src/coordinator/layout.ts). */
-  buffer: SharedArrayBuffer;
-  /** Coordinator slot of every server known so far. */
-  slots: [address: string, slot: number][];
-  /** The last check of every known server, oldest first: the current topology, replayed. */
-  checks: CheckBroadcast[];
-  /** Forward CMAP events to the main thread. */
-  events: boolean;
-}
-
-/** The first (and only) piscina task of a worker. */
-export interface WorkerInit {
-  port: MessagePort;
-  control: MessagePort;
-  config: WorkerConfig;
-}
 
 export class WorkerRuntime implements WorkerControl {
   private readonly name: string;

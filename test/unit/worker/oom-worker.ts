@@ -5,9 +5,9 @@
 // marker and serves normally.
 import { existsSync, unlinkSync } from 'node:fs';
 import startWorker from '../../../workers/worker.js';
-import type { WorkerInit } from '../../../src/worker/worker-runtime.js';
+import type { WorkerInit, WorkerStarted } from '../../../src/worker/protocol.js';
 
-export default async function startLeakyWorker(init: WorkerInit): Promise<{ threadId: number }> {
+export default async function startLeakyWorker(init: WorkerInit): Promise<WorkerStarted> {
   const started = await startWorker(init);
   const marker = process.env.MGO_TEST_OOM_MARKER;
   if (marker && init.config.workerId === 0 && existsSync(marker)) {
