@@ -2,10 +2,11 @@
 // Server (pool + monitor) per known address, and server selection that waits
 // for the topology to change rather than polling.
 //
-// The topology logic itself (SDAM state machine, selection rules) is pure and
-// lives in topology-description.ts and server-selection.ts; this class only
-// feeds it monitor results and application errors and reconciles the set of
-// Server objects with the servers the description lists.
+// The topology logic itself (SDAM state machine, error rules, selection
+// rules) is pure and lives in topology-description.ts, sdam-errors.ts and
+// server-selection.ts; this class only feeds it monitor results and
+// application errors and reconciles the set of Server objects with the
+// servers the description lists.
 import { IncompatibleServerError, MgoError, NetworkError, ServerError, ServerSelectionError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { PermitSource } from '../pool/permits.js';
@@ -14,14 +15,8 @@ import type { ResolvedOptions, ServerAddress } from '../uri/resolve.js';
 import type { CheckResult } from './monitor.js';
 import { Server } from './server.js';
 import { serverDescriptionFromHello, unknownServerDescription, type ServerDescription } from './server-description.js';
-import {
-  applicationErrorDecision,
-  checkErrorDecision,
-  seedTopology,
-  updateTopology,
-  type ApplicationError,
-  type TopologyDescription,
-} from './topology-description.js';
+import { applicationErrorDecision, checkErrorDecision, type ApplicationError } from './sdam-errors.js';
+import { seedTopology, updateTopology, type TopologyDescription } from './topology-description.js';
 import { pickServer, selectServers } from './server-selection.js';
 import { nextAverageRtt } from './rtt.js';
 

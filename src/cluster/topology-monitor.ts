@@ -21,7 +21,8 @@ import type { ResolvedOptions, ServerAddress } from '../uri/resolve.js';
 import { Monitor, type CheckResult } from './monitor.js';
 import { addRttSample, EMPTY_RTT_STATS, minRoundTripTime, type RttStats } from './rtt.js';
 import { serverDescriptionFromHello, unknownServerDescription, type ServerDescription } from './server-description.js';
-import { checkErrorDecision, seedTopology, updateTopology, type TopologyDescription } from './topology-description.js';
+import { checkErrorDecision } from './sdam-errors.js';
+import { seedTopology, updateTopology, type TopologyDescription } from './topology-description.js';
 
 /**
  * One check of one server, as broadcast to the workers (plain data: it

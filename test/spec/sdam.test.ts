@@ -17,14 +17,8 @@ import {
   serverDescriptionFromHello,
   unknownServerDescription,
 } from '../../src/cluster/server-description.js';
-import {
-  applicationErrorDecision,
-  checkErrorDecision,
-  initialTopology,
-  sdamErrorFromReply,
-  updateTopology,
-  type TopologyDescription,
-} from '../../src/cluster/topology-description.js';
+import { applicationErrorDecision, checkErrorDecision, sdamErrorFromReply } from '../../src/cluster/sdam-errors.js';
+import { initialTopology, updateTopology, type TopologyDescription } from '../../src/cluster/topology-description.js';
 import { parseConnectionString } from '../../src/uri/connection-string.js';
 import { SpecTally, jsonFilesBelow, readSpecFile, specsDir } from '../helpers/sdam-spec.js';
 

@@ -7,13 +7,11 @@ import { serverDescriptionFromHello } from '../../../src/cluster/server-descript
 import {
   applicationErrorDecision,
   checkErrorDecision,
-  initialTopology,
   sdamErrorFromReply,
   stateChangeErrorKind,
-  updateTopology,
   type ApplicationError,
-  type TopologyDescription,
-} from '../../../src/cluster/topology-description.js';
+} from '../../../src/cluster/sdam-errors.js';
+import { initialTopology, updateTopology, type TopologyDescription } from '../../../src/cluster/topology-description.js';
 
 const PROCESS = new ObjectId('000000000000000000000001');
 const tv = (counter: number) => ({ processId: PROCESS, counter: BigInt(counter) });
