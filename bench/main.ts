@@ -17,7 +17,7 @@
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
-import { startTestServer, type TestServer } from '../test/helpers/server.js';
+import { startTestServer, type TestServer } from '../test/fixtures/server.js';
 import { integerOption, option } from './lib/args.js';
 import { startCannedServer, type CannedServer } from './lib/canned-server.js';
 import { summaryChart } from './lib/charts.js';

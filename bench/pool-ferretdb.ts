@@ -3,7 +3,7 @@
 // poolLimit L, against the embedded FerretDB (or MONGODB_URI). mgo's
 // published figure is the yardstick: 10,000 goroutines on poolLimit 4096
 // opened 4390-4700 sockets, because it checked the count, unlocked, then
-// dialed (DESIGN.md, "Why it exists"). Here a permit is taken before the
+// dialed (README, "The benchmark"). Here a permit is taken before the
 // dial, so the server must never see more than L sockets from the pool.
 //
 // Reported per repetition, then median and min/max over the repetitions:
@@ -36,9 +36,9 @@ import {
   withTimeout,
   type ClientSockets,
   type PoolOperation,
-} from '../test/helpers/pool-load.js';
-import { countServerSockets, ServerSocketSampler, waitForServerSockets } from '../test/helpers/server-sockets.js';
-import { startTestServer, type TestServer } from '../test/helpers/server.js';
+} from '../test/fixtures/pool-load.js';
+import { countServerSockets, ServerSocketSampler, waitForServerSockets } from '../test/fixtures/server-sockets.js';
+import { startTestServer, type TestServer } from '../test/fixtures/server.js';
 
 // --------------------------------------------------------------- the bench
 //

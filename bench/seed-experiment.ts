@@ -2,11 +2,12 @@
 // session.copy() -> a find by _id (a real server round trip) -> hold 50 ms ->
 // close(), through dial(uri, { workers: N, poolLimit: 100 }) against the
 // embedded FerretDB, with the server-side established connections sampled
-// throughout (test/helpers/server-sockets.ts: two-scan intersection, every
+// throughout (test/fixtures/server-sockets.ts: two-scan intersection, every
 // ~5 ms from a worker thread). N = 0 (LocalRouter, sockets in the main
 // thread) is the baseline; N = 1, 2, 4 run the workers, whose pools
 // all draw from one coordinator. mgo's published figure is the yardstick:
-// 10k goroutines at poolLimit 4096 opened 4390-4700 sockets (DESIGN.md).
+// 10k goroutines at poolLimit 4096 opened 4390-4700 sockets (README, "The
+// benchmark").
 //
 // Measured per run: the most server-side sockets at once (and the most in a
 // single scan), completion time, the wait for a connection per session
@@ -36,14 +37,14 @@ import type { PoolEvent } from '../src/pool/index.js';
 import { LocalRouter } from '../src/router/local-router.js';
 import type { ServerStats } from '../src/pool/stats.js';
 import { WorkerRouter } from '../src/worker/worker-router.js';
-import { percentile, withTimeout } from '../test/helpers/pool-load.js';
-import { ServerSocketSampler, countServerSockets, waitForServerSockets } from '../test/helpers/server-sockets.js';
-import { startTestServer, type TestServer } from '../test/helpers/server.js';
+import { percentile, withTimeout } from '../test/fixtures/pool-load.js';
+import { ServerSocketSampler, countServerSockets, waitForServerSockets } from '../test/fixtures/server-sockets.js';
+import { startTestServer, type TestServer } from '../test/fixtures/server.js';
 
 export const SEED_DB = `mgo_seed_${process.pid}`;
 export const SEED_COLLECTION = 'seed';
 const SEED_ID = 'seed-doc';
-/** Monitoring sockets the server sees from this process: one per server, not per worker (DESIGN.md). */
+/** Monitoring sockets the server sees from this process: one per server, not per worker (README, "Worker mode"). */
 export const MONITORING_SOCKETS = 1;
 
 export interface SeedOptions {

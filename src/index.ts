@@ -1,5 +1,5 @@
-// mgo-threads: the package's main export. The session API of DESIGN.md
-// (dial, Session, Database, Collection, ...) first; the lower layers for
+// mgo-threads: the package's main export. The mgo session API (dial,
+// Session, Database, Collection, ...; the README's example) first; the lower layers for
 // those who need a single connection or the option parser.
 export * from './session/index.js';
 export * from './errors.js';

@@ -1,6 +1,6 @@
 // Scenario 3: the seed experiment. Many concurrent sessions at poolLimit 100
 // against the real server, with the server-side sockets counted throughout
-// (test/helpers/server-sockets.ts). The mgo-threads variants run the seed
+// (test/fixtures/server-sockets.ts). The mgo-threads variants run the seed
 // experiment of bench/seed-experiment.ts (each session: copy(), a find by
 // _id, which reserves a socket, hold it, close()). The official driver has
 // no sessions that hold sockets: its variant runs the same number of
@@ -8,8 +8,8 @@
 // own monitoring sockets. mgo's published figure is the reference row:
 // 10,000 goroutines at poolLimit 4096 opened 4390-4700 sockets.
 import { MongoClient } from 'mongodb';
-import { ServerSocketSampler, countServerSockets, waitForServerSockets } from '../../test/helpers/server-sockets.js';
-import type { TestServer } from '../../test/helpers/server.js';
+import { ServerSocketSampler, countServerSockets, waitForServerSockets } from '../../test/fixtures/server-sockets.js';
+import type { TestServer } from '../../test/fixtures/server.js';
 import { MONITORING_SOCKETS, SEED_COLLECTION, SEED_DB, dropSeedDatabase, seedCollection, seedExperiment } from '../seed-experiment.js';
 import { type Variant } from '../lib/clients.js';
 import { log, rotated, type Results } from '../lib/results.js';

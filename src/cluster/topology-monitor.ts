@@ -1,5 +1,5 @@
-// The process's one monitor per server, for workers (DESIGN.md,
-// "Monitoring"): one heartbeat per server per process, not per worker. It
+// The process's one monitor per server, for workers (README, "Worker
+// mode"): one heartbeat per server per process, not per worker. It
 // runs on the main thread, keeps the process-wide topology description
 // (updateTopology), starts and stops monitors as the description adds and
 // drops servers -- what Cluster does, without pools -- and hands each check

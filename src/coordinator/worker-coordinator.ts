@@ -17,8 +17,8 @@
 // give-back token) and its permit goes to the head of the queue. Without it
 // a worker could wait maxIdleTimeMS while another sits on idle sockets.
 //
-// A pending Atomics.waitAsync does not keep the event loop alive, so while a
-// request waits here a ref'd timer does (DESIGN.md).
+// A pending Atomics.waitAsync does not keep the event loop alive (it holds no
+// handle), so while a request waits here a ref'd timer does.
 import type { PermitRequest, PermitSource } from '../pool/permits.js';
 import { GIVE_BACK, LIMIT, notifyIndex, readLayout, type Layout } from './layout.js';
 import { SlotView, notifyWorker } from './slot.js';

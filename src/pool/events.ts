@@ -15,14 +15,11 @@ import type { PoolSizing } from './pool-options.js';
 export type PoolCreatedOptions = PoolSizing;
 
 /**
- * Why a connection was closed. The first four are CMAP's. 'lifetime' is our
- * extension: CMAP has no maxLifetimeMS, and its 'stale' means "generation
- * changed by a clear", which is not what happened.
- */
-/**
- * CMAP's reasons, plus two of ours: 'lifetime' (maxLifetimeMS) and
- * 'yielded' (closed so that its permit goes to another worker waiting
- * for this server: sockets cannot move between threads, permits can).
+ * Why a connection was closed: CMAP's reasons, plus two of ours. 'lifetime'
+ * (maxLifetimeMS): CMAP has no maxLifetimeMS, and its 'stale' means
+ * "generation changed by a clear", which is not what happened. 'yielded':
+ * closed so that its permit goes to another worker waiting for this server
+ * (sockets cannot move between threads, permits can).
  */
 export type ConnectionClosedReason = 'stale' | 'idle' | 'error' | 'poolClosed' | 'lifetime' | 'yielded';
 

@@ -4,11 +4,13 @@
 // decided until the socket is destroyed. Taking the permit *before* dialing
 // is what keeps the limit exact: mgo checked the count, unlocked, then
 // dialed, so concurrent dials were never counted and 10k goroutines on a
-// limit of 4096 opened up to 4700 sockets (DESIGN.md, "Why it exists").
+// limit of 4096 opened up to 4700 sockets (the figure the seed experiment
+// is measured against: README, "The benchmark").
 //
 // The pool talks to a PermitSource, never to a counter, so that the same pool
-// code can later draw its permits from the SharedArrayBuffer coordinator that
-// all workers share. LocalPermits is the in-thread implementation.
+// code draws its permits from the SharedArrayBuffer coordinator that all
+// workers share (src/coordinator/worker-coordinator.ts) in worker mode.
+// LocalPermits is the in-thread implementation.
 
 import { InvalidOptionError } from '../errors.js';
 import { WaitQueue } from './wait-queue.js';

@@ -88,7 +88,6 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
   readonly #waiters = new WaitQueue<CheckOutRequest<C>>();
   readonly #counters = new PoolCounters();
 
-  /** PermitSource request queued on behalf of the wait queue when the limit was reached. */
   /** The wait queue's request for a permit, and a granted permit not yet spent on a dial. */
   readonly #permitWatch: SourceWatch;
   /** The same for dial slots. */

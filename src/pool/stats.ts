@@ -1,7 +1,7 @@
 // Pool statistics, in the spirit of Go's database/sql DBStats: a snapshot of
 // the current counts plus cumulative counters since the pool was created.
-// The shape is the one DESIGN.md promises per server (later summed over
-// workers), so it is a plain object of numbers.
+// The shape is what stats() reports per server (summed over the workers in
+// worker mode: README, "Worker mode"), so it is a plain object of numbers.
 
 import type { ConnectionClosedReason } from './events.js';
 

@@ -1,8 +1,9 @@
 // The seam between the session API and wherever sockets live. The session
 // layer (src/session) knows only this interface: LocalRouter runs cluster and
 // pools in the calling thread (workers: 0, the single-thread baseline), and
-// WorkerRouter will run them in worker threads. Everything that crosses
-// it is plain data (documents, ids, strings), so it can cross a MessagePort.
+// WorkerRouter (src/worker/worker-router.ts) runs them in worker threads.
+// Everything that crosses it is plain data (documents, ids, strings), so it
+// can cross a MessagePort (src/worker/protocol.ts says how).
 import type { DeserializeOptions, Document } from 'bson';
 import type { DocumentSequence } from '../wire/op-msg.js';
 import type { PoolEvent } from '../pool/events.js';

@@ -6,7 +6,7 @@ import { BSON, Double, EJSON, Int32, Long, ObjectId, UUID, type Document } from 
 import { MongoClient } from 'mongodb';
 import { Connection } from '../../src/connection/connection.js';
 import { ServerError } from '../../src/errors.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../fixtures/server.js';
 
 const benchData = new URL('../../../shared/bench-data/', import.meta.url);
 // Type-preserving reads: every Int32, Double and Long stays what it was.

@@ -4,7 +4,7 @@
 //
 // How sockets are counted: ESTABLISHED entries of /proc/net/tcp whose local
 // port is the server port, i.e. the server's own end of every connection
-// (test/helpers/server-sockets.ts explains the choice over spawning `ss`, what a scan
+// (test/fixtures/server-sockets.ts explains the choice over spawning `ss`, what a scan
 // costs, and why a scan is not a snapshot). countServerSockets() scans once,
 // for quiet moments; ServerSocketSampler scans in a worker thread every
 // ~5 ms, so that samples keep their pace while the main thread is saturated,
@@ -34,13 +34,13 @@ import {
   withTimeout,
   type ClientSockets,
   type PoolOperation,
-} from '../helpers/pool-load.js';
-import { countServerSockets, ServerSocketSampler, waitForServerSockets } from '../helpers/server-sockets.js';
+} from '../fixtures/pool-load.js';
+import { countServerSockets, ServerSocketSampler, waitForServerSockets } from '../fixtures/server-sockets.js';
 import type { Connection } from '../../src/connection/connection.js';
 import { MgoError, PoolClosedError } from '../../src/errors.js';
 import type { ConnectionClosedEvent, Pool, PoolOptions } from '../../src/pool/index.js';
-import { runChildScript } from '../helpers/child-script.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { runChildScript } from '../fixtures/child-script.js';
+import { startTestServer, type TestServer } from '../fixtures/server.js';
 
 let server: TestServer;
 let sampler: ServerSocketSampler;
@@ -318,7 +318,7 @@ describe('Pool<Connection> against the test server', () => {
     test('leaves no handle behind: a process that used a pool and closed it exits by itself', { timeout: 60_000 }, async (t) => {
       // Every timer the pool can arm is in play: minPoolSize and
       // maxIdleTimeMS (maintenance), a queue of waiters (waitQueueTimeoutMS).
-      const helpers = new URL('../helpers/pool-load.ts', import.meta.url).href;
+      const helpers = new URL('../fixtures/pool-load.ts', import.meta.url).href;
       const script = `
         const { connectionPool, ping, runConcurrent } = await import(${JSON.stringify(helpers)});
         const server = JSON.parse(process.env.MGO_POOL_TEST_SERVER);

@@ -27,7 +27,7 @@ import {
   seedCollection,
   seedExperiment,
 } from '../../bench/seed-experiment.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../fixtures/server.js';
 
 const SESSIONS = 10_000;
 const POOL_LIMIT = 100;

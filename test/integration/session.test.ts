@@ -14,7 +14,7 @@ import { BulkError, ErrNotFound, LastError, isDup } from '../../src/session/erro
 import type { Collection } from '../../src/session/collection.js';
 import { Mode } from '../../src/session/modes.js';
 import type { Session } from '../../src/session/session.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../fixtures/server.js';
 
 let server: TestServer;
 let root: Session;

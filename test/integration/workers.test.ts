@@ -19,10 +19,10 @@ import { isDup } from '../../src/session/errors.js';
 import { Mode } from '../../src/session/modes.js';
 import { openSession, type Session } from '../../src/session/session.js';
 import { resolveOptions } from '../../src/uri/resolve.js';
-import { ServerSocketSampler, countServerSockets } from '../helpers/server-sockets.js';
-import { runChildScript } from '../helpers/child-script.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { waitFor } from '../unit/worker/wait.js';
+import { ServerSocketSampler, countServerSockets } from '../fixtures/server-sockets.js';
+import { runChildScript } from '../fixtures/child-script.js';
+import { startTestServer, type TestServer } from '../fixtures/server.js';
+import { waitFor } from '../fixtures/wait.js';
 
 let server: TestServer;
 const DB = `mgo_workers_it_${process.pid}`;
@@ -276,7 +276,7 @@ describe('workers', () => {
     process.env.MGO_TEST_OOM_AFTER_MS = '400';
     const options = await resolveOptions(server.uri, { workers: 2 });
     const router = await WorkerRouter.create(options, {
-      filename: fileURLToPath(new URL('../unit/worker/oom-worker.ts', import.meta.url)),
+      filename: fileURLToPath(new URL('../fixtures/oom-worker.ts', import.meta.url)),
       resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 },
     });
     routers.add(router);

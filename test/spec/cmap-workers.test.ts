@@ -3,7 +3,7 @@
 // threads as their "threads": issue 5, "the CMAP runner also runs with real
 // workers as its threads, sharing one coordinator".
 //
-// The model (test/helpers/cmap-worker-runner.ts): every spec thread, the
+// The model (test/fixtures/cmap-worker-runner.ts): every spec thread, the
 // spec's main thread included, is a worker thread with its own Pool for the
 // server and fake connections (integration files: real connections to the
 // scripted fake wire server, whose fail point blocks their handshakes); all
@@ -54,7 +54,7 @@
 // coordinator's permits; they keep their meaning as they are.
 import { after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadCmapTests, skipReason, type CmapEnvironment, type CmapTest } from '../helpers/cmap-runner.js';
+import { loadCmapTests, skipReason, type CmapEnvironment, type CmapTest } from '../fixtures/cmap-runner.js';
 import {
   WorkerHosts,
   assertEventsOverWorkers,
@@ -64,8 +64,8 @@ import {
   type Mapping,
   type WorkerEnvironment,
   type WorkerRunResult,
-} from '../helpers/cmap-worker-runner.js';
-import { startFakeServer, type FailPoint, type FakeServer } from '../helpers/fake-server.js';
+} from '../fixtures/cmap-worker-runner.js';
+import { startFakeServer, type FailPoint, type FakeServer } from '../fixtures/fake-server.js';
 
 /** Spec files with threads that assume one pool shared by the threads. */
 const SKIPPED: Record<string, string> = {

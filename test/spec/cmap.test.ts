@@ -11,9 +11,9 @@ import { test, type TestContext } from 'node:test';
 import { createConnector } from '../../src/cluster/connector.js';
 import type { Connection } from '../../src/connection/connection.js';
 import type { PoolableConnection } from '../../src/pool/index.js';
-import { FakeConnector, type FakeConnection } from '../helpers/cmap-fake-connection.js';
-import { loadCmapTests, runCmapTest, skipReason, type CmapEnvironment, type CmapTest } from '../helpers/cmap-runner.js';
-import { startFakeServer, type FailPoint, type FakeServer } from '../helpers/fake-server.js';
+import { FakeConnector, type FakeConnection } from '../fixtures/cmap-fake-connection.js';
+import { loadCmapTests, runCmapTest, skipReason, type CmapEnvironment, type CmapTest } from '../fixtures/cmap-runner.js';
+import { startFakeServer, type FailPoint, type FakeServer } from '../fixtures/fake-server.js';
 
 const unitEnv: CmapEnvironment<FakeConnection> = {
   address: 'localhost:27017',

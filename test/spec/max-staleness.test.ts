@@ -5,7 +5,7 @@
 // heartbeatFrequencyMS comes from the file, else the default 10000 ms.
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { SpecTally, checkSelectionCase, jsonFilesBelow, readSpecFile, specsDir, type SelectionCase } from '../helpers/sdam-spec.js';
+import { SpecTally, checkSelectionCase, jsonFilesBelow, readSpecFile, specsDir, type SelectionCase } from '../fixtures/sdam-spec.js';
 
 const dir = join(specsDir, 'max-staleness', 'tests');
 const tally = new SpecTally('max-staleness');

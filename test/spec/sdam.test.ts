@@ -20,7 +20,7 @@ import {
 import { applicationErrorDecision, checkErrorDecision, sdamErrorFromReply } from '../../src/cluster/sdam-errors.js';
 import { initialTopology, updateTopology, type TopologyDescription } from '../../src/cluster/topology-description.js';
 import { parseConnectionString } from '../../src/uri/connection-string.js';
-import { SpecTally, jsonFilesBelow, readSpecFile, specsDir } from '../helpers/sdam-spec.js';
+import { SpecTally, jsonFilesBelow, readSpecFile, specsDir } from '../fixtures/sdam-spec.js';
 
 interface ApplicationErrorSpec {
   address: string;

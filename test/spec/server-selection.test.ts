@@ -22,7 +22,7 @@ import {
   topologyFromSpec,
   type SelectionCase,
   type SpecServer,
-} from '../helpers/sdam-spec.js';
+} from '../fixtures/sdam-spec.js';
 
 const dir = join(specsDir, 'server-selection', 'tests');
 const tally = new SpecTally('server-selection');

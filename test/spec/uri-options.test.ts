@@ -1,5 +1,5 @@
-// URI options spec tests (see uri-spec-runner.ts). Options the driver does
+// URI options spec tests (see test/fixtures/uri-spec-runner.ts). Options the driver does
 // not implement yet are still parsed to the spec; resolveOptions refuses them.
-import { runUriSpecSuite } from './uri-spec-runner.js';
+import { runUriSpecSuite } from '../fixtures/uri-spec-runner.js';
 
 runUriSpecSuite('uri-options');

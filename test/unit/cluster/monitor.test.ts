@@ -1,7 +1,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Monitor, type CheckResult } from '../../../src/cluster/monitor.js';
-import { startFakeServer, type FakeServer } from '../../helpers/fake-server.js';
+import { startFakeServer, type FakeServer } from '../../fixtures/fake-server.js';
 
 const servers: FakeServer[] = [];
 const monitors: Monitor[] = [];

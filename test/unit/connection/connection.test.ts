@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { Connection, type ConnectionOptions } from '../../../src/connection/connection.js';
 import { MgoError, NetworkError, ServerError } from '../../../src/errors.js';
-import { encodeReply, startFakeServer, type FakeServer, type ReceivedCommand } from '../../helpers/fake-server.js';
+import { encodeReply, startFakeServer, type FakeServer, type ReceivedCommand } from '../../fixtures/fake-server.js';
 
 const servers: FakeServer[] = [];
 after(() => Promise.all(servers.map((s) => s.close())));

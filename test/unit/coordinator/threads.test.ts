@@ -4,9 +4,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Worker } from 'node:worker_threads';
 import { Coordinator } from '../../../src/coordinator/coordinator.js';
-import { tsWorker } from '../../helpers/ts-worker.js';
+import { tsWorker } from '../../fixtures/ts-worker.js';
 
-const workerFile = new URL('../../helpers/coordinator-worker.ts', import.meta.url);
+const workerFile = new URL('../../fixtures/coordinator-worker.ts', import.meta.url);
 
 function start(coordinator: Coordinator, counters: SharedArrayBuffer, workerId: number, maxWorkers: number, slot: number, chains: number, cycles: number, holdMS: number): Worker {
   return tsWorker(workerFile, { workerData: { buffer: coordinator.buffer, counters, workerId, maxWorkers, slot, chains, cycles, holdMS } });

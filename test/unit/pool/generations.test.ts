@@ -6,8 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { NetworkError, PoolClearedError } from '../../../src/errors.js';
 import { Pool } from '../../../src/pool/index.js';
-import { FakeConnection, gate } from '../../helpers/cmap-fake-connection.js';
-import { outcome, readyPool } from '../../helpers/cmap-pool-fixture.js';
+import { FakeConnection, gate } from '../../fixtures/cmap-fake-connection.js';
+import { outcome, readyPool } from '../../fixtures/cmap-pool-fixture.js';
 
 describe('pool generations', () => {
   it('clear() pauses, fails waiters, closes idle now and checked-out ones at check-in', async () => {

@@ -5,8 +5,8 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { PoolClosedError } from '../../../src/errors.js';
-import { FakeConnection, gate } from '../../helpers/cmap-fake-connection.js';
-import { outcome, readyPool } from '../../helpers/cmap-pool-fixture.js';
+import { FakeConnection, gate } from '../../fixtures/cmap-fake-connection.js';
+import { outcome, readyPool } from '../../fixtures/cmap-pool-fixture.js';
 
 describe('pool close and destroy', () => {
   it('close() rejects waiters and closes idle connections now', async () => {

@@ -4,8 +4,8 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { outcome, readyPool, type TestPoolOptions } from '../../helpers/cmap-pool-fixture.js';
-import { gate } from '../../helpers/cmap-fake-connection.js';
+import { outcome, readyPool, type TestPoolOptions } from '../../fixtures/cmap-pool-fixture.js';
+import { gate } from '../../fixtures/cmap-fake-connection.js';
 
 const randomInt = (max: number): number => Math.floor(Math.random() * (max + 1));
 

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { POOL_EVENT_TYPES, type ConnectionCheckedOutEvent } from '../../../src/pool/index.js';
-import { outcome, PoolFixture, readyPool, TEST_ADDRESS } from '../../helpers/cmap-pool-fixture.js';
+import { outcome, PoolFixture, readyPool, TEST_ADDRESS } from '../../fixtures/cmap-pool-fixture.js';
 
 describe('pool stats', () => {
   it('reports counts and cumulative counters', async () => {

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 
 import { InvalidOptionError } from '../../../src/errors.js';
 import { LocalPermits, Pool, POOL_DEFAULTS, type PoolOptions } from '../../../src/pool/index.js';
-import { FakeConnector } from '../../helpers/cmap-fake-connection.js';
+import { FakeConnector } from '../../fixtures/cmap-fake-connection.js';
 
 const base = (): PoolOptions => ({ address: 'localhost:27017', connect: new FakeConnector().connect });
 

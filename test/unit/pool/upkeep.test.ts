@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { PoolFixture, readyPool } from '../../helpers/cmap-pool-fixture.js';
+import { PoolFixture, readyPool } from '../../fixtures/cmap-pool-fixture.js';
 
 /** Margin for "within 1 s of expiry", minus headroom for a loaded CI machine. */
 const REAP_MARGIN_MS = 900;
@@ -113,7 +113,7 @@ describe('pool upkeep', () => {
   });
 
   it('does not keep the process alive while idle (unref’d timer)', () => {
-    const script = resolve(import.meta.dirname, 'fixtures/idle-pool-exits.ts');
+    const script = resolve(import.meta.dirname, '../../fixtures/idle-pool-exits.ts');
     const started = performance.now();
     const child = spawnSync(process.execPath, ['--import', 'tsx', script], { timeout: 20_000, encoding: 'utf8' });
     assert.equal(child.error, undefined, String(child.error));

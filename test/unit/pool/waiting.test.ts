@@ -5,8 +5,8 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { PoolTimeoutError } from '../../../src/errors.js';
-import { gate } from '../../helpers/cmap-fake-connection.js';
-import { outcome, readyPool, TEST_ADDRESS } from '../../helpers/cmap-pool-fixture.js';
+import { gate } from '../../fixtures/cmap-fake-connection.js';
+import { outcome, readyPool, TEST_ADDRESS } from '../../fixtures/cmap-pool-fixture.js';
 
 describe('pool wait queue', () => {
   it('serves waiters in the order they arrived', async () => {

@@ -12,7 +12,7 @@ import { BulkError, ErrNotFound, LastError, QueryError, isDup } from '../../../s
 import { indexFromSpec, indexSpec, parseIndexKey } from '../../../src/session/indexes.js';
 import { Mode } from '../../../src/session/modes.js';
 import { openSession } from '../../../src/session/session.js';
-import { FakeRouter, cursorReply } from '../../helpers/fake-router.js';
+import { FakeRouter, cursorReply } from '../../fixtures/fake-router.js';
 
 describe('isDup', () => {
   const dupCase = (index: number) => ({ index, err: new QueryError('E11000', 11000, 'DuplicateKey') });

@@ -6,7 +6,7 @@ import type { Document } from 'bson';
 import { NetworkError } from '../../../src/errors.js';
 import { BulkError, LastError, QueryError, isDup } from '../../../src/session/errors.js';
 import { openSession } from '../../../src/session/session.js';
-import { FakeRouter, commandName, type Handler } from '../../helpers/fake-router.js';
+import { FakeRouter, commandName, type Handler } from '../../fixtures/fake-router.js';
 
 function setup(handler: Handler = (r) => ({ n: r.sequences![0]!.documents.length })) {
   const router = new FakeRouter();

@@ -8,7 +8,7 @@ import { NetworkError } from '../../../src/errors.js';
 import { ErrNotFound } from '../../../src/session/errors.js';
 import { Mode } from '../../../src/session/modes.js';
 import { openSession } from '../../../src/session/session.js';
-import { FakeRouter, REPLICA_SET, SECONDARY_ADDRESS, commandName, cursorReply } from '../../helpers/fake-router.js';
+import { FakeRouter, REPLICA_SET, SECONDARY_ADDRESS, commandName, cursorReply } from '../../fixtures/fake-router.js';
 
 const CURSOR_ID = Long.fromString('9007199254740993'); // beyond 2^53: must stay a Long
 

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Mode, allowsSecondaryReads, modeOfReadPreference, readPreferenceOf, reservesSocket } from '../../../src/session/modes.js';
 import { openSession } from '../../../src/session/session.js';
-import { FakeRouter, PRIMARY_ADDRESS, REPLICA_SET, SECONDARY_ADDRESS, commandName } from '../../helpers/fake-router.js';
+import { FakeRouter, PRIMARY_ADDRESS, REPLICA_SET, SECONDARY_ADDRESS, commandName } from '../../fixtures/fake-router.js';
 
 describe('Mode constants', () => {
   test('use mgo numbering: Strong and Primary are the same value', () => {

@@ -5,7 +5,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Document } from 'bson';
 import { dial, Mode, type Session } from '../../../src/index.js';
-import { defaultHello, startFakeServer, type FakeServer, type ReceivedCommand } from '../../helpers/fake-server.js';
+import { defaultHello, startFakeServer, type FakeServer, type ReceivedCommand } from '../../fixtures/fake-server.js';
 
 const servers: FakeServer[] = [];
 const sessions: Session[] = [];

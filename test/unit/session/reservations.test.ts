@@ -7,7 +7,7 @@ import { NetworkError, ServerError } from '../../../src/errors.js';
 import { QueryError } from '../../../src/session/errors.js';
 import { Mode } from '../../../src/session/modes.js';
 import { openSession } from '../../../src/session/session.js';
-import { FakeRouter } from '../../helpers/fake-router.js';
+import { FakeRouter } from '../../fixtures/fake-router.js';
 
 describe('clone and copy', () => {
   test('clone() shares the reservation; it is released when the last sharer closes', async () => {

@@ -7,7 +7,7 @@ import type { Document } from 'bson';
 import { ErrNotFound, LastError, QueryError, isDup } from '../../../src/session/errors.js';
 import { openSession } from '../../../src/session/session.js';
 import { MAX_WRITE_BATCH_SIZE, splitBatches } from '../../../src/session/write.js';
-import { FakeRouter, type Handler } from '../../helpers/fake-router.js';
+import { FakeRouter, type Handler } from '../../fixtures/fake-router.js';
 
 function setup(handler?: Handler) {
   const router = new FakeRouter();

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
 import type { InvalidOptionError } from '../../../src/errors.js';
 import { parseConnectionString, redactUri } from '../../../src/uri/connection-string.js';
-import { invalidOption } from './invalid-option.js';
+import { invalidOption } from '../../fixtures/invalid-option.js';
 
 /** Asserts that parsing fails with `code`, a message matching `pattern`, and none of `absent`. */
 function assertFails(uri: string, code: InvalidOptionError['code'], pattern: RegExp, absent: readonly string[] = []): void {

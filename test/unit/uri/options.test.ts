@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import type { InvalidOptionError } from '../../../src/errors.js';
 import { OPTION_NAMES, findOption, lowerKey, readObjectOptions, specOf } from '../../../src/uri/options.js';
 import { resolveOptions } from '../../../src/uri/resolve.js';
-import { invalidOption } from './invalid-option.js';
+import { invalidOption } from '../../fixtures/invalid-option.js';
 
 function assertRejects(promise: Promise<unknown>, code: InvalidOptionError['code'], pattern: RegExp, absent?: string[]) {
   return assert.rejects(promise, invalidOption(code, pattern, absent));

@@ -5,7 +5,7 @@ import type { SrvRecord } from 'node:dns';
 import { describe, test } from 'node:test';
 import { resolveOptions } from '../../../src/uri/resolve.js';
 import { lookupSeedlist, type DnsResolver } from '../../../src/uri/srv.js';
-import { invalidOption } from './invalid-option.js';
+import { invalidOption } from '../../fixtures/invalid-option.js';
 
 type Answer<T> = T | Error;
 

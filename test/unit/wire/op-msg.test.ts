@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { BSON, Long, ObjectId } from 'bson';
 import { DecodeError, EncodeError, decodeMessage, encodeOpMsg } from '../../../src/wire/op-msg.js';
 import { OpCode, OpMsgFlags } from '../../../src/wire/constants.js';
-import { encodeReply } from '../../helpers/fake-server.js';
+import { encodeReply } from '../../fixtures/fake-server.js';
 
 const limits = { maxBsonObjectSize: 16 * 1024 * 1024, maxMessageSizeBytes: 48_000_000 };
 

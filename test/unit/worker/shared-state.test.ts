@@ -10,8 +10,8 @@ import { Mode } from '../../../src/session/modes.js';
 import { openSession } from '../../../src/session/session.js';
 import { resolveOptions } from '../../../src/uri/resolve.js';
 import { workerOptions } from '../../../src/worker/worker-runtime.js';
-import { startFakeServer, type FakeServer } from '../../helpers/fake-server.js';
-import { waitFor } from './wait.js';
+import { startFakeServer, type FakeServer } from '../../fixtures/fake-server.js';
+import { waitFor } from '../../fixtures/wait.js';
 
 let server: FakeServer;
 let router: WorkerRouter | undefined;

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { ObjectId, type Document } from 'bson';
 import { describeCheck, TopologyMonitor, type CheckBroadcast } from '../../../src/cluster/topology-monitor.js';
 import { resolveOptions } from '../../../src/uri/resolve.js';
-import { defaultHello, startFakeServer, type FakeServer } from '../../helpers/fake-server.js';
-import { waitFor } from './wait.js';
+import { defaultHello, startFakeServer, type FakeServer } from '../../fixtures/fake-server.js';
+import { waitFor } from '../../fixtures/wait.js';
 
 const servers: FakeServer[] = [];
 const monitors: TopologyMonitor[] = [];
