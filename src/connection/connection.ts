@@ -18,7 +18,7 @@ import {
   DEFAULT_MAX_WRITE_BATCH_SIZE,
 } from '../wire/constants.js';
 import { MessageReader } from '../wire/message-reader.js';
-import { DecodeError, EncodeError, decodeMessage, encodeOpMsg, type DocumentSequence, type ReplyMessage } from '../wire/op-msg.js';
+import { DecodeError, EncodeError, decodeMessage, encodeOpMsg, sequenceCount, type OutgoingSequence, type ReplyMessage } from '../wire/op-msg.js';
 import { helloCommand, parseHandshakeReply, type HandshakeResult } from './handshake.js';
 
 export type ConnectionState = 'connecting' | 'handshaking' | 'ready' | 'closing' | 'closed';
@@ -47,8 +47,8 @@ export interface ConnectionOptions {
 }
 
 export interface CommandOptions {
-  /** OP_MSG kind-1 sections, e.g. { identifier: 'documents', documents } for insert. */
-  sequences?: DocumentSequence[];
+  /** OP_MSG kind-1 sections, e.g. { identifier: 'documents', documents } for insert (or their encoded bytes). */
+  sequences?: readonly OutgoingSequence[];
   /** Unacknowledged (w:0): sent with moreToCome, resolved once flushed, no reply read. */
   moreToCome?: boolean;
 }
@@ -207,11 +207,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       return Promise.reject(this.closeError ?? new NetworkError('ERR_CONNECTION_CLOSED', `${this.describe()} is ${this.currentState}`, { address: this.address }));
     }
     for (const sequence of options.sequences ?? []) {
-      if (sequence.documents.length > this.limits.maxWriteBatchSize) {
+      const count = sequenceCount(sequence);
+      if (count > this.limits.maxWriteBatchSize) {
         return Promise.reject(
           new InvalidDocumentError(
             'ERR_BATCH_TOO_LARGE',
-            `batch of ${sequence.documents.length} "${sequence.identifier}" is over the server's maxWriteBatchSize of ${this.limits.maxWriteBatchSize}`,
+            `batch of ${count} "${sequence.identifier}" is over the server's maxWriteBatchSize of ${this.limits.maxWriteBatchSize}`,
           ),
         );
       }

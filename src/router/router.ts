@@ -5,7 +5,7 @@
 // Everything that crosses it is plain data (documents, ids, strings), so it
 // can cross a MessagePort (src/worker/protocol.ts says how).
 import type { DeserializeOptions, Document } from 'bson';
-import type { DocumentSequence } from '../wire/op-msg.js';
+import type { OutgoingSequence } from '../wire/op-msg.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { ServerStats } from '../pool/stats.js';
 import type { ReadPreference } from '../read-preference.js';
@@ -27,8 +27,12 @@ export interface Reservation {
 export interface RouterRequest {
   db: string;
   command: Document;
-  /** OP_MSG document sequences, e.g. the documents of an insert. */
-  sequences?: DocumentSequence[];
+  /**
+   * OP_MSG document sequences, e.g. the documents of an insert (the session
+   * sends them encoded: src/wire/bson.ts). Encoded bytes are handed over:
+   * a router may transfer them to another thread, detaching them here.
+   */
+  sequences?: readonly OutgoingSequence[];
   /** Unacknowledged (w:0): resolved once written, with { ok: 1 }. */
   moreToCome?: boolean;
   /** Which server may run it; ignored when `reservation` or `address` is given. */

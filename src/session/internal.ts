@@ -19,7 +19,7 @@ export interface Operation {
   db: string;
   command: Document;
   routing: Routing;
-  sequences?: DocumentSequence[];
+  sequences?: readonly DocumentSequence[];
   /** Unacknowledged write: no reply is read. */
   moreToCome?: boolean;
 }

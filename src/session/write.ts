@@ -4,12 +4,13 @@
 // unacknowledged, with moreToCome), and the replies merged into one outcome
 // whose error positions refer to the caller's statements.
 import type { Document } from 'bson';
-import { INTERNAL, type DocumentSequence } from './internal.js';
+import { concatBytes, encodeStatement, type EncodedSequence, type StatementField } from '../wire/bson.js';
+import { INTERNAL } from './internal.js';
 import type { Session } from './session.js';
 import { LastError, QueryError, type BulkErrorCase } from './errors.js';
 import type { WriteCounts } from './change-info.js';
 import { writeConcernOf } from './write-concern.js';
-import { checkDocument } from './validate.js';
+import { encodeDocument } from './validate.js';
 
 /**
  * The server's maxWriteBatchSize and maxMessageSizeBytes. The Router does
@@ -20,8 +21,6 @@ export const MAX_WRITE_BATCH_SIZE = 100_000;
 export const MAX_MESSAGE_SIZE_BYTES = 48_000_000;
 /** Room kept in each message for the header, the command body and the sequence framing. */
 const MESSAGE_RESERVE_BYTES = 64 * 1024;
-/** A statement's own fields around its documents ({ q, u, upsert, multi }, { q, limit }), over-estimated. */
-const STATEMENT_OVERHEAD_BYTES = 64;
 
 /** mgo retries an upsert that lost a race on a unique index (a duplicate key error) this many times in all. */
 export const MAX_UPSERT_ATTEMPTS = 5;
@@ -30,10 +29,9 @@ export type WriteKind = 'insert' | 'update' | 'delete';
 
 const SEQUENCE: Record<WriteKind, string> = { insert: 'documents', update: 'updates', delete: 'deletes' };
 
-/** One document to insert, or one update or delete statement, with its size in bytes. */
+/** One document to insert, or one update or delete statement, as the BSON bytes that go to the server. */
 export interface WriteStatement {
-  doc: Document;
-  size: number;
+  bytes: Uint8Array;
 }
 
 export interface WriteTarget {
@@ -68,21 +66,22 @@ export interface WriteOutcome {
 }
 
 export function insertStatement(doc: unknown, what: string): WriteStatement {
-  return { doc: doc as Document, size: checkDocument(doc, what, 'insert') };
+  return { bytes: encodeDocument(doc, what, 'insert') };
 }
 
+/** { q, u, upsert?, multi? } built around the selector's and update's own bytes. */
 export function updateStatement(selector: Document | undefined, update: Document | Document[], flags: { upsert?: boolean; multi?: boolean }, what: string): WriteStatement {
-  const q = selector ?? {};
-  const size = checkDocument(q, `the selector of ${what}`) + checkDocument(update, `the update of ${what}`) + STATEMENT_OVERHEAD_BYTES;
-  const doc: Document = { q, u: update };
-  if (flags.upsert) doc.upsert = true;
-  if (flags.multi) doc.multi = true;
-  return { doc, size };
+  const fields: StatementField[] = [
+    ['q', encodeDocument(selector ?? {}, `the selector of ${what}`), false],
+    ['u', encodeDocument(update, `the update of ${what}`), Array.isArray(update)],
+  ];
+  if (flags.upsert) fields.push(['upsert', true]);
+  if (flags.multi) fields.push(['multi', true]);
+  return { bytes: encodeStatement(fields) };
 }
 
 export function deleteStatement(selector: Document | undefined, all: boolean, what: string): WriteStatement {
-  const q = selector ?? {};
-  return { doc: { q, limit: all ? 0 : 1 }, size: checkDocument(q, `the selector of ${what}`) + STATEMENT_OVERHEAD_BYTES };
+  return { bytes: encodeStatement([['q', encodeDocument(selector ?? {}, `the selector of ${what}`), false], ['limit', all ? 0 : 1]]) };
 }
 
 /** Splits statements into batches under the count and message-size limits, keeping their order. */
@@ -92,13 +91,14 @@ export function splitBatches(statements: WriteStatement[]): WriteStatement[][] {
   let batch: WriteStatement[] = [];
   let bytes = 0;
   for (const statement of statements) {
-    if (batch.length > 0 && (batch.length === MAX_WRITE_BATCH_SIZE || bytes + statement.size > budget)) {
+    const size = statement.bytes.byteLength;
+    if (batch.length > 0 && (batch.length === MAX_WRITE_BATCH_SIZE || bytes + size > budget)) {
       batches.push(batch);
       batch = [];
       bytes = 0;
     }
     batch.push(statement);
-    bytes += statement.size;
+    bytes += size;
   }
   if (batch.length > 0) batches.push(batch);
   return batches;
@@ -128,7 +128,8 @@ export async function runWrite(target: WriteTarget, kind: WriteKind, statements:
   for (const batch of splitBatches(statements)) {
     const command: Document = { [kind]: target.collection, ordered };
     if (writeConcern) command.writeConcern = writeConcern;
-    const sequence: DocumentSequence = { identifier: SEQUENCE[kind], documents: batch.map((s) => s.doc) };
+    // The statements' own bytes, back to back: what the socket sends (and, with workers, what crosses the thread).
+    const sequence: EncodedSequence = { identifier: SEQUENCE[kind], bytes: concatBytes(batch.map((s) => s.bytes)), count: batch.length };
     const { reply, address } = await target.session[INTERNAL].run({
       db: target.db,
       command,

@@ -7,7 +7,8 @@
 //
 // Decoding returns BSON bytes, not objects: where a reply is deserialized
 // (socket thread or caller thread) is the caller's choice.
-import { BSON, type Document, type SerializeOptions } from 'bson';
+import { BSON, type Document } from 'bson';
+import { SERIALIZE_OPTIONS, classifySerializeError, packedDocumentSizes, type EncodedSequence } from './bson.js';
 import {
   COMMAND_OVERHEAD_BYTES,
   CompressorId,
@@ -25,10 +26,27 @@ export interface DocumentSequence {
   documents: Document[];
 }
 
+/** A document sequence to send: documents to serialize, or already encoded ones. */
+export type OutgoingSequence = DocumentSequence | EncodedSequence;
+
+/** How many documents a sequence carries. */
+export function sequenceCount(sequence: OutgoingSequence): number {
+  return 'bytes' in sequence ? sequence.count : sequence.documents.length;
+}
+
+/** A sequence's documents as objects (decoding encoded ones): for events, logs and tests, never on the send path. */
+export function sequenceDocuments(sequence: OutgoingSequence): Document[] {
+  if (!('bytes' in sequence)) return sequence.documents;
+  const documents: Document[] = [];
+  BSON.deserializeStream(sequence.bytes, 0, sequence.count, documents, 0, {});
+  return documents;
+}
+
 export interface OpMsgRequest {
   requestId: number;
   body: Document;
-  sequences?: DocumentSequence[];
+  /** Documents to serialize, or documents the caller already serialized (bson.ts): their bytes go out unchanged. */
+  sequences?: readonly OutgoingSequence[];
   /** Unacknowledged (w:0) write: the server sends no reply. */
   moreToCome?: boolean;
 }
@@ -58,27 +76,29 @@ export class DecodeError extends Error {
   }
 }
 
-const serializeOptions: SerializeOptions = { ignoreUndefined: true, checkKeys: false, serializeFunctions: false };
-
 function serializeDocument(doc: Document, what: string, maxSize: number): Uint8Array {
   let bytes: Uint8Array;
   try {
-    bytes = BSON.serialize(doc, serializeOptions);
+    bytes = BSON.serialize(doc, SERIALIZE_OPTIONS);
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    // js-bson reports its own buffer limit (17 MiB) as a RangeError/BSONError mentioning the size.
-    if (/size|exceed|buffer/i.test(message) && !/circular/i.test(message)) {
-      throw new EncodeError('ERR_DOCUMENT_TOO_LARGE', `${what} is too large to serialize: ${message}`);
-    }
-    throw new EncodeError('ERR_INVALID_DOCUMENT', `${what} cannot be serialized to BSON: ${message}`);
+    const { reason, message } = classifySerializeError(err);
+    throw new EncodeError(reason, reason === 'ERR_DOCUMENT_TOO_LARGE' ? `${what} is too large to serialize: ${message}` : `${what} cannot be serialized to BSON: ${message}`);
   }
-  if (bytes.byteLength > maxSize) {
-    throw new EncodeError(
-      'ERR_DOCUMENT_TOO_LARGE',
-      `${what} is ${bytes.byteLength} bytes, over the server's limit of ${maxSize} bytes`,
-    );
-  }
+  checkDocumentSize(bytes.byteLength, what, maxSize);
   return bytes;
+}
+
+function checkDocumentSize(size: number, what: string, maxSize: number): void {
+  if (size > maxSize) {
+    throw new EncodeError('ERR_DOCUMENT_TOO_LARGE', `${what} is ${size} bytes, over the server's limit of ${maxSize} bytes`);
+  }
+}
+
+/** An encoded sequence's documents, each checked against the limit (their bytes are not parsed, only their lengths). */
+function checkEncodedSequence(sequence: EncodedSequence, maxSize: number): void {
+  const sizes = packedDocumentSizes(sequence.bytes, sequence.count);
+  if (typeof sizes === 'string') throw new EncodeError('ERR_INVALID_DOCUMENT', `encoded sequence "${sequence.identifier}": ${sizes}`);
+  sizes.forEach((size, i) => checkDocumentSize(size, `document ${i} of "${sequence.identifier}"`, maxSize));
 }
 
 /**
@@ -95,11 +115,17 @@ export function encodeOpMsg(request: OpMsgRequest, limits: MessageLimits): Buffe
     const identifier = Buffer.from(`${sequence.identifier}\0`, 'utf8');
     const docs: Uint8Array[] = [];
     let size = 4 + identifier.byteLength;
-    sequence.documents.forEach((doc, i) => {
-      const bytes = serializeDocument(doc, `document ${i} of "${sequence.identifier}"`, limits.maxBsonObjectSize);
-      docs.push(bytes);
-      size += bytes.byteLength;
-    });
+    if ('bytes' in sequence) {
+      checkEncodedSequence(sequence, limits.maxBsonObjectSize);
+      docs.push(sequence.bytes);
+      size += sequence.bytes.byteLength;
+    } else {
+      sequence.documents.forEach((doc, i) => {
+        const bytes = serializeDocument(doc, `document ${i} of "${sequence.identifier}"`, limits.maxBsonObjectSize);
+        docs.push(bytes);
+        size += bytes.byteLength;
+      });
+    }
     sequences.push({ identifier, size, docs });
     total += 1 + size;
   }

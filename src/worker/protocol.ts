@@ -97,7 +97,7 @@ import type { PoolEvent } from '../pool/events.js';
 import type { PoolStats, ServerStats } from '../pool/stats.js';
 import type { ReadPreference } from '../read-preference.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
-import type { DocumentSequence } from '../wire/op-msg.js';
+import type { DocumentSequence, OutgoingSequence } from '../wire/op-msg.js';
 
 export type { CheckBroadcast, ErrorRecord, PoolEvent };
 
@@ -335,7 +335,7 @@ function serializeAt(doc: Document, offset: number, what: string): number {
 }
 
 /** A RUN payload: the command and its sequences' documents as exact-size BSON bytes. */
-export function encodeCommand(command: Document, sequences?: readonly DocumentSequence[]): { payload: Uint8Array; index: SequenceIndex | null } {
+export function encodeCommand(command: Document, sequences?: readonly OutgoingSequence[]): { payload: Uint8Array; index: SequenceIndex | null } {
   if (!sequences || sequences.length === 0) {
     let bytes: Uint8Array;
     try {
@@ -348,6 +348,17 @@ export function encodeCommand(command: Document, sequences?: readonly DocumentSe
   let offset = serializeAt(command, 0, 'command document');
   const index: SequenceIndex = [];
   for (const sequence of sequences) {
+    if ('bytes' in sequence) {
+      if (offset + sequence.bytes.byteLength > scratch.byteLength) {
+        const bigger = new Uint8Array(offset + sequence.bytes.byteLength);
+        bigger.set(scratch.subarray(0, offset));
+        scratch = bigger;
+      }
+      scratch.set(sequence.bytes, offset);
+      offset += sequence.bytes.byteLength;
+      index.push([sequence.identifier, sequence.count]);
+      continue;
+    }
     sequence.documents.forEach((doc, i) => {
       offset = serializeAt(doc, offset, `document ${i} of "${sequence.identifier}"`);
     });

@@ -150,7 +150,7 @@ function visit(parent: Document | unknown[], key: string | number, value: object
   switch (type) {
     case 'ObjectId': {
       const at = pack.reserve(12);
-      (value as ObjectId).serializeInto(pack.bytes, at);
+      pack.bytes.set((value as ObjectId).id, at);
       patches.push(parent, key, OBJECT_ID, at);
       break;
     }
@@ -238,7 +238,7 @@ export function fromTypedClone(clone: TypedClone): Document {
     let value: unknown;
     switch (tag) {
       case OBJECT_ID:
-        value = new ObjectId(packed, p[i + 3] as number);
+        value = new ObjectId(packed.subarray(p[i + 3] as number, (p[i + 3] as number) + 12));
         i += 4;
         break;
       case LONG:

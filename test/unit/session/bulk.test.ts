@@ -2,19 +2,20 @@
 // unordered runs, and mgo's BulkResult.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { sequenceDocuments } from '../../../src/wire/op-msg.js';
 import type { Document } from 'bson';
 import { NetworkError } from '../../../src/errors.js';
 import { BulkError, LastError, QueryError, isDup } from '../../../src/session/errors.js';
 import { openSession } from '../../../src/session/session.js';
 import { FakeRouter, commandName, type Handler } from '../../fixtures/fake-router.js';
 
-function setup(handler: Handler = (r) => ({ n: r.sequences![0]!.documents.length })) {
+function setup(handler: Handler = (r) => ({ n: sequenceDocuments(r.sequences![0]!).length })) {
   const router = new FakeRouter();
   for (const name of ['insert', 'update', 'delete']) router.on(name, handler);
   return { router, c: openSession(router).db('d').c('c') };
 }
 
-const sent = (router: FakeRouter) => router.requests.map((r) => [commandName(r), r.command.ordered, r.sequences![0]!.documents.length]);
+const sent = (router: FakeRouter) => router.requests.map((r) => [commandName(r), r.command.ordered, sequenceDocuments(r.sequences![0]!).length]);
 
 describe('Bulk', () => {
   test('ordered: neighbours of the same kind share one command', async () => {
@@ -35,7 +36,7 @@ describe('Bulk', () => {
       ['insert', true, 1],
       ['delete', true, 2],
     ]);
-    assert.deepEqual(router.requests[1]!.sequences![0]!.documents, [
+    assert.deepEqual(sequenceDocuments(router.requests[1]!.sequences![0]!), [
       { q: { _id: 1 }, u: { $set: { a: 1 } } },
       { q: {}, u: { $set: { b: 1 } }, multi: true },
       { q: { _id: 3 }, u: { $set: { a: 3 } }, upsert: true },

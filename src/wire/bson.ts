@@ -1,0 +1,116 @@
+// How documents become BSON bytes, in one place: the serialize options every
+// sender uses, how a js-bson failure is classified, and encoded documents
+// (bytes serialized once, on the caller's thread, and carried unchanged to
+// the socket: the worker never deserializes and re-serializes them).
+import { BSON, type Document, type SerializeOptions } from 'bson';
+
+/** As every command and document is serialized: undefined fields left out, no key checks (the server's job), no functions. */
+export const SERIALIZE_OPTIONS: SerializeOptions = Object.freeze({ ignoreUndefined: true, checkKeys: false, serializeFunctions: false });
+
+/** Why a document could not be serialized. */
+export type SerializeFailure = 'ERR_DOCUMENT_TOO_LARGE' | 'ERR_INVALID_DOCUMENT';
+
+/** js-bson reports its own buffer limit (17 MiB) as a RangeError or BSONError mentioning the size. */
+export function classifySerializeError(err: unknown): { reason: SerializeFailure; message: string } {
+  const message = err instanceof Error ? err.message : String(err);
+  const tooLarge = /size|exceed|buffer/i.test(message) && !/circular/i.test(message);
+  return { reason: tooLarge ? 'ERR_DOCUMENT_TOO_LARGE' : 'ERR_INVALID_DOCUMENT', message };
+}
+
+/**
+ * An OP_MSG document sequence already serialized: `count` BSON documents
+ * back to back in `bytes`. Sizes were checked when they were encoded; the
+ * encoder checks them again against the connection's own limits.
+ */
+export interface EncodedSequence {
+  identifier: string;
+  bytes: Uint8Array;
+  count: number;
+}
+
+/** The lengths of the `count` documents packed in `bytes`, or a description of why they do not add up. */
+export function packedDocumentSizes(bytes: Uint8Array, count: number): number[] | string {
+  const sizes: number[] = [];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let offset = 0;
+  for (let i = 0; i < count; i++) {
+    if (bytes.byteLength - offset < 5) return `document ${i} is truncated`;
+    const size = view.getInt32(offset, true);
+    if (size < 5 || size > bytes.byteLength - offset || bytes[offset + size - 1] !== 0) return `document ${i} has an invalid length (${size})`;
+    sizes.push(size);
+    offset += size;
+  }
+  if (offset !== bytes.byteLength) return `${bytes.byteLength - offset} bytes follow the last of ${count} documents`;
+  return sizes;
+}
+
+/**
+ * `parts` back to back in a new exact-size array owning its ArrayBuffer,
+ * always a copy: a request owns its bytes (a worker router may transfer,
+ * i.e. detach, them), while the parts may be used again (a Bulk run twice).
+ */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const part of parts) total += part.byteLength;
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.byteLength;
+  }
+  return out;
+}
+
+// --------------------------------------------------- statement documents
+
+const TYPE_DOCUMENT = 0x03;
+const TYPE_ARRAY = 0x04;
+const TYPE_BOOLEAN = 0x08;
+const TYPE_INT32 = 0x10;
+
+/** A field of a statement: an already encoded document or array, a boolean, or an int32. */
+export type StatementField = [key: string, value: Uint8Array, isArray: boolean] | [key: string, value: boolean | number];
+
+/**
+ * The BSON of a small document made of encoded parts, such as an update
+ * statement { q: <bytes>, u: <bytes>, upsert: true }: the parts are copied,
+ * never re-serialized. Keys are ASCII field names chosen by the driver.
+ */
+export function encodeStatement(fields: readonly StatementField[]): Uint8Array {
+  let size = 4 + 1;
+  for (const field of fields) {
+    size += 1 + field[0].length + 1;
+    const value = field[1];
+    size += value instanceof Uint8Array ? value.byteLength : typeof value === 'boolean' ? 1 : 4;
+  }
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  view.setInt32(0, size, true);
+  let offset = 4;
+  for (const field of fields) {
+    const [key, value] = field;
+    out[offset++] = value instanceof Uint8Array ? (field[2] ? TYPE_ARRAY : TYPE_DOCUMENT) : typeof value === 'boolean' ? TYPE_BOOLEAN : TYPE_INT32;
+    for (let i = 0; i < key.length; i++) out[offset++] = key.charCodeAt(i);
+    out[offset++] = 0;
+    if (value instanceof Uint8Array) {
+      out.set(value, offset);
+      offset += value.byteLength;
+    } else if (typeof value === 'boolean') {
+      out[offset++] = value ? 1 : 0;
+    } else {
+      view.setInt32(offset, value, true);
+      offset += 4;
+    }
+  }
+  out[offset] = 0;
+  return out;
+}
+
+/**
+ * BSON.serialize with the senders' options; js-bson's errors are left to
+ * the caller to classify. An array (an update pipeline) becomes the BSON
+ * array it is inside a document: the document { "0": ..., "1": ... }.
+ */
+export function serializeRaw(doc: Document | readonly unknown[]): Uint8Array {
+  return BSON.serialize(Array.isArray(doc) ? { ...doc } : (doc as Document), SERIALIZE_OPTIONS);
+}

@@ -1,0 +1,52 @@
+// Encoded documents: statements built around encoded parts are the bytes
+// BSON.serialize gives for the same object, and an OP_MSG built from
+// encoded sequences is byte for byte the one built from documents.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as BSON from 'bson';
+import { Long, ObjectId } from 'bson';
+import { SERIALIZE_OPTIONS, concatBytes, encodeStatement, packedDocumentSizes, serializeRaw } from '../../../src/wire/bson.js';
+import { encodeOpMsg, sequenceDocuments } from '../../../src/wire/op-msg.js';
+
+const LIMITS = { maxBsonObjectSize: 16 * 1024 * 1024, maxMessageSizeBytes: 48_000_000 };
+
+describe('encoded documents', () => {
+  test('an update statement around encoded parts equals BSON.serialize of the same object', () => {
+    const q = { _id: new ObjectId(), n: Long.fromNumber(2 ** 60) };
+    const u = { $set: { 'a.b': 1, s: 'é😀' } };
+    const pipeline = [{ $set: { x: 1 } }, { $unset: 'y' }];
+    assert.deepEqual(
+      encodeStatement([['q', serializeRaw(q), false], ['u', serializeRaw(u), false], ['upsert', true], ['multi', true]]),
+      new Uint8Array(BSON.serialize({ q, u, upsert: true, multi: true }, SERIALIZE_OPTIONS)),
+    );
+    assert.deepEqual(encodeStatement([['q', serializeRaw(q), false], ['u', serializeRaw(pipeline), true]]), new Uint8Array(BSON.serialize({ q, u: pipeline })));
+    assert.deepEqual(encodeStatement([['q', serializeRaw({}), false], ['limit', 0]]), new Uint8Array(BSON.serialize({ q: {}, limit: 0 })));
+  });
+
+  test('an OP_MSG from an encoded sequence is the one from its documents', () => {
+    const docs = [{ _id: 1, a: 'x' }, { _id: 2, b: [1, 2, { c: new ObjectId() }] }];
+    const body = { insert: 'c', ordered: true, $db: 'db' };
+    const encoded = { identifier: 'documents', bytes: concatBytes(docs.map((d) => serializeRaw(d))), count: docs.length };
+    const fromDocs = encodeOpMsg({ requestId: 7, body, sequences: [{ identifier: 'documents', documents: docs }] }, LIMITS);
+    const fromBytes = encodeOpMsg({ requestId: 7, body, sequences: [encoded] }, LIMITS);
+    assert.deepEqual(fromBytes, fromDocs);
+    assert.deepEqual(sequenceDocuments(encoded), docs);
+  });
+
+  test('an encoded sequence whose lengths do not add up, or with a document over the limit, is refused before sending', () => {
+    const one = serializeRaw({ a: 'x'.repeat(100) });
+    assert.match(String(packedDocumentSizes(one, 2)), /document 1 is truncated/);
+    assert.match(String(packedDocumentSizes(concatBytes([one, one]), 1)), /bytes follow the last/);
+    assert.throws(() => encodeOpMsg({ requestId: 1, body: { insert: 'c' }, sequences: [{ identifier: 'documents', bytes: one, count: 1 }] }, { ...LIMITS, maxBsonObjectSize: 50 }), {
+      reason: 'ERR_DOCUMENT_TOO_LARGE',
+    });
+  });
+
+  test('concatBytes always copies into an exact-size buffer of its own', () => {
+    const part = serializeRaw({ a: 1 });
+    const out = concatBytes([part]);
+    assert.notEqual(out.buffer, part.buffer);
+    assert.equal(out.byteLength, out.buffer.byteLength);
+    assert.deepEqual(out, new Uint8Array(part));
+  });
+});
