@@ -1,4 +1,5 @@
 // mgo's Database: a name on a session; no I/O until a method runs a command.
+import type { BSONOptions } from '../uri/options.js';
 import type { Document } from 'bson';
 import { MgoError } from '../errors.js';
 import { Collection } from './collection.js';
@@ -7,8 +8,8 @@ import { cursorField, cursorOptions, openCursor } from './iter.js';
 import type { Session } from './session.js';
 
 /** Runs one command on `db` and returns the reply document (ok: 0 rejects with a QueryError). */
-export async function runCommand(session: Session, db: string, command: Document, routing: Routing): Promise<Document> {
-  const { reply } = await session[INTERNAL].run({ db, command, routing });
+export async function runCommand(session: Session, db: string, command: Document, routing: Routing, bson?: BSONOptions): Promise<Document> {
+  const { reply } = await session[INTERNAL].run(bson ? { db, command, routing, bson } : { db, command, routing });
   return reply;
 }
 

@@ -123,6 +123,14 @@ export function sessionOptionsOf(resolved: ResolvedOptions, overrides: SessionOv
     },
     syncTimeoutMS: overrides.syncTimeoutMS ?? 0,
     poolLimit: resolved.maxPoolSize,
+    bson: {
+      promoteLongs: resolved.promoteLongs,
+      promoteValues: resolved.promoteValues,
+      promoteBuffers: resolved.promoteBuffers,
+      useBigInt64: resolved.useBigInt64,
+      bsonRegExp: resolved.bsonRegExp,
+      raw: resolved.raw,
+    },
   };
   if (resolved.database) options.database = resolved.database;
   return options;

@@ -3,6 +3,7 @@
 // that the package does not export, so it stays out of users' way.
 import type { Document } from 'bson';
 import type { RouterReply, RouterRequest } from '../router/router.js';
+import type { BSONOptions } from '../uri/options.js';
 
 export const INTERNAL = Symbol('mgo-threads session internals');
 
@@ -22,6 +23,10 @@ export interface Operation {
   sequences?: readonly DocumentSequence[];
   /** Unacknowledged write: no reply is read. */
   moreToCome?: boolean;
+  /** How to decode the reply, over the session's own BSON options (a query's or pipe's). */
+  bson?: BSONOptions;
+  /** The reply is a cursor's (firstBatch / nextBatch hold the documents `raw` leaves undecoded). */
+  cursor?: boolean;
 }
 
 export interface SessionInternals {
@@ -34,4 +39,6 @@ export interface SessionInternals {
   readonly batch: number;
   /** Default prefetch of iterators. */
   readonly prefetch: number;
+  /** The session's BSON decoding options. */
+  readonly bson: BSONOptions;
 }

@@ -11,6 +11,7 @@ import { Long, type Document } from 'bson';
 import { MgoError } from '../errors.js';
 import { ErrNotFound } from './errors.js';
 import type { RouterReply } from '../router/router.js';
+import type { BSONOptions } from '../uri/options.js';
 import type { Operation, SessionInternals } from './internal.js';
 
 export interface CursorOptions {
@@ -24,6 +25,8 @@ export interface CursorOptions {
   prefetch: number;
   /** At most this many documents in all; 0 for no limit. */
   limit: number;
+  /** BSON decoding options of the query or pipe, over the session's; every batch is decoded with them. */
+  bson?: BSONOptions;
 }
 
 /** A cursor id as the int64 getMore and killCursors need, whatever the reply decoded it to. */
@@ -41,6 +44,7 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
   readonly #batch: number;
   readonly #prefetch: number;
   readonly #limit: number;
+  readonly #bson: BSONOptions | undefined;
   #buffer: T[] = [];
   #head = 0;
   #cursorId: Long = Long.ZERO;
@@ -58,6 +62,7 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
     this.#db = options.db;
     this.#collection = options.collection;
     this.#batch = options.batch;
+    this.#bson = options.bson;
     this.#prefetch = options.prefetch;
     this.#limit = options.limit;
     this.#fetch(open);
@@ -169,7 +174,7 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
     const size = this.#batch > 0 && remaining > 0 ? Math.min(this.#batch, remaining) : this.#batch || remaining;
     if (size > 0) command.batchSize = size;
     const address = this.#address!;
-    this.#fetch(() => this.#session.run({ db: this.#db, command, routing: { address } }));
+    this.#fetch(() => this.#session.run({ db: this.#db, command, routing: { address }, bson: this.#bson, cursor: true }));
   }
 
   #receive(reply: Document, address: string): void {
@@ -211,7 +216,7 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
 
 /** Runs a command that opens a cursor and iterates it (find, aggregate, listCollections, listIndexes). */
 export function openCursor<T extends Document>(options: CursorOptions, command: Pick<Operation, 'command' | 'routing'>): Iter<T> {
-  return new Iter<T>(options, () => options.session.run({ db: options.db, ...command }));
+  return new Iter<T>(options, () => options.session.run({ db: options.db, ...command, bson: options.bson, cursor: true }));
 }
 
 /** The first document of an iterator, which is then closed; ErrNotFound when there is none. */
@@ -223,8 +228,18 @@ export async function firstOf<T extends Document>(iter: Iter<T>): Promise<T> {
 }
 
 /** Cursor options with the session's defaults. */
-export function cursorOptions(session: SessionInternals, db: string, collection: string, batch = session.batch, limit = 0, prefetch = session.prefetch): CursorOptions {
-  return { session, db, collection, batch, prefetch, limit };
+export function cursorOptions(
+  session: SessionInternals,
+  db: string,
+  collection: string,
+  batch = session.batch,
+  limit = 0,
+  prefetch = session.prefetch,
+  bson?: BSONOptions,
+): CursorOptions {
+  const options: CursorOptions = { session, db, collection, batch, prefetch, limit };
+  if (bson) options.bson = bson;
+  return options;
 }
 
 /** The `cursor` field of a command that opens a cursor. */

@@ -1,4 +1,5 @@
 // mgo's Pipe: an aggregation pipeline over a collection, run with a cursor.
+import { readBSONOptions, type BSONOptions } from '../uri/options.js';
 import type { Document } from 'bson';
 import { MgoError } from '../errors.js';
 import { checkInteger } from './arguments.js';
@@ -18,6 +19,7 @@ export class Pipe<T extends Document = Document> implements AsyncIterable<T> {
   readonly #pipeline: Document[];
   #allowDiskUse = false;
   #batch: number;
+  #bson: BSONOptions | undefined;
   #maxTimeMS = 0;
 
   /** @internal Pipes come from Collection.pipe(). */
@@ -35,6 +37,13 @@ export class Pipe<T extends Document = Document> implements AsyncIterable<T> {
   }
 
   /** Documents per batch (the server's default for 0). */
+  /** BSON decoding options for this pipeline's results, over the session's (as Query.bsonOptions()). */
+  bsonOptions(options: BSONOptions): this {
+    const session = this.#collection.session[INTERNAL].bson;
+    this.#bson = { ...this.#bson, ...readBSONOptions(options as Record<string, unknown>, { ...session, ...this.#bson }, 'Pipe.bsonOptions()') };
+    return this;
+  }
+
   batch(n: number): this {
     this.#batch = checkInteger('batch()', n);
     return this;
@@ -57,7 +66,7 @@ export class Pipe<T extends Document = Document> implements AsyncIterable<T> {
     if (this.#maxTimeMS > 0) command.maxTimeMS = this.#maxTimeMS;
     const concern = writes ? writeConcernOf(session.safe()) : readConcernOf(session.safe());
     if (concern) command[writes ? 'writeConcern' : 'readConcern'] = concern;
-    return openCursor<T>(cursorOptions(internals, database.name, name, this.#batch), { command, routing: writes ? 'write' : 'read' });
+    return openCursor<T>(cursorOptions(internals, database.name, name, this.#batch, 0, internals.prefetch, this.#bson), { command, routing: writes ? 'write' : 'read' });
   }
 
   async all(): Promise<T[]> {

@@ -3,6 +3,7 @@
 // iter(), count(), distinct() and apply() run it.
 import type { Document } from 'bson';
 import { MgoError } from '../errors.js';
+import { readBSONOptions, type BSONOptions } from '../uri/options.js';
 import { checkFraction, checkInteger } from './arguments.js';
 import { applyChange, type ChangeInfo } from './change-info.js';
 import type { Collection } from './collection.js';
@@ -69,6 +70,7 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
   #prefetch: number;
   #maxTimeMS = 0;
   #comment: string | undefined;
+  #bson: BSONOptions | undefined;
 
   /** @internal Queries come from Collection.find() and findId(). */
   constructor(collection: Collection, filter: Document | undefined) {
@@ -102,6 +104,17 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
     this.#limit = Math.abs(n);
     this.#singleBatch = n < 0;
     this.#batch = Math.abs(n);
+    return this;
+  }
+
+  /**
+   * BSON decoding options for this query's results, over the session's
+   * (Session.setBSONOptions): promoteLongs, promoteValues, promoteBuffers,
+   * useBigInt64, bsonRegExp, raw.
+   */
+  bsonOptions(options: BSONOptions): this {
+    const session = this.#collection.session[INTERNAL].bson;
+    this.#bson = { ...this.#bson, ...readBSONOptions(options as Record<string, unknown>, { ...session, ...this.#bson }, 'Query.bsonOptions()') };
     return this;
   }
 
@@ -170,7 +183,7 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
     const command: Document = { distinct: this.#collection.name, key };
     if (this.#filter) command.query = this.#filter;
     this.#addReadOptions(command);
-    const reply = await runCommand(this.#collection.session, this.#collection.database.name, command, 'read');
+    const reply = await runCommand(this.#collection.session, this.#collection.database.name, command, 'read', this.#bson);
     return Array.isArray(reply.values) ? reply.values : [];
   }
 
@@ -195,7 +208,7 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
     let reply: Document;
     for (let attempt = 1; ; attempt++) {
       try {
-        reply = (await session[INTERNAL].run({ db: this.#collection.database.name, command, routing: 'write' })).reply;
+        reply = (await session[INTERNAL].run({ db: this.#collection.database.name, command, routing: 'write', bson: this.#bson })).reply;
         break;
       } catch (err) {
         if (change.upsert && isDup(err) && attempt < MAX_UPSERT_ATTEMPTS) continue;
@@ -238,7 +251,7 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
     if (singleBatch) command.singleBatch = true;
     if (this.#comment !== undefined) command.comment = this.#comment;
     this.#addReadOptions(command);
-    return openCursor<T>(cursorOptions(internals, database.name, name, batch, limit, this.#prefetch), { command, routing: 'read' });
+    return openCursor<T>(cursorOptions(internals, database.name, name, batch, limit, this.#prefetch, this.#bson), { command, routing: 'read' });
   }
 
   #addReadOptions(command: Document): void {

@@ -14,11 +14,12 @@
 // and new() start without any. A reserved socket that died (the router marks
 // the Reservation dead) or failed with a network error is dropped: the
 // failing operation reports the error, the next one reserves a new socket.
-import type { Document } from 'bson';
+import type { DeserializeOptions, Document } from 'bson';
 import { MgoError, NetworkError, ServerError } from '../errors.js';
 import type { ServerStats } from '../pool/stats.js';
 import { PRIMARY, type ReadPreference } from '../read-preference.js';
 import type { Reservation, Router, RouterReply, RouterRequest } from '../router/router.js';
+import { readBSONOptions, type BSONOptions } from '../uri/options.js';
 import { checkFraction, checkInteger } from './arguments.js';
 import { BuildInfo } from './build-info.js';
 import { Database } from './database.js';
@@ -49,6 +50,8 @@ export interface SessionOptions {
   syncTimeoutMS?: number;
   /** The connection limit per server the router was made with, for setPoolLimit(). */
   poolLimit?: number;
+  /** How replies are decoded (js-bson deserialize options); js-bson's defaults where left out. */
+  bson?: BSONOptions;
 }
 
 /** The router and the count of open sessions made from one dial; the last close() closes the router. */
@@ -88,6 +91,7 @@ interface Settings {
   syncTimeoutMS: number;
   batch: number;
   prefetch: number;
+  bson: BSONOptions;
 }
 
 /** Opens the first session of a family over `router` (dial() does this with the router it creates). */
@@ -101,6 +105,7 @@ export function openSession(router: Router, options: SessionOptions = {}): Sessi
     syncTimeoutMS: checkInteger('syncTimeoutMS', options.syncTimeoutMS ?? 0),
     batch: 0,
     prefetch: DEFAULT_PREFETCH,
+    bson: options.bson ? readBSONOptions(options.bson, {}, 'dial') : {},
   };
   return new Session(family, settings);
 }
@@ -121,7 +126,7 @@ export class Session {
   /** @internal Sessions come from dial(), openSession(), copy(), clone() and new(). */
   constructor(family: SessionFamily, settings: Settings, shared?: { slots: Record<Slot, SharedReservation | undefined>; secondaryReads: boolean }) {
     this.#family = family;
-    this.#settings = { ...settings, selection: { ...settings.selection } };
+    this.#settings = { ...settings, selection: { ...settings.selection }, bson: { ...settings.bson } };
     this.#secondaryReads = shared?.secondaryReads ?? allowsSecondaryReads(settings.mode);
     if (shared) {
       this.#slots.primary = shared.slots.primary?.retain();
@@ -140,6 +145,9 @@ export class Session {
       },
       get prefetch() {
         return session.#settings.prefetch;
+      },
+      get bson() {
+        return session.#settings.bson;
       },
     };
   }
@@ -269,6 +277,24 @@ export class Session {
     this.#settings.batch = checkInteger('setBatch', n);
   }
 
+  /**
+   * How this session decodes replies: js-bson's deserialize options
+   * (promoteLongs, promoteValues, promoteBuffers, useBigInt64, bsonRegExp)
+   * and `raw` (query and pipe results as each document's BSON bytes). Set
+   * ones replace the session's; copies and clones made later inherit them.
+   * Queries and pipes may override them (bsonOptions()).
+   */
+  setBSONOptions(options: BSONOptions): void {
+    this.#checkOpen('setBSONOptions');
+    const merged = { ...this.#settings.bson, ...readBSONOptions(options as Record<string, unknown>, this.#settings.bson, 'setBSONOptions()') };
+    this.#settings.bson = merged;
+  }
+
+  /** The session's BSON decoding options (a copy). */
+  bsonOptions(): BSONOptions {
+    return { ...this.#settings.bson };
+  }
+
   /** Default prefetch of this session's iterators: the next batch is requested when this fraction of the last one is left. */
   setPrefetch(p: number): void {
     this.#checkOpen('setPrefetch');
@@ -345,6 +371,8 @@ export class Session {
     const request: RouterRequest = { db: operation.db, command: operation.command, readPreference: PRIMARY };
     if (operation.sequences) request.sequences = operation.sequences;
     if (operation.moreToCome) request.moreToCome = true;
+    const deserialize = deserializeOptionsOf(operation.bson ? { ...this.#settings.bson, ...operation.bson } : this.#settings.bson, operation.cursor === true);
+    if (deserialize) request.deserialize = deserialize;
     let socket: SharedReservation | undefined;
     if (typeof operation.routing === 'object') {
       // A cursor lives on one server: stay on the session's socket if it is there.
@@ -462,4 +490,23 @@ export class Session {
     this.#drop('primary');
     this.#drop('secondary');
   }
+}
+
+const DECODE_KEYS = ['promoteLongs', 'promoteValues', 'promoteBuffers', 'useBigInt64', 'bsonRegExp'] as const;
+const JS_BSON_DEFAULTS = { promoteLongs: true, promoteValues: true, promoteBuffers: false, useBigInt64: false, bsonRegExp: false } as const;
+
+/**
+ * The js-bson options a reply is decoded with: undefined for js-bson's
+ * defaults (the common case, no object per operation). `raw` leaves a
+ * cursor's documents undecoded (each a Buffer of its BSON); a reply that
+ * is not a cursor's is decoded as usual.
+ */
+function deserializeOptionsOf(bson: BSONOptions, cursor: boolean): DeserializeOptions | undefined {
+  let options: DeserializeOptions | undefined;
+  for (const key of DECODE_KEYS) {
+    const value = bson[key];
+    if (value !== undefined && value !== JS_BSON_DEFAULTS[key]) (options ??= {})[key] = value;
+  }
+  if (bson.raw && cursor) (options ??= {}).fieldsAsRaw = { firstBatch: true, nextBatch: true };
+  return options;
 }

@@ -79,6 +79,13 @@ export interface OptionValues {
   tlsCAFile: string | undefined;
   tlsCertificateKeyFile: string | undefined;
   tlsCertificateKeyFilePassword: string | undefined;
+  // How replies are decoded (js-bson deserialize options, as the official driver has them).
+  promoteLongs: boolean;
+  promoteValues: boolean;
+  promoteBuffers: boolean;
+  useBigInt64: boolean;
+  bsonRegExp: boolean;
+  raw: boolean;
   // SOCKS5 proxy.
   proxyHost: string | undefined;
   proxyPort: number | undefined;
@@ -408,6 +415,17 @@ export const OPTIONS: { readonly [K in OptionName]: Entry<OptionValues[K]> } = {
   tlsCertificateKeyFilePassword: { type: string(), secret: true, supported: TLS_NOT_IMPLEMENTED },
 
   // SOCKS5 spec: repeating any proxy option is an error.
+  // js-bson's deserialize options (official driver: BSONSerializeOptions),
+  // applied wherever the reply is decoded (main thread or worker); also
+  // settable per session (setBSONOptions) and per query and pipe.
+  promoteLongs: { type: boolean, default: true, supported: true },
+  promoteValues: { type: boolean, default: true, supported: true },
+  promoteBuffers: { type: boolean, default: false, supported: true },
+  useBigInt64: { type: boolean, default: false, supported: true },
+  bsonRegExp: { type: boolean, default: false, supported: true },
+  // Query and pipe results as each document's BSON bytes (a Buffer), undecoded.
+  raw: { type: boolean, default: false, supported: true },
+
   proxyHost: { type: string(), repeat: 'error', supported: PROXY_NOT_IMPLEMENTED },
   proxyPort: { type: integer(0, 65535), repeat: 'error', supported: PROXY_NOT_IMPLEMENTED },
   proxyUsername: { type: string(), repeat: 'error', supported: PROXY_NOT_IMPLEMENTED },
@@ -585,6 +603,8 @@ export function checkOptionRules(given: Partial<OptionValues>, seeds: Seeds): vo
   }
   if (set('proxyUsername') !== set('proxyPassword')) fail("options 'proxyUsername' and 'proxyPassword' must be set together");
 
+  checkBSONOptionRules({ useBigInt64: value('useBigInt64'), promoteLongs: value('promoteLongs'), promoteValues: value('promoteValues') });
+
   // CMAP: minPoolSize counts towards maxPoolSize (0 there means no maximum).
   const max = value('maxPoolSize');
   const min = value('minPoolSize');
@@ -600,4 +620,35 @@ export function checkOptionRules(given: Partial<OptionValues>, seeds: Seeds): vo
       fail("maxStalenessSeconds cannot be used with readPreference 'primary' (the default)");
     }
   }
+}
+
+/** The options that say how replies are decoded. */
+export const BSON_OPTION_NAMES = ['promoteLongs', 'promoteValues', 'promoteBuffers', 'useBigInt64', 'bsonRegExp', 'raw'] as const;
+export type BSONOptionName = (typeof BSON_OPTION_NAMES)[number];
+/** BSON decoding options as given to dial(), a session or a query: each may be left out. */
+export type BSONOptions = Partial<Pick<OptionValues, BSONOptionName>>;
+
+/** js-bson: "Must either request bigint or Long for int64 deserialization". */
+function checkBSONOptionRules(values: BSONOptions): void {
+  if (values.useBigInt64 && (values.promoteLongs === false || values.promoteValues === false)) {
+    fail('useBigInt64=true needs promoteLongs and promoteValues (int64 values are either bigints or Longs)');
+  }
+}
+
+/**
+ * Validates BSON options given to a session or query through the option
+ * table (so the messages name the option as dial() does), and the rule
+ * that ties them together once merged over `base`.
+ */
+export function readBSONOptions(input: Readonly<Record<string, unknown>>, base: BSONOptions, where: string): BSONOptions {
+  const out: BSONOptions = {};
+  for (const key of Object.keys(input)) {
+    if (!(BSON_OPTION_NAMES as readonly string[]).includes(key)) {
+      throw new InvalidOptionError('ERR_INVALID_OPTION', `${where}: '${key}' is not a BSON option (${BSON_OPTION_NAMES.join(', ')})`);
+    }
+  }
+  const { values } = readObjectOptions(input);
+  for (const name of BSON_OPTION_NAMES) if (values[name] !== undefined) out[name] = values[name];
+  checkBSONOptionRules({ ...base, ...out });
+  return out;
 }

@@ -165,13 +165,16 @@ describe('databases and collections', () => {
 
 describe('dial settings', () => {
   test('the URL gives the mode, tags, safety, database and pool limit', async () => {
-    const resolved = await resolveOptions('mongodb://h1,h2/app?readPreference=nearest&readPreferenceTags=dc:ny&w=majority&journal=true&wTimeoutMS=200&maxPoolSize=7');
+    const resolved = await resolveOptions(
+      'mongodb://h1,h2/app?readPreference=nearest&readPreferenceTags=dc:ny&w=majority&journal=true&wTimeoutMS=200&maxPoolSize=7&promoteLongs=false&bsonRegExp=true',
+    );
     assert.deepEqual(sessionOptionsOf(resolved), {
       mode: Mode.Nearest,
       safe: { wMode: 'majority', wTimeout: 200, j: true },
       selection: { tags: [{ dc: 'ny' }], maxStalenessSeconds: undefined },
       syncTimeoutMS: 0,
       poolLimit: 7,
+      bson: { promoteLongs: false, promoteValues: true, promoteBuffers: false, useBigInt64: false, bsonRegExp: true, raw: false },
       database: 'app',
     });
     const plain = sessionOptionsOf(await resolveOptions('mongodb://h1/?w=0'));
