@@ -20,10 +20,12 @@ import type { PoolEvent } from '../pool/events.js';
 import type { ServerStats } from '../pool/stats.js';
 import type { Reservation } from '../router/router.js';
 import { ControlClient } from './control.js';
+import { FairDrain } from './fair-drain.js';
 import {
   CHECK,
   CLEARED,
   DEAD,
+  DECODED,
   EVENT,
   FAILED,
   Outbox,
@@ -103,6 +105,23 @@ export class WorkerReservation implements Reservation {
  */
 export const WORKER_LOST_LABELS = ['WorkerLost', 'ShardWorkerLost'] as const;
 
+/**
+ * What reaches the main thread from a worker, in the order it arrived: a
+ * message, or the hand-back of the requests a lost worker had (queued
+ * behind whatever that worker sent before it died, so that a reply that
+ * arrived is never reported lost).
+ */
+export type Delivery = [worker: WorkerHandle, item: FromWorker | (() => void)];
+
+/**
+ * The main thread's one queue of deliveries from every worker, settled in
+ * time-bounded slices (fair-drain.ts): a burst of replies never holds the
+ * main thread for longer than a slice.
+ */
+export function deliveryQueue(): FairDrain<Delivery> {
+  return new FairDrain<Delivery>(([worker, item]) => (typeof item === 'function' ? item() : worker.handle(item)));
+}
+
 const CUMULATIVE = ['waitCount', 'waitDurationMS', 'timeouts', 'idleClosed', 'lifetimeClosed', 'errorClosed'] as const;
 
 export class WorkerHandle {
@@ -137,6 +156,7 @@ export class WorkerHandle {
     readonly id: number,
     private readonly host: WorkerHost,
     private readonly options: WorkerHandleOptions,
+    private readonly inbox: FairDrain<Delivery>,
   ) {
     this.piscina = this.newPiscina();
   }
@@ -162,7 +182,7 @@ export class WorkerHandle {
   }
 
   /** Queues a request; `build` gets the request id. */
-  send(build: (id: number) => ToWorker, transfer: ArrayBuffer | undefined, pending: Pending): void {
+  send(build: (id: number) => ToWorker, transfer: readonly ArrayBuffer[] | undefined, pending: Pending): void {
     if (this.state === 'closing' || this.state === 'closed') {
       pending.lost(new MgoError('ERR_POOL_CLOSED', `${this.name} is closed`), false);
       return;
@@ -302,7 +322,9 @@ export class WorkerHandle {
     this.threadId = threadId;
     this.control = new ControlClient(control.port1, this.name);
     this.port = ops.port1;
-    this.port.on('message', (batch: FromWorker[]) => this.receive(batch));
+    this.port.on('message', (batch: FromWorker[]) => {
+      for (const message of batch) this.inbox.push([this, message]);
+    });
     // Whichever comes first: the port closes as the thread ends, before 'exit'.
     const onGone = () => this.onWorkerGone(incarnation);
     this.port.once('close', onGone);
@@ -346,7 +368,7 @@ export class WorkerHandle {
     this.reservations.clear();
     const incarnation = this.incarnation;
     // piscina replaces the thread on its 'exit': the replacement's first task waits for that too.
-    void Promise.race([exited, sleep(1_000)]).then(() => {
+    const handBack = () => {
       if (this.incarnation !== incarnation || this.state !== 'down') return;
       const reason = why();
       this.lastLoss = reason;
@@ -362,7 +384,8 @@ export class WorkerHandle {
       // Quick successive deaths back off: a worker that dies on arrival must not spin.
       const delay = lived > 1_000 || this.restarts <= 1 ? 0 : Math.min(5_000, 100 * 2 ** Math.min(this.restarts, 6));
       this.restartTimer = setTimeout(() => this.start().catch(() => {}), delay);
-    });
+    };
+    void Promise.race([exited, sleep(1_000)]).then(() => this.inbox.push([this, handBack]));
   }
 
   private detach(error: MgoError): void {
@@ -400,10 +423,12 @@ export class WorkerHandle {
 
   // ------------------------------------------------------------ messages
 
-  private receive(batch: FromWorker[]): void {
-    for (const message of batch) {
+  /** @internal One message from this worker, taken from the delivery queue. */
+  handle(message: FromWorker): void {
+    {
       switch (message[0]) {
         case REPLY:
+        case DECODED:
         case FAILED:
         case RESERVED: {
           const request = this.pending.get(message[1]);

@@ -34,6 +34,7 @@ import type { ReadPreference } from '../read-preference.js';
 import type { Reservation, Router, RouterReply, RouterRequest } from '../router/router.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
 import {
+  DECODED,
   EVENTS,
   FAILED,
   MORE_TO_COME,
@@ -45,12 +46,15 @@ import {
   STAT_KEYS,
   TOPOLOGY,
   WRITE,
+  decodeFlagsOf,
   decodeReply,
-  encodeCommand,
+  encodeRun,
+  type EncodedRun,
   type ToWorker,
   type WorkerConfig,
 } from './protocol.js';
-import { WorkerHandle, WorkerReservation, type Answer, type Pending, type WorkerHost, type WorkerState } from './worker-handle.js';
+import type { SliceStats } from './fair-drain.js';
+import { WorkerHandle, WorkerReservation, deliveryQueue, type Answer, type Pending, type WorkerHost, type WorkerState } from './worker-handle.js';
 
 /** Options that are not connection options: for tests and benchmarks. */
 export interface WorkerRouterInternals {
@@ -95,6 +99,8 @@ export class WorkerRouter implements Router, WorkerHost {
   private rotor = 0;
   /** What worker losses did to requests, since the router was made. */
   readonly losses = { retriedReads: 0, resent: 0, failed: 0 };
+  /** Every worker's replies, events and stats, settled in time-bounded slices. */
+  private readonly inbox = deliveryQueue();
 
   private constructor(
     private readonly options: ResolvedOptions,
@@ -118,7 +124,7 @@ export class WorkerRouter implements Router, WorkerHost {
       startTimeoutMS: internals.startTimeoutMS ?? 30_000,
       closeTimeoutMS: internals.closeTimeoutMS ?? 10_000,
     };
-    this.workers = Array.from({ length: options.workers }, (_, id) => new WorkerHandle(id, this, handleOptions));
+    this.workers = Array.from({ length: options.workers }, (_, id) => new WorkerHandle(id, this, handleOptions, this.inbox));
   }
 
   /** Starts the monitor and `options.workers` workers; resolves once every worker serves. */
@@ -199,6 +205,11 @@ export class WorkerRouter implements Router, WorkerHost {
   async workerStatsNow(timeoutMS = 2_000): Promise<WorkerDetail[]> {
     const fresh = await Promise.all(this.workers.map((worker) => worker.fetchStats(timeoutMS)));
     return this.workerStats().map((detail, i) => ({ ...detail, servers: fresh[i]! }));
+  }
+
+  /** How the main thread has been settling worker deliveries: slices, items, the longest slice (continuations included). */
+  deliveryStats(): SliceStats {
+    return this.inbox.stats();
   }
 
   /** The coordinator's view of every server slot (permits open and queued, per-worker leases). */
@@ -295,24 +306,24 @@ export class WorkerRouter implements Router, WorkerHost {
     } else {
       worker = this.leastLoaded(avoid);
     }
-    let encoded: ReturnType<typeof encodeCommand>;
+    let encoded: EncodedRun;
     try {
-      encoded = encodeCommand(request.command, request.sequences);
+      encoded = encodeRun(request.command, request.sequences);
     } catch (error) {
       reject(error);
       return;
     }
-    const { payload, index } = encoded;
     const flags = (request.write ? WRITE : 0) | (request.moreToCome ? MORE_TO_COME : 0);
     const readPreference = isPlainPrimary(request.readPreference) ? null : request.readPreference;
     const address = held ? null : (request.address ?? null);
-    const build = (id: number): ToWorker => [RUN, id, flags, request.db, payload, index, readPreference, reservationId, address];
+    const decode = decodeFlagsOf(request.deserialize);
+    const build = (id: number): ToWorker => [RUN, id, flags, request.db, encoded.command, encoded.sequences, readPreference, reservationId, address, decode];
     const pending: Pending = {
       answer: (message: Answer) => {
-        if (message[0] === REPLY) {
+        if (message[0] === REPLY || message[0] === DECODED) {
           let reply;
           try {
-            reply = decodeReply(message[3], request.deserialize);
+            reply = decodeReply(message[0], message[3], request.deserialize);
           } catch (error) {
             reject(new NetworkError('ERR_PROTOCOL', `invalid BSON in a reply from ${message[2]}: ${(error as Error).message}`, { address: message[2] }));
             return;
@@ -335,7 +346,7 @@ export class WorkerRouter implements Router, WorkerHost {
         }
       },
     };
-    worker.send(build, payload.buffer as ArrayBuffer, pending);
+    worker.send(build, encoded.transfer, pending);
   }
 
   private dispatchReserve(

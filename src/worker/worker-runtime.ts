@@ -16,6 +16,7 @@ import { PRIMARY } from '../read-preference.js';
 import { LocalRouter, type RawRouterRequest } from '../router/local-router.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
 import { exposeControl } from './control.js';
+import { FairDrain } from './fair-drain.js';
 import {
   CHECK,
   CLEARED,
@@ -34,7 +35,7 @@ import {
   STATS,
   TOPOLOGY,
   WRITE,
-  decodeCommand,
+  decodeRun,
   encodeReply,
   sameRows,
   statsToRow,
@@ -49,6 +50,13 @@ import {
   type WorkerControl,
   type WorkerInit,
 } from './protocol.js';
+
+/**
+ * Replies per postMessage at most: the main thread receives each message
+ * whole, and its replies (each a transferred byte array) are then settled
+ * in slices (fair-drain.ts).
+ */
+const REPLY_BATCH = 256;
 
 export class WorkerRuntime implements WorkerControl {
   private readonly name: string;
@@ -74,7 +82,7 @@ export class WorkerRuntime implements WorkerControl {
     for (const [address, slot] of config.slots) this.slots.set(address, slot);
     this.forwardEvents = config.events;
     // Replies go out once per event-loop turn: all that arrived in one poll phase, in one message.
-    this.outbox = new Outbox<FromWorker>((flush) => setImmediate(flush), port, () => this.beforeFlush());
+    this.outbox = new Outbox<FromWorker>((flush) => setImmediate(flush), port, () => this.beforeFlush(), REPLY_BATCH);
   }
 
   static async start(init: WorkerInit): Promise<WorkerRuntime> {
@@ -88,9 +96,10 @@ export class WorkerRuntime implements WorkerControl {
     });
     runtime.router.onPoolEvent((event) => runtime.onPoolEvent(event));
     for (const check of init.config.checks) runtime.applyCheck(check);
-    init.port.on('message', (batch: ToWorker[]) => {
-      for (const message of batch) runtime.handle(message);
-    });
+    // A burst of requests is started in time-bounded slices, so that this
+    // thread's sockets are read (and their replies sent) in between.
+    const inbox = new FairDrain<ToWorker>((message) => runtime.handle(message));
+    init.port.on('message', (batch: ToWorker[]) => inbox.pushAll(batch));
     exposeControl(runtime, init.control);
     return runtime;
   }
@@ -141,10 +150,10 @@ export class WorkerRuntime implements WorkerControl {
   }
 
   private run(message: RunMessage): void {
-    const [, id, flags, db, payload, index, readPreference, reservation, address] = message;
+    const [, id, flags, db, commandBytes, wireSequences, readPreference, reservation, address, decode] = message;
     let request: RawRouterRequest;
     try {
-      const { command, sequences } = decodeCommand(payload, index);
+      const { command, sequences } = decodeRun(commandBytes, wireSequences);
       request = { db, command, readPreference: readPreference ?? PRIMARY };
       if (sequences) request.sequences = sequences;
       if (flags & WRITE) request.write = true;
@@ -161,8 +170,9 @@ export class WorkerRuntime implements WorkerControl {
           if (reply.body === undefined) {
             this.outbox.push([REPLY, id, reply.address, null]);
           } else {
-            const body = encodeReply(reply.body);
-            this.outbox.push([REPLY, id, reply.address, body], body.buffer as ArrayBuffer);
+            // Decoded here when the caller's options allow it and the reply is worth it (protocol.ts).
+            const [kind, bytes] = encodeReply(reply.body, decode);
+            this.outbox.push([kind, id, reply.address, bytes], bytes.buffer as ArrayBuffer);
           }
         },
         (error: unknown) => this.outbox.push([FAILED, id, toErrorRecord(error, this.name)]),

@@ -8,16 +8,23 @@ import * as BSON from 'bson';
 import { Binary, BSONRegExp, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp, UUID, type Document } from 'bson';
 import { describeCheck, type CheckBroadcast } from '../../../src/cluster/topology-monitor.js';
 import { serverDescriptionFromHello, serverDescriptionsEqual } from '../../../src/cluster/server-description.js';
+import { concatBytes, serializeRaw } from '../../../src/wire/bson.js';
+import { sequenceDocuments } from '../../../src/wire/op-msg.js';
+import { assertExact } from '../../fixtures/bson-exact.js';
 import { InvalidDocumentError, MgoError, NetworkError, PoolClearedError, ServerError, fromErrorRecord } from '../../../src/errors.js';
 import {
   Outbox,
   PAYLOAD_DESERIALIZE,
   RUN,
   STAT_KEYS,
-  decodeCommand,
+  DECODED,
+  REPLY,
+  WORKER_DECODE_MIN_BYTES,
+  decodeFlagsOf,
   decodeReply,
-  encodeCommand,
+  decodeRun,
   encodeReply,
+  encodeRun,
   exactBytes,
   rowToStats,
   sameRows,
@@ -79,18 +86,17 @@ describe('RUN payloads', () => {
   test('a command crosses a MessagePort and serializes for the wire to the same bytes', async () => {
     const command = richCommand();
     const expected = BSON.serialize(command, WIRE);
-    const { payload, index } = encodeCommand(command);
-    assert.equal(index, null);
-    assert.ok(owns(payload), 'exact-size, owning its ArrayBuffer');
-    const received = await cross(payload, [payload.buffer as ArrayBuffer]);
-    assert.equal(payload.byteLength, 0, 'transferred, not copied');
-    const decoded = decodeCommand(received, null);
+    const encoded = encodeRun(command);
+    assert.equal(encoded.sequences, null);
+    assert.ok(owns(encoded.command), 'exact-size, owning its ArrayBuffer');
+    const received = await cross(encoded.command, encoded.transfer);
+    assert.equal(encoded.command.byteLength, 0, 'transferred, not copied');
+    const decoded = decodeRun(received, null);
     assert.deepEqual(Buffer.from(BSON.serialize(decoded.command, WIRE)), Buffer.from(expected));
   });
 
   test('types are kept, not promoted: Int32 vs Double, Long, Decimal128, ObjectId, Binary, Date', () => {
-    const { payload } = encodeCommand(richCommand());
-    const { command } = decodeCommand(payload, null);
+    const { command } = decodeRun(encodeRun(richCommand()).command, null);
     assert.ok(command.oid instanceof ObjectId);
     assert.equal(command.oid.toHexString(), '65a1b2c3d4e5f60718293a4b');
     assert.ok(command.long instanceof Long);
@@ -112,65 +118,74 @@ describe('RUN payloads', () => {
     assert.deepEqual(PAYLOAD_DESERIALIZE, { promoteValues: false, promoteBuffers: false, bsonRegExp: true });
   });
 
-  test('document sequences travel in the same payload, each document back to back', async () => {
+  test('encoded sequences cross as the same bytes, transferred, never deserialized in the worker', async () => {
     const documents = Array.from({ length: 50 }, (_, i) => ({ _id: new ObjectId(), i, when: new Date(i), n: Long.fromNumber(i), pad: 'x'.repeat(i * 10) }));
-    const updates = [{ q: { i: 1 }, u: { $set: { d: new Double(2) } } }];
-    const { payload, index } = encodeCommand({ insert: 'things' }, [
-      { identifier: 'documents', documents },
-      { identifier: 'updates', documents: updates },
+    const bytes = concatBytes(documents.map((d) => serializeRaw(d)));
+    const expected = new Uint8Array(bytes);
+    const encoded = encodeRun({ insert: 'things' }, [
+      { identifier: 'documents', bytes, count: documents.length },
+      { identifier: 'updates', documents: [{ q: { i: 1 }, u: { $set: { d: new Double(2) } } }] },
     ]);
-    assert.deepEqual(index, [
-      ['documents', 50],
-      ['updates', 1],
-    ]);
-    assert.ok(owns(payload));
-    const received = await cross(payload, [payload.buffer as ArrayBuffer]);
-    const decoded = decodeCommand(received, index);
+    assert.equal(encoded.sequences![0]![2], bytes, 'the session\'s bytes themselves, no copy');
+    assert.equal(encoded.transfer.length, 3);
+    const received = await cross([encoded.command, encoded.sequences] as const, encoded.transfer);
+    assert.equal(bytes.byteLength, 0, 'handed over (transferred)');
+    const decoded = decodeRun(received[0], received[1]);
     assert.deepEqual(decoded.command, { insert: 'things' });
-    assert.equal(decoded.sequences?.length, 2);
-    decoded.sequences![0]!.documents.forEach((doc, i) => {
-      assert.deepEqual(Buffer.from(BSON.serialize(doc, WIRE)), Buffer.from(BSON.serialize(documents[i]!, WIRE)));
-    });
-    assert.equal(decoded.sequences![1]!.identifier, 'updates');
-    assert.ok(decoded.sequences![1]!.documents[0]!.u.$set.d instanceof Double);
-  });
-
-  test('sequences larger than the scratch buffer, and a 17 MiB total that one document could not hold', () => {
-    const big = 'y'.repeat(1024 * 1024);
-    const documents = Array.from({ length: 17 }, (_, i) => ({ i, big }));
-    const { payload, index } = encodeCommand({ insert: 'big' }, [{ identifier: 'documents', documents }]);
-    assert.ok(payload.byteLength > 17 * 1024 * 1024);
-    const decoded = decodeCommand(payload, index);
-    assert.equal(decoded.sequences![0]!.documents.length, 17);
-    assert.equal(decoded.sequences![0]!.documents[16]!.big.length, big.length);
+    assert.deepEqual(decoded.sequences![0]!.bytes, expected);
+    assert.equal(decoded.sequences![0]!.count, 50);
+    assert.deepEqual(sequenceDocuments(decoded.sequences![1]!)[0]!.u.$set.d, 2);
   });
 
   test('a command that cannot be serialized fails as the connection would fail it', () => {
     const circular: Document = { find: 'x' };
     circular.self = circular;
-    assert.throws(() => encodeCommand(circular), (e: unknown) => e instanceof InvalidDocumentError && e.code === 'ERR_INVALID_DOCUMENT');
+    assert.throws(() => encodeRun(circular), (e: unknown) => e instanceof InvalidDocumentError && e.code === 'ERR_INVALID_DOCUMENT');
     assert.throws(
-      () => encodeCommand({ insert: 'x' }, [{ identifier: 'documents', documents: [circular] }]),
+      () => encodeRun({ insert: 'x' }, [{ identifier: 'documents', documents: [circular] }]),
       (e: unknown) => e instanceof InvalidDocumentError && /document 0 of "documents"/.test(e.message),
     );
   });
 });
 
 describe('replies', () => {
-  test('a reply body (a view into a larger frame) becomes exact-size bytes and decodes with the caller options', async () => {
-    const reply = { cursor: { id: Long.fromNumber(0), ns: 'db.c', firstBatch: [{ _id: new ObjectId(), n: Long.fromNumber(5), d: new Double(1) }] }, ok: 1 };
-    const body = BSON.serialize(reply);
+  const reply = (n: number) => ({ cursor: { id: Long.fromNumber(0), ns: 'db.c', firstBatch: Array.from({ length: n }, (_, i) => ({ _id: new ObjectId(), n: Long.fromNumber(5), d: new Double(1), i })) }, ok: 1 });
+
+  test('a small reply crosses as its bytes (a view into the frame copied exact-size) and decodes with the caller options', async () => {
+    const body = BSON.serialize(reply(1));
+    assert.ok(body.byteLength < WORKER_DECODE_MIN_BYTES);
     const frame = Buffer.concat([Buffer.alloc(21), body, Buffer.alloc(7)]);
-    const view = frame.subarray(21, 21 + body.byteLength);
-    const bytes = encodeReply(view);
+    const [kind, bytes] = encodeReply(frame.subarray(21, 21 + body.byteLength), decodeFlagsOf(undefined));
+    assert.equal(kind, REPLY);
     assert.ok(owns(bytes));
     const received = await cross(bytes, [bytes.buffer as ArrayBuffer]);
-    assert.deepEqual(decodeReply(received), BSON.deserialize(body));
-    const raw = decodeReply(received, { promoteLongs: false, promoteValues: false });
-    assert.ok(raw.cursor.firstBatch[0].n instanceof Long);
-    assert.ok(raw.cursor.firstBatch[0].d instanceof Double);
-    assert.ok(raw.cursor.firstBatch[0]._id instanceof ObjectId);
-    assert.deepEqual(decodeReply(null), { ok: 1 }, 'an unacknowledged write');
+    assertExact(decodeReply(REPLY, received), BSON.deserialize(body));
+    const typed = decodeReply(REPLY, received, { promoteLongs: false, promoteValues: false });
+    assert.ok(typed.cursor.firstBatch[0].n instanceof Long);
+    assert.ok(typed.cursor.firstBatch[0].d instanceof Double);
+    assert.deepEqual(decodeReply(REPLY, null), { ok: 1 }, 'an unacknowledged write');
+  });
+
+  test('a larger reply is decoded in the worker with the caller options and comes back exactly as BSON.deserialize gives it', async () => {
+    const body = BSON.serialize(reply(40));
+    for (const options of [undefined, { promoteLongs: false }, { promoteValues: false }, { useBigInt64: true }, { promoteBuffers: true, bsonRegExp: true }]) {
+      const [kind, bytes] = encodeReply(body, decodeFlagsOf(options));
+      assert.equal(kind, DECODED);
+      const received = await cross(bytes, [bytes.buffer as ArrayBuffer]);
+      assertExact(decodeReply(DECODED, received, options), BSON.deserialize(body, options));
+    }
+  });
+
+  test('options the worker does not carry (raw fields), and bytes that are not BSON, leave the decoding to the main thread', () => {
+    const body = BSON.serialize(reply(40));
+    const rawFields = { fieldsAsRaw: { firstBatch: true } };
+    assert.equal(decodeFlagsOf(rawFields), 0);
+    const [kind, bytes] = encodeReply(body, decodeFlagsOf(rawFields));
+    assert.equal(kind, REPLY);
+    assertExact(decodeReply(REPLY, bytes, rawFields), BSON.deserialize(body, rawFields));
+    const broken = new Uint8Array(body);
+    broken[broken.byteLength - 1] = 7;
+    assert.equal(encodeReply(broken, decodeFlagsOf(undefined))[0], REPLY, 'the main thread decodes it and reports the protocol error');
   });
 
   test('exactBytes copies pooled and partial views, and keeps an array that owns its buffer', () => {
