@@ -11,6 +11,9 @@
 // Requests are parsed just enough for that: the first element of the command
 // (name, and the collection when it is a string) and the count of documents
 // in kind-1 sections. It prints {port} over IPC and exits when the parent does.
+// With the argument --black-hole it answers the handshake, the monitor's
+// hello and ping (so that dial() succeeds), and nothing else: operations
+// wait forever (overload and timeout tests).
 import * as net from 'node:net';
 import { BSON, Long, type Document } from 'bson';
 import { benchDocs, type DocName } from './docs.js';
@@ -61,8 +64,10 @@ function firstElement(buf: Buffer, at: number): { name: string; value: string } 
   return { name, value: buf.toString('utf8', nameEnd + 5, nameEnd + 4 + length) };
 }
 
-/** The reply body to an OP_MSG frame. */
-function answerMsg(frame: Buffer): Buffer {
+const BLACK_HOLE = process.argv.includes('--black-hole');
+
+/** The reply body to an OP_MSG frame; undefined: no reply at all (black hole). */
+function answerMsg(frame: Buffer): Buffer | undefined {
   let command = { name: '', value: '' };
   let documents = 0;
   for (let at = 20; at < frame.length; ) {
@@ -77,6 +82,12 @@ function answerMsg(frame: Buffer): Buffer {
     case 'isMaster':
     case 'ismaster':
       return cached('hello', () => HELLO);
+    case 'ping':
+      return cached('ok', () => ({ ok: 1 }));
+    default:
+      if (BLACK_HOLE) return undefined;
+  }
+  switch (command.name) {
     case 'find':
       return findReply(command.value);
     case 'insert':
@@ -103,6 +114,7 @@ function reply(socket: net.Socket, frame: Buffer): void {
   if (opCode === OP_MSG) {
     if (frame.readUInt32LE(16) & 2) return; // moreToCome: no reply
     const body = answerMsg(frame);
+    if (body === undefined) return;
     const head = header(21 + body.length, requestId, OP_MSG);
     socket.write(Buffer.concat([head, Buffer.from([0, 0, 0, 0, 0])]));
     socket.write(body);

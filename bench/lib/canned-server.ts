@@ -15,8 +15,9 @@ export interface CannedServer {
 
 const CHILD = fileURLToPath(new URL('./canned-server-child.ts', import.meta.url));
 
-export async function startCannedServer(timeoutMS = 30_000): Promise<CannedServer> {
-  const child = fork(CHILD, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/** `blackHole`: answer the handshake only, never an operation (canned-server-child.ts). */
+export async function startCannedServer(timeoutMS = 30_000, options: { blackHole?: boolean } = {}): Promise<CannedServer> {
+  const child = fork(CHILD, options.blackHole ? ['--black-hole'] : [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

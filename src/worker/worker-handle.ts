@@ -277,10 +277,7 @@ export class WorkerHandle {
       idleTimeout: Number.MAX_SAFE_INTEGER,
       recordTiming: false,
       resourceLimits: this.options.resourceLimits,
-      // The worker inherits the loaders (--import tsx...), but not what only
-      // makes sense for an entry script: `node --input-type=module -e` would
-      // make every worker fail to load its file.
-      execArgv: process.execArgv.filter((arg) => !arg.startsWith('--input-type')),
+      execArgv: workerExecArgv(process.execArgv),
     });
     // Without a listener, a worker crash between tasks would throw here; the exit is handled below.
     piscina.on('error', (error: Error) => (this.lastError = error));
@@ -459,6 +456,34 @@ export class WorkerHandle {
     }
   }
 }
+
+/**
+ * The process's flags a worker thread inherits: the module loaders and
+ * module-resolution flags (--import tsx, --require, --loader, --conditions),
+ * and flags that only change warnings or source maps. Other flags are left
+ * out: Node refuses per-process ones in a Worker's execArgv (a service run
+ * with `node --expose-gc` would get ERR_WORKER_INVALID_EXEC_ARGV and no
+ * worker at all), and `--input-type=module -e` would make every worker
+ * fail to load its file.
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i]!;
+    const name = arg.split('=', 1)[0]!;
+    if (WITH_VALUE.has(name)) {
+      out.push(arg);
+      // "--import tsx": the value is the next argument.
+      if (!arg.includes('=') && i + 1 < execArgv.length) out.push(execArgv[++i]!);
+    } else if (INHERITED.has(name) || name.startsWith('--experimental-')) {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+const WITH_VALUE = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader', '--conditions', '-C']);
+const INHERITED = new Set(['--enable-source-maps', '--no-warnings', '--no-deprecation', '--trace-warnings', '--trace-deprecation', '--preserve-symlinks']);
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
