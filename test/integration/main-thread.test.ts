@@ -25,7 +25,7 @@ import { Mode } from '../../src/session/modes.js';
 import type { Session } from '../../src/session/session.js';
 import { startCannedServer, type CannedServer } from '../../bench/lib/canned-server.js';
 import { assertExact, optionCombinations } from '../fixtures/bson-exact.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../fixtures/server.js';
 
 const WORKER_COUNTS = [0, 1, 2] as const;
 const DB = `mgo_main_thread_it_${process.pid}`;

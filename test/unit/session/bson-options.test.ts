@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openSession } from '../../../src/session/session.js';
-import { FakeRouter, cursorReply } from '../../helpers/fake-router.js';
+import { FakeRouter, cursorReply } from '../../fixtures/fake-router.js';
 
 /** The options the last `name` command asked for. */
 function lastOf(router: FakeRouter, name: string) {
