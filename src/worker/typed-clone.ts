@@ -8,23 +8,29 @@
 //
 // So the worker decodes the reply with BSON.deserialize (the caller's
 // options), then walks the result once and replaces every BSON-typed value
-// by null, recording a patch: (the object holding it, its key, a tag, the
-// value's data). The bytes those values carry (ObjectId, Decimal128,
-// Binary, Buffer) are copied into one exact-size pack, so what crosses is
-// bounded by the typed values' own size, never by the reply's. The patch
-// list names the parent objects themselves: structured clone keeps object
-// identity within one message, so each patch still points into the cloned
-// tree on the other side, and the receiving thread applies them in order
-// with no path lookups. Patches are recorded children first (a DBRef's or
-// a Code's scope's own typed values before the DBRef or Code), so each
-// value is built from parts already restored.
+// by a marker: one of a few shared empty objects, one per type. The values'
+// data go, in walk order, into three streams: numbers (a Float64Array),
+// bytes (one exact-size Uint8Array: ObjectId, Decimal128, Binary, UUID,
+// Buffer contents, so what crosses is bounded by the typed values' own
+// size, never by the reply's) and strings. Structured clone keeps object
+// identity within one message, so on the other side every marker is still
+// the same object as its type's entry in the marker list; the receiving
+// thread walks the tree in the same order and, at each marker, builds the
+// value from the next entries of the streams. A DBRef's parts and a Code's
+// scope are sub-documents with typed values of their own: they travel as
+// nodes, walked (restored) just before the value that holds them is built.
+//
+// Why markers and streams rather than a list of (parent, key, value)
+// patches: the patch list made the clone about twice as costly to receive
+// as the tree alone (a back-reference, a key string and a small array per
+// typed value); a marker is one back-reference, and the walk on arrival
+// costs a few ns per node (measured: bench/, "decode placement probe").
+// A document without typed values crosses as the tree alone, with no walk.
 //
 // The result is what BSON.deserialize(bytes, options) returns: the same
 // classes and values in the same key order (js-bson's own constructors
 // build them), and a key named "__proto__" stays an own data property (it
-// is one in the cloned tree, so assigning to it sets it). Measured on this
-// machine: the receiving side's cost is that of the structured clone plus
-// one constructor call per typed value (bench/, "decode placement probe").
+// is one in the cloned tree, so assigning to it sets it).
 import {
   Binary,
   BSONRegExp,
@@ -43,274 +49,366 @@ import {
   type Document,
 } from 'bson';
 
-/** What crosses the thread for one decoded document (structured-cloneable; `bytes` owns its ArrayBuffer). */
-export type TypedClone = [tree: Document, patches: unknown[] | null, bytes: Uint8Array | null, wrapped?: true];
+/** Data streams of the typed values, consumed in walk order. */
+type Streams = [markers: object[], numbers: Float64Array | null, bytes: Uint8Array | null, strings: string[] | null, nodes: Document[] | null];
 
-// Patch tags; the number of data items after the tag is fixed per tag.
-const OBJECT_ID = 1; //   offset
-const LONG = 2; //        low, high
-const INT32 = 3; //       value
-const DOUBLE = 4; //      value
-const DECIMAL128 = 5; //  offset
-const BINARY = 6; //      offset, length, subtype
-const UUID_TAG = 7; //    offset
-const BUFFER = 8; //      offset, length
-const TIMESTAMP = 9; //   t, i
-const MIN_KEY = 10; //    (none)
-const MAX_KEY = 11; //    (none)
-const CODE = 12; //       code, scope (an already restored document, or null)
-const BSON_REGEXP = 13; // pattern, options
-const DBREF = 14; //      { collection, oid, db, fields }, already restored
-const SYMBOL = 15; //     value
+/**
+ * What crosses the thread for one decoded document (structured-cloneable).
+ * `streams` is null when the document has no typed value; `wrapped` when
+ * the root itself was one (a DBRef-shaped document), carried as { value }.
+ */
+export type TypedClone = [tree: Document, streams: Streams | null, wrapped?: true];
+
+// Marker indexes; what each value takes from the streams, in order.
+const OBJECT_ID = 0; //   bytes 12
+const LONG = 1; //        numbers: low, high
+const INT32 = 2; //       numbers: value
+const DOUBLE = 3; //      numbers: value
+const DECIMAL128 = 4; //  bytes 16
+const BINARY = 5; //      numbers: subtype, length; bytes
+const UUID_TAG = 6; //    bytes 16
+const BUFFER = 7; //      numbers: length; bytes
+const TIMESTAMP = 8; //   numbers: t, i
+const MIN_KEY = 9; //     -
+const MAX_KEY = 10; //    -
+const CODE = 11; //       strings: code; numbers: has scope; nodes: scope (if any)
+const BSON_REGEXP = 12; // strings: pattern, options
+const DBREF = 13; //      nodes: { collection, oid, db, fields }
+const SYMBOL = 14; //     strings: value
+const MARKER_COUNT = 15;
 
 /** A value this codec does not know how to carry: the caller sends the BSON bytes instead. */
 export class UncloneableValueError extends Error {}
 
-/** The worker's pack of typed values' bytes: grows as needed, copied out exact-size per document. */
-class Pack {
+/** The worker's streams for one document; the byte pack grows as needed and is copied out exact-size. */
+class Writer {
+  readonly markers: object[] = Array.from({ length: MARKER_COUNT }, () => ({}));
+  numbers: number[] = [];
+  strings: string[] = [];
+  nodes: Document[] = [];
   bytes = new Uint8Array(4096);
   length = 0;
+  used = false;
 
-  reserve(n: number): number {
+  reset(): void {
+    this.numbers = [];
+    this.strings = [];
+    this.nodes = [];
+    this.length = 0;
+    this.used = false;
+  }
+
+  put(bytes: Uint8Array): void {
     const at = this.length;
-    if (at + n > this.bytes.byteLength) {
-      const bigger = new Uint8Array(Math.max(at + n, this.bytes.byteLength * 2));
+    if (at + bytes.byteLength > this.bytes.byteLength) {
+      const bigger = new Uint8Array(Math.max(at + bytes.byteLength, this.bytes.byteLength * 2));
       bigger.set(this.bytes.subarray(0, at));
       this.bytes = bigger;
     }
-    this.length = at + n;
-    return at;
+    this.bytes.set(bytes, at);
+    this.length = at + bytes.byteLength;
   }
 
-  take(): Uint8Array | null {
-    if (this.length === 0) return null;
-    const out = this.bytes.slice(0, this.length);
-    this.length = 0;
+  take(): Streams {
+    const streams: Streams = [
+      this.markers,
+      this.numbers.length > 0 ? Float64Array.from(this.numbers) : null,
+      this.length > 0 ? this.bytes.slice(0, this.length) : null,
+      this.strings.length > 0 ? this.strings : null,
+      this.nodes.length > 0 ? this.nodes : null,
+    ];
     // A pack grown for one huge document is not kept for the next.
     if (this.bytes.byteLength > 1 << 20) this.bytes = new Uint8Array(4096);
-    return out;
+    this.reset();
+    return streams;
   }
 }
 
-const pack = new Pack();
+const writer = new Writer();
 
 /**
  * Worker side: `doc` (a BSON.deserialize result this thread owns and will
  * not use again: it is modified in place) as a TypedClone.
  */
 export function toTypedClone(doc: Document): TypedClone {
-  const patches: unknown[] = [];
-  pack.length = 0;
+  writer.reset();
   // js-bson turns a DBRef-shaped root into a DBRef: it is carried as the one value of a holder.
   const wrapped = '_bsontype' in doc;
   const tree = wrapped ? { value: doc } : doc;
   try {
-    walk(tree, patches);
+    walk(tree);
   } catch (error) {
-    pack.length = 0;
+    writer.reset();
     throw error;
   }
-  const clone: TypedClone = [tree, patches.length === 0 ? null : patches, pack.take()];
+  const clone: TypedClone = [tree, writer.used ? writer.take() : null];
+  writer.reset();
   if (wrapped) clone.push(true);
   return clone;
 }
 
-function walk(node: Document | unknown[], patches: unknown[]): void {
+function walk(node: Document | unknown[]): void {
   if (Array.isArray(node)) {
     for (let i = 0; i < node.length; i++) {
       const value: unknown = node[i];
-      if (typeof value === 'object' && value !== null) visit(node, i, value, patches);
+      if (typeof value === 'object' && value !== null) visit(node, i, value);
     }
     return;
   }
   for (const key of Object.keys(node)) {
     const value: unknown = node[key];
-    if (typeof value === 'object' && value !== null) visit(node, key, value, patches);
+    if (typeof value === 'object' && value !== null) visit(node, key, value);
   }
 }
 
-function visit(parent: Document | unknown[], key: string | number, value: object, patches: unknown[]): void {
+function visit(parent: Document | unknown[], key: string | number, value: object): void {
   const type = (value as { _bsontype?: unknown })._bsontype;
+  let marker: number;
   if (type === undefined) {
-    if (Array.isArray(value)) return walk(value, patches);
+    if (Array.isArray(value)) return walk(value);
     if (value instanceof Date || value instanceof RegExp) return;
     if (ArrayBuffer.isView(value)) {
       // promoteBuffers: a Buffer that views the reply.
       const bytes = value as Uint8Array;
-      const at = pack.reserve(bytes.byteLength);
-      pack.bytes.set(bytes, at);
-      patches.push(parent, key, BUFFER, at, bytes.byteLength);
-      (parent as Document)[key] = null;
-      return;
+      writer.numbers.push(bytes.byteLength);
+      writer.put(bytes);
+      marker = BUFFER;
+    } else {
+      const proto: unknown = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) throw new UncloneableValueError(`cannot carry a ${describe(value)}`);
+      return walk(value as Document);
     }
-    const proto: unknown = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) throw new UncloneableValueError(`cannot carry a ${describe(value)}`);
-    return walk(value as Document, patches);
+  } else {
+    marker = encodeTyped(type, value);
   }
+  writer.used = true;
+  (parent as Document)[key] = writer.markers[marker];
+}
+
+/** Writes a BSON value's data to the streams; returns its marker. */
+function encodeTyped(type: unknown, value: object): number {
+  const w = writer;
   switch (type) {
-    case 'ObjectId': {
-      const at = pack.reserve(12);
-      pack.bytes.set((value as ObjectId).id, at);
-      patches.push(parent, key, OBJECT_ID, at);
-      break;
-    }
+    case 'ObjectId':
+      w.put((value as ObjectId).id);
+      return OBJECT_ID;
     case 'Long': {
       const long = value as Long;
       // Long.unsigned is never set by the deserializer; a Long that has it cannot come from a reply.
       if (long.unsigned) throw new UncloneableValueError('cannot carry an unsigned Long');
-      patches.push(parent, key, LONG, long.low, long.high);
-      break;
+      w.numbers.push(long.low, long.high);
+      return LONG;
     }
     case 'Int32':
-      patches.push(parent, key, INT32, (value as Int32).value);
-      break;
+      w.numbers.push((value as Int32).value);
+      return INT32;
     case 'Double':
-      patches.push(parent, key, DOUBLE, (value as Double).value);
-      break;
-    case 'Decimal128': {
-      const at = pack.reserve(16);
-      pack.bytes.set((value as Decimal128).bytes, at);
-      patches.push(parent, key, DECIMAL128, at);
-      break;
-    }
+      w.numbers.push((value as Double).value);
+      return DOUBLE;
+    case 'Decimal128':
+      w.put((value as Decimal128).bytes);
+      return DECIMAL128;
     case 'Binary': {
       const binary = value as Binary;
       const bytes = binary.buffer.subarray(0, binary.position);
-      const at = pack.reserve(bytes.byteLength);
-      pack.bytes.set(bytes, at);
-      if (binary instanceof UUID) patches.push(parent, key, UUID_TAG, at);
-      else patches.push(parent, key, BINARY, at, bytes.byteLength, binary.sub_type);
-      break;
+      w.put(bytes);
+      if (binary instanceof UUID) return UUID_TAG;
+      w.numbers.push(binary.sub_type, bytes.byteLength);
+      return BINARY;
     }
     case 'Timestamp': {
       const ts = value as Timestamp;
-      patches.push(parent, key, TIMESTAMP, ts.t, ts.i);
-      break;
+      w.numbers.push(ts.t, ts.i);
+      return TIMESTAMP;
     }
     case 'MinKey':
-      patches.push(parent, key, MIN_KEY);
-      break;
+      return MIN_KEY;
     case 'MaxKey':
-      patches.push(parent, key, MAX_KEY);
-      break;
+      return MAX_KEY;
     case 'Code': {
       const code = value as Code;
-      const holder: Document = { scope: code.scope };
-      if (code.scope !== null) walk(holder, patches);
-      patches.push(parent, key, CODE, code.code, holder.scope ?? null);
-      break;
+      w.strings.push(code.code);
+      w.numbers.push(code.scope === null ? 0 : 1);
+      if (code.scope !== null) {
+        const scope = code.scope as Document;
+        // Listed before its own typed values are written: the receiving side takes the node, then restores it.
+        w.nodes.push(scope);
+        walk(scope);
+      }
+      return CODE;
     }
     case 'BSONRegExp': {
       const re = value as BSONRegExp;
-      patches.push(parent, key, BSON_REGEXP, re.pattern, re.options);
-      break;
+      w.strings.push(re.pattern, re.options);
+      return BSON_REGEXP;
     }
     case 'DBRef': {
       const ref = value as DBRef;
       const node: Document = { collection: ref.collection, oid: ref.oid, db: ref.db, fields: ref.fields };
-      walk(node, patches);
-      patches.push(parent, key, DBREF, node);
-      break;
+      w.nodes.push(node);
+      walk(node);
+      return DBREF;
     }
     case 'BSONSymbol':
-      patches.push(parent, key, SYMBOL, (value as BSONSymbol).value);
-      break;
+      w.strings.push((value as BSONSymbol).value);
+      return SYMBOL;
     default:
       throw new UncloneableValueError(`cannot carry a BSON ${String(type)}`);
   }
-  (parent as Document)[key] = null;
 }
 
 function describe(value: object): string {
   return (value.constructor as { name?: string } | undefined)?.name ?? 'value with a foreign prototype';
 }
 
+/** The receiving side's cursor over the streams of one clone. */
+class Reader {
+  marks = new Map<object, number>();
+  numbers: Float64Array | null = null;
+  bytes: Uint8Array | null = null;
+  strings: string[] | null = null;
+  nodes: Document[] | null = null;
+  n = 0;
+  b = 0;
+  s = 0;
+  d = 0;
+
+  load(streams: Streams): void {
+    const [markers, numbers, bytes, strings, nodes] = streams;
+    this.marks.clear();
+    for (let i = 0; i < markers.length; i++) this.marks.set(markers[i]!, i);
+    this.numbers = numbers;
+    this.bytes = bytes;
+    this.strings = strings;
+    this.nodes = nodes;
+    this.n = this.b = this.s = this.d = 0;
+  }
+
+  /** The next `length` bytes as a Buffer view (js-bson hands out views of the reply too). */
+  view(length: number): Buffer {
+    const bytes = this.bytes!;
+    const at = this.b;
+    this.b = at + length;
+    return Buffer.from(bytes.buffer, bytes.byteOffset + at, length);
+  }
+}
+
+const reader = new Reader();
+
+/**
+ * ObjectId's (bytes, offset) constructor, which js-bson's deserializer uses
+ * and its typings leave out. Checked once here: if a js-bson version lacks
+ * it, ids are built from a 12-byte view instead.
+ */
+const ObjectIdAt: new (bytes: Uint8Array, offset: number) => ObjectId = (() => {
+  const At = ObjectId as unknown as new (bytes: Uint8Array, offset: number) => ObjectId;
+  const probe = Uint8Array.from({ length: 16 }, (_, i) => i);
+  try {
+    if (new At(probe, 4).toHexString() === '0405060708090a0b0c0d0e0f') return At;
+  } catch {
+    // fall through
+  }
+  return class extends ObjectId {
+    constructor(bytes: Uint8Array, offset: number) {
+      super(bytes.subarray(offset, offset + 12));
+    }
+  } as never;
+})();
+
 /** Receiving side: the document, with its BSON types restored (in place: the clone is consumed). */
 export function fromTypedClone(clone: TypedClone): Document {
-  const [tree, patches, bytes, wrapped] = clone;
-  if (patches === null) return wrapped ? tree.value : tree;
-  const p = patches as never[];
-  const packed = bytes as Uint8Array;
-  for (let i = 0; i < p.length; ) {
-    const parent = p[i] as Document;
-    const key = p[i + 1] as string;
-    const tag = p[i + 2] as number;
-    let value: unknown;
-    switch (tag) {
-      case OBJECT_ID:
-        value = new ObjectId(packed.subarray(p[i + 3] as number, (p[i + 3] as number) + 12));
-        i += 4;
-        break;
-      case LONG:
-        value = new Long(p[i + 3] as number, p[i + 4] as number);
-        i += 5;
-        break;
-      case INT32:
-        value = new Int32(p[i + 3] as number);
-        i += 4;
-        break;
-      case DOUBLE:
-        value = new Double(p[i + 3] as number);
-        i += 4;
-        break;
-      case DECIMAL128: {
-        const at = p[i + 3] as number;
-        value = new Decimal128(Buffer.from(packed.buffer, packed.byteOffset + at, 16));
-        i += 4;
-        break;
-      }
-      case BINARY: {
-        const at = p[i + 3] as number;
-        value = new Binary(packed.subarray(at, at + (p[i + 4] as number)), p[i + 5] as number);
-        i += 6;
-        break;
-      }
-      case UUID_TAG: {
-        const at = p[i + 3] as number;
-        value = new UUID(packed.subarray(at, at + 16));
-        i += 4;
-        break;
-      }
-      case BUFFER: {
-        const at = p[i + 3] as number;
-        value = Buffer.from(packed.buffer, packed.byteOffset + at, p[i + 4] as number);
-        i += 5;
-        break;
-      }
-      case TIMESTAMP:
-        value = new Timestamp({ t: p[i + 3] as number, i: p[i + 4] as number });
-        i += 5;
-        break;
-      case MIN_KEY:
-        value = new MinKey();
-        i += 3;
-        break;
-      case MAX_KEY:
-        value = new MaxKey();
-        i += 3;
-        break;
-      case CODE:
-        value = new Code(p[i + 3] as string, p[i + 4] as Document | null);
-        i += 5;
-        break;
-      case BSON_REGEXP:
-        value = new BSONRegExp(p[i + 3] as string, p[i + 4] as string);
-        i += 5;
-        break;
-      case DBREF: {
-        const node = p[i + 3] as Document;
-        value = new DBRef(node.collection, node.oid, node.db, node.fields);
-        i += 4;
-        break;
-      }
-      case SYMBOL:
-        value = new BSONSymbol(p[i + 3] as string);
-        i += 4;
-        break;
-      default:
-        throw new Error(`unknown typed-clone tag ${tag}`);
-    }
-    parent[key] = value;
+  const [tree, streams, wrapped] = clone;
+  if (streams !== null) {
+    reader.load(streams);
+    restore(tree);
+    reader.marks.clear();
+    reader.nodes = reader.strings = null;
   }
   return wrapped ? tree.value : tree;
+}
+
+function restore(node: Document | unknown[]): void {
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) {
+      const value: unknown = node[i];
+      if (typeof value === 'object' && value !== null) {
+        const marker = reader.marks.get(value);
+        if (marker !== undefined) node[i] = build(marker);
+        else if (Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype) restore(value as Document);
+      }
+    }
+    return;
+  }
+  for (const key in node) {
+    const value: unknown = node[key];
+    if (typeof value === 'object' && value !== null) {
+      const marker = reader.marks.get(value);
+      if (marker !== undefined) node[key] = build(marker);
+      else if (Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype) restore(value as Document);
+    }
+  }
+}
+
+function build(marker: number): unknown {
+  const r = reader;
+  const numbers = r.numbers!;
+  switch (marker) {
+    case OBJECT_ID: {
+      // js-bson's own deserializer form: the id read in place, no Buffer made for it.
+      const value = new ObjectIdAt(r.bytes!, r.b);
+      r.b += 12;
+      return value;
+    }
+    case LONG: {
+      const value = new Long(numbers[r.n]!, numbers[r.n + 1]!);
+      r.n += 2;
+      return value;
+    }
+    case INT32:
+      return new Int32(numbers[r.n++]!);
+    case DOUBLE:
+      return new Double(numbers[r.n++]!);
+    case DECIMAL128:
+      return new Decimal128(r.view(16));
+    case BINARY: {
+      const subtype = numbers[r.n]!;
+      const length = numbers[r.n + 1]!;
+      r.n += 2;
+      return new Binary(r.view(length), subtype);
+    }
+    case UUID_TAG:
+      return new UUID(r.view(16));
+    case BUFFER:
+      return r.view(numbers[r.n++]!);
+    case TIMESTAMP: {
+      const value = new Timestamp({ t: numbers[r.n]!, i: numbers[r.n + 1]! });
+      r.n += 2;
+      return value;
+    }
+    case MIN_KEY:
+      return new MinKey();
+    case MAX_KEY:
+      return new MaxKey();
+    case CODE: {
+      const code = r.strings![r.s++]!;
+      if (numbers[r.n++] === 0) return new Code(code, null);
+      const scope = r.nodes![r.d++]!;
+      restore(scope);
+      return new Code(code, scope);
+    }
+    case BSON_REGEXP: {
+      const value = new BSONRegExp(r.strings![r.s]!, r.strings![r.s + 1]!);
+      r.s += 2;
+      return value;
+    }
+    case DBREF: {
+      const node = r.nodes![r.d++]!;
+      restore(node);
+      return new DBRef(node.collection, node.oid, node.db, node.fields);
+    }
+    case SYMBOL:
+      return new BSONSymbol(r.strings![r.s++]!);
+    default:
+      throw new Error(`unknown typed-clone marker ${marker}`);
+  }
 }

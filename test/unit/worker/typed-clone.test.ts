@@ -16,7 +16,8 @@ function crossThread(bytes: Uint8Array, options: DeserializeOptions): Document {
   const { port1, port2 } = new MessageChannel();
   try {
     const clone = toTypedClone(BSON.deserialize(bytes, options));
-    port1.postMessage(clone, clone[2] ? [clone[2].buffer as ArrayBuffer] : []);
+    const pack = clone[1]?.[2];
+    port1.postMessage(clone, pack ? [pack.buffer as ArrayBuffer] : []);
     const received = receiveMessageOnPort(port2);
     assert.ok(received, 'the clone arrived');
     return fromTypedClone(received.message as TypedClone);
@@ -106,8 +107,9 @@ describe('typed clone: BSON types survive the thread crossing', () => {
     const typedBytes = 2_000 * (1024 + 16);
     // The tree (strings, numbers) plus each typed value's bytes once: never the reply once per Binary.
     assert.ok(crossing < bytes.byteLength * 1.2, `${crossing} bytes cross for a ${bytes.byteLength}-byte reply`);
-    assert.equal(clone[2]!.byteLength, typedBytes, 'the pack holds each Binary and UUID once');
-    assert.equal(clone[2]!.byteLength, clone[2]!.buffer.byteLength, 'the pack owns an exact-size buffer');
+    const pack = clone[1]![2]!;
+    assert.equal(pack.byteLength, typedBytes, 'the pack holds each Binary and UUID once');
+    assert.equal(pack.byteLength, pack.buffer.byteLength, 'the pack owns an exact-size buffer');
     checkBytes(bytes, {});
     checkBytes(bytes, { promoteBuffers: true });
   });
@@ -118,5 +120,16 @@ describe('typed clone: BSON types survive the thread crossing', () => {
     }
     assert.throws(() => toTypedClone({ a: new Foreign() }), /cannot carry a Foreign/);
     assert.throws(() => toTypedClone({ a: Long.fromNumber(5, true) }), /unsigned Long/);
+  });
+});
+
+describe('typed clone: nested values that carry documents of their own', () => {
+  test('a DBRef inside a DBRef, Code with scope inside Code with scope, side by side with plain values', () => {
+    const { Code, DBRef, Long: L, ObjectId: O } = BSON;
+    const inner = new DBRef('inner', new O(), 'db', { n: L.fromNumber(2 ** 60) });
+    const outer = new DBRef('outer', new O(), undefined, { nested: inner, list: [new O(), new DBRef('third', new O())] });
+    const code = new Code('f()', { a: new Code('g()', { b: new O(), c: L.fromNumber(2 ** 61) }), d: new BSON.MinKey() });
+    const doc = { before: new O(), outer, code, after: L.fromNumber(2 ** 62), list: [outer, code, new O()] };
+    for (const options of optionCombinations()) checkBytes(BSON.serialize(doc), options);
   });
 });
