@@ -56,6 +56,18 @@ export interface RouterReply {
   address: string;
 }
 
+/** How a thread has been settling what other threads sent it, in time-bounded slices (src/worker/fair-drain.ts). */
+export interface DeliveryStats {
+  /** Slices run so far. */
+  slices: number;
+  /** Items (replies, events, stats) settled so far. */
+  items: number;
+  /** The longest slice seen, the continuations its resolutions ran included (ms). */
+  largestSliceMS: number;
+  /** Items waiting now. */
+  queued: number;
+}
+
 export interface Router {
   /**
    * Selects a server (by reservation, address or read preference), runs one
@@ -71,6 +83,8 @@ export interface Router {
   liveServers(): string[];
   /** Pool statistics per server. */
   stats(): ServerStats[];
+  /** How replies from other threads were settled on this one (worker routers only); `resetLargest` starts a new window for the longest slice. */
+  deliveryStats?(resetLargest?: boolean): DeliveryStats;
   /** Subscribes to the CMAP events of every server's pool; returns an unsubscribe function. */
   onPoolEvent(listener: (event: PoolEvent) => void): () => void;
   /** Drains: waits for operations in flight, then closes every socket and monitor. Idempotent. */

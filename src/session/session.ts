@@ -18,7 +18,7 @@ import type { DeserializeOptions, Document } from 'bson';
 import { MgoError, NetworkError, ServerError } from '../errors.js';
 import type { ServerStats } from '../pool/stats.js';
 import { PRIMARY, type ReadPreference } from '../read-preference.js';
-import type { Reservation, Router, RouterReply, RouterRequest } from '../router/router.js';
+import type { DeliveryStats, Reservation, Router, RouterReply, RouterRequest } from '../router/router.js';
 import { readBSONOptions, type BSONOptions } from '../uri/options.js';
 import { checkFraction, checkInteger } from './arguments.js';
 import { BuildInfo } from './build-info.js';
@@ -337,6 +337,16 @@ export class Session {
   stats(): ServerStats[] {
     this.#checkOpen('stats');
     return this.#family.router.stats();
+  }
+
+  /**
+   * With workers: how this thread has settled the workers' replies, in
+   * time-bounded slices (the longest slice seen, continuations included).
+   * Undefined with workers: 0, where replies come straight from the sockets.
+   */
+  deliveryStats(resetLargest = false): DeliveryStats | undefined {
+    this.#checkOpen('deliveryStats');
+    return this.#family.router.deliveryStats?.(resetLargest);
   }
 
   async buildInfo(): Promise<BuildInfo> {

@@ -25,6 +25,8 @@
 // Order. Items are handled in the order they were pushed; nothing is
 // dropped. Memory is the queue itself: one entry per item not yet handled.
 
+import type { DeliveryStats } from '../router/router.js';
+
 /** Default budget of one slice, items and their continuations together. */
 export const DEFAULT_SLICE_BUDGET_MS = 2;
 
@@ -39,16 +41,7 @@ const INITIAL_CONTINUATION_MS = 0.05;
 /** Compact the backing array once this many handled slots lead it. */
 const COMPACT_AFTER = 4096;
 
-export interface SliceStats {
-  /** Slices run so far. */
-  slices: number;
-  /** Items handled so far. */
-  items: number;
-  /** The longest slice seen, continuations included (ms). */
-  largestSliceMS: number;
-  /** Items waiting now. */
-  queued: number;
-}
+export type SliceStats = DeliveryStats;
 
 export class FairDrain<T> {
   readonly #handle: (item: T) => void;
@@ -71,8 +64,11 @@ export class FairDrain<T> {
     return this.#queue.length - this.#head;
   }
 
-  stats(): SliceStats {
-    return { ...this.#stats, queued: this.size };
+  /** The counts so far; `resetLargest` starts a new window for the longest slice. */
+  stats(resetLargest = false): SliceStats {
+    const stats = { ...this.#stats, queued: this.size };
+    if (resetLargest) this.#stats.largestSliceMS = 0;
+    return stats;
   }
 
   push(item: T): void {

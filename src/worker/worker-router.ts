@@ -208,8 +208,8 @@ export class WorkerRouter implements Router, WorkerHost {
   }
 
   /** How the main thread has been settling worker deliveries: slices, items, the longest slice (continuations included). */
-  deliveryStats(): SliceStats {
-    return this.inbox.stats();
+  deliveryStats(resetLargest = false): SliceStats {
+    return this.inbox.stats(resetLargest);
   }
 
   /** The coordinator's view of every server slot (permits open and queued, per-worker leases). */
