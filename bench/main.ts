@@ -7,10 +7,11 @@
 //   2. a CPU-heavy application: main thread 0/50/90 % busy (scenarios/cpu-heavy.ts)
 //   3. the seed experiment: many sessions at poolLimit 100 (scenarios/seed.ts)
 //   4. main-thread cost per operation by document size (scenarios/main-thread-cost.ts)
+//   5. write throughput, app idle and busy (scenarios/writes.ts)
 // Progress goes to stderr; the table to stdout; the JSON to --out, and the
 // HTML report and its SVG charts beside it (lib/report.ts).
 //
-//   npm run bench [-- --profile quick|full] [--out FILE] [--workers N] [--only spec,cpu,seed,cost] [--chart FILE]
+//   npm run bench [-- --profile quick|full] [--out FILE] [--workers N] [--only spec,cpu,seed,cost,writes] [--chart FILE]
 //
 // --chart FILE also writes the summary chart (find-one ops/s relative to the
 // official driver by app load) to FILE: the README's chart comes from there.
@@ -27,10 +28,11 @@ import { writeReport } from './lib/report.js';
 import { Results, log } from './lib/results.js';
 import { formatTables } from './lib/table.js';
 import { describeTarget, evaluateTargets } from './lib/targets.js';
-import { cpuHeavyScenario, runCpuHeavy, type CpuHeavyConfig } from './scenarios/cpu-heavy.js';
+import { cpuHeavyScenario, handlerScenario, runCpuHeavy, type CpuHeavyConfig } from './scenarios/cpu-heavy.js';
 import { PROBE_BSON, PROBE_CLONE, PROBE_SCENARIO, costScenario, runMainThreadCost, type MainThreadCostConfig } from './scenarios/main-thread-cost.js';
 import { MONITORING_SOCKETS, runSeed, seedScenario, type SeedConfig } from './scenarios/seed.js';
 import { runSpecTasks, type SpecConfig } from './scenarios/spec-tasks.js';
+import { runWrites, writesScenario, type WritesConfig } from './scenarios/writes.js';
 
 interface Profile {
   /** Connection limit of every variant outside the seed experiment. */
@@ -39,6 +41,7 @@ interface Profile {
   cpu: CpuHeavyConfig;
   seed: SeedConfig;
   cost: MainThreadCostConfig;
+  writes: WritesConfig;
 }
 
 const BUSY = [0, 0.5, 0.9];
@@ -47,20 +50,22 @@ const PROFILES: Record<string, Profile> = {
   quick: {
     poolLimit: 8,
     spec: { reps: 2, ops: 40, findManyDocs: 100, bulkDocs: 1000, largeOps: 1, ldjsonFiles: 1, ldjsonLines: 250 },
-    cpu: { reps: 2, durationMS: 300, warmupMS: 150, concurrency: 64, busyFractions: BUSY },
+    cpu: { reps: 2, durationMS: 300, warmupMS: 150, concurrency: 64, busyFractions: BUSY, handlerMicros: 200 },
     seed: { reps: 2, sessions: 1_000, poolLimit: 100, holdMS: 50, sampleMS: 5 },
     cost: { reps: 2, durationMS: 200, warmupMS: 100, concurrency: 16, largeConcurrency: 1, probeMS: 25 },
+    writes: { reps: 2, durationMS: 300, warmupMS: 150, concurrency: 8, busyFractions: [0, 0.5] },
   },
   full: {
     poolLimit: 8,
     spec: { reps: 5, ops: 300, findManyDocs: 1000, bulkDocs: 10_000, largeOps: 5, ldjsonFiles: 2, ldjsonLines: 1000 },
-    cpu: { reps: 5, durationMS: 2000, warmupMS: 500, concurrency: 64, busyFractions: BUSY },
+    cpu: { reps: 5, durationMS: 2000, warmupMS: 500, concurrency: 64, busyFractions: BUSY, handlerMicros: 200 },
     seed: { reps: 3, sessions: 10_000, poolLimit: 100, holdMS: 50, sampleMS: 5 },
     cost: { reps: 5, durationMS: 1000, warmupMS: 500, concurrency: 16, largeConcurrency: 2, probeMS: 200 },
+    writes: { reps: 5, durationMS: 2000, warmupMS: 500, concurrency: 8, busyFractions: [0, 0.5] },
   },
 };
 
-const SCENARIOS = ['spec', 'cpu', 'seed', 'cost'] as const;
+const SCENARIOS = ['spec', 'cpu', 'seed', 'cost', 'writes'] as const;
 
 function parseArgs(args: string[]) {
   const profileName = option(args, '--profile', 'quick');
@@ -95,9 +100,10 @@ function notes(profileName: string, n: number, load: number): string[] {
   return [
     `Variants: mgo-threads at workers 0 (sockets in the main thread), 1, 2 and N = ${n} (os.availableParallelism(); left out where it equals 1 or 2), ` +
       `and the official mongodb driver with maxPoolSize equal to poolLimit. mgo-threads sessions run in Eventual mode (no reserved socket), as the official driver routes each operation.`,
-    'Where the reply is decoded: mgo-threads implements one place, the main thread. With workers > 0 the worker transfers the reply\'s BSON bytes and the main thread decodes them; ' +
-      'decoding in the worker is not implemented, because the decoded document would cross by structured clone, which loses BSON types (ObjectId, Long, Decimal128, Binary, Int32/Double). ' +
-      'The "decode placement probe" rows measure the main-thread half of each placement per document: BSON.deserialize of the bytes (today) and receiving a structured clone (what worker decoding would leave on the main thread).',
+    'Where the reply is decoded: with workers 0 on the main thread. With workers > 0 a reply of 512 bytes or more is decoded in the worker with the caller\'s BSON options and crosses as a typed clone ' +
+      '(structured clone plus the BSON types restored: the same result as BSON.deserialize), smaller ones as their BSON bytes, decoded on the main thread. ' +
+      'Replies are settled on the main thread in slices of about 2 ms, continuations included ("largest_slice"). Writes: each document is serialized once, on the main thread, and its bytes go to the socket unchanged. ' +
+      'The "decode placement probe" rows measure the main-thread half of each placement per document: BSON.deserialize of the reply and receiving its typed clone.',
     `Canned-reply server: a child process answering hello, find (one document: small_doc ${sizes.small_doc} B, tweet ${sizes.tweet} B, 16kb ${sizes['16kb']} B, large_doc ${sizes.large_doc} B of BSON) and insert with fixed replies; ` +
       'scenarios 2 and 4 and the large-doc spec tasks use it, so that the driver, not a server, is measured.',
     'Spec tasks run against FerretDB (SQLite), which dominates their times: ratios near 1 there say little about the driver. Counts are scaled down from the spec (FerretDB is slow); scores use the spec\'s nominal sizes for the operations run.',
@@ -144,6 +150,7 @@ async function main(): Promise<void> {
     server = undefined;
     if (only.has('cpu')) await runCpuHeavy(cannedClients, profile.cpu, results);
     if (only.has('cost')) await runMainThreadCost(cannedClients, profile.cost, results);
+    if (only.has('writes')) await runWrites(cannedClients, profile.writes, results);
   } finally {
     await closeAll(cannedClients);
     await server?.stop();
@@ -153,8 +160,12 @@ async function main(): Promise<void> {
   const targets = evaluateTargets(results, {
     cpuScenario: cpuHeavyScenario,
     busyFractions: only.has('cpu') ? profile.cpu.busyFractions : [],
-    read16kScenario: costScenario('read', '16kb'),
+    handlerScenario: only.has('cpu') ? handlerScenario(profile.cpu.handlerMicros) : undefined,
+    readCostScenarios: [costScenario('read', '16kb'), costScenario('read', 'typed16kb')],
+    writeCostScenarios: [costScenario('write', '16kb'), costScenario('write', 'typed16kb'), costScenario('write', 'large_doc')],
     decodeProbe16k: { scenario: `${PROBE_SCENARIO}: 16kb`, bsonVariant: PROBE_BSON.name, cloneVariant: PROBE_CLONE.name },
+    writesScenario: only.has('writes') ? writesScenario : undefined,
+    writesBusy: profile.writes.busyFractions,
     seedScenario: only.has('seed') ? seedScenario(profile.seed) : undefined,
     poolLimit: profile.seed.poolLimit,
     monitoringSockets: MONITORING_SOCKETS,

@@ -41,6 +41,11 @@ export interface BenchClient {
   readonly session?: Session;
 }
 
+/** The longest slice the main thread spent settling worker replies since the last call (ms); undefined without workers. */
+export function largestSlice(client: BenchClient): number | undefined {
+  return client.session?.deliveryStats(true)?.largestSliceMS;
+}
+
 export interface ClientOptions {
   poolLimit: number;
   /** How long an operation may wait for a connection. */

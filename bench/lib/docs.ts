@@ -3,6 +3,7 @@
 // made from tweets, with the nominal sizes the spec scores tasks by.
 import { readFileSync } from 'node:fs';
 import { BSON, EJSON, type Document } from 'bson';
+import { typedDocument } from '../../test/fixtures/bson-exact.js';
 
 export const BENCH_DATA = new URL('../../../shared/bench-data/', import.meta.url);
 
@@ -15,8 +16,8 @@ export const NOMINAL = {
   ldjsonFile: 5_650_000,
 } as const;
 
-export type DocName = 'small_doc' | 'tweet' | '16kb' | 'large_doc';
-export const DOC_NAMES: readonly DocName[] = ['small_doc', 'tweet', '16kb', 'large_doc'];
+export type DocName = 'small_doc' | 'tweet' | '16kb' | 'typed16kb' | 'large_doc';
+export const DOC_NAMES: readonly DocName[] = ['small_doc', 'tweet', '16kb', 'typed16kb', 'large_doc'];
 
 export function readBenchJson(file: string): Document {
   return EJSON.parse(readFileSync(new URL(file, BENCH_DATA), 'utf8')) as Document;
@@ -39,7 +40,9 @@ export function benchDocs(): Record<DocName, Document> {
   const { _id: _t, ...tweet } = readBenchJson('tweet.json');
   const { _id: _s, ...small } = readBenchJson('small_doc.json');
   const { _id: _l, ...large } = readBenchJson('large_doc.json');
-  cached = { small_doc: small, tweet, '16kb': sixteenKB(tweet), large_doc: large };
+  // 16 KB with BSON types in every item (ObjectId, Long, Date, Decimal128, Binary, UUID, Timestamp): what a typed reply costs.
+  const { _id: _d, ...typed } = typedDocument(16_384, (d) => BSON.calculateObjectSize(d));
+  cached = { small_doc: small, tweet, '16kb': sixteenKB(tweet), typed16kb: typed, large_doc: large };
   return cached;
 }
 

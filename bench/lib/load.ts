@@ -86,6 +86,22 @@ export interface WindowOptions {
   durationMS: number;
   /** Fraction of the main thread taken by application work (0: none). */
   appFraction?: number;
+  /** Application CPU per request: each loop burns this many µs after each reply, as a request handler would (0: none). */
+  appMicrosPerOp?: number;
+}
+
+/** Burns `us` microseconds of arithmetic on the main thread; returns the wall ms spent. */
+function burn(us: number): number {
+  const t0 = performance.now();
+  const end = t0 + us / 1000;
+  let x = 1;
+  let t = t0;
+  while (t < end) {
+    for (let i = 0; i < 20; i++) x = (x * 1_103_515_245 + 12_345) % 2_147_483_647;
+    t = performance.now();
+  }
+  if (x === -1) console.log(x);
+  return t - t0;
 }
 
 export interface WindowResult {
@@ -117,6 +133,9 @@ export async function runWindow(op: () => Promise<unknown>, options: WindowOptio
   const app = new AppLoad(options.appFraction ?? 0);
   const delay = monitorEventLoopDelay({ resolution: 1 });
   const latencies: number[] = [];
+  const perOpUS = options.appMicrosPerOp ?? 0;
+  let perOpMS = 0;
+  let perOpCpuMS = 0;
   let ops = 0;
   let deadline = Infinity;
   // The loops check the clock themselves rather than wait for a timer: while
@@ -130,6 +149,11 @@ export async function runWindow(op: () => Promise<unknown>, options: WindowOptio
       await op();
       latencies.push(performance.now() - t0);
       ops++;
+      if (perOpUS > 0) {
+        const cpu0 = mainThreadCpuMS();
+        perOpMS += burn(perOpUS);
+        perOpCpuMS += mainThreadCpuMS() - cpu0;
+      }
       app.work();
     }
   };
@@ -145,8 +169,8 @@ export async function runWindow(op: () => Promise<unknown>, options: WindowOptio
   const cpuMS = mainThreadCpuMS() - cpu0;
   delay.disable();
   app.stop();
-  const appMS = app.busyMS;
-  const appCpuMS = app.cpuMS;
+  const appMS = app.busyMS + perOpMS;
+  const appCpuMS = app.cpuMS + perOpCpuMS;
   return {
     ops,
     opsPerSecond: ops / (elapsedMS / 1000),

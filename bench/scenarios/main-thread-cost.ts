@@ -3,21 +3,19 @@
 // against the canned-reply server, with no application work: the main
 // thread's event-loop active time per operation (load.ts).
 //
-// Where the reply is decoded. The driver implements one place today: on the
-// main thread. With workers 0 the main thread also owns the socket; with
-// workers > 0 the worker sends the reply's BSON bytes over (transferred, not
-// copied) and the main thread decodes them. Decoding in the worker is not
-// implemented: the decoded document would cross by structured clone, which
-// turns ObjectId, Long, Decimal128, Binary and Int32/Double into plain
-// objects and numbers. To show what it would save, the probe rows measure,
-// per document, the main-thread half of each placement in isolation:
-// BSON.deserialize of the bytes (today's) and v8.deserialize of a
-// structured-clone payload (what receiving a worker-decoded document costs;
-// types lost).
+// Where the reply is decoded. With workers 0 the main thread owns the
+// socket and decodes. With workers > 0 a reply of 512 bytes or more is
+// decoded in the worker and crosses as a typed clone (src/worker/typed-clone.ts:
+// structured clone plus the BSON types restored), smaller ones as their
+// BSON bytes. The probe rows measure, per document, the main-thread half of
+// each placement in isolation: BSON.deserialize of the bytes, and receiving
+// the typed clone (v8.deserialize plus restoring the types), which gives the
+// same result.
 import { serialize as v8Serialize, deserialize as v8Deserialize } from 'node:v8';
 import { BSON, ObjectId, type Document } from 'bson';
+import { fromTypedClone, toTypedClone, type TypedClone } from '../../src/worker/typed-clone.js';
 import type { BenchClient } from '../lib/clients.js';
-import { MAIN_CPU_US_PER_OP, MAIN_US_PER_OP, OPS_PER_SECOND, runCells, type Cell } from '../lib/cells.js';
+import { EVENT_LOOP_DELAY_P99, MAIN_CPU_US_PER_OP, MAIN_US_PER_OP, OPS_PER_SECOND, runCells, type Cell } from '../lib/cells.js';
 import { DOC_NAMES, benchDocs, type DocName } from '../lib/docs.js';
 import { log, type Results } from '../lib/results.js';
 
@@ -36,7 +34,7 @@ export interface MainThreadCostConfig {
 export const costScenario = (kind: 'read' | 'write', doc: DocName): string => `main-thread cost: ${kind} ${doc}`;
 export const PROBE_SCENARIO = 'decode placement probe';
 export const PROBE_BSON = { name: 'probe: BSON.deserialize (main, today)', workers: null };
-export const PROBE_CLONE = { name: 'probe: structured-clone receive (worker decode)', workers: null };
+export const PROBE_CLONE = { name: 'probe: typed-clone receive (worker decode)', workers: null };
 
 /** µs per call of `f`, over repeated calls for about `ms`. */
 function microsPerCall(f: () => unknown, ms: number): number {
@@ -55,20 +53,21 @@ function runProbes(config: MainThreadCostConfig, results: Results): void {
   const docs = benchDocs();
   for (const name of DOC_NAMES) {
     const doc: Document = { _id: new ObjectId(), ...docs[name] };
-    const bson = BSON.serialize(doc);
-    const cloned = v8Serialize(doc);
+    const reply = BSON.serialize({ cursor: { firstBatch: [doc], id: 0, ns: 'bench.c' }, ok: 1 });
+    const cloned = v8Serialize(toTypedClone(BSON.deserialize(reply)));
+    const receive = () => fromTypedClone(v8Deserialize(cloned) as TypedClone);
     const bsonRuns: number[] = [];
     const cloneRuns: number[] = [];
     // Warm-up (JIT), not recorded.
-    microsPerCall(() => BSON.deserialize(bson), config.probeMS);
-    microsPerCall(() => v8Deserialize(cloned), config.probeMS);
+    microsPerCall(() => BSON.deserialize(reply), config.probeMS);
+    microsPerCall(receive, config.probeMS);
     for (let rep = 0; rep < config.reps; rep++) {
-      bsonRuns.push(microsPerCall(() => BSON.deserialize(bson), config.probeMS));
-      cloneRuns.push(microsPerCall(() => v8Deserialize(cloned), config.probeMS));
+      bsonRuns.push(microsPerCall(() => BSON.deserialize(reply), config.probeMS));
+      cloneRuns.push(microsPerCall(receive, config.probeMS));
     }
     const bsonM = results.add(`${PROBE_SCENARIO}: ${name}`, PROBE_BSON, 'main_thread_per_doc', 'µs', bsonRuns);
     const cloneM = results.add(`${PROBE_SCENARIO}: ${name}`, PROBE_CLONE, 'main_thread_per_doc', 'µs', cloneRuns);
-    log(`${PROBE_SCENARIO} ${name}: BSON.deserialize ${bsonM.median.toFixed(1)} µs, structured-clone receive ${cloneM.median.toFixed(1)} µs`);
+    log(`${PROBE_SCENARIO} ${name}: BSON.deserialize ${bsonM.median.toFixed(1)} µs, typed-clone receive ${cloneM.median.toFixed(1)} µs`);
   }
 }
 
@@ -83,6 +82,6 @@ export async function runMainThreadCost(clients: BenchClient[], config: MainThre
     const doc = { _id: new ObjectId(), ...docs[name] };
     cells.push({ scenario: costScenario('write', name), op: (c) => () => c.insertOne('bench', name, doc), window });
   }
-  await runCells(clients, cells, config.reps, config.warmupMS, [MAIN_US_PER_OP, MAIN_CPU_US_PER_OP, OPS_PER_SECOND], results);
+  await runCells(clients, cells, config.reps, config.warmupMS, [MAIN_US_PER_OP, MAIN_CPU_US_PER_OP, OPS_PER_SECOND, EVENT_LOOP_DELAY_P99], results);
   runProbes(config, results);
 }
