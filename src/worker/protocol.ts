@@ -36,19 +36,30 @@
 // event-loop turn (setImmediate: every reply that arrived in one poll phase,
 // from every socket, goes in one message). A MessagePort round trip costs
 // 22-34 µs here whatever it carries; coalescing makes that a per-batch cost.
+// A batch is posted at once when it reaches MAX_BATCH (512) messages, 256
+// replies in a worker: the receiver clones a message whole before it can
+// handle any of it, so no message carries an unbounded burst.
 // The worker's pool statistics ride along (STATS) in any batch sent after a
 // pool changed, so the main thread's stats() needs no round trip.
+//
+// Handling. Neither side handles a batch in one go: each message goes into
+// a FairDrain (fair-drain.ts), handled in slices of about 2 ms with the
+// event loop free between them; on the main thread the slice's budget
+// counts the continuations that resolving replies runs. Order is kept.
 //
 // Tuples. The first element is the kind, the second (for what expects an
 // answer) an integer request id, unique among the requests in flight on
 // that port; the main thread chose it and the worker echoes it.
 //
 //   main -> worker (ToWorker)
-//     [RUN, id, flags, db, payload, sequences, readPreference, reservation, address]
-//         flags: WRITE | MORE_TO_COME; payload: BSON bytes (see below);
-//         sequences: [identifier, count][] or null; readPreference: null
-//         means primary; reservation: the worker's reservation id, 0 for
-//         none; address: run on that server (cursor follow-ups), or null.
+//     [RUN, id, flags, db, command, sequences, readPreference, reservation, address, decode]
+//         flags: WRITE | MORE_TO_COME; command: the command's BSON bytes;
+//         sequences: [identifier, count, bytes][] or null (WireSequence:
+//         the documents' BSON back to back); readPreference: null means
+//         primary; reservation: the worker's reservation id, 0 for none;
+//         address: run on that server (cursor follow-ups), or null;
+//         decode: how to decode the reply (decodeFlagsOf(): 0 = send the
+//         bytes, else DECODE_HERE | the BSON options that differ from js-bson's defaults).
 //     [RESERVE, id, readPreference]
 //     [RELEASE, reservation]                            (no answer)
 //     [TOPOLOGY, CheckBroadcast]                        a check of the process's monitor, or
@@ -57,6 +68,8 @@
 //     [EVENTS, on]                                      forward CMAP events or stop
 //   worker -> main (FromWorker)
 //     [REPLY, id, address, body]      body: the reply's BSON bytes; null for moreToCome ({ ok: 1 })
+//     [DECODED, id, address, clone]   clone: the reply decoded in the worker, a v8-serialized
+//                                     TypedClone (typed-clone.ts)
 //     [FAILED, id, ErrorRecord]
 //     [RESERVED, id, reservation, address, writable]
 //     [DEAD, reservation]             a reserved socket closed while held
@@ -65,19 +78,27 @@
 //     [CLEARED, address, interruptInUse, message]   this worker cleared a pool
 //     [CHECK, address]                this worker asks for an immediate check
 //
-// Payloads. Documents cross as BSON bytes, never as objects: structured
-// clone turns ObjectId, Long, Decimal128, Binary, Int32/Double into plain
-// objects and numbers. A RUN payload is the command document followed by the
-// documents of each sequence, back to back (each BSON document starts with
-// its length), serialized as the connection would (ignoreUndefined, no key
-// checks); the worker reads them with promoteValues off, so that serializing
-// them again for the wire gives the same bytes (an Int32 stays an Int32, a
-// Double a Double). A reply travels as the bytes the server sent (the OP_MSG
-// body), and is decoded once, on the main thread, with the caller's
-// `deserialize` options: where the result is used, exactly as LocalRouter
-// would have decoded it. The worker only reads the top-level `ok` field in
-// place (src/wire/reply-status.ts) to turn ok: 0 into a ServerError where the SDAM
-// error rules run.
+// Commands. The main thread serializes the command once (encodeRun); the
+// worker reads it back with promoteValues off (PAYLOAD_DESERIALIZE), so that
+// serializing it again for the wire, with $db and $readPreference added,
+// gives the same bytes for what the caller wrote (an Int32 stays an Int32,
+// a Double a Double). Documents of a write (insert, update and delete
+// statements) are serialized once, by the session (src/session/validate.ts,
+// src/wire/bson.ts), and their bytes cross and go to the socket unchanged:
+// the worker never decodes them.
+//
+// Replies. A reply of WORKER_DECODE_MIN_BYTES (512) or more is decoded in
+// the worker with the caller's options and crosses as a TypedClone: the
+// structured clone of the decoded tree with its BSON types as markers plus
+// their data (typed-clone.ts), v8-serialized into bytes so that the main
+// thread pays for receiving it inside its slices rather than when the
+// message arrives. The main thread's fromTypedClone() gives exactly what
+// BSON.deserialize(body, options) gives. Smaller replies, replies asked for
+// with options the worker does not carry (raw's fieldsAsRaw), and bytes the
+// worker cannot decode cross as the server's bytes and are decoded on the
+// main thread (where a decoding error is reported as ERR_PROTOCOL). The
+// worker reads the top-level `ok` field first (src/wire/reply-status.ts) to
+// turn ok: 0 into a ServerError where the SDAM error rules run.
 //
 // Byte arrays are exact-size and transferred. BSON.serialize returns small
 // results as a slice of Buffer's shared 8 KiB pool: posting one copies the
