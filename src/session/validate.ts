@@ -13,7 +13,7 @@
 // 2.6-4.6x the official driver's.)
 import { BSON, type Document } from 'bson';
 import { InvalidDocumentError } from '../errors.js';
-import { classifySerializeError, serializeRaw } from '../wire/bson.js';
+import { classifySerializeError, serializeRaw, topLevelDollarKey } from '../wire/bson.js';
 
 /**
  * The server's maxBsonObjectSize. The Router does not expose the value a
@@ -84,10 +84,11 @@ function checkShape(doc: unknown, what: string, role: DocumentRole): asserts doc
   if (typeof doc !== 'object' || doc === null || (Array.isArray(doc) && !arrayAllowed) || isLeaf(doc)) {
     throw invalid(what, `must be a document (a plain object), got ${doc === null ? 'null' : Array.isArray(doc) ? 'an array' : typeof doc}`);
   }
-  if (role === 'insert') {
-    const dollar = Object.keys(doc).find((key) => key.startsWith('$'));
-    if (dollar !== undefined) throw invalid(what, `has a top-level key '${dollar}': stored documents may not have keys starting with '$'`);
-  }
+}
+
+function checkInsertKeys(bytes: Uint8Array, what: string): void {
+  const dollar = topLevelDollarKey(bytes);
+  if (dollar !== undefined) throw invalid(what, `has a top-level key '${dollar}': stored documents may not have keys starting with '$'`);
 }
 
 function tooLarge(what: string, size: number, limit: number): InvalidDocumentError {
@@ -112,6 +113,7 @@ export function encodeDocument(doc: unknown, what: string, role: DocumentRole = 
     throw invalid(what, `cannot be serialized to BSON: ${message}`);
   }
   if (bytes.byteLength > limit) throw tooLarge(what, bytes.byteLength, limit);
+  if (role === 'insert') checkInsertKeys(bytes, what);
   return bytes;
 }
 
@@ -120,7 +122,7 @@ export function encodeDocument(doc: unknown, what: string, role: DocumentRole = 
  * and update) and returns its BSON size, without serializing it: the
  * command is serialized once, when it is sent.
  */
-export function checkDocument(doc: unknown, what: string, role: DocumentRole = 'document', limit = MAX_BSON_OBJECT_SIZE): number {
+export function checkDocument(doc: unknown, what: string, role: Exclude<DocumentRole, 'insert'> = 'document', limit = MAX_BSON_OBJECT_SIZE): number {
   checkShape(doc, what, role);
   walk(doc, what, [], new Set());
   const size = BSON.calculateObjectSize(doc as Document, SIZE_OPTIONS);

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as BSON from 'bson';
 import { Long, ObjectId } from 'bson';
-import { SERIALIZE_OPTIONS, concatBytes, encodeStatement, packedDocumentSizes, serializeRaw } from '../../../src/wire/bson.js';
+import { SERIALIZE_OPTIONS, concatBytes, encodeStatement, packedDocumentSizes, serializeRaw, topLevelDollarKey } from '../../../src/wire/bson.js';
 import { encodeOpMsg, sequenceDocuments } from '../../../src/wire/op-msg.js';
 
 const LIMITS = { maxBsonObjectSize: 16 * 1024 * 1024, maxMessageSizeBytes: 48_000_000 };
@@ -48,5 +48,21 @@ describe('encoded documents', () => {
     assert.notEqual(out.buffer, part.buffer);
     assert.equal(out.byteLength, out.buffer.byteLength);
     assert.deepEqual(out, new Uint8Array(part));
+  });
+});
+
+describe('topLevelDollarKey', () => {
+  test('finds the first top-level key starting with $ from the bytes, skipping every BSON type, as Object.keys would', async () => {
+    const { prng, randomDocument, benchDocument } = await import('../../fixtures/bson-exact.js');
+    const docs = [benchDocument('full_bson.json'), benchDocument('deep_bson.json'), benchDocument('tweet.json')];
+    for (let seed = 1; seed <= 200; seed++) docs.push(randomDocument(prng(seed)));
+    for (const doc of docs) {
+      const bytes = serializeRaw(doc);
+      const expected = Object.keys(doc).find((key) => key.startsWith('$'));
+      assert.equal(topLevelDollarKey(bytes), expected);
+      const withDollar = { ...doc, $set: { nested: { $inc: 1 } }, after: 1 };
+      assert.equal(topLevelDollarKey(serializeRaw(withDollar)), expected ?? '$set');
+    }
+    assert.equal(topLevelDollarKey(serializeRaw({ a: { $b: 1 }, c: [{ $d: 2 }] })), undefined, 'nested $ keys are not top-level');
   });
 });
