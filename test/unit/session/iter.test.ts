@@ -122,6 +122,27 @@ describe('Iter', () => {
     await iter.close();
   });
 
+  test('an unread iterator holds at most one prefetched batch: nothing more is fetched until it is read', async () => {
+    const { router, c } = cursorServer(10_000);
+    const iter = c.find().batch(100).prefetch(0.5).iter();
+    // Read past the prefetch threshold of the first batch: one getMore goes out.
+    for (let k = 0; k < 60; k++) await iter.next();
+    const settle = async () => {
+      for (let t = 0; t < 20; t++) await new Promise((r) => setImmediate(r));
+    };
+    await settle();
+    assert.equal(router.requestsNamed('getMore').length, 1);
+    // The reader stops: however long it waits, no further batch is fetched.
+    await settle();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(router.requestsNamed('getMore').length, 1, 'a slow reader does not make the iterator buffer more');
+    // Reading on past the next threshold fetches exactly one more.
+    for (let k = 0; k < 100; k++) await iter.next();
+    await settle();
+    assert.equal(router.requestsNamed('getMore').length, 2);
+    await iter.close();
+  });
+
   test('prefetch(0) fetches only when the buffer is empty', async () => {
     const { router, c } = cursorServer(6);
     const iter = c.find().batch(3).prefetch(0).iter();
