@@ -19,6 +19,7 @@ import {
 } from '../wire/constants.js';
 import { MessageReader } from '../wire/message-reader.js';
 import { DecodeError, EncodeError, decodeMessage, encodeOpMsg, sequenceCount, type OutgoingSequence, type ReplyMessage } from '../wire/op-msg.js';
+import { replyIsOk } from '../wire/reply-status.js';
 import { helloCommand, parseHandshakeReply, type HandshakeResult } from './handshake.js';
 
 export type ConnectionState = 'connecting' | 'handshaking' | 'ready' | 'closing' | 'closed';
@@ -179,21 +180,55 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.socket.unref();
   }
 
-  /** Runs a command and returns the deserialized reply; ok: 0 replies throw ServerError. */
+  /**
+   * Runs a command and returns the deserialized reply, held to
+   * checkedReply()'s rules; { ok: 1 } for a moreToCome request.
+   */
   async command(db: string, command: Document, options: CommandOptions & { deserialize?: DeserializeOptions } = {}): Promise<Document> {
     const reply = await this.commandRaw(db, command, options);
     if (!reply) return { ok: 1 };
-    let body: Document;
+    return this.checkedReply(reply.body, options.deserialize);
+  }
+
+  /**
+   * command(), with the reply left as its BSON bytes (a view into the
+   * received frame) after the same checks, its `ok` read in place; undefined
+   * for a moreToCome request. A worker hands such bytes to the main thread.
+   */
+  async commandBytes(db: string, command: Document, options: CommandOptions = {}): Promise<Uint8Array | undefined> {
+    const reply = await this.commandRaw(db, command, options);
+    if (!reply) return undefined;
+    this.checkedReply(reply.body, false);
+    return reply.body;
+  }
+
+  /**
+   * The rules every reply is held to, in this one place. A well-framed
+   * reply whose BSON is not valid puts the stream in doubt: ERR_PROTOCOL,
+   * and the connection is destroyed. A reply that does not say ok: 1 is the
+   * server's error: a ServerError. `decode` false reads only the top-level
+   * `ok` from the bytes (reply-status.ts) and returns nothing; otherwise
+   * the reply is deserialized with those options and returned.
+   */
+  private checkedReply(body: Uint8Array, decode: false): undefined;
+  private checkedReply(body: Uint8Array, decode: DeserializeOptions | undefined): Document;
+  private checkedReply(body: Uint8Array, decode: DeserializeOptions | undefined | false): Document | undefined {
+    let doc: Document | undefined;
+    let ok: boolean;
     try {
-      body = BSON.deserialize(reply.body, options.deserialize);
+      if (decode === false) {
+        ok = replyIsOk(body);
+      } else {
+        doc = BSON.deserialize(body, decode);
+        ok = Number(doc.ok) === 1;
+      }
     } catch (err) {
-      // The frame was well formed but the BSON inside is not: the stream is in doubt.
       const error = new NetworkError('ERR_PROTOCOL', `${this.describe()}: invalid BSON in reply: ${(err as Error).message}`, { address: this.address });
       this.destroy(error);
       throw error;
     }
-    if (Number(body.ok) !== 1) throw ServerError.fromReply(body, this.address);
-    return body;
+    if (!ok) throw ServerError.fromReply(doc ?? BSON.deserialize(body), this.address);
+    return doc;
   }
 
   /**

@@ -1,7 +1,6 @@
 // The Router that runs the cluster and its pools in the calling thread:
 // `workers: 0`, and the single-thread baseline every benchmark compares
 // against. The worker router runs this same cluster code inside each worker.
-import * as BSON from 'bson';
 import type { Document } from 'bson';
 import { Cluster, type ClusterHooks } from '../cluster/cluster.js';
 import type { Server } from '../cluster/server.js';
@@ -14,7 +13,6 @@ import type { ClearOptions } from '../pool/pool.js';
 import type { ServerStats } from '../pool/stats.js';
 import type { ReadPreference } from '../read-preference.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
-import { MalformedReplyError, replyIsOk } from '../wire/reply-status.js';
 import type { Reservation, Router, RouterReply, RouterRequest } from './router.js';
 
 class HeldSocket implements Reservation {
@@ -34,6 +32,9 @@ class HeldSocket implements Reservation {
 }
 
 type RouterState = 'open' | 'closing' | 'closed';
+
+/** What run() and runRaw() do with the socket the shared path found: send the command, read the reply their way. */
+type Send<T> = (connection: Connection, command: Document, address: string) => Promise<T>;
 
 /** How a worker runs a LocalRouter: the cluster's hooks, plus word of reserved sockets dying. */
 export interface LocalRouterHooks extends ClusterHooks {
@@ -90,15 +91,28 @@ export class LocalRouter implements Router {
   }
 
   run(request: RouterRequest): Promise<RouterReply> {
-    return this.track(() => this.execute(request, request.reservation?.id, (server, connection) => this.runOn(server, connection, request)));
+    const options = { sequences: request.sequences, moreToCome: request.moreToCome, deserialize: request.deserialize };
+    return this.track(() =>
+      this.execute(request, request.reservation?.id, async (connection, command, address) => ({
+        reply: await connection.command(request.db, command, options),
+        address,
+      })),
+    );
   }
 
   /**
-   * run(), with the reply left as BSON bytes: an ok: 0 reply still throws a
-   * ServerError (after the SDAM error rules ran); `deserialize` is ignored.
+   * run(), with the reply left as BSON bytes: the same path and the same
+   * checks (an ok: 0 reply still throws a ServerError, after the SDAM error
+   * rules ran); `deserialize` is ignored.
    */
   runRaw(request: RawRouterRequest): Promise<RawRouterReply> {
-    return this.track(() => this.execute(request, request.reservationId, (server, connection) => this.runRawOn(server, connection, request)));
+    const options = { sequences: request.sequences, moreToCome: request.moreToCome };
+    return this.track(() =>
+      this.execute(request, request.reservationId, async (connection, command, address) => ({
+        body: await connection.commandBytes(request.db, command, options),
+        address,
+      })),
+    );
   }
 
   private track<T>(start: () => Promise<T>): Promise<T> {
@@ -198,11 +212,13 @@ export class LocalRouter implements Router {
     await this.cluster.destroy();
   }
 
-  private async execute<T>(
-    request: RawRouterRequest,
-    reservationId: number | undefined,
-    runOn: (server: Server, connection: Connection) => Promise<T>,
-  ): Promise<T> {
+  /**
+   * The one path of run() and runRaw(): the socket (reserved, or checked out
+   * of the selected server's pool and back in afterwards), the command with
+   * its $readPreference, and the SDAM error rules for what fails; `send`
+   * is the only difference (decoded reply or bytes).
+   */
+  private async execute<T>(request: RawRouterRequest, reservationId: number | undefined, send: Send<T>): Promise<T> {
     if (reservationId !== undefined) {
       const socket = this.held.get(reservationId);
       if (!socket) throw new MgoError('ERR_CONNECTION_CLOSED', `reservation ${reservationId} is not held by this router`);
@@ -212,16 +228,28 @@ export class LocalRouter implements Router {
           address: socket.address,
         });
       }
-      return runOn(socket.server, socket.connection);
+      return this.sendOn(socket.server, socket.connection, request, send);
     }
     const server = request.address
       ? this.serverAt(request.address)
       : await this.cluster.selectServer({ readPreference: request.readPreference, forWrite: request.write });
     const connection = await server.pool.checkOut();
     try {
-      return await runOn(server, connection);
+      return await this.sendOn(server, connection, request, send);
     } finally {
       server.pool.checkIn(connection);
+    }
+  }
+
+  private async sendOn<T>(server: Server, connection: Connection, request: RawRouterRequest, send: Send<T>): Promise<T> {
+    const command = request.write ? request.command : this.withReadPreference(server, request.command, request.readPreference);
+    try {
+      return await send(connection, command, server.address);
+    } catch (err) {
+      if (err instanceof NetworkError || err instanceof ServerError) {
+        this.cluster.handleApplicationError(server.address, err, connection.generation, connection.hello.maxWireVersion);
+      }
+      throw err;
     }
   }
 
@@ -229,55 +257,6 @@ export class LocalRouter implements Router {
     const server = this.cluster.server(address);
     if (!server) throw new NetworkError('ERR_CONNECTION_CLOSED', `server ${address} is no longer part of the cluster`, { address });
     return server;
-  }
-
-  private async runOn(server: Server, connection: Connection, request: RouterRequest): Promise<RouterReply> {
-    const command = this.commandFor(server, request);
-    try {
-      if (request.moreToCome) {
-        await connection.commandRaw(request.db, command, { sequences: request.sequences, moreToCome: true });
-        return { reply: { ok: 1 }, address: server.address };
-      }
-      const reply = await connection.command(request.db, command, { sequences: request.sequences, deserialize: request.deserialize });
-      return { reply, address: server.address };
-    } catch (err) {
-      this.onOperationError(server, connection, err);
-      throw err;
-    }
-  }
-
-  private async runRawOn(server: Server, connection: Connection, request: RawRouterRequest): Promise<RawRouterReply> {
-    const command = this.commandFor(server, request);
-    const address = server.address;
-    try {
-      const reply = await connection.commandRaw(request.db, command, { sequences: request.sequences, moreToCome: request.moreToCome });
-      if (!reply) return { body: undefined, address };
-      let ok: boolean;
-      try {
-        ok = replyIsOk(reply.body);
-      } catch (err) {
-        if (!(err instanceof MalformedReplyError)) throw err;
-        // As Connection.command(): well framed but not BSON, the stream is in doubt.
-        const error = new NetworkError('ERR_PROTOCOL', `connection ${connection.id} to ${address}: invalid BSON in reply: ${err.message}`, { address });
-        connection.destroy(error);
-        throw error;
-      }
-      if (!ok) throw ServerError.fromReply(BSON.deserialize(reply.body), address);
-      return { body: reply.body, address };
-    } catch (err) {
-      this.onOperationError(server, connection, err);
-      throw err;
-    }
-  }
-
-  private commandFor(server: Server, request: RawRouterRequest): Document {
-    return request.write ? request.command : this.withReadPreference(server, request.command, request.readPreference);
-  }
-
-  private onOperationError(server: Server, connection: Connection, err: unknown): void {
-    if (err instanceof NetworkError || err instanceof ServerError) {
-      this.cluster.handleApplicationError(server.address, err, connection.generation, connection.hello.maxWireVersion);
-    }
   }
 
   // Server selection spec, "Passing read preference": what a server needs to
