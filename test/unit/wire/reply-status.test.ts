@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as BSON from 'bson';
 import { Binary, Decimal128, Double, Int32, Long, MinKey, ObjectId, Timestamp, type Document } from 'bson';
-import { MalformedReplyError, replyIsOk } from '../../../src/wire/reply-status.js';
+import { MalformedBSONError } from '../../../src/wire/bson.js';
+import { replyIsOk } from '../../../src/wire/reply-status.js';
 
 test('replyIsOk reads ok in place as Connection.command() does', () => {
   const ok = (doc: Document) => replyIsOk(BSON.serialize(doc));
@@ -38,8 +39,8 @@ test('replyIsOk reads ok in place as Connection.command() does', () => {
   assert.equal(ok({ ...before, ok: 1 }), true);
   assert.equal(ok({ ...before, ok: 0 }), false);
   const bytes = BSON.serialize({ a: 'x', ok: 1 });
-  assert.throws(() => replyIsOk(bytes.subarray(0, bytes.byteLength - 1)), MalformedReplyError);
+  assert.throws(() => replyIsOk(bytes.subarray(0, bytes.byteLength - 1)), MalformedBSONError);
   const corrupt = new Uint8Array(bytes);
   corrupt[4] = 0x42; // unknown type byte
-  assert.throws(() => replyIsOk(corrupt), MalformedReplyError);
+  assert.throws(() => replyIsOk(corrupt), MalformedBSONError);
 });
