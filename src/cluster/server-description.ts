@@ -6,6 +6,8 @@
 // Everything here is pure: no sockets, no clocks. The caller passes the round
 // trip time (see rtt.ts) and the time of the check.
 import { ObjectId, type Document } from 'bson';
+import { wireLimitsOf } from '../connection/handshake.js';
+import { DEFAULT_WIRE_LIMITS, type WireLimits } from '../wire/constants.js';
 
 /** SDAM "ServerType". PossiblePrimary: unchecked, but a secondary names it as the primary. */
 export type ServerType =
@@ -76,6 +78,11 @@ export interface ServerDescription {
   readonly helloOk: boolean;
   /** Load balancer spec: the service behind the load balancer. */
   readonly serviceId: ObjectId | null;
+  /**
+   * The size limits of the server's hello reply; absent while the server is
+   * Unknown. Not part of SDAM equality: the node driver keeps them here too.
+   */
+  readonly limits?: WireLimits;
 }
 
 /** SDAM "Data-Bearing Server Type". */
@@ -292,7 +299,31 @@ export function serverDescriptionFromHello(
   if (extras.minRoundTripTime !== undefined) optional.minRoundTripTime = extras.minRoundTripTime;
   if (lastWriteDate !== null) optional.lastWriteDate = lastWriteDate;
   if (opTime !== null && typeof opTime === 'object') optional.opTime = opTime as Document;
+  optional.limits = wireLimitsOf(hello);
   return frozen({ ...description, ...optional });
+}
+
+/**
+ * The limits every server heard from accepts: for each, the smallest their
+ * hello replies report; the defaults while none has answered. A session
+ * sizes its writes (batches, documents) with them before it knows which
+ * server will run them (Router.limits()).
+ */
+export function commonLimits(servers: Iterable<ServerDescription>): WireLimits {
+  let common: WireLimits | undefined;
+  for (const { limits } of servers) {
+    if (limits === undefined) continue;
+    if (common === undefined) {
+      common = limits;
+      continue;
+    }
+    common = {
+      maxBsonObjectSize: Math.min(common.maxBsonObjectSize, limits.maxBsonObjectSize),
+      maxMessageSizeBytes: Math.min(common.maxMessageSizeBytes, limits.maxMessageSizeBytes),
+      maxWriteBatchSize: Math.min(common.maxWriteBatchSize, limits.maxWriteBatchSize),
+    };
+  }
+  return common ?? DEFAULT_WIRE_LIMITS;
 }
 
 // --- comparisons -------------------------------------------------------------

@@ -12,11 +12,7 @@ import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import { BSON, type DeserializeOptions, type Document } from 'bson';
 import { InvalidDocumentError, MgoError, NetworkError, ServerError } from '../errors.js';
-import {
-  DEFAULT_MAX_BSON_OBJECT_SIZE,
-  DEFAULT_MAX_MESSAGE_SIZE_BYTES,
-  DEFAULT_MAX_WRITE_BATCH_SIZE,
-} from '../wire/constants.js';
+import { DEFAULT_WIRE_LIMITS, type WireLimits } from '../wire/constants.js';
 import { MessageReader } from '../wire/message-reader.js';
 import { DecodeError, EncodeError, decodeMessage, encodeOpMsg, sequenceCount, type OutgoingSequence, type ReplyMessage } from '../wire/op-msg.js';
 import { replyIsOk } from '../wire/reply-status.js';
@@ -87,7 +83,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   readonly address: string;
   private currentState: ConnectionState = 'connecting';
   private readonly socket: net.Socket;
-  private readonly reader = new MessageReader(DEFAULT_MAX_MESSAGE_SIZE_BYTES);
+  private readonly reader = new MessageReader(DEFAULT_WIRE_LIMITS.maxMessageSizeBytes);
   private readonly pending = new Map<number, PendingRequest>();
   private readonly unacknowledged: number[] = [];
   private readonly socketTimeoutMS: number;
@@ -96,11 +92,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly closed: Promise<void>;
   /** Filled in by the handshake. */
   private handshakeResult: HandshakeResult | undefined;
-  private limits = {
-    maxBsonObjectSize: DEFAULT_MAX_BSON_OBJECT_SIZE,
-    maxMessageSizeBytes: DEFAULT_MAX_MESSAGE_SIZE_BYTES,
-    maxWriteBatchSize: DEFAULT_MAX_WRITE_BATCH_SIZE,
-  };
+  /** The server's, from the handshake; the defaults until then. */
+  private limits: WireLimits = DEFAULT_WIRE_LIMITS;
 
   private constructor(socket: net.Socket, options: ConnectionOptions) {
     super();
@@ -323,11 +316,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
     const result = parseHandshakeReply(reply, this.address);
     this.handshakeResult = result;
-    this.limits = {
-      maxBsonObjectSize: result.maxBsonObjectSize,
-      maxMessageSizeBytes: result.maxMessageSizeBytes,
-      maxWriteBatchSize: result.maxWriteBatchSize,
-    };
+    this.limits = result;
     this.reader.maxMessageSizeBytes = result.maxMessageSizeBytes;
     if (this.currentState === 'handshaking') this.currentState = 'ready';
   }

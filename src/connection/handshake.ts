@@ -2,21 +2,12 @@
 // compatibility"): what we send, and what we keep from the reply.
 import type { Document } from 'bson';
 import { IncompatibleServerError } from '../errors.js';
-import {
-  DEFAULT_MAX_BSON_OBJECT_SIZE,
-  DEFAULT_MAX_MESSAGE_SIZE_BYTES,
-  DEFAULT_MAX_WRITE_BATCH_SIZE,
-  MAX_SUPPORTED_WIRE_VERSION,
-  MIN_SUPPORTED_WIRE_VERSION,
-} from '../wire/constants.js';
+import { DEFAULT_WIRE_LIMITS, MAX_SUPPORTED_WIRE_VERSION, MIN_SUPPORTED_WIRE_VERSION, type WireLimits } from '../wire/constants.js';
 import { clientMetadata } from './client-metadata.js';
 
-export interface HandshakeResult {
+export interface HandshakeResult extends WireLimits {
   minWireVersion: number;
   maxWireVersion: number;
-  maxBsonObjectSize: number;
-  maxMessageSizeBytes: number;
-  maxWriteBatchSize: number;
   /** The server answers the modern `hello` (so monitors need not use isMaster). */
   helloOk: boolean;
   isWritablePrimary: boolean;
@@ -32,6 +23,19 @@ export function helloCommand(command: 'hello' | 'isMaster', appName?: string): D
 
 function positiveNumber(value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+/**
+ * The size limits a hello reply reports, each defaulted when the reply
+ * leaves it out: what a connection encodes under, and what a server
+ * description records (src/cluster/server-description.ts).
+ */
+export function wireLimitsOf(reply: Document): WireLimits {
+  return {
+    maxBsonObjectSize: positiveNumber(reply.maxBsonObjectSize, DEFAULT_WIRE_LIMITS.maxBsonObjectSize),
+    maxMessageSizeBytes: positiveNumber(reply.maxMessageSizeBytes, DEFAULT_WIRE_LIMITS.maxMessageSizeBytes),
+    maxWriteBatchSize: positiveNumber(reply.maxWriteBatchSize, DEFAULT_WIRE_LIMITS.maxWriteBatchSize),
+  };
 }
 
 /** Reads the limits and identity from a hello reply and checks wire version overlap. */
@@ -54,9 +58,7 @@ export function parseHandshakeReply(reply: Document, address: string): Handshake
   return {
     minWireVersion,
     maxWireVersion,
-    maxBsonObjectSize: positiveNumber(reply.maxBsonObjectSize, DEFAULT_MAX_BSON_OBJECT_SIZE),
-    maxMessageSizeBytes: positiveNumber(reply.maxMessageSizeBytes, DEFAULT_MAX_MESSAGE_SIZE_BYTES),
-    maxWriteBatchSize: positiveNumber(reply.maxWriteBatchSize, DEFAULT_MAX_WRITE_BATCH_SIZE),
+    ...wireLimitsOf(reply),
     helloOk: reply.helloOk === true,
     isWritablePrimary: reply.isWritablePrimary === true || reply.ismaster === true,
     connectionId: typeof connectionId === 'number' ? connectionId : typeof connectionId === 'object' && connectionId !== null ? Number(connectionId) : undefined,

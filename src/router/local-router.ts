@@ -4,7 +4,7 @@
 import type { Document } from 'bson';
 import { Cluster, type ClusterHooks } from '../cluster/cluster.js';
 import type { Server } from '../cluster/server.js';
-import type { ServerDescription } from '../cluster/server-description.js';
+import { commonLimits, type ServerDescription } from '../cluster/server-description.js';
 import { readPreferenceForCommand } from '../cluster/server-selection.js';
 import type { Connection } from '../connection/connection.js';
 import { MgoError, NetworkError, PoolClosedError, ServerError } from '../errors.js';
@@ -13,6 +13,7 @@ import type { ClearOptions } from '../pool/pool.js';
 import type { ServerStats } from '../pool/stats.js';
 import type { ReadPreference } from '../read-preference.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
+import type { WireLimits } from '../wire/constants.js';
 import type { Reservation, Router, RouterReply, RouterRequest } from './router.js';
 
 class HeldSocket implements Reservation {
@@ -162,6 +163,10 @@ export class LocalRouter implements Router {
 
   liveServers(): string[] {
     return [...this.cluster.topology.servers.values()].filter((sd) => sd.type !== 'Unknown').map((sd) => sd.address);
+  }
+
+  limits(): WireLimits {
+    return commonLimits(this.cluster.topology.servers.values());
   }
 
   stats(): ServerStats[] {

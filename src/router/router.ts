@@ -5,6 +5,7 @@
 // Everything that crosses it is plain data (documents, ids, strings), so it
 // can cross a MessagePort (src/worker/protocol.ts says how).
 import type { DeserializeOptions, Document } from 'bson';
+import type { WireLimits } from '../wire/constants.js';
 import type { OutgoingSequence } from '../wire/op-msg.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { ServerStats } from '../pool/stats.js';
@@ -81,6 +82,12 @@ export interface Router {
   release(reservation: Reservation): void;
   /** Addresses of the servers currently known to be up. */
   liveServers(): string[];
+  /**
+   * The size limits a request is held to: for each, the smallest among the
+   * hello replies of the servers known (the defaults before any), so that a
+   * write the session splits and sizes with them fits whichever server runs it.
+   */
+  limits(): WireLimits;
   /** Pool statistics per server. */
   stats(): ServerStats[];
   /** How replies from other threads were settled on this one (worker routers only); `resetLargest` starts a new window for the longest slice. */

@@ -8,6 +8,7 @@ import type { Document } from 'bson';
 import { MgoError } from '../errors.js';
 import type { Collection } from './collection.js';
 import { BulkError, type BulkErrorCase } from './errors.js';
+import { INTERNAL } from './internal.js';
 import {
   deleteStatement,
   insertStatement,
@@ -55,7 +56,8 @@ export class Bulk {
 
   insert(...docs: object[]): this {
     const start = this.#queued;
-    return this.#queue('insert', docs.map((doc, i) => insertStatement(doc, this.#what(start + i, 'insert'))));
+    const limit = this.#maxBsonObjectSize();
+    return this.#queue('insert', docs.map((doc, i) => insertStatement(doc, this.#what(start + i, 'insert'), limit)));
   }
 
   /** Pairs of selector and update: each updates one matching document. */
@@ -121,16 +123,23 @@ export class Bulk {
   #queueUpdates(method: string, pairs: (Document | Document[] | null)[], flags: { upsert?: boolean; multi?: boolean }): this {
     if (pairs.length % 2 !== 0) throw new MgoError('ERR_INVALID_ARGUMENT', `Bulk.${method}() takes pairs of selector and update, got ${pairs.length} arguments`);
     const statements: WriteStatement[] = [];
+    const limit = this.#maxBsonObjectSize();
     for (let i = 0; i < pairs.length; i += 2) {
       const selector = pairs[i] as Document | null;
-      statements.push(updateStatement(selector ?? undefined, pairs[i + 1] as Document, flags, this.#what(this.#queued + i / 2, method)));
+      statements.push(updateStatement(selector ?? undefined, pairs[i + 1] as Document, flags, this.#what(this.#queued + i / 2, method), limit));
     }
     return this.#queue('update', statements);
   }
 
   #queueRemovals(method: string, selectors: (Document | null)[], all: boolean): this {
     const start = this.#queued;
-    return this.#queue('delete', selectors.map((selector, i) => deleteStatement(selector ?? undefined, all, this.#what(start + i, method))));
+    const limit = this.#maxBsonObjectSize();
+    return this.#queue('delete', selectors.map((selector, i) => deleteStatement(selector ?? undefined, all, this.#what(start + i, method), limit)));
+  }
+
+  // Statements are encoded as they are queued, so they are held to the servers' limit as it is then.
+  #maxBsonObjectSize(): number {
+    return this.#collection.session[INTERNAL].limits().maxBsonObjectSize;
   }
 
   // Every statement was checked before anything is queued: a bad document leaves the queue as it was.

@@ -60,7 +60,8 @@ export class Collection {
   async insert(...docs: object[]): Promise<void> {
     if (docs.length === 0) throw new MgoError('ERR_INVALID_ARGUMENT', `insert() into ${this.fullName}: no documents given`);
     const what = (i: number) => (docs.length === 1 ? `the document inserted into ${this.fullName}` : `document ${i} of the insert into ${this.fullName}`);
-    const statements = docs.map((doc, i) => insertStatement(doc, what(i)));
+    const maxBsonObjectSize = this.#maxBsonObjectSize();
+    const statements = docs.map((doc, i) => insertStatement(doc, what(i), maxBsonObjectSize));
     await runWriteOrThrow(writeTarget(this), 'insert', statements);
   }
 
@@ -102,7 +103,8 @@ export class Collection {
 
   /** Removes one matching document; ErrNotFound when none matches (acknowledged writes only). */
   async remove(selector?: Document | null): Promise<void> {
-    const counts = await runWriteOrThrow(writeTarget(this), 'delete', [deleteStatement(selector ?? undefined, false, `remove() on ${this.fullName}`)]);
+    const statement = deleteStatement(selector ?? undefined, false, `remove() on ${this.fullName}`, this.#maxBsonObjectSize());
+    const counts = await runWriteOrThrow(writeTarget(this), 'delete', [statement]);
     if (counts && counts.n === 0) throw ErrNotFound;
   }
 
@@ -112,7 +114,8 @@ export class Collection {
 
   /** Removes every matching document. Undefined for unacknowledged writes. */
   async removeAll(selector?: Document | null): Promise<ChangeInfo | undefined> {
-    const counts = await runWriteOrThrow(writeTarget(this), 'delete', [deleteStatement(selector ?? undefined, true, `removeAll() on ${this.fullName}`)]);
+    const statement = deleteStatement(selector ?? undefined, true, `removeAll() on ${this.fullName}`, this.#maxBsonObjectSize());
+    const counts = await runWriteOrThrow(writeTarget(this), 'delete', [statement]);
     return counts && removeChange(counts);
   }
 
@@ -176,8 +179,12 @@ export class Collection {
   }
 
   #update(selector: Document | null | undefined, update: Document | Document[], flags: { upsert?: boolean; multi?: boolean }, method: string) {
-    const statement = updateStatement(selector ?? undefined, update, flags, `${method} on ${this.fullName}`);
+    const statement = updateStatement(selector ?? undefined, update, flags, `${method} on ${this.fullName}`, this.#maxBsonObjectSize());
     return runWriteOrThrow(writeTarget(this), 'update', [statement]);
+  }
+
+  #maxBsonObjectSize(): number {
+    return this.session[INTERNAL].limits().maxBsonObjectSize;
   }
 
   // Commands that change the database go to the primary.

@@ -4,6 +4,7 @@
 import type { Document } from 'bson';
 import type { RouterReply, RouterRequest } from '../router/router.js';
 import type { BSONOptions } from '../uri/options.js';
+import type { WireLimits } from '../wire/constants.js';
 
 export const INTERNAL = Symbol('mgo-threads session internals');
 
@@ -41,4 +42,6 @@ export interface SessionInternals {
   readonly prefetch: number;
   /** The session's BSON decoding options. */
   readonly bson: BSONOptions;
+  /** The limits the router's servers reported (Router.limits()): what writes are split and sized by. */
+  limits(): WireLimits;
 }

@@ -201,8 +201,9 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
     else if (change.update !== undefined) command.update = change.update;
     if (change.upsert) command.upsert = true;
     if (change.returnNew) command.new = true;
-    checkDocument(command.query, `the selector of apply() on ${this.#collection.fullName}`);
-    if (command.update !== undefined) checkDocument(command.update, `the update of apply() on ${this.#collection.fullName}`);
+    const { maxBsonObjectSize } = session[INTERNAL].limits();
+    checkDocument(command.query, `the selector of apply() on ${this.#collection.fullName}`, maxBsonObjectSize);
+    if (command.update !== undefined) checkDocument(command.update, `the update of apply() on ${this.#collection.fullName}`, maxBsonObjectSize);
     const writeConcern = writeConcernOf(session.safe());
     if (writeConcern) command.writeConcern = writeConcern;
     let reply: Document;

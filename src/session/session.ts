@@ -149,6 +149,7 @@ export class Session {
       get bson() {
         return session.#settings.bson;
       },
+      limits: () => family.router.limits(),
     };
   }
 

@@ -13,22 +13,13 @@
 // 2.6-4.6x the official driver's.)
 import { BSON, type Document } from 'bson';
 import { InvalidDocumentError } from '../errors.js';
-import { classifySerializeError, serializeRaw, topLevelDollarKey } from '../wire/bson.js';
-
-/**
- * The server's maxBsonObjectSize. The Router does not expose the value a
- * server reported in its handshake, so the default every MongoDB server since
- * 2.6 reports is used.
- */
-export const MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024;
+import { SERIALIZE_OPTIONS, classifySerializeError, serializeRaw, topLevelDollarKey } from '../wire/bson.js';
 
 export type DocumentRole =
   /** A document to insert: a plain object whose top-level keys may not start with '$'. */
   | 'insert'
   /** A filter, replacement or update document, or an update pipeline (an array). */
   | 'document';
-
-const SIZE_OPTIONS = { ignoreUndefined: true, serializeFunctions: false } as const;
 
 function invalid(what: string, why: string): InvalidDocumentError {
   return new InvalidDocumentError('ERR_INVALID_DOCUMENT', `${what} ${why}`);
@@ -98,9 +89,10 @@ function tooLarge(what: string, size: number, limit: number): InvalidDocumentErr
 /**
  * Checks a document a write is about to send and returns its BSON bytes,
  * serialized once (an update pipeline, an array, as the BSON array it
- * becomes). `what` names it in messages ("document 3 of the insert").
+ * becomes). `what` names it in messages ("document 3 of the insert");
+ * `limit` is the servers' maxBsonObjectSize (Router.limits()).
  */
-export function encodeDocument(doc: unknown, what: string, role: DocumentRole = 'document', limit = MAX_BSON_OBJECT_SIZE): Uint8Array {
+export function encodeDocument(doc: unknown, what: string, limit: number, role: DocumentRole = 'document'): Uint8Array {
   checkShape(doc, what, role);
   let bytes: Uint8Array;
   try {
@@ -120,12 +112,13 @@ export function encodeDocument(doc: unknown, what: string, role: DocumentRole = 
 /**
  * Checks a document that is sent inside a command (findAndModify's query
  * and update) and returns its BSON size, without serializing it: the
- * command is serialized once, when it is sent.
+ * command is serialized once, when it is sent. `limit` as encodeDocument's.
  */
-export function checkDocument(doc: unknown, what: string, role: Exclude<DocumentRole, 'insert'> = 'document', limit = MAX_BSON_OBJECT_SIZE): number {
-  checkShape(doc, what, role);
+export function checkDocument(doc: unknown, what: string, limit: number): number {
+  checkShape(doc, what, 'document');
   walk(doc, what, [], new Set());
-  const size = BSON.calculateObjectSize(doc as Document, SIZE_OPTIONS);
+  // Sized as it will be serialized.
+  const size = BSON.calculateObjectSize(doc as Document, SERIALIZE_OPTIONS);
   if (size > limit) throw tooLarge(what, size, limit);
   return size;
 }

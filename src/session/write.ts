@@ -5,6 +5,7 @@
 // whose error positions refer to the caller's statements.
 import type { Document } from 'bson';
 import { concatBytes, encodeStatement, type EncodedSequence, type StatementField } from '../wire/bson.js';
+import type { WireLimits } from '../wire/constants.js';
 import { INTERNAL } from './internal.js';
 import type { Session } from './session.js';
 import { LastError, QueryError, type BulkErrorCase } from './errors.js';
@@ -12,13 +13,6 @@ import type { WriteCounts } from './change-info.js';
 import { writeConcernOf } from './write-concern.js';
 import { encodeDocument } from './validate.js';
 
-/**
- * The server's maxWriteBatchSize and maxMessageSizeBytes. The Router does
- * not expose what a server reported in its handshake, so these are the
- * values every server since 3.6 reports (the driver specs' defaults).
- */
-export const MAX_WRITE_BATCH_SIZE = 100_000;
-export const MAX_MESSAGE_SIZE_BYTES = 48_000_000;
 /** Room kept in each message for the header, the command body and the sequence framing. */
 const MESSAGE_RESERVE_BYTES = 64 * 1024;
 
@@ -65,34 +59,46 @@ export interface WriteOutcome {
   address: string | undefined;
 }
 
-export function insertStatement(doc: unknown, what: string): WriteStatement {
-  return { bytes: encodeDocument(doc, what, 'insert') };
+// The statements' documents are held to `maxBsonObjectSize`, the servers' (Router.limits()).
+
+export function insertStatement(doc: unknown, what: string, maxBsonObjectSize: number): WriteStatement {
+  return { bytes: encodeDocument(doc, what, maxBsonObjectSize, 'insert') };
 }
 
 /** { q, u, upsert?, multi? } built around the selector's and update's own bytes. */
-export function updateStatement(selector: Document | undefined, update: Document | Document[], flags: { upsert?: boolean; multi?: boolean }, what: string): WriteStatement {
+export function updateStatement(
+  selector: Document | undefined,
+  update: Document | Document[],
+  flags: { upsert?: boolean; multi?: boolean },
+  what: string,
+  maxBsonObjectSize: number,
+): WriteStatement {
   const fields: StatementField[] = [
-    ['q', encodeDocument(selector ?? {}, `the selector of ${what}`), false],
-    ['u', encodeDocument(update, `the update of ${what}`), Array.isArray(update)],
+    ['q', encodeDocument(selector ?? {}, `the selector of ${what}`, maxBsonObjectSize), false],
+    ['u', encodeDocument(update, `the update of ${what}`, maxBsonObjectSize), Array.isArray(update)],
   ];
   if (flags.upsert) fields.push(['upsert', true]);
   if (flags.multi) fields.push(['multi', true]);
   return { bytes: encodeStatement(fields) };
 }
 
-export function deleteStatement(selector: Document | undefined, all: boolean, what: string): WriteStatement {
-  return { bytes: encodeStatement([['q', encodeDocument(selector ?? {}, `the selector of ${what}`), false], ['limit', all ? 0 : 1]]) };
+export function deleteStatement(selector: Document | undefined, all: boolean, what: string, maxBsonObjectSize: number): WriteStatement {
+  const q = encodeDocument(selector ?? {}, `the selector of ${what}`, maxBsonObjectSize);
+  return { bytes: encodeStatement([['q', q, false], ['limit', all ? 0 : 1]]) };
 }
 
-/** Splits statements into batches under the count and message-size limits, keeping their order. */
-export function splitBatches(statements: WriteStatement[]): WriteStatement[][] {
-  const budget = MAX_MESSAGE_SIZE_BYTES - MESSAGE_RESERVE_BYTES;
+/**
+ * Splits statements into batches under the servers' count and message-size
+ * limits (Router.limits()), keeping their order.
+ */
+export function splitBatches(statements: WriteStatement[], limits: Pick<WireLimits, 'maxMessageSizeBytes' | 'maxWriteBatchSize'>): WriteStatement[][] {
+  const budget = limits.maxMessageSizeBytes - MESSAGE_RESERVE_BYTES;
   const batches: WriteStatement[][] = [];
   let batch: WriteStatement[] = [];
   let bytes = 0;
   for (const statement of statements) {
     const size = statement.bytes.byteLength;
-    if (batch.length > 0 && (batch.length === MAX_WRITE_BATCH_SIZE || bytes + size > budget)) {
+    if (batch.length > 0 && (batch.length >= limits.maxWriteBatchSize || bytes + size > budget)) {
       batches.push(batch);
       batch = [];
       bytes = 0;
@@ -125,7 +131,7 @@ export async function runWrite(target: WriteTarget, kind: WriteKind, statements:
     address: undefined,
   };
   let offset = 0;
-  for (const batch of splitBatches(statements)) {
+  for (const batch of splitBatches(statements, target.session[INTERNAL].limits())) {
     const command: Document = { [kind]: target.collection, ordered };
     if (writeConcern) command.writeConcern = writeConcern;
     // The statements' own bytes, back to back: what the socket sends (and, with workers, what crosses the thread).

@@ -43,11 +43,24 @@ export const MAX_SUPPORTED_WIRE_VERSION = 25;
 
 /**
  * Limits assumed until a handshake reports the server's own (the values every
- * MongoDB server since 2.6 reports).
+ * MongoDB server since 2.6 reports). Their one home: the connection, the
+ * server descriptions and the session's batching take them from here.
  */
-export const DEFAULT_MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024;
-export const DEFAULT_MAX_MESSAGE_SIZE_BYTES = 48_000_000;
-export const DEFAULT_MAX_WRITE_BATCH_SIZE = 100_000;
+export const DEFAULT_WIRE_LIMITS: WireLimits = Object.freeze({
+  maxBsonObjectSize: 16 * 1024 * 1024,
+  maxMessageSizeBytes: 48_000_000,
+  maxWriteBatchSize: 100_000,
+});
+
+/** The size and count limits a server reports in its hello reply. */
+export interface WireLimits {
+  /** Largest BSON document (a command body may exceed it by COMMAND_OVERHEAD_BYTES). */
+  readonly maxBsonObjectSize: number;
+  /** Largest message, header included. */
+  readonly maxMessageSizeBytes: number;
+  /** Most documents in one write command's sequence. */
+  readonly maxWriteBatchSize: number;
+}
 
 /**
  * A command body may exceed maxBsonObjectSize by this much: the server allows

@@ -18,6 +18,7 @@ import {
   OpCode,
   OpMsgFlags,
   SectionKind,
+  type WireLimits,
 } from './constants.js';
 
 export interface DocumentSequence {
@@ -51,10 +52,8 @@ export interface OpMsgRequest {
   moreToCome?: boolean;
 }
 
-export interface MessageLimits {
-  maxBsonObjectSize: number;
-  maxMessageSizeBytes: number;
-}
+/** The limits a message is encoded under: the server's (its hello reply), or the defaults before a handshake. */
+export type MessageLimits = Pick<WireLimits, 'maxBsonObjectSize' | 'maxMessageSizeBytes'>;
 
 /** Why a request cannot be encoded; the connection turns it into an InvalidDocumentError. */
 export class EncodeError extends Error {

@@ -25,6 +25,7 @@
 // replacement worker with the same id starts with the current topology.
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
+import { commonLimits } from '../cluster/server-description.js';
 import { TopologyMonitor } from '../cluster/topology-monitor.js';
 import { Coordinator, dialSlotKey } from '../coordinator/coordinator.js';
 import { MgoError, NetworkError, PoolClosedError, fromErrorRecord } from '../errors.js';
@@ -33,6 +34,7 @@ import type { ServerStats } from '../pool/stats.js';
 import type { ReadPreference } from '../read-preference.js';
 import type { Reservation, Router, RouterReply, RouterRequest } from '../router/router.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
+import type { WireLimits } from '../wire/constants.js';
 import {
   DECODED,
   EVENTS,
@@ -166,6 +168,11 @@ export class WorkerRouter implements Router, WorkerHost {
 
   liveServers(): string[] {
     return this.monitor.liveServers();
+  }
+
+  /** From this thread's monitor: the workers' servers are the ones it checks. */
+  limits(): WireLimits {
+    return commonLimits(this.monitor.topology.servers.values());
   }
 
   /**

@@ -4,12 +4,15 @@ import { describe, test } from 'node:test';
 import { Long, ObjectId } from 'bson';
 import { EMPTY_RTT_STATS, addRttSample, minRoundTripTime, nextAverageRtt } from '../../../src/cluster/rtt.js';
 import {
+  commonLimits,
   compareTopologyVersion,
   normalizeAddress,
   serverDescriptionFromHello,
   serverDescriptionsEqual,
   unknownServerDescription,
 } from '../../../src/cluster/server-description.js';
+
+import { DEFAULT_WIRE_LIMITS } from '../../../src/wire/constants.js';
 
 const WIRE = { minWireVersion: 0, maxWireVersion: 21 };
 
@@ -108,6 +111,24 @@ describe('serverDescriptionsEqual (SDAM "Server Description Equality")', () => {
     assert.equal(compareTopologyVersion(v(3n), v(1n, new ObjectId())), -1);
     assert.equal(compareTopologyVersion(null, v(1n)), -1);
     assert.equal(compareTopologyVersion(v(1n), null), -1);
+  });
+});
+
+describe('wire limits', () => {
+  test("a description keeps its hello's limits (defaults for those left out); commonLimits takes the smallest of each", () => {
+    const a = serverDescriptionFromHello('a:1', { ok: 1, ...WIRE, isWritablePrimary: true, maxWriteBatchSize: 1000, maxBsonObjectSize: 2_000_000 }, 1, 0);
+    const b = serverDescriptionFromHello('b:1', { ok: 1, ...WIRE, secondary: true, setName: 'rs', maxMessageSizeBytes: 1_000_000 }, 1, 0);
+    assert.deepEqual(a.limits, { ...DEFAULT_WIRE_LIMITS, maxWriteBatchSize: 1000, maxBsonObjectSize: 2_000_000 });
+    assert.deepEqual(commonLimits([a, b]), { maxBsonObjectSize: 2_000_000, maxMessageSizeBytes: 1_000_000, maxWriteBatchSize: 1000 });
+  });
+
+  test('servers not heard from (Unknown) do not count; with none, the defaults', () => {
+    const unknown = unknownServerDescription('c:1', 'down');
+    assert.equal(unknown.limits, undefined);
+    assert.equal(commonLimits([unknown]), DEFAULT_WIRE_LIMITS);
+    assert.equal(commonLimits([]), DEFAULT_WIRE_LIMITS);
+    const a = serverDescriptionFromHello('a:1', { ok: 1, ...WIRE, isWritablePrimary: true, maxWriteBatchSize: 7 }, 1, 0);
+    assert.equal(commonLimits([unknown, a]).maxWriteBatchSize, 7);
   });
 });
 

@@ -7,8 +7,11 @@ import { sequenceDocuments } from '../../../src/wire/op-msg.js';
 import type { Document } from 'bson';
 import { ErrNotFound, LastError, QueryError, isDup } from '../../../src/session/errors.js';
 import { openSession } from '../../../src/session/session.js';
-import { MAX_WRITE_BATCH_SIZE, splitBatches } from '../../../src/session/write.js';
+import { splitBatches } from '../../../src/session/write.js';
+import { DEFAULT_WIRE_LIMITS } from '../../../src/wire/constants.js';
 import { FakeRouter, type Handler } from '../../fixtures/fake-router.js';
+
+const MAX_WRITE_BATCH_SIZE = DEFAULT_WIRE_LIMITS.maxWriteBatchSize;
 
 function setup(handler?: Handler) {
   const router = new FakeRouter();
@@ -212,7 +215,7 @@ describe('batches', () => {
       return { bytes };
     });
     assert.deepEqual(
-      splitBatches(statements).map((b) => b.map((s) => s.bytes[0])),
+      splitBatches(statements, DEFAULT_WIRE_LIMITS).map((b) => b.map((s) => s.bytes[0])),
       [[0, 1, 2], [3]],
     );
   });
@@ -223,6 +226,50 @@ describe('batches', () => {
     await assert.rejects(c.insert(...docs), LastError);
     assert.equal(router.requests.length, 1);
     assert.equal(sequenceOf(router, 0).length, MAX_WRITE_BATCH_SIZE);
+  });
+});
+
+describe("the servers' own limits (Router.limits())", () => {
+  /** A session whose router reports these limits, as a server's hello reply would. */
+  function limited(limits: Partial<typeof DEFAULT_WIRE_LIMITS>) {
+    const setupResult = setup((request) => ({ n: sequenceDocuments(request.sequences![0]!).length }));
+    setupResult.router.wireLimits = { ...DEFAULT_WIRE_LIMITS, ...limits };
+    return setupResult;
+  }
+  const sent = (router: FakeRouter) => router.requests.map((r) => sequenceDocuments(r.sequences![0]!).map((d) => d._id));
+
+  test('a smaller maxWriteBatchSize splits inserts, bulks and updates at that count', async () => {
+    const { router, c } = limited({ maxWriteBatchSize: 2 });
+    await c.insert({ _id: 1 }, { _id: 2 }, { _id: 3 }, { _id: 4 }, { _id: 5 });
+    assert.deepEqual(sent(router), [[1, 2], [3, 4], [5]]);
+    router.requests.length = 0;
+    await c.bulk().unordered().update({ a: 1 }, { $set: { b: 1 } }, { a: 2 }, { $set: { b: 2 } }, { a: 3 }, { $set: { b: 3 } }).run();
+    assert.deepEqual(
+      router.requests.map((r) => sequenceDocuments(r.sequences![0]!).length),
+      [2, 1],
+    );
+  });
+
+  test('a smaller maxMessageSizeBytes cuts batches before that many bytes', async () => {
+    // 64 KiB of each message is kept for the header and the command; about 2.5 documents of 1 KB fit in the rest.
+    const { router, c } = limited({ maxMessageSizeBytes: 64 * 1024 + 2_500 });
+    const docs = Array.from({ length: 5 }, (_, i) => ({ _id: i, pad: 'x'.repeat(1_000) }));
+    await c.insert(...docs);
+    assert.deepEqual(sent(router), [[0, 1], [2, 3], [4]]);
+  });
+
+  test('a smaller maxBsonObjectSize refuses a larger document before anything is sent', async () => {
+    const { router, c } = limited({ maxBsonObjectSize: 1_000 });
+    const big = { pad: 'x'.repeat(1_000) };
+    const tooLarge = (err: unknown) => err instanceof Error && (err as { code?: string }).code === 'ERR_DOCUMENT_TOO_LARGE' && /over the limit of 1000 bytes/.test(err.message);
+    await assert.rejects(c.insert({ a: 1 }, big), tooLarge);
+    await assert.rejects(c.update({ a: 1 }, { $set: big }), tooLarge);
+    await assert.rejects(c.remove(big), tooLarge);
+    assert.throws(() => c.bulk().insert(big), tooLarge);
+    await assert.rejects(c.find(big).apply({ update: { $set: { b: 1 } } }), tooLarge);
+    assert.equal(router.requests.length, 0);
+    await c.insert({ a: 1 }, { pad: 'x'.repeat(900) });
+    assert.equal(router.requests.length, 1);
   });
 });
 
