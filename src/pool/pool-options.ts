@@ -1,12 +1,18 @@
 // Pool options: the CMAP ConnectionPoolOptions plus maxLifetimeMS, and the
 // pool's own validation of them.
 //
-// The option table (URI and DialOptions) validates and defaults these values
-// first; checking them again here is defence in depth, so that a bad value
-// coming from any other caller fails at construction with an error naming
-// the option instead of producing a pool that overshoots or never serves.
+// The option table (src/uri/options.ts: URI and DialOptions) validates and
+// defaults these values first, and is the one home of their defaults: the
+// pool takes them from it. Checking the values again here is defence in
+// depth, so that a bad value coming from any other caller fails at
+// construction with an error naming the option instead of producing a pool
+// that overshoots or never serves. The ranges are CMAP's, wider than the
+// table's policy on purpose: the CMAP spec runner drives pools directly,
+// where maxPoolSize 0 and waitQueueTimeoutMS 0 mean "no limit" (the table
+// refuses both for users, who are promised an exact limit and a bounded wait).
 
 import { InvalidOptionError } from '../errors.js';
+import { OPTIONS, minPoolSizeFits } from '../uri/options.js';
 import type { PoolEvent } from './events.js';
 import type { PermitSource } from './permits.js';
 import type { ConnectFn, PoolableConnection } from './poolable-connection.js';
@@ -76,12 +82,13 @@ export interface ResolvedPoolOptions {
 }
 
 export const POOL_DEFAULTS: ResolvedPoolOptions = Object.freeze({
-  maxPoolSize: 100,
-  minPoolSize: 0,
-  maxIdleTimeMS: 0,
-  maxLifetimeMS: 0,
-  maxConnecting: 2,
-  waitQueueTimeoutMS: 30_000,
+  maxPoolSize: OPTIONS.maxPoolSize.default,
+  minPoolSize: OPTIONS.minPoolSize.default,
+  maxIdleTimeMS: OPTIONS.maxIdleTimeMS.default,
+  maxLifetimeMS: OPTIONS.maxLifetimeMS.default,
+  maxConnecting: OPTIONS.maxConnecting.default,
+  waitQueueTimeoutMS: OPTIONS.waitQueueTimeoutMS.default,
+  // Not a connection option: how often the pool's background task may run.
   maintenanceIntervalMS: 1_000,
 });
 
@@ -130,8 +137,7 @@ export function resolvePoolOptions(options: PoolOptions<PoolableConnection>): Re
     maxPoolSize = options.permits.limit;
   }
   const minPoolSize = integerAtLeast('minPoolSize', options.minPoolSize, 0, POOL_DEFAULTS.minPoolSize);
-  // CMAP: "If maxPoolSize is > 0 then minPoolSize must be <= maxPoolSize".
-  if (maxPoolSize > 0 && minPoolSize > maxPoolSize) {
+  if (!minPoolSizeFits(minPoolSize, maxPoolSize)) {
     throw invalid(`pool option minPoolSize (${minPoolSize}) must not exceed maxPoolSize (${maxPoolSize})`);
   }
   const maintenanceIntervalMS = options.maintenanceIntervalMS ?? POOL_DEFAULTS.maintenanceIntervalMS;

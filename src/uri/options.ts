@@ -605,10 +605,9 @@ export function checkOptionRules(given: Partial<OptionValues>, seeds: Seeds): vo
 
   checkBSONOptionRules({ useBigInt64: value('useBigInt64'), promoteLongs: value('promoteLongs'), promoteValues: value('promoteValues') });
 
-  // CMAP: minPoolSize counts towards maxPoolSize (0 there means no maximum).
   const max = value('maxPoolSize');
   const min = value('minPoolSize');
-  if (max !== 0 && min > max) fail(`minPoolSize (${min}) cannot be greater than maxPoolSize (${max})`);
+  if (!minPoolSizeFits(min, max)) fail(`minPoolSize (${min}) cannot be greater than maxPoolSize (${max})`);
 
   // Server selection and max staleness specs: mode 'primary' (also the
   // default) takes no tag sets and no maxStalenessSeconds.
@@ -620,6 +619,15 @@ export function checkOptionRules(given: Partial<OptionValues>, seeds: Seeds): vo
       fail("maxStalenessSeconds cannot be used with readPreference 'primary' (the default)");
     }
   }
+}
+
+/**
+ * CMAP: "If maxPoolSize is > 0 then minPoolSize must be <= maxPoolSize"
+ * (minPoolSize counts towards maxPoolSize; 0 there means no maximum). The
+ * option table and the pool (src/pool/pool-options.ts) both apply it.
+ */
+export function minPoolSizeFits(minPoolSize: number, maxPoolSize: number): boolean {
+  return maxPoolSize === 0 || minPoolSize <= maxPoolSize;
 }
 
 /** The options that say how replies are decoded. */
