@@ -8,7 +8,7 @@ import type { Router } from '../router/router.js';
 import { WorkerRouter } from '../worker/worker-router.js';
 import { redactUri } from '../uri/connection-string.js';
 import { resolveOptions, type ResolvedOptions } from '../uri/resolve.js';
-import { deadline } from './deadline.js';
+import { deadline } from '../util/deadline.js';
 import { fromDialInfo, sessionOptionsOf, type DialInfo, type DialOptions, type SessionOverrides } from './dial-info.js';
 import { Mode } from './modes.js';
 import { openSession, type Session } from './session.js';

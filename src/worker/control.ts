@@ -8,6 +8,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { MgoError } from '../errors.js';
+import { deadline } from '../util/deadline.js';
 import type { WorkerControl } from './protocol.js';
 
 type Listener = Parameters<Comlink.Endpoint['addEventListener']>[1];
@@ -46,7 +47,9 @@ export class ControlClient {
   private readonly remote: Comlink.Remote<WorkerControl>;
   private readonly port: MessagePort;
   private lost: MgoError | undefined;
-  private readonly rejecters = new Set<(error: MgoError) => void>();
+  /** Rejects once the worker is lost; every call races it. */
+  private readonly gone: Promise<never>;
+  private loseAll!: (error: MgoError) => void;
 
   constructor(
     port: MessagePort,
@@ -56,6 +59,9 @@ export class ControlClient {
     this.remote = Comlink.wrap<WorkerControl>(portEndpoint(port));
     // Only a call in progress keeps the process alive (its timer does).
     port.unref();
+    this.gone = new Promise<never>((_, reject) => (this.loseAll = reject));
+    // Nobody may be calling when the worker is lost.
+    this.gone.catch(() => {});
   }
 
   /**
@@ -64,33 +70,17 @@ export class ControlClient {
    */
   call<K extends keyof WorkerControl>(method: K, timeoutMS: number): Promise<Awaited<ReturnType<WorkerControl[K]>>> {
     if (this.lost) return Promise.reject(this.lost);
-    return new Promise((resolve, reject) => {
-      const fail = (error: MgoError) => {
-        clearTimeout(timer);
-        this.rejecters.delete(fail);
-        reject(error);
-      };
-      const timer = setTimeout(
-        () => fail(new MgoError('ERR_NETWORK_TIMEOUT', `${this.name} did not answer ${method}() within ${timeoutMS} ms`)),
-        timeoutMS,
-      );
-      this.rejecters.add(fail);
-      const invoke = this.remote[method] as unknown as () => Promise<Awaited<ReturnType<WorkerControl[K]>>>;
-      invoke().then(
-        (value) => {
-          clearTimeout(timer);
-          this.rejecters.delete(fail);
-          resolve(value);
-        },
-        (error: unknown) => fail(new MgoError('ERR_PROTOCOL', `${this.name} failed ${method}(): ${error instanceof Error ? error.message : String(error)}`)),
-      );
+    const invoke = this.remote[method] as unknown as () => Promise<Awaited<ReturnType<WorkerControl[K]>>>;
+    const answer = invoke().catch((error: unknown) => {
+      throw new MgoError('ERR_PROTOCOL', `${this.name} failed ${method}(): ${error instanceof Error ? error.message : String(error)}`);
     });
+    return deadline(Promise.race([answer, this.gone]), timeoutMS, () => new MgoError('ERR_NETWORK_TIMEOUT', `${this.name} did not answer ${method}() within ${timeoutMS} ms`));
   }
 
   /** The worker is gone: every call in progress and every later one rejects with `error`. */
   lose(error: MgoError): void {
     this.lost ??= error;
-    for (const reject of [...this.rejecters]) reject(this.lost);
+    this.loseAll(this.lost);
     this.port.close();
   }
 }

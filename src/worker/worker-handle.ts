@@ -19,6 +19,7 @@ import { MgoError, NetworkError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { ServerStats } from '../pool/stats.js';
 import type { Reservation } from '../router/router.js';
+import { deadline } from '../util/deadline.js';
 import { ControlClient } from './control.js';
 import { FairDrain } from './fair-drain.js';
 import {
@@ -296,7 +297,8 @@ export class WorkerHandle {
     let threadId: number;
     try {
       const started = this.piscina.run(init, { transferList: [ops.port2, control.port2] }) as Promise<WorkerStarted>;
-      ({ threadId } = await withTimeout(started, this.options.startTimeoutMS, `${this.name} did not start within ${this.options.startTimeoutMS} ms`));
+      const timeoutMS = this.options.startTimeoutMS;
+      ({ threadId } = await deadline(started, timeoutMS, () => new MgoError('ERR_NETWORK_TIMEOUT', `${this.name} did not start within ${timeoutMS} ms`)));
     } catch (error) {
       ops.port1.close();
       control.port1.close();
@@ -487,12 +489,4 @@ const INHERITED = new Set(['--enable-source-maps', '--no-warnings', '--no-deprec
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function withTimeout<T>(promise: Promise<T>, timeoutMS: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new MgoError('ERR_NETWORK_TIMEOUT', message)), timeoutMS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
