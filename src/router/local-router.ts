@@ -7,14 +7,15 @@ import type { Server } from '../cluster/server.js';
 import { commonLimits, type ServerDescription } from '../cluster/server-description.js';
 import { readPreferenceForCommand } from '../cluster/server-selection.js';
 import type { Connection } from '../connection/connection.js';
-import { MgoError, NetworkError, PoolClosedError, ServerError } from '../errors.js';
+import { MgoError, NetworkError, ServerError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { ClearOptions } from '../pool/pool.js';
 import type { ServerStats } from '../pool/stats.js';
 import type { ReadPreference } from '../read-preference.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
+import { Lifecycle } from '../util/lifecycle.js';
 import type { WireLimits } from '../wire/constants.js';
-import type { Reservation, Router, RouterReply, RouterRequest } from './router.js';
+import { routerClosedError as closedError, type Reservation, type Router, type RouterReply, type RouterRequest } from './router.js';
 
 class HeldSocket implements Reservation {
   dead = false;
@@ -31,8 +32,6 @@ class HeldSocket implements Reservation {
     return this.server.address;
   }
 }
-
-type RouterState = 'open' | 'closing' | 'closed';
 
 /** What run() and runRaw() do with the socket the shared path found: send the command, read the reply their way. */
 type Send<T> = (connection: Connection, command: Document, address: string) => Promise<T>;
@@ -63,8 +62,7 @@ export class LocalRouter implements Router {
   private readonly cluster: Cluster;
   private readonly listeners = new Set<(event: PoolEvent) => void>();
   private readonly held = new Map<number, HeldSocket>();
-  private readonly inFlight = new Set<Promise<unknown>>();
-  private state: RouterState = 'open';
+  private readonly lifecycle = new Lifecycle(closedError);
   private lastReservationId = 0;
 
   private constructor(
@@ -93,7 +91,7 @@ export class LocalRouter implements Router {
 
   run(request: RouterRequest): Promise<RouterReply> {
     const options = { sequences: request.sequences, moreToCome: request.moreToCome, deserialize: request.deserialize };
-    return this.track(() =>
+    return this.lifecycle.run(() =>
       this.execute(request, request.reservation?.id, async (connection, command, address) => ({
         reply: await connection.command(request.db, command, options),
         address,
@@ -108,7 +106,7 @@ export class LocalRouter implements Router {
    */
   runRaw(request: RawRouterRequest): Promise<RawRouterReply> {
     const options = { sequences: request.sequences, moreToCome: request.moreToCome };
-    return this.track(() =>
+    return this.lifecycle.run(() =>
       this.execute(request, request.reservationId, async (connection, command, address) => ({
         body: await connection.commandBytes(request.db, command, options),
         address,
@@ -116,17 +114,8 @@ export class LocalRouter implements Router {
     );
   }
 
-  private track<T>(start: () => Promise<T>): Promise<T> {
-    if (this.state !== 'open') return Promise.reject(this.closedError());
-    const operation = start();
-    this.inFlight.add(operation);
-    const forget = () => this.inFlight.delete(operation);
-    operation.then(forget, forget);
-    return operation;
-  }
-
   async reserve(readPreference: ReadPreference): Promise<Reservation> {
-    if (this.state !== 'open') throw this.closedError();
+    if (!this.lifecycle.isOpen) throw closedError();
     const server = await this.cluster.selectServer({ readPreference });
     const connection = await server.pool.checkOut();
     const type = this.cluster.topology.servers.get(server.address)?.type;
@@ -140,9 +129,9 @@ export class LocalRouter implements Router {
       if (this.held.get(socket.id) === socket) this.hooks.onReservationDead?.(socket.id);
     };
     connection.once('close', socket.onClose);
-    if (this.state !== 'open') {
+    if (!this.lifecycle.isOpen) {
       this.release(socket);
-      throw this.closedError();
+      throw closedError();
     }
     return socket;
   }
@@ -195,26 +184,21 @@ export class LocalRouter implements Router {
     return this.cluster.server(address)?.pool.closeIdle(count) ?? 0;
   }
 
-  async close(): Promise<void> {
-    if (this.state === 'open') {
-      this.state = 'closing';
-      await Promise.allSettled([...this.inFlight]);
+  close(): Promise<void> {
+    return this.lifecycle.close(async () => {
       // Sessions not closed by their owner still hold sockets: the pools
       // could not finish closing with them checked out.
       for (const socket of [...this.held.values()]) this.release(socket);
       await this.cluster.close();
-      this.state = 'closed';
-    } else if (this.state === 'closing') {
-      await Promise.allSettled([...this.inFlight]);
-    }
+    });
   }
 
-  async destroy(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    for (const socket of this.held.values()) socket.connection.destroy();
-    this.held.clear();
-    await this.cluster.destroy();
+  destroy(): Promise<void> {
+    return this.lifecycle.destroy(async () => {
+      for (const socket of this.held.values()) socket.connection.destroy();
+      this.held.clear();
+      await this.cluster.destroy();
+    });
   }
 
   /**
@@ -272,9 +256,5 @@ export class LocalRouter implements Router {
     if (!sd) return command;
     const { $readPreference } = readPreferenceForCommand(td, sd, readPreference);
     return $readPreference ? { ...command, $readPreference } : command;
-  }
-
-  private closedError(): MgoError {
-    return new PoolClosedError('the session was closed: its cluster no longer runs operations');
   }
 }

@@ -5,6 +5,7 @@
 // Everything that crosses it is plain data (documents, ids, strings), so it
 // can cross a MessagePort (src/worker/protocol.ts says how).
 import type { DeserializeOptions, Document } from 'bson';
+import { PoolClosedError, type MgoError } from '../errors.js';
 import type { WireLimits } from '../wire/constants.js';
 import type { OutgoingSequence } from '../wire/op-msg.js';
 import type { PoolEvent } from '../pool/events.js';
@@ -98,4 +99,9 @@ export interface Router {
   close(): Promise<void>;
   /** Aborts every operation and socket now. Idempotent. */
   destroy(): Promise<void>;
+}
+
+/** What an operation started after the router's close() or destroy() fails with, whichever router it is. */
+export function routerClosedError(): MgoError {
+  return new PoolClosedError('the session was closed: its cluster no longer runs operations');
 }

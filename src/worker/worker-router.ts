@@ -28,12 +28,13 @@ import type { Worker } from 'node:worker_threads';
 import { commonLimits } from '../cluster/server-description.js';
 import { TopologyMonitor } from '../cluster/topology-monitor.js';
 import { Coordinator, dialSlotKey } from '../coordinator/coordinator.js';
-import { MgoError, NetworkError, PoolClosedError, fromErrorRecord } from '../errors.js';
+import { MgoError, NetworkError, fromErrorRecord } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { ServerStats } from '../pool/stats.js';
 import type { ReadPreference } from '../read-preference.js';
-import type { Reservation, Router, RouterReply, RouterRequest } from '../router/router.js';
+import { routerClosedError as closedError, type Reservation, type Router, type RouterReply, type RouterRequest } from '../router/router.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
+import { Lifecycle } from '../util/lifecycle.js';
 import type { WireLimits } from '../wire/constants.js';
 import {
   DECODED,
@@ -85,17 +86,12 @@ export interface WorkerDetail {
 /** How many times a request that never reached a worker is sent again before failing. */
 const MAX_UNDELIVERED_RESENDS = 4;
 
-type RouterState = 'open' | 'closing' | 'closed';
-
 export class WorkerRouter implements Router, WorkerHost {
   private readonly workers: WorkerHandle[];
   private readonly monitor: TopologyMonitor;
   private readonly coordinator: Coordinator;
   private readonly listeners = new Set<(event: PoolEvent) => void>();
-  private readonly inFlight = new Set<Promise<unknown>>();
-  private state: RouterState = 'open';
-  private closing: Promise<void> | undefined;
-  private destroying: Promise<void> | undefined;
+  private readonly lifecycle = new Lifecycle(closedError);
   private lastReservationId = 0;
   /** Where the least-loaded search starts: ties go round the workers. */
   private rotor = 0;
@@ -145,21 +141,11 @@ export class WorkerRouter implements Router, WorkerHost {
   // ------------------------------------------------------------- Router
 
   run(request: RouterRequest): Promise<RouterReply> {
-    if (this.state !== 'open') return Promise.reject(closedError());
-    const operation = new Promise<RouterReply>((resolve, reject) => this.dispatch(request, resolve, reject, { retried: false, resends: 0 }));
-    this.inFlight.add(operation);
-    const forget = () => this.inFlight.delete(operation);
-    operation.then(forget, forget);
-    return operation;
+    return this.lifecycle.run(() => new Promise((resolve, reject) => this.dispatch(request, resolve, reject, { retried: false, resends: 0 })));
   }
 
   reserve(readPreference: ReadPreference): Promise<Reservation> {
-    if (this.state !== 'open') return Promise.reject(closedError());
-    const reservation = new Promise<Reservation>((resolve, reject) => this.dispatchReserve(readPreference, resolve, reject, 0));
-    this.inFlight.add(reservation);
-    const forget = () => this.inFlight.delete(reservation);
-    reservation.then(forget, forget);
-    return reservation;
+    return this.lifecycle.run(() => new Promise((resolve, reject) => this.dispatchReserve(readPreference, resolve, reject, 0)));
   }
 
   release(reservation: Reservation): void {
@@ -238,19 +224,19 @@ export class WorkerRouter implements Router, WorkerHost {
     };
   }
 
+  /** Drains this thread's operations, then has each worker drain and close its own, then ends them. */
   close(): Promise<void> {
-    if (this.destroying) return this.destroying;
-    this.closing ??= this.drainAndClose();
-    return this.closing;
+    return this.lifecycle.close(async () => {
+      await Promise.allSettled(this.workers.map((worker) => worker.close()));
+      this.monitor.close();
+    });
   }
 
   destroy(): Promise<void> {
-    this.destroying ??= (async () => {
-      this.state = 'closed';
+    return this.lifecycle.destroy(async () => {
       this.monitor.close();
       await Promise.allSettled(this.workers.map((worker) => worker.destroy()));
-    })();
-    return this.destroying;
+    });
   }
 
   // ---------------------------------------------------------- WorkerHost
@@ -341,10 +327,10 @@ export class WorkerRouter implements Router, WorkerHost {
         }
       },
       lost: (error, delivered) => {
-        if (this.state !== 'closed' && !delivered && attempt.resends < MAX_UNDELIVERED_RESENDS) {
+        if (this.lifecycle.state !== 'closed' && !delivered && attempt.resends < MAX_UNDELIVERED_RESENDS) {
           this.losses.resent++;
           this.dispatch(request, resolve, reject, { ...attempt, resends: attempt.resends + 1 }, worker);
-        } else if (this.state !== 'closed' && delivered && !attempt.retried && isRetryableRead(request)) {
+        } else if (this.lifecycle.state !== 'closed' && delivered && !attempt.retried && isRetryableRead(request)) {
           this.losses.retriedReads++;
           this.dispatch(request, resolve, reject, { ...attempt, retried: true }, worker);
         } else {
@@ -368,7 +354,7 @@ export class WorkerRouter implements Router, WorkerHost {
       answer: (message: Answer) => {
         if (message[0] === RESERVED) {
           const reservation = worker.adopt(message[2], message[3], message[4], ++this.lastReservationId);
-          if (this.state !== 'open') {
+          if (!this.lifecycle.isOpen) {
             worker.release(reservation);
             reject(closedError());
           } else {
@@ -380,7 +366,7 @@ export class WorkerRouter implements Router, WorkerHost {
       },
       // Reserving changes nothing on the server: always safe to do again elsewhere.
       lost: (error) => {
-        if (this.state === 'closed' || resends >= MAX_UNDELIVERED_RESENDS) reject(error);
+        if (this.lifecycle.state === 'closed' || resends >= MAX_UNDELIVERED_RESENDS) reject(error);
         else this.dispatchReserve(readPreference, resolve, reject, resends + 1, worker);
       },
     });
@@ -410,14 +396,6 @@ export class WorkerRouter implements Router, WorkerHost {
   private broadcast(message: ToWorker): void {
     for (const worker of this.workers) worker.post(message);
   }
-
-  private async drainAndClose(): Promise<void> {
-    if (this.state === 'open') this.state = 'closing';
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
-    await Promise.allSettled(this.workers.map((worker) => worker.close()));
-    this.monitor.close();
-    this.state = 'closed';
-  }
 }
 
 /** A read that may run twice: no reserved socket, not a write, acknowledged, not a cursor follow-up. */
@@ -433,10 +411,6 @@ function deadReservationError(reservation: Reservation): NetworkError {
   return new NetworkError('ERR_CONNECTION_CLOSED', `the reserved connection to ${reservation.address} is closed; the session reserves a new one`, {
     address: reservation.address,
   });
-}
-
-function closedError(): MgoError {
-  return new PoolClosedError('the session was closed: its cluster no longer runs operations');
 }
 
 /** workers/worker.ts beside src/ (run from source under tsx), or dist/workers/worker.js beside dist/src/. */

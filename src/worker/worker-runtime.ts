@@ -9,12 +9,14 @@ import { threadId, type MessagePort } from 'node:worker_threads';
 import { describeCheck } from '../cluster/topology-monitor.js';
 import { dialSlotKey } from '../coordinator/layout.js';
 import { WorkerCoordinator } from '../coordinator/worker-coordinator.js';
+import { PoolClosedError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { PermitSource } from '../pool/permits.js';
 import type { ServerStats } from '../pool/stats.js';
 import { PRIMARY } from '../read-preference.js';
 import { LocalRouter, type RawRouterRequest } from '../router/local-router.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
+import { Lifecycle } from '../util/lifecycle.js';
 import { exposeControl } from './control.js';
 import { FairDrain } from './fair-drain.js';
 import {
@@ -63,7 +65,8 @@ export class WorkerRuntime implements WorkerControl {
   private readonly coordinator: WorkerCoordinator;
   private readonly slots = new Map<string, number>();
   private readonly outbox: Outbox<FromWorker>;
-  private readonly inFlight = new Set<Promise<unknown>>();
+  /** The requests it is serving; close() drains them (they are refused by the router once it closes, not here). */
+  private readonly lifecycle: Lifecycle;
   /** Servers a check was asked for since the last flush (one CHECK each per batch). */
   private readonly checksAsked = new Set<string>();
   private router!: LocalRouter;
@@ -78,6 +81,7 @@ export class WorkerRuntime implements WorkerControl {
     private readonly config: WorkerConfig,
   ) {
     this.name = `worker ${config.workerId}`;
+    this.lifecycle = new Lifecycle(() => new PoolClosedError(`${this.name} is closed`));
     this.coordinator = new WorkerCoordinator(config.buffer, config.workerId);
     for (const [address, slot] of config.slots) this.slots.set(address, slot);
     this.forwardEvents = config.events;
@@ -110,14 +114,16 @@ export class WorkerRuntime implements WorkerControl {
     return this.router.stats();
   }
 
-  async drain(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  drain(): Promise<void> {
+    return this.lifecycle.drained();
   }
 
-  async close(): Promise<void> {
-    await this.router.close();
-    this.coordinator.close();
-    this.outbox.flush();
+  close(): Promise<void> {
+    return this.lifecycle.close(async () => {
+      await this.router.close();
+      this.coordinator.close();
+      this.outbox.flush();
+    });
   }
 
   ping(): number {
@@ -191,8 +197,7 @@ export class WorkerRuntime implements WorkerControl {
   }
 
   private track(operation: Promise<void>): void {
-    this.inFlight.add(operation);
-    void operation.finally(() => this.inFlight.delete(operation));
+    void this.lifecycle.track(operation);
   }
 
   // ------------------------------------------------------ shared state
