@@ -4,8 +4,9 @@
 // shared coordinator, so that the connection limit per server holds across
 // all of them, and whose server descriptions come from this thread's one
 // monitor per server (TopologyMonitor). Operations cross over the op
-// protocol (protocol.ts): the command is serialized here, the
-// reply's bytes come back and are decoded here, with the caller's options.
+// protocol (protocol.ts): the command is serialized here; the reply comes
+// back decoded by the worker with the caller's options (a typed clone), or
+// as its bytes, decoded here, when it is small or the options stay here.
 //
 // Placement. A reservation is made by the least-loaded worker (fewest
 // requests in flight) and stays bound to it: every operation that names it
