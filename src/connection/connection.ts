@@ -14,6 +14,7 @@ import { BSON, type DeserializeOptions, type Document } from 'bson';
 import { InvalidDocumentError, MgoError, NetworkError, ServerError } from '../errors.js';
 import { DEFAULT_WIRE_LIMITS, type WireLimits } from '../wire/constants.js';
 import { MessageReader } from '../wire/message-reader.js';
+import { FairDrain } from '../util/fair-drain.js';
 import { DecodeError, EncodeError, decodeMessage, encodeOpMsg, sequenceCount, type OutgoingSequence, type ReplyMessage } from '../wire/op-msg.js';
 import { replyIsOk } from '../wire/reply-status.js';
 import { helloCommand, parseHandshakeReply, type HandshakeResult } from './handshake.js';
@@ -54,6 +55,16 @@ interface PendingRequest {
   resolve(reply: ReplyMessage): void;
   reject(error: MgoError): void;
 }
+
+/**
+ * Replies are settled through one queue per thread, in time-bounded slices
+ * (src/util/fair-drain.ts), not from the socket's data callback: one poll
+ * phase can bring a reply on every socket of every pool (100 by default),
+ * and each resolution runs the caller's continuation. Settled in slices,
+ * timers and other sockets run in between, as they do for replies from
+ * worker threads. Order per connection is kept (one queue, in arrival order).
+ */
+const replies = new FairDrain<[PendingRequest, ReplyMessage]>(([request, reply]) => request.resolve(reply));
 
 // Request ids only need to be unique per connection; one counter per thread
 // keeps them unique per thread too, which makes packet captures readable.
@@ -368,7 +379,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         if (this.socketTimeoutMS > 0) this.socket.setTimeout(0);
         if (this.currentState === 'closing') this.socket.end();
       }
-      request.resolve(reply);
+      replies.push([request, reply]);
     }
   }
 

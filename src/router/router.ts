@@ -4,6 +4,7 @@
 // WorkerRouter (src/worker/worker-router.ts) runs them in worker threads.
 // Everything that crosses it is plain data (documents, ids, strings), so it
 // can cross a MessagePort (src/worker/protocol.ts says how).
+import type { SliceStats } from '../util/fair-drain.js';
 import type { DeserializeOptions, Document } from 'bson';
 import { PoolClosedError, type MgoError } from '../errors.js';
 import type { WireLimits } from '../wire/constants.js';
@@ -58,17 +59,8 @@ export interface RouterReply {
   address: string;
 }
 
-/** How a thread has been settling what other threads sent it, in time-bounded slices (src/worker/fair-drain.ts). */
-export interface DeliveryStats {
-  /** Slices run so far. */
-  slices: number;
-  /** Items (replies, events, stats) settled so far. */
-  items: number;
-  /** The longest slice seen, the continuations its resolutions ran included (ms). */
-  largestSliceMS: number;
-  /** Items waiting now. */
-  queued: number;
-}
+/** How a thread has been settling what other threads sent it, in time-bounded slices (src/util/fair-drain.ts). */
+export type DeliveryStats = SliceStats;
 
 export interface Router {
   /**

@@ -21,7 +21,7 @@ import type { ServerStats } from '../pool/stats.js';
 import type { Reservation } from '../router/router.js';
 import { deadline } from '../util/deadline.js';
 import { ControlClient } from './control.js';
-import { FairDrain } from './fair-drain.js';
+import { FairDrain } from '../util/fair-drain.js';
 import {
   CHECK,
   CLEARED,

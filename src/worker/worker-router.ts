@@ -57,7 +57,7 @@ import {
   type ToWorker,
   type WorkerConfig,
 } from './protocol.js';
-import type { SliceStats } from './fair-drain.js';
+import type { SliceStats } from '../util/fair-drain.js';
 import { WorkerHandle, WorkerReservation, deliveryQueue, type Answer, type Pending, type WorkerHost, type WorkerState } from './worker-handle.js';
 
 /** Options that are not connection options: for tests and benchmarks. */

@@ -18,7 +18,7 @@ import { LocalRouter, type RawRouterRequest } from '../router/local-router.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
 import { Lifecycle } from '../util/lifecycle.js';
 import { exposeControl } from './control.js';
-import { FairDrain } from './fair-drain.js';
+import { FairDrain } from '../util/fair-drain.js';
 import {
   CHECK,
   CLEARED,

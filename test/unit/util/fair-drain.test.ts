@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect } from 'node:net';
-import { FairDrain } from '../../../src/worker/fair-drain.js';
+import { FairDrain } from '../../../src/util/fair-drain.js';
 
 function burn(ms: number): void {
   const end = performance.now() + ms;

@@ -25,7 +25,6 @@
 // Order. Items are handled in the order they were pushed; nothing is
 // dropped. Memory is the queue itself: one entry per item not yet handled.
 
-import type { DeliveryStats } from '../router/router.js';
 
 /** Default budget of one slice, items and their continuations together. */
 export const DEFAULT_SLICE_BUDGET_MS = 2;
@@ -41,7 +40,16 @@ const INITIAL_CONTINUATION_MS = 0.05;
 /** Compact the backing array once this many handled slots lead it. */
 const COMPACT_AFTER = 4096;
 
-export type SliceStats = DeliveryStats;
+export interface SliceStats {
+  /** Slices run so far. */
+  slices: number;
+  /** Items handled so far. */
+  items: number;
+  /** The longest slice seen, the continuations it ran included (ms). */
+  largestSliceMS: number;
+  /** Items waiting now. */
+  queued: number;
+}
 
 export class FairDrain<T> {
   readonly #handle: (item: T) => void;
