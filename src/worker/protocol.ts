@@ -334,11 +334,6 @@ export function exactBytes(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes);
 }
 
-/** The ArrayBuffer to list for transfer: exactBytes() results own theirs. */
-export function transferable(bytes: Uint8Array): ArrayBuffer {
-  return bytes.buffer as ArrayBuffer;
-}
-
 /** How a worker reads a RUN's command: no promotion, so that serializing it again for the wire gives the same bytes. */
 export const PAYLOAD_DESERIALIZE: DeserializeOptions = { promoteValues: false, promoteBuffers: false, bsonRegExp: true };
 

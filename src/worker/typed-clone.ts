@@ -141,8 +141,8 @@ export function toTypedClone(doc: Document): TypedClone {
     writer.reset();
     throw error;
   }
+  // take() resets the writer; unused, it holds nothing.
   const clone: TypedClone = [tree, writer.used ? writer.take() : null];
-  writer.reset();
   if (wrapped) clone.push(true);
   return clone;
 }

@@ -13,7 +13,8 @@
 // runs there, so a clone() (which shares its parent's reservation) stays on
 // its parent's worker and socket. Operations without a reservation (the
 // Eventual mode, cursor follow-ups by address) go to the least-loaded
-// worker each time.
+// worker each time, except under a backlog, where they stay with the last
+// worker while it is not much more loaded (leastLoaded() says why).
 //
 // Worker death. The worker's permits are reclaimed at once, its reservations
 // become dead, and each request it had fails with a retryable NetworkError
