@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'ERR_NETWORK_TIMEOUT'
   | 'ERR_CONNECTION_CLOSED'
   | 'ERR_PROTOCOL'
+  | 'ERR_TLS_CERTIFICATE'
+  | 'ERR_TLS_HOSTNAME'
   | 'ERR_COMPRESSION_UNSUPPORTED'
   | 'ERR_INCOMPATIBLE_SERVER'
   | 'ERR_DOCUMENT_TOO_LARGE'
@@ -89,7 +91,14 @@ export class InvalidOptionError extends MgoError {
 export class NetworkError extends MgoError {
   override name = 'NetworkError';
   constructor(
-    code: 'ERR_NETWORK' | 'ERR_NETWORK_TIMEOUT' | 'ERR_CONNECTION_CLOSED' | 'ERR_PROTOCOL' | 'ERR_COMPRESSION_UNSUPPORTED',
+    code:
+      | 'ERR_NETWORK'
+      | 'ERR_NETWORK_TIMEOUT'
+      | 'ERR_CONNECTION_CLOSED'
+      | 'ERR_PROTOCOL'
+      | 'ERR_TLS_CERTIFICATE'
+      | 'ERR_TLS_HOSTNAME'
+      | 'ERR_COMPRESSION_UNSUPPORTED',
     message: string,
     options: MgoErrorOptions = {},
   ) {

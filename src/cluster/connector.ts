@@ -1,30 +1,51 @@
-// Turns a server address and the resolved options into the pool's ConnectFn:
-// every pooled socket is a Connection dialed and handshaken with the same
-// timeouts, so the pool itself never touches sockets.
-import { Connection } from '../connection/connection.js';
+// How a socket to one server is opened, in one place for the pool's
+// connections and the monitor's: the server's address, the timeouts, TLS,
+// the declared API version. The pool itself never touches sockets: it gets a
+// ConnectFn that dials and handshakes a Connection.
+import { Connection, type ConnectionOptions } from '../connection/connection.js';
+import type { TlsOptions } from '../connection/tls.js';
 import type { ConnectFn } from '../pool/poolable-connection.js';
-import type { ServerAddress } from '../uri/resolve.js';
+import type { ResolvedOptions, ServerAddress } from '../uri/resolve.js';
 
-export interface ConnectorOptions {
-  connectTimeoutMS: number;
-  socketTimeoutMS: number;
-  appName?: string | undefined;
+/** The resolved options a socket is opened with; those left out take their defaults (plain TCP, no declared API). */
+export type ConnectorOptions = Pick<ResolvedOptions, 'connectTimeoutMS' | 'socketTimeoutMS' | 'appName'> &
+  Partial<Pick<ResolvedOptions, 'serverApi' | keyof TlsOptions>>;
+
+/** The TLS settings out of the resolved options; undefined for plain TCP. */
+export function tlsOptionsOf(options: Partial<TlsOptions>): TlsOptions | undefined {
+  if (!options.tls) return undefined;
+  return {
+    tls: true,
+    tlsInsecure: options.tlsInsecure ?? false,
+    tlsAllowInvalidCertificates: options.tlsAllowInvalidCertificates ?? false,
+    tlsAllowInvalidHostnames: options.tlsAllowInvalidHostnames ?? false,
+    tlsCAFile: options.tlsCAFile,
+    tlsCertificateKeyFile: options.tlsCertificateKeyFile,
+    tlsCertificateKeyFilePassword: options.tlsCertificateKeyFilePassword,
+  };
 }
 
-export function createConnector(server: ServerAddress, options: ConnectorOptions): ConnectFn<Connection> {
+/** Everything Connection.connect needs for this server but the pool's id, generation and abort signal. */
+export function socketOptionsFor(server: ServerAddress, options: ConnectorOptions): Omit<ConnectionOptions, 'id' | 'generation'> {
   const target =
     server.type === 'unix'
       ? { host: 'localhost', port: 0, socketPath: server.host }
       : { host: server.host, port: server.port ?? 27017 };
-  return ({ id, generation, signal }) =>
-    Connection.connect({
-      ...target,
-      id,
-      generation,
-      address: server.address,
-      connectTimeoutMS: options.connectTimeoutMS,
-      socketTimeoutMS: options.socketTimeoutMS,
-      appName: options.appName,
-      signal,
-    });
+  // mongod takes Unix domain socket connections in clear, whatever its TLS
+  // mode: the socket file's permissions guard it.
+  const tls = server.type === 'unix' ? undefined : tlsOptionsOf(options);
+  return {
+    ...target,
+    address: server.address,
+    connectTimeoutMS: options.connectTimeoutMS,
+    socketTimeoutMS: options.socketTimeoutMS,
+    ...(options.appName === undefined ? {} : { appName: options.appName }),
+    ...(tls ? { tls } : {}),
+    ...(options.serverApi ? { serverApi: options.serverApi } : {}),
+  };
+}
+
+export function createConnector(server: ServerAddress, options: ConnectorOptions): ConnectFn<Connection> {
+  const socketOptions = socketOptionsFor(server, options);
+  return ({ id, generation, signal }) => Connection.connect({ ...socketOptions, id, generation, signal });
 }

@@ -10,6 +10,7 @@ import type { Document } from 'bson';
 import { Connection } from '../connection/connection.js';
 import { MgoError, NetworkError } from '../errors.js';
 import type { ServerAddress } from '../uri/resolve.js';
+import { socketOptionsFor, type ConnectorOptions } from './connector.js';
 
 /** SDAM: the shortest interval between two checks, whatever requestCheck() asks. */
 export const MIN_HEARTBEAT_FREQUENCY_MS = 500;
@@ -18,10 +19,8 @@ export type CheckResult =
   | { ok: true; hello: Document; roundTripTimeMS: number }
   | { ok: false; error: MgoError };
 
-export interface MonitorOptions {
+export interface MonitorOptions extends Omit<ConnectorOptions, 'socketTimeoutMS'> {
   heartbeatFrequencyMS: number;
-  connectTimeoutMS: number;
-  appName?: string | undefined;
 }
 
 type MonitorState = 'idle' | 'checking' | 'closed';
@@ -102,16 +101,10 @@ export class Monitor {
       let connection = this.connection;
       if (!connection || connection.isClosed) {
         connection = await Connection.connect({
+          // SDAM: the check's socket timeout is connectTimeoutMS.
+          ...socketOptionsFor(this.server, { ...this.options, socketTimeoutMS: this.options.connectTimeoutMS }),
           id: 0,
           generation: 0,
-          host: this.server.type === 'unix' ? 'localhost' : this.server.host,
-          port: this.server.port ?? 27017,
-          socketPath: this.server.type === 'unix' ? this.server.host : undefined,
-          address: this.server.address,
-          connectTimeoutMS: this.options.connectTimeoutMS,
-          // SDAM: the check's socket timeout is connectTimeoutMS.
-          socketTimeoutMS: this.options.connectTimeoutMS,
-          appName: this.options.appName,
         });
         connection.unref();
         if ((this.state as MonitorState) === 'closed') {

@@ -6,22 +6,11 @@ import type { PoolEvent } from '../pool/events.js';
 import type { PermitSource } from '../pool/permits.js';
 import { Pool } from '../pool/pool.js';
 import type { ResolvedOptions, ServerAddress } from '../uri/resolve.js';
-import { createConnector } from './connector.js';
+import { createConnector, type ConnectorOptions } from './connector.js';
 import { Monitor, type CheckResult } from './monitor.js';
 
-export type ServerOptions = Pick<
-  ResolvedOptions,
-  | 'maxPoolSize'
-  | 'minPoolSize'
-  | 'maxIdleTimeMS'
-  | 'maxLifetimeMS'
-  | 'maxConnecting'
-  | 'waitQueueTimeoutMS'
-  | 'connectTimeoutMS'
-  | 'socketTimeoutMS'
-  | 'heartbeatFrequencyMS'
-  | 'appName'
->;
+export type ServerOptions = ConnectorOptions &
+  Pick<ResolvedOptions, 'maxPoolSize' | 'minPoolSize' | 'maxIdleTimeMS' | 'maxLifetimeMS' | 'maxConnecting' | 'waitQueueTimeoutMS' | 'heartbeatFrequencyMS'>;
 
 export interface ServerHooks {
   onCheck(server: Server, result: CheckResult): void;

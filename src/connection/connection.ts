@@ -18,7 +18,9 @@ import { isMainThread } from 'node:worker_threads';
 import { FairDrain } from '../util/fair-drain.js';
 import { DecodeError, EncodeError, decodeMessage, encodeOpMsg, sequenceCount, type OutgoingSequence, type ReplyMessage } from '../wire/op-msg.js';
 import { replyIsOk } from '../wire/reply-status.js';
+import { serverApiFields, type ServerApi } from '../wire/server-api.js';
 import { helloCommand, parseHandshakeReply, type HandshakeResult } from './handshake.js';
+import { connectTls, tlsFailure, type TlsOptions } from './tls.js';
 
 export type ConnectionState = 'connecting' | 'handshaking' | 'ready' | 'closing' | 'closed';
 
@@ -42,6 +44,10 @@ export interface ConnectionOptions {
   keepAlive?: boolean;
   keepAliveInitialDelayMS?: number;
   appName?: string;
+  /** TLS settings; a plain TCP socket unless `tls` is true. */
+  tls?: TlsOptions;
+  /** The API version the client declared (Stable API spec), sent with every command. */
+  serverApi?: ServerApi;
   signal?: AbortSignal;
 }
 
@@ -104,6 +110,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly pending = new Map<number, PendingRequest>();
   private readonly unacknowledged: number[] = [];
   private readonly socketTimeoutMS: number;
+  /** apiVersion and friends, added to every command body (empty without a declared API). */
+  private readonly apiFields: Readonly<Document>;
+  private readonly serverApi: ServerApi | undefined;
+  /** 'secureConnect' for TLS: the socket is usable once the handshake and its checks passed. */
+  private readonly connectEvent: 'connect' | 'secureConnect';
   private corked = false;
   private closeError: MgoError | undefined;
   private readonly closed: Promise<void>;
@@ -118,10 +129,18 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.generation = options.generation;
     this.address = options.address ?? options.socketPath ?? `${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
     this.socketTimeoutMS = options.socketTimeoutMS;
+    this.serverApi = options.serverApi;
+    this.apiFields = serverApiFields(options.serverApi);
+    this.connectEvent = options.tls?.tls ? 'secureConnect' : 'connect';
     this.socket = socket;
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.fail(new NetworkError('ERR_NETWORK', `${this.describe()}: ${err.message}`, { cause: err, address: this.address })));
+    socket.on('error', (err) =>
+      this.fail(
+        tlsFailure(err, this.describe(), this.address) ??
+          new NetworkError('ERR_NETWORK', `${this.describe()}: ${err.message}`, { cause: err, address: this.address }),
+      ),
+    );
     socket.on('timeout', () => this.onSocketTimeout());
     socket.on('close', () => this.onSocketClose());
   }
@@ -130,7 +149,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   static async connect(options: ConnectionOptions): Promise<Connection> {
     const socket = options.socketPath
       ? net.connect({ path: options.socketPath })
-      : net.connect({ host: options.host, port: options.port, noDelay: options.noDelay ?? true });
+      : options.tls?.tls
+        ? connectTls(options.host, options.port, options.tls)
+        : net.connect({ host: options.host, port: options.port, noDelay: options.noDelay ?? true });
     const connection = new Connection(socket, options);
     const abort = () => connection.destroy(new NetworkError('ERR_NETWORK', `${connection.describe()}: connect aborted`, { address: connection.address }));
     options.signal?.addEventListener('abort', abort, { once: true });
@@ -265,7 +286,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const requestId = nextRequestId();
     let message: Buffer;
     try {
-      message = encodeOpMsg({ requestId, body: { ...command, $db: db }, sequences: options.sequences, moreToCome: options.moreToCome }, this.limits);
+      message = encodeOpMsg({ requestId, body: { ...command, $db: db, ...this.apiFields }, sequences: options.sequences, moreToCome: options.moreToCome }, this.limits);
     } catch (err) {
       if (err instanceof EncodeError) return Promise.reject(new InvalidDocumentError(err.reason, err.message));
       throw err;
@@ -313,22 +334,24 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         resolve();
       };
       const onClose = (error: MgoError | undefined) => {
-        this.socket.off('connect', onConnect);
+        this.socket.off(this.connectEvent, onConnect);
         reject(error ?? new NetworkError('ERR_CONNECTION_CLOSED', `${this.describe()}: closed while connecting`, { address: this.address }));
       };
-      this.socket.once('connect', onConnect);
+      this.socket.once(this.connectEvent, onConnect);
       this.once('close', onClose);
     });
   }
 
   // Handshake spec: send `hello` with helloOk; a server that does not know
-  // it (CommandNotFound, code 59) gets the legacy `isMaster`.
+  // it (CommandNotFound, code 59) gets the legacy `isMaster`, unless an API
+  // version was declared (Stable API spec: `hello` only, servers with the
+  // Stable API all have it).
   private async handshake(appName: string | undefined): Promise<void> {
     let reply: Document;
     try {
       reply = await this.command('admin', helloCommand('hello', appName));
     } catch (err) {
-      if (!(err instanceof ServerError && err.serverCode === 59)) throw err;
+      if (!(err instanceof ServerError && err.serverCode === 59) || this.serverApi) throw err;
       reply = await this.command('admin', helloCommand('isMaster', appName));
     }
     const result = parseHandshakeReply(reply, this.address);

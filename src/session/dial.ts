@@ -2,6 +2,8 @@
 // and a first session that has heard from a server, as in mgo: the session
 // pings (routed as Eventual, reserving nothing) before it is returned, then
 // takes its mode (Strong unless the URL or DialInfo says otherwise).
+import { tlsOptionsOf } from '../cluster/connector.js';
+import { secureContextFor } from '../connection/tls.js';
 import { MgoError } from '../errors.js';
 import { LocalRouter } from '../router/local-router.js';
 import type { Router } from '../router/router.js';
@@ -30,6 +32,10 @@ export async function dialWithInfo(info: DialInfo): Promise<Session> {
 }
 
 async function connect(resolved: ResolvedOptions, overrides: SessionOverrides, shownUrl: string): Promise<Session> {
+  // Unreadable TLS files or a wrong key password fail here, once, rather
+  // than as every connection's error (each worker builds its own context).
+  const tls = tlsOptionsOf(resolved);
+  if (tls) secureContextFor(tls);
   // workers: 0 keeps the sockets in this thread; N > 0 puts them in N workers.
   const router: Router = resolved.workers > 0 ? await WorkerRouter.create(resolved) : await LocalRouter.create(resolved);
   const options = sessionOptionsOf(resolved, overrides);

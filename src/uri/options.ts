@@ -9,6 +9,7 @@
 // spec-conformant and the refusal happens in resolveOptions with a reason.
 
 import { inspect, isDeepStrictEqual } from 'node:util';
+import type { ServerApi } from '../wire/server-api.js';
 import { InvalidOptionError } from '../errors.js';
 import type { ReadPreferenceMode } from '../read-preference.js';
 export type TagSet = Readonly<Record<string, string>>;
@@ -79,6 +80,7 @@ export interface OptionValues {
   tlsCAFile: string | undefined;
   tlsCertificateKeyFile: string | undefined;
   tlsCertificateKeyFilePassword: string | undefined;
+  serverApi: ServerApi | undefined;
   // How replies are decoded (js-bson deserialize options, as the official driver has them).
   promoteLongs: boolean;
   promoteValues: boolean;
@@ -251,6 +253,23 @@ const writeConcernW: ValueType<number | string> = {
   fromValue: (value) => (typeof value === 'number' ? nodeCount.fromValue(value) : tagName.fromValue(value)),
 };
 
+// The official driver's shapes: '1', or { version: '1', strict?, deprecationErrors? }.
+const serverApiType: ValueType<ServerApi> = {
+  accepts: "'1' or { version: '1', strict?: boolean, deprecationErrors?: boolean }",
+  fromString: () => undefined,
+  fromValue: (value) => {
+    if (value === '1') return { version: '1' };
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    const { version, strict, deprecationErrors, ...rest } = value as Record<string, unknown>;
+    if (version !== '1' || Object.keys(rest).length > 0) return undefined;
+    if ((strict !== undefined && typeof strict !== 'boolean') || (deprecationErrors !== undefined && typeof deprecationErrors !== 'boolean')) return undefined;
+    const api: ServerApi = { version };
+    if (strict !== undefined) api.strict = strict;
+    if (deprecationErrors !== undefined) api.deprecationErrors = deprecationErrors;
+    return api;
+  },
+};
+
 // RFC 6335 section 5.1 service names, without the 15-character limit
 // (seedlist discovery spec, "srvServiceName"): the DNS label must fit in 63
 // bytes with its leading underscore.
@@ -264,12 +283,10 @@ const serviceName = string({
 
 const always = () => true;
 const isFalse = (value: boolean) => !value;
-const TLS_NOT_IMPLEMENTED = 'TLS is not implemented yet';
 const AUTH_NOT_IMPLEMENTED = 'authentication is not implemented yet';
 const PROXY_NOT_IMPLEMENTED = 'SOCKS5 proxies are not implemented yet';
 
-/** A TLS switch: accepted while false, since false asks for nothing. */
-const tlsFlag: Entry<boolean> = { type: boolean, default: false, supported: TLS_NOT_IMPLEMENTED, neutral: isFalse };
+const tlsFlag: Entry<boolean> = { type: boolean, default: false, supported: true };
 
 export const OPTIONS: { readonly [K in OptionName]: Entry<OptionValues[K]> } = {
   workers: { type: integer(0), default: 0, url: false, supported: true },
@@ -404,15 +421,21 @@ export const OPTIONS: { readonly [K in OptionName]: Entry<OptionValues[K]> } = {
   authMechanismProperties: { type: keyValues, secret: true, supported: AUTH_NOT_IMPLEMENTED },
 
   // URI options spec, "Conflicting TLS options" (8): every tls and ssl must agree.
+  // Files are read and checked at dial (src/connection/tls.ts).
   tls: { ...tlsFlag, aliases: [{ name: 'ssl', kind: 'alias' }], repeat: 'same' },
   tlsInsecure: tlsFlag,
   tlsAllowInvalidCertificates: tlsFlag,
   tlsAllowInvalidHostnames: tlsFlag,
+  // Node's TLS checks neither OCSP nor revocation lists unless asked to (a
+  // CRL given to the secure context), and these options only turn checks
+  // off: either value gets what was asked for.
   tlsDisableOCSPEndpointCheck: tlsFlag,
   tlsDisableCertificateRevocationCheck: tlsFlag,
-  tlsCAFile: { type: string(), supported: TLS_NOT_IMPLEMENTED },
-  tlsCertificateKeyFile: { type: string(), supported: TLS_NOT_IMPLEMENTED },
-  tlsCertificateKeyFilePassword: { type: string(), secret: true, supported: TLS_NOT_IMPLEMENTED },
+  tlsCAFile: { type: string(), supported: true },
+  tlsCertificateKeyFile: { type: string(), supported: true },
+  tlsCertificateKeyFilePassword: { type: string(), secret: true, supported: true },
+  // Stable API spec: declared on the client, never in the URL.
+  serverApi: { type: serverApiType, url: false, supported: true },
 
   // SOCKS5 spec: repeating any proxy option is an error.
   // js-bson's deserialize options (official driver: BSONSerializeOptions),

@@ -91,8 +91,7 @@ export async function resolveOptions(
       throw new InvalidOptionError('ERR_INVALID_OPTION', message);
     }
   }
-  const tlsImplied = url.srv && given.tls === undefined;
-  for (const name of OPTION_NAMES) checkSupported(name, keyOf(name), values[name], name === 'tls' && tlsImplied);
+  for (const name of OPTION_NAMES) checkSupported(name, keyOf(name), values[name]);
 
   const credentials = url.username === null ? undefined : { username: url.username, password: url.password ?? undefined };
   if (credentials) {
@@ -114,13 +113,12 @@ export async function resolveOptions(
 
 // An option the table marks unsupported fails unless its value is neutral;
 // every default is neutral, so only a value someone set can fail.
-function checkSupported(name: OptionName, key: string, value: unknown, implied: boolean): void {
+function checkSupported(name: OptionName, key: string, value: unknown): void {
   const spec = specOf(name);
   if (spec.supported === true || value === undefined || spec.neutral?.(value)) return;
-  const origin = implied ? ' (implied by mongodb+srv://; add tls=false to connect without TLS)' : '';
   throw new InvalidOptionError(
     'ERR_UNSUPPORTED_OPTION',
-    `option ${optionLabel(name, key)} set to ${showValue(name, value)}${origin} is not supported: ${spec.supported}`,
+    `option ${optionLabel(name, key)} set to ${showValue(name, value)} is not supported: ${spec.supported}`,
   );
 }
 

@@ -70,6 +70,32 @@ describe('Connection', () => {
     conn.destroy();
   });
 
+  test('a declared API version goes with every command, getMore included, and rules out isMaster', async () => {
+    const server = await fake((cmd) => {
+      if (cmd.name === 'hello') cmd.connection.reply(cmd, { ok: 0, code: 59, codeName: 'CommandNotFound', errmsg: 'no such command: hello' });
+    });
+    await assert.rejects(Connection.connect(options(server, { serverApi: { version: '1', strict: true } })), { code: 'ERR_SERVER' });
+    assert.deepEqual(server.received.map((c) => c.name), ['hello']);
+
+    const api = await fake(() => {});
+    const conn = await Connection.connect(options(api, { serverApi: { version: '1', strict: true, deprecationErrors: false } }));
+    await conn.command('db', { find: 'c' });
+    await conn.command('db', { getMore: 1n, collection: 'c' });
+    for (const { command } of api.received) {
+      assert.equal(command.apiVersion, '1');
+      assert.equal(command.apiStrict, true);
+      assert.equal(command.apiDeprecationErrors, false);
+    }
+    assert.deepEqual(api.received.map((c) => c.name), ['hello', 'find', 'getMore']);
+    conn.destroy();
+
+    const plain = await fake(() => {});
+    const undeclared = await Connection.connect(options(plain));
+    await undeclared.command('db', { ping: 1 });
+    assert.ok(plain.received.every(({ command }) => !('apiVersion' in command) && !('apiStrict' in command)));
+    undeclared.destroy();
+  });
+
   test('matches pipelined replies answered out of order', async () => {
     const held: ReceivedCommand[] = [];
     const server = await fake(

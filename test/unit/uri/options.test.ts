@@ -176,12 +176,35 @@ describe('resolveOptions', () => {
     });
   });
 
+  describe('TLS and the Stable API', () => {
+    test('TLS options resolve from the URL and the options object', async () => {
+      const o = await resolveOptions('mongodb://h/?ssl=true&tlsCAFile=ca.pem&tlsCertificateKeyFile=client.pem&tlsAllowInvalidHostnames=true', {
+        tlsCertificateKeyFilePassword: 'hunter2xyz',
+      });
+      assert.equal(o.tls, true);
+      assert.equal(o.tlsCAFile, 'ca.pem');
+      assert.equal(o.tlsCertificateKeyFile, 'client.pem');
+      assert.equal(o.tlsCertificateKeyFilePassword, 'hunter2xyz');
+      assert.equal(o.tlsAllowInvalidHostnames, true);
+      assert.equal(o.tlsAllowInvalidCertificates, false);
+      assert.equal((await resolveOptions('mongodb://h', { tls: true, tlsInsecure: true })).tlsInsecure, true);
+    });
+
+    test('serverApi: the options object only, checked', async () => {
+      assert.deepEqual((await resolveOptions('mongodb://h', { serverApi: '1' })).serverApi, { version: '1' });
+      assert.deepEqual((await resolveOptions('mongodb://h', { serverApi: { version: '1', strict: true } })).serverApi, { version: '1', strict: true });
+      assert.equal((await resolveOptions('mongodb://h')).serverApi, undefined);
+      await assertRejects(resolveOptions('mongodb://h', { serverApi: { version: '2' } }), 'ERR_INVALID_OPTION', /option 'serverApi': expected '1' or \{ version/);
+      await assertRejects(resolveOptions('mongodb://h', { serverApi: { version: '1', strict: 'yes' } }), 'ERR_INVALID_OPTION', /'serverApi'/);
+      await assertRejects(resolveOptions('mongodb://h', { serverApi: { version: '1', stict: true } }), 'ERR_INVALID_OPTION', /'serverApi'/);
+      const o = await resolveOptions('mongodb://h/?serverApi=1');
+      assert.equal(o.serverApi, undefined);
+      assert.ok(o.warnings.some((w) => /serverApi/.test(w)), JSON.stringify(o.warnings));
+    });
+  });
+
   describe('options not implemented yet', () => {
     const refused: [string, Record<string, unknown>, RegExp][] = [
-      ['mongodb://h/?tls=true', {}, /^option 'tls' set to true is not supported: TLS is not implemented yet$/],
-      ['mongodb://h/?ssl=true', {}, /option 'tls' set to true is not supported/],
-      ['mongodb://h', { ssl: true }, /option 'ssl' \(alias of 'tls'\) set to true/],
-      ['mongodb://h/?tlsCAFile=ca.pem', {}, /option 'tlsCAFile' set to 'ca.pem' is not supported: TLS/],
       ['mongodb://h/?compressors=zlib', {}, /option 'compressors' set to \[ 'zlib' \] is not supported: wire compression/],
       ['mongodb://h/?loadBalanced=true', {}, /option 'loadBalanced' set to true is not supported: load-balanced mode/],
       ['mongodb://h/?authMechanism=SCRAM-SHA-256', {}, /option 'authMechanism' .* authentication is not implemented yet/],

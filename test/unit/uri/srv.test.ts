@@ -156,11 +156,9 @@ describe('resolveOptions with mongodb+srv://', () => {
     },
   ).resolver;
 
-  test('TLS is implied, and refused while not implemented', async () => {
-    await assert.rejects(resolveOptions('mongodb+srv://rs.example.com', {}, { dns: srv }), {
-      code: 'ERR_UNSUPPORTED_OPTION',
-      message: /^option 'tls' set to true \(implied by mongodb\+srv:\/\/; add tls=false to connect without TLS\) is not supported: TLS is not implemented yet$/,
-    });
+  test('TLS is implied unless tls=false', async () => {
+    assert.equal((await resolveOptions('mongodb+srv://lb.example.com', {}, { dns: srv })).tls, true);
+    assert.equal((await resolveOptions('mongodb+srv://lb.example.com/?ssl=false', {}, { dns: srv })).tls, false);
   });
 
   test('hosts from SRV, options from TXT, overridden by the URL and the object', async () => {
