@@ -3,12 +3,15 @@
 //
 //   node scripts/testserver.mjs --build-only     build if the cache is stale
 //   node scripts/testserver.mjs [--port N]       run one until killed; prints its URI
+//       [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--user NAME --password PW]
+//   node scripts/testserver.mjs gencerts --dir D write the TLS test certificates
 //
+// Arguments go to the binary as given (test/server/main.go lists its flags).
 // The binary is cached in .cache/testserver keyed by a hash of the Go sources
 // and the Go version, so a changed go.mod or toolchain rebuilds it.
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,7 +27,8 @@ function log(message) {
 
 function sourceStamp() {
   const hash = createHash('sha256');
-  for (const file of ['go.mod', 'go.sum', 'main.go']) hash.update(readFileSync(join(sourceDir, file)));
+  const goFiles = readdirSync(sourceDir).filter((file) => file.endsWith('.go')).sort();
+  for (const file of ['go.mod', 'go.sum', ...goFiles]) hash.update(file).update(readFileSync(join(sourceDir, file)));
   hash.update(execFileSync('go', ['version'], { encoding: 'utf8' }));
   return hash.digest('hex');
 }
@@ -85,10 +89,7 @@ async function main() {
   const args = process.argv.slice(2);
   await ensureBuilt();
   if (args.includes('--build-only')) return;
-  const portIndex = args.indexOf('--port');
-  const port = portIndex >= 0 ? Number(args[portIndex + 1]) : 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: not a port number: ${args[portIndex + 1]}`);
-  const child = spawn(binaryPath, ['--port', String(port)], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(binaryPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
   child.on('close', (code) => process.exit(code ?? 0));
 }

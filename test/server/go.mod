@@ -1,8 +1,13 @@
-module mgo-threads/testserver
+// The module path lies under FerretDB's own so that this command may import
+// FerretDB's internal packages (see main.go); it is never published.
+module github.com/FerretDB/FerretDB/mgo-threads-testserver
 
 go 1.22
 
-require github.com/FerretDB/FerretDB v1.24.0
+require (
+	github.com/FerretDB/FerretDB v1.24.0
+	golang.org/x/crypto v0.25.0
+)
 
 require (
 	filippo.io/edwards25519 v1.1.0 // indirect
@@ -48,7 +53,6 @@ require (
 	go.opentelemetry.io/otel/sdk v1.28.0 // indirect
 	go.opentelemetry.io/otel/trace v1.28.0 // indirect
 	go.opentelemetry.io/proto/otlp v1.3.1 // indirect
-	golang.org/x/crypto v0.25.0 // indirect
 	golang.org/x/exp v0.0.0-20240719175910-8a7402abbf56 // indirect
 	golang.org/x/net v0.26.0 // indirect
 	golang.org/x/sync v0.7.0 // indirect
