@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'ERR_BATCH_TOO_LARGE'
   | 'ERR_INVALID_DOCUMENT'
   | 'ERR_SERVER'
+  | 'ERR_AUTH'
   | 'ERR_SERVER_SELECTION'
   | 'ERR_POOL_TIMEOUT'
   | 'ERR_POOL_CLEARED'
@@ -156,6 +157,37 @@ export class ServerError extends MgoError {
   }
 }
 
+export interface AuthErrorOptions extends MgoErrorOptions {
+  serverCode?: number;
+  codeName?: string;
+}
+
+/**
+ * Authentication failed: the server refused it (then `serverCode` and
+ * `codeName` are the server's, e.g. 18 AuthenticationFailed), or the server's
+ * side of the conversation broke a rule the client checks (bad nonce or
+ * signature, too few iterations, a malformed payload: no serverCode). The
+ * message never holds the username, password or any SCRAM value.
+ */
+export class AuthError extends MgoError {
+  override name = 'AuthError';
+  readonly serverCode: number | undefined;
+  readonly codeName: string | undefined;
+
+  constructor(message: string, options: AuthErrorOptions = {}) {
+    super('ERR_AUTH', message, options);
+    this.serverCode = options.serverCode;
+    this.codeName = options.codeName;
+  }
+
+  override toRecord(): ErrorRecord {
+    const record = super.toRecord();
+    if (this.serverCode !== undefined) record.serverCode = this.serverCode;
+    if (this.codeName !== undefined) record.codeName = this.codeName;
+    return record;
+  }
+}
+
 /** No server matched the read preference before serverSelectionTimeoutMS (server selection spec). */
 export class ServerSelectionError extends MgoError {
   override name = 'ServerSelectionError';
@@ -192,6 +224,7 @@ const classesByName: Record<string, new (...args: never[]) => MgoError> = {
   IncompatibleServerError,
   InvalidDocumentError,
   ServerError,
+  AuthError,
   ServerSelectionError,
   PoolTimeoutError,
   PoolClearedError,
@@ -204,6 +237,8 @@ export function fromErrorRecord(record: ErrorRecord): MgoError {
   let error: MgoError;
   if (record.name === 'ServerError') {
     error = new ServerError(record.message, record.serverCode ?? 0, record.codeName, options);
+  } else if (record.name === 'AuthError') {
+    error = new AuthError(record.message, { ...options, serverCode: record.serverCode, codeName: record.codeName });
   } else {
     error = new MgoError(record.code, record.message, options);
     // Keep the class so `instanceof` works on the receiving side too.

@@ -11,7 +11,7 @@ import { serverDescriptionFromHello, serverDescriptionsEqual } from '../../../sr
 import { concatBytes, serializeRaw } from '../../../src/wire/bson.js';
 import { sequenceDocuments } from '../../../src/wire/op-msg.js';
 import { assertExact } from '../../fixtures/bson-exact.js';
-import { InvalidDocumentError, MgoError, NetworkError, PoolClearedError, ServerError, fromErrorRecord } from '../../../src/errors.js';
+import { AuthError, InvalidDocumentError, MgoError, NetworkError, PoolClearedError, ServerError, fromErrorRecord } from '../../../src/errors.js';
 import {
   Outbox,
   PAYLOAD_DESERIALIZE,
@@ -210,6 +210,20 @@ describe('error records', () => {
     assert.equal(rebuilt.address, 'h:1');
     assert.ok(rebuilt.hasErrorLabel('RetryableWriteError'));
     assert.equal(rebuilt.message, 'not primary');
+  });
+
+  test('authentication errors keep class and server code across a port, with or without one', async () => {
+    const refused = new AuthError('SCRAM-SHA-256 authentication failed', { address: 'h:1', serverCode: 18, codeName: 'AuthenticationFailed' });
+    const rebuilt = fromErrorRecord(await cross(toErrorRecord(refused, 'worker 0')));
+    assert.ok(rebuilt instanceof AuthError);
+    assert.equal(rebuilt.code, 'ERR_AUTH');
+    assert.equal(rebuilt.serverCode, 18);
+    assert.equal(rebuilt.codeName, 'AuthenticationFailed');
+    assert.equal(rebuilt.address, 'h:1');
+    const clientSide = fromErrorRecord(await cross(toErrorRecord(new AuthError('bad signature'), 'w')));
+    assert.ok(clientSide instanceof AuthError);
+    assert.equal(clientSide.serverCode, undefined);
+    assert.equal('serverCode' in clientSide.toRecord(), false);
   });
 
   test('network, pool and document errors keep their class for instanceof', async () => {
