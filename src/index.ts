@@ -6,5 +6,6 @@ export * from './errors.js';
 export { Connection, type ConnectionOptions, type ConnectionState, type CommandOptions } from './connection/connection.js';
 export type { HandshakeResult } from './connection/handshake.js';
 export { parseConnectionString, redactUri } from './uri/connection-string.js';
-export { resolveOptions, type ResolvedOptions, type ServerAddress, type Credentials } from './uri/resolve.js';
+export { resolveOptions, type ResolvedOptions, type ServerAddress } from './uri/resolve.js';
+export type { Credential, ScramCredential, X509Credential } from './auth/credential.js';
 export { DRIVER_NAME, DRIVER_VERSION } from './version.js';

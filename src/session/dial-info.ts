@@ -29,7 +29,12 @@ export interface DialInfo {
   /** The default database (db() without a name). */
   database?: string;
   replicaSetName?: string;
-  /** Authentication is not implemented yet: any of these is refused. */
+  /**
+   * mgo's credentials: authSource (else the database, else 'admin'),
+   * authMechanism (SCRAM-SHA-256, SCRAM-SHA-1 or MONGODB-X509; left out,
+   * SCRAM is negotiated with the server), and the options object's `auth`.
+   * As in mgo, an empty username means no authentication.
+   */
   source?: string;
   mechanism?: string;
   username?: string;
@@ -71,13 +76,8 @@ export function fromDialInfo(info: DialInfo): { url: string; options: DialOption
   if (!info || !Array.isArray(info.addrs) || info.addrs.length === 0) {
     throw new MgoError('ERR_INVALID_ARGUMENT', 'dialWithInfo: addrs must list at least one server');
   }
-  let userinfo = '';
-  if (info.username !== undefined) {
-    const password = info.password === undefined ? '' : `:${encodeURIComponent(info.password)}`;
-    userinfo = `${encodeURIComponent(info.username)}${password}@`;
-  }
   const path = info.database ? encodeURIComponent(info.database) : '';
-  const url = `mongodb://${userinfo}${info.addrs.map(hostPart).join(',')}/${path}`;
+  const url = `mongodb://${info.addrs.map(hostPart).join(',')}/${path}`;
 
   const options: Record<string, unknown> = { ...info.options };
   const set = (name: string, value: unknown) => {
@@ -85,6 +85,11 @@ export function fromDialInfo(info: DialInfo): { url: string; options: DialOption
   };
   set('directConnection', info.direct);
   set('replicaSet', info.replicaSetName);
+  // The options object rather than the URL, which would carry the password
+  // into every string built from it (src/auth/credential.ts).
+  if (info.username || info.password !== undefined) {
+    set('auth', { username: info.username || undefined, password: info.password });
+  }
   set('authSource', info.source);
   set('authMechanism', info.mechanism);
   set('maxPoolSize', info.poolLimit);

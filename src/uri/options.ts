@@ -11,18 +11,17 @@
 import { inspect, isDeepStrictEqual } from 'node:util';
 import type { ServerApi } from '../wire/server-api.js';
 import { InvalidOptionError } from '../errors.js';
+import { UNIMPLEMENTED_MECHANISMS, isImplementedMechanism, type AuthMechanism } from '../auth/credential.js';
 import type { ReadPreferenceMode } from '../read-preference.js';
 export type TagSet = Readonly<Record<string, string>>;
 export type Compressor = 'snappy' | 'zlib' | 'zstd';
 export type ServerMonitoringMode = 'auto' | 'stream' | 'poll';
-export type AuthMechanism =
-  | 'SCRAM-SHA-1'
-  | 'SCRAM-SHA-256'
-  | 'MONGODB-X509'
-  | 'MONGODB-AWS'
-  | 'MONGODB-OIDC'
-  | 'GSSAPI'
-  | 'PLAIN';
+export type { AuthMechanism };
+/** The options object's `auth` (as in the official Node driver); each field given overrides the URL's userinfo. */
+export interface AuthOption {
+  readonly username?: string;
+  readonly password?: string;
+}
 
 /** Every option with its value; `undefined` where "not set" is itself the default. */
 export interface OptionValues {
@@ -66,7 +65,8 @@ export interface OptionValues {
   retryWrites: boolean;
   maxAdaptiveRetries: number;
   enableOverloadRetargeting: boolean;
-  // Authentication.
+  // Authentication (src/auth/credential.ts puts them together).
+  auth: AuthOption | undefined;
   authSource: string | undefined;
   authMechanism: AuthMechanism | undefined;
   authMechanismProperties: TagSet | undefined;
@@ -208,10 +208,14 @@ function listOf<const V extends string>(values: readonly V[]): ValueType<readonl
 }
 
 // A plain object of strings: a Map or a class instance would read as empty.
-function isStringRecord(value: unknown): value is Record<string, string> {
+function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;
   const proto: unknown = Object.getPrototypeOf(value);
-  return (proto === Object.prototype || proto === null) && Object.values(value).every((v) => typeof v === 'string');
+  return proto === Object.prototype || proto === null;
+}
+
+function isStringRecord(value: unknown): value is Record<string, string> {
+  return isPlainObject(value) && Object.values(value).every((v) => typeof v === 'string');
 }
 
 // Connection-string spec, "Key value pairs": pairs split on ',' and each on
@@ -243,6 +247,21 @@ const tagSets: ValueType<readonly TagSet[]> = {
   },
   fromValue: (value) =>
     Array.isArray(value) && value.every(isStringRecord) ? value.map((set) => ({ ...set })) : undefined,
+};
+
+// Fields left undefined count as not given, as options-object keys do.
+const authObject: ValueType<AuthOption> = {
+  accepts: 'an object { username?, password? } of strings',
+  fromString: () => undefined,
+  fromValue: (value) => {
+    if (!isPlainObject(value)) return undefined;
+    const out: { username?: string; password?: string } = {};
+    for (const [key, field] of Object.entries(value)) {
+      if ((key !== 'username' && key !== 'password') || (field !== undefined && typeof field !== 'string')) return undefined;
+      if (field !== undefined) out[key] = field;
+    }
+    return out;
+  },
 };
 
 const nodeCount = integer(0);
@@ -283,7 +302,6 @@ const serviceName = string({
 
 const always = () => true;
 const isFalse = (value: boolean) => !value;
-const AUTH_NOT_IMPLEMENTED = 'authentication is not implemented yet';
 const PROXY_NOT_IMPLEMENTED = 'SOCKS5 proxies are not implemented yet';
 
 const tlsFlag: Entry<boolean> = { type: boolean, default: false, supported: true };
@@ -407,18 +425,17 @@ export const OPTIONS: { readonly [K in OptionName]: Entry<OptionValues[K]> } = {
     neutral: isFalse,
   },
 
-  // Without credentials (which are refused) the auth database is inert.
-  authSource: {
-    type: string(),
-    supported: `${AUTH_NOT_IMPLEMENTED}; without credentials the option has no effect`,
-    neutral: always,
-  },
+  // The rules between these and the userinfo live in resolveCredential.
+  auth: { type: authObject, url: false, secret: true, supported: true },
+  authSource: { type: string(), supported: true },
   authMechanism: {
     type: oneOf(['SCRAM-SHA-1', 'SCRAM-SHA-256', 'MONGODB-X509', 'MONGODB-AWS', 'MONGODB-OIDC', 'GSSAPI', 'PLAIN']),
-    supported: AUTH_NOT_IMPLEMENTED,
+    supported: UNIMPLEMENTED_MECHANISMS,
+    neutral: isImplementedMechanism,
   },
-  // Secret: AWS_SESSION_TOKEN travels here.
-  authMechanismProperties: { type: keyValues, secret: true, supported: AUTH_NOT_IMPLEMENTED },
+  // Secret: AWS_SESSION_TOKEN travels here. No implemented mechanism takes
+  // properties; resolveCredential says so.
+  authMechanismProperties: { type: keyValues, secret: true, supported: true },
 
   // URI options spec, "Conflicting TLS options" (8): every tls and ssl must agree.
   // Files are read and checked at dial (src/connection/tls.ts).

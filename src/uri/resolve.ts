@@ -4,6 +4,7 @@
 // does not do (yet). Precedence, low to high: defaults, TXT record, URL,
 // options object (the connection-string spec asks drivers to document it).
 
+import { resolveCredential, type Credential } from '../auth/credential.js';
 import { InvalidOptionError } from '../errors.js';
 import { parseConnectionString, type HostAddress } from './connection-string.js';
 import {
@@ -24,19 +25,16 @@ export interface ServerAddress extends HostAddress {
   address: string;
 }
 
-export interface Credentials {
-  username: string;
-  password: string | undefined;
-}
-
-export interface ResolvedOptions extends OptionValues {
+/** The options object's `auth` is folded into `credentials`. */
+export interface ResolvedOptions extends Omit<OptionValues, 'auth'> {
   /** The seeds: the URL's hosts, or those of the SRV records; ports defaulted to 27017. */
   hosts: ServerAddress[];
   /** The mongodb+srv:// host name, for SRV polling; undefined for mongodb://. */
   srvHost: string | undefined;
   /** The URL's path part (mgo's default database and auth database). */
   database: string | undefined;
-  credentials: Credentials | undefined;
+  /** What every general-use socket authenticates with; undefined: no authentication. */
+  credentials: Credential | undefined;
   /** Unknown URL keys, repeated or deprecated keys: for the caller to log. */
   warnings: string[];
 }
@@ -93,16 +91,19 @@ export async function resolveOptions(
   }
   for (const name of OPTION_NAMES) checkSupported(name, keyOf(name), values[name]);
 
-  const credentials = url.username === null ? undefined : { username: url.username, password: url.password ?? undefined };
-  if (credentials) {
-    throw new InvalidOptionError(
-      'ERR_UNSUPPORTED_OPTION',
-      'credentials in the connection string are not supported: authentication is not implemented yet',
-    );
-  }
+  // The object's `auth` fields override the URL's userinfo, field by field.
+  const { auth, ...resolved } = values as unknown as OptionValues;
+  const credentials = resolveCredential({
+    username: auth?.username ?? url.username,
+    password: auth?.password ?? url.password,
+    database: url.database,
+    authSource: resolved.authSource,
+    authMechanism: resolved.authMechanism,
+    authMechanismProperties: resolved.authMechanismProperties,
+  });
 
   return {
-    ...(values as unknown as OptionValues),
+    ...resolved,
     hosts: hosts.map(serverAddress),
     srvHost,
     database: url.database ?? undefined,

@@ -208,7 +208,7 @@ describe('dial settings', () => {
     assert.throws(() => fromDialInfo({ addrs: [] }), { code: 'ERR_INVALID_ARGUMENT' });
   });
 
-  test('dial refuses credentials (authentication is not implemented) and never echoes the password', async () => {
+  test('dial refuses credentials until connections authenticate, and never echoes the password', async () => {
     await assert.rejects(dialWithInfo({ addrs: ['127.0.0.1:1'], username: 'u', password: 'sekret-pw' }), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'ERR_UNSUPPORTED_OPTION');
       assert.doesNotMatch(err.message, /sekret-pw/);

@@ -207,7 +207,7 @@ describe('resolveOptions', () => {
     const refused: [string, Record<string, unknown>, RegExp][] = [
       ['mongodb://h/?compressors=zlib', {}, /option 'compressors' set to \[ 'zlib' \] is not supported: wire compression/],
       ['mongodb://h/?loadBalanced=true', {}, /option 'loadBalanced' set to true is not supported: load-balanced mode/],
-      ['mongodb://h/?authMechanism=SCRAM-SHA-256', {}, /option 'authMechanism' .* authentication is not implemented yet/],
+      ['mongodb://u@h/?authMechanism=GSSAPI', {}, /^option 'authMechanism' set to 'GSSAPI' is not supported: mgo-threads implements SCRAM-SHA-256/],
       ['mongodb://h/?timeoutMS=500', {}, /option 'timeoutMS' .* \(CSOT\)/],
       ['mongodb://h/?proxyHost=socks', {}, /option 'proxyHost' .* SOCKS5/],
       ['mongodb://h/?serverMonitoringMode=stream', {}, /option 'serverMonitoringMode' .* streaming/],
@@ -231,13 +231,9 @@ describe('resolveOptions', () => {
       assert.deepEqual(o.warnings, []);
     });
 
-    test('credentials are refused without being echoed', async () => {
-      await assertRejects(
-        resolveOptions('mongodb://alice:Tr0ub4dor@h/admin'),
-        'ERR_UNSUPPORTED_OPTION',
-        /^credentials in the connection string are not supported: authentication is not implemented yet$/,
-        ['Tr0ub4dor', 'alice'],
-      );
+    test('credentials resolve (src/auth/credential.ts; more in test/unit/auth)', async () => {
+      const o = await resolveOptions('mongodb://alice:Tr0ub4dor@h/admin');
+      assert.deepEqual(o.credentials, { mechanism: undefined, username: 'alice', password: 'Tr0ub4dor', source: 'admin' });
     });
   });
 
