@@ -84,6 +84,10 @@ async function step<T>(attempt: Attempt, run: () => Promise<T>): Promise<T> {
   }
 }
 
+// A username this short could be anywhere in a message; masking it would
+// garble the message without protecting anything.
+const MIN_MASKED_USERNAME = 3;
+
 class X509Authenticator implements Authenticator {
   readonly helloFields: Document;
 
@@ -95,14 +99,12 @@ class X509Authenticator implements Authenticator {
     // The reply's speculativeAuthenticate is the authenticate command's own
     // reply: the socket is authenticated already.
     if (isDocument(helloReply.speculativeAuthenticate)) return;
-    const attempt = { mechanism: 'MONGODB-X509', source: this.credential.source, address: connection.address, secrets: [] };
+    const { username } = this.credential;
+    const secrets = username !== undefined && username.length >= MIN_MASKED_USERNAME ? [username] : [];
+    const attempt = { mechanism: 'MONGODB-X509', source: this.credential.source, address: connection.address, secrets };
     await step(attempt, () => connection.command(this.credential.source, x509Command(this.credential)));
   }
 }
-
-// A username this short could be anywhere in a message; masking it would
-// garble the message without protecting anything.
-const MIN_MASKED_USERNAME = 3;
 
 class ScramAuthenticator implements Authenticator {
   readonly helloFields: Document;
