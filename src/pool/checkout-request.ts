@@ -21,6 +21,8 @@ export class CheckOutRequest<C> {
   constructor(
     /** performance.now() at ConnectionCheckOutStarted. */
     readonly startedAt: number,
+    /** Only a connection of this identity serves it. */
+    readonly identity: number,
     readonly resolve: (conn: C) => void,
     readonly reject: (error: unknown) => void,
     readonly signal: AbortSignal | undefined,

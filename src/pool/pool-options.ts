@@ -62,6 +62,12 @@ export interface PoolOptions<C extends PoolableConnection = PoolableConnection> 
    * so that maxConnecting bounds the handshakes of all workers together.
    */
   dialSlots?: PermitSource;
+  /**
+   * The identity of a checkout that names none, and of background
+   * (minPoolSize) dials: the dial-time credential's. Default 0
+   * (unauthenticated). See CheckOutOptions.identity.
+   */
+  defaultIdentity?: number;
   /** Sees every event, including ConnectionPoolCreated emitted by the constructor. */
   monitor?: (event: PoolEvent) => void;
   /**
@@ -79,6 +85,7 @@ export interface ResolvedPoolOptions {
   readonly maxConnecting: number;
   readonly waitQueueTimeoutMS: number;
   readonly maintenanceIntervalMS: number;
+  readonly defaultIdentity: number;
 }
 
 export const POOL_DEFAULTS: ResolvedPoolOptions = Object.freeze({
@@ -90,6 +97,8 @@ export const POOL_DEFAULTS: ResolvedPoolOptions = Object.freeze({
   waitQueueTimeoutMS: OPTIONS.waitQueueTimeoutMS.default,
   // Not a connection option: how often the pool's background task may run.
   maintenanceIntervalMS: 1_000,
+  // Not a connection option either: the dial-time credential's number, given by the caller.
+  defaultIdentity: 0,
 });
 
 const SIZING_OPTIONS = [
@@ -155,6 +164,7 @@ export function resolvePoolOptions(options: PoolOptions<PoolableConnection>): Re
     maxConnecting: integerAtLeast('maxConnecting', options.maxConnecting, 1, POOL_DEFAULTS.maxConnecting),
     waitQueueTimeoutMS: finiteAtLeastZero('waitQueueTimeoutMS', options.waitQueueTimeoutMS, POOL_DEFAULTS.waitQueueTimeoutMS),
     maintenanceIntervalMS,
+    defaultIdentity: integerAtLeast('defaultIdentity', options.defaultIdentity, 0, POOL_DEFAULTS.defaultIdentity),
   };
 }
 

@@ -14,8 +14,14 @@
 // which serves the oldest waiter first. There is no polling and no retry
 // sleep; the only timers are one for the wait queue's oldest deadline
 // (waitQueueTimeoutMS) and one unref'd maintenance timer.
+//
+// Identities. Every connection is dialed for one identity (the credential it
+// authenticates as) and only serves checkouts of that identity. They share
+// one limit: when the head waiter's identity has nothing idle and the limit
+// is reached, the least recently used idle connection of another identity is
+// closed ('yielded') so that the waiter can dial its own.
 
-import { NetworkError, PoolClearedError, PoolClosedError, PoolTimeoutError } from '../errors.js';
+import { InvalidOptionError, NetworkError, PoolClearedError, PoolClosedError, PoolTimeoutError } from '../errors.js';
 import { CheckOutRequest } from './checkout-request.js';
 import {
   invokeSafely,
@@ -31,6 +37,13 @@ import { PooledConnection } from './pooled-connection.js';
 import { PoolCounters, type PoolStats } from './stats.js';
 import { WaitQueue } from './wait-queue.js';
 
+/**
+ * What #takeDialSlot got: the right to dial, or what is missing: this pool's
+ * own dials fill maxConnecting ('dialing'), a dial slot shared with other
+ * workers ('noSlot'), or a permit, i.e. the limit is reached ('noPermit').
+ */
+type DialGrant = 'granted' | 'dialing' | 'noSlot' | 'noPermit';
+
 /** CMAP pool states: a pool is created paused and becomes ready once its server was checked. */
 export type PoolState = 'paused' | 'ready' | 'closed';
 
@@ -42,6 +55,14 @@ export interface CheckOutOptions {
    * checkout started keeps going and its connection joins the pool.
    */
   signal?: AbortSignal;
+  /**
+   * Who the operation runs as (a number the driver assigns per credential;
+   * 0 = unauthenticated). Default: the pool's defaultIdentity. Only a
+   * connection dialed for this identity is handed out: a server
+   * authenticates a connection once and cannot log it out, so a connection
+   * of another user would run the operation with that user's rights.
+   */
+  identity?: number;
 }
 
 export interface ClearOptions {
@@ -164,9 +185,16 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
    * Out a Connection"). Fails with PoolClosedError on a closed pool,
    * PoolClearedError on a paused one, PoolTimeoutError after
    * waitQueueTimeoutMS in the queue, or the dial's own error if the dial this
-   * checkout started failed.
+   * checkout started failed; with InvalidOptionError, before any event, for
+   * an identity that is not an integer >= 0.
    */
   checkOut(options?: CheckOutOptions): Promise<C> {
+    const identity = options?.identity ?? this.options.defaultIdentity;
+    // NaN would match no connection, so every such checkout would dial and yield.
+    if (!Number.isInteger(identity) || identity < 0) {
+      const message = `checkOut option identity must be an integer >= 0, got ${String(identity)}`;
+      return Promise.reject(new InvalidOptionError('ERR_INVALID_OPTION', message));
+    }
     const startedAt = now();
     if (this.wants('ConnectionCheckOutStarted')) this.emit({ type: 'ConnectionCheckOutStarted', address: this.address });
     if (this.#state !== 'ready') return Promise.reject(this.#refuse(startedAt));
@@ -178,21 +206,21 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
     // Fast path, no allocation: only when nobody is queued, so a newcomer
     // never overtakes a waiter (CMAP WaitQueue "Ordered/fair").
     if (this.#waiters.size === 0) {
-      const entry = this.#takeIdle(startedAt);
+      const entry = this.#takeIdle(identity, startedAt);
       if (entry !== undefined) {
         this.#markInUse(entry, startedAt);
         return Promise.resolve(entry.conn!);
       }
     }
     return new Promise<C>((resolve, reject) => {
-      const request = new CheckOutRequest<C>(startedAt, resolve, reject, signal);
+      const request = new CheckOutRequest<C>(startedAt, identity, resolve, reject, signal);
       if (signal !== undefined) {
         request.onAbort = () => this.#abandon(request);
         signal.addEventListener('abort', request.onAbort, { once: true });
       }
       // Nobody ahead and a dial slot plus a permit free: dial without
       // queueing, so that this does not count as a wait in stats().
-      if (this.#waiters.size === 0 && this.#unclaimedDials() === 0 && this.#takeDialSlot(true)) {
+      if (this.#waiters.size === 0 && this.#unclaimedDials(identity) === 0 && this.#takeDialSlot() === 'granted') {
         this.#startDial(request);
       } else {
         this.#enqueue(request);
@@ -235,8 +263,10 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
       this.#makeIdle(entry, t);
     }
     // Hand-off: the connection just made idle is on top of the stack, so the
-    // oldest waiter gets exactly this one. A close freed a permit instead,
-    // which reaches the queue through the permit watch or refills minPoolSize.
+    // oldest waiter gets exactly this one if it is of the waiter's identity
+    // (else it stays idle, and may be yielded to that waiter's dial). A close
+    // freed a permit instead, which reaches the queue through the permit
+    // watch or refills minPoolSize.
     if (this.#waiters.size > 0 || (reason !== undefined && this.options.minPoolSize > 0)) this.#processWaitQueue();
   }
 
@@ -489,53 +519,102 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
   }
 
   // CMAP checkOut loop, for the head of the queue: an available non-perished
-  // connection first; else create one if below maxPoolSize and maxConnecting;
-  // else keep waiting, at the head, for whichever comes first (a check-in, a
-  // dial slot, a permit). The request that starts a dial leaves the queue and
-  // gets that connection; waitQueueTimeoutMS does not cover the dial itself
-  // (CMAP: it limits the wait for a connection or for a dial slot).
+  // connection of its identity first; else create one if below maxPoolSize
+  // and maxConnecting; else keep waiting, at the head, for whichever comes
+  // first (a check-in, a dial slot, a permit). The request that starts a dial
+  // leaves the queue and gets that connection; waitQueueTimeoutMS does not
+  // cover the dial itself (CMAP: it limits the wait for a connection or for a
+  // dial slot). A head that cannot be served blocks the queue: later waiters,
+  // whatever their identity, never overtake it (CMAP WaitQueue "Ordered/fair").
   #serveWaiters(): void {
+    // Set by a yield until a dial spends its permit: the freed permit is
+    // taken in the next round, or went to an earlier request at a shared
+    // source; yielding again would then only close connections for others,
+    // and the permit watch brings this waiter's.
+    let yielded = false;
     while (this.#state === 'ready') {
       const head = this.#waiters.peek();
       if (head === undefined) break;
-      const entry = this.#takeIdle(now());
+      const entry = this.#takeIdle(head.identity, now());
       if (entry !== undefined) {
         this.#handOut(entry, head);
-      } else if (this.#unclaimedDials() < this.#waiters.size && this.#takeDialSlot(true)) {
-        // Only when waiters outnumber the dials nobody claimed (minPoolSize
-        // population, abandoned checkouts): those become idle and serve the
-        // queue, and dialing past them opens more sockets than asked for
-        // (pool-checkout-minPoolSize-connection-maxConnecting.json).
+        continue;
+      }
+      if (!this.#dialWanted(head)) return;
+      const grant = this.#takeDialSlot();
+      if (grant === 'granted') {
         this.#dequeue(head);
         this.#startDial(head);
+        yielded = false;
+      } else if (grant === 'noPermit' && !yielded && this.#yieldIdle(head.identity)) {
+        // The limit is reached and only other identities are idle: without
+        // this, a waiter behind idle connections of another user would wait
+        // until it timed out. Yielding before watching: a queued permit
+        // request makes the other workers give back an idle socket too.
+        yielded = true;
       } else {
+        this.#watch(grant);
         return;
       }
     }
     if (this.#waiters.size === 0) this.#dropPermitWatch();
   }
 
+  /**
+   * Whether the head should dial: not while dials nobody claimed (minPoolSize
+   * population, abandoned checkouts) of its identity cover the waiters of
+   * that identity. Those become idle and serve the queue, and dialing past
+   * them opens more sockets than asked for
+   * (pool-checkout-minPoolSize-connection-maxConnecting.json).
+   */
+  #dialWanted(head: CheckOutRequest<C>): boolean {
+    let unclaimed = this.#unclaimedDials(head.identity);
+    if (unclaimed === 0) return true;
+    for (const request of this.#waiters) if (request.identity === head.identity && --unclaimed < 0) return true;
+    return false;
+  }
+
+  /**
+   * Closes the least recently used idle connection not of `identity`, so that
+   * its permit serves a dial for that identity; false if there is none.
+   */
+  #yieldIdle(identity: number): boolean {
+    const idle = this.#idle;
+    for (let i = 0; i < idle.length; i++) {
+      const entry = idle[i]!;
+      if (entry.identity !== identity) {
+        this.#removeIdleAt(i);
+        this.#close(entry, 'yielded');
+        return true;
+      }
+    }
+    return false;
+  }
+
   // ---------------------------------------------------------------- permits
 
   /**
-   * Reserves the right to dial now: a dial slot (maxConnecting) and a
-   * permit, in that order so that a permit is never taken for a dial that
-   * cannot start; and a dial slot is never held while waiting for a permit.
-   * With `watch`, what was refused leaves one request() queued at its source
-   * on behalf of the wait queue. In-thread dial slots are never watched:
-   * they free up only when one of this pool's own dials settles, which runs
-   * the queue anyway.
+   * Reserves the right to dial now, or says what is missing: a dial slot
+   * (maxConnecting) and a permit, taken in that order so that a permit is
+   * never taken for a dial that cannot start; and a dial slot is never held
+   * while waiting for a permit. Never waits: see #watch.
    */
-  #takeDialSlot(watch: boolean): boolean {
-    if (this.#dialing.size >= this.options.maxConnecting) return false;
-    if (!this.#dialSlotWatch.take()) {
-      if (watch) this.#dialSlotWatch.watch();
-      return false;
-    }
-    if (this.#permitWatch.take()) return true;
+  #takeDialSlot(): DialGrant {
+    if (this.#dialing.size >= this.options.maxConnecting) return 'dialing';
+    if (!this.#dialSlotWatch.take()) return 'noSlot';
+    if (this.#permitWatch.take()) return 'granted';
     this.#dialSlots.release();
-    if (watch) this.#permitWatch.watch();
-    return false;
+    return 'noPermit';
+  }
+
+  /**
+   * Leaves one request() queued at the source of what #takeDialSlot missed,
+   * on behalf of the wait queue. Nothing to watch for 'dialing': this pool's
+   * own dials run the queue when they settle.
+   */
+  #watch(missing: DialGrant): void {
+    if (missing === 'noSlot') this.#dialSlotWatch.watch();
+    else if (missing === 'noPermit') this.#permitWatch.watch();
   }
 
   /** Nobody needs a permit any more: leave the PermitSource queues and return what is unspent. */
@@ -546,16 +625,27 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
 
   // ---------------------------------------------------------------- dialing
 
-  /** CMAP "Creating a Connection" + "Establishing a Connection"; the caller holds a permit and a slot. */
+  /**
+   * CMAP "Creating a Connection" + "Establishing a Connection"; the caller
+   * holds a permit and a slot. A dial for nobody (minPoolSize) is of the
+   * default identity.
+   */
   #startDial(requester: CheckOutRequest<C> | undefined): void {
-    const entry: Entry<C> = new PooledConnection(++this.#lastId, this.#generation, now(), requester);
+    const identity = requester === undefined ? this.options.defaultIdentity : requester.identity;
+    const entry: Entry<C> = new PooledConnection(++this.#lastId, this.#generation, now(), identity, requester);
     this.#dialing.add(entry);
     if (this.wants('ConnectionCreated')) {
       this.emit({ type: 'ConnectionCreated', address: this.address, connectionId: entry.id });
     }
     let dial: Promise<C>;
     try {
-      dial = this.#connect({ id: entry.id, generation: entry.generation, address: this.address, signal: entry.dialAbort!.signal });
+      dial = this.#connect({
+        id: entry.id,
+        generation: entry.generation,
+        address: this.address,
+        identity,
+        signal: entry.dialAbort!.signal,
+      });
     } catch (error) {
       dial = Promise.reject(error);
     }
@@ -654,17 +744,34 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
   }
 
   /**
-   * Pops idle connections, most recently used first, closing perished ones
-   * on the way (CMAP: "iterate over the list of available Connections ...
-   * If a perished Connection is encountered, it MUST be closed").
+   * Takes the most recently used idle connection of `identity`, closing
+   * perished ones of any identity on the way (CMAP: "iterate over the list
+   * of available Connections ... If a perished Connection is encountered, it
+   * MUST be closed"). With one identity this pops the top of the stack.
    */
-  #takeIdle(t: number): Entry<C> | undefined {
-    for (let entry = this.#idle.pop(); entry !== undefined; entry = this.#idle.pop()) {
+  #takeIdle(identity: number, t: number): Entry<C> | undefined {
+    const idle = this.#idle;
+    for (let i = idle.length - 1; i >= 0; i--) {
+      const entry = idle[i]!;
       const reason = this.#perishedReason(entry, t, true);
-      if (reason === undefined) return entry;
+      if (reason === undefined) {
+        if (entry.identity !== identity) continue;
+        this.#removeIdleAt(i);
+        return entry;
+      }
+      this.#removeIdleAt(i);
       this.#close(entry, reason);
+      // Its event's listeners may have checked connections in or out: rescan from the top.
+      i = idle.length;
     }
     return undefined;
+  }
+
+  /** Removes the idle record at `i` keeping the others' order (no allocation, unlike splice). */
+  #removeIdleAt(i: number): void {
+    const idle = this.#idle;
+    if (i < idle.length - 1) idle.copyWithin(i, i + 1);
+    idle.length--;
   }
 
   /** CMAP "Perishable": stale, idle too long, errored; plus our maxLifetimeMS. */
@@ -772,22 +879,24 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
     this.#maintenanceDueAt = Infinity;
   }
 
+  /** Dials in flight of `identity` whose connection nobody is waiting for (at most maxConnecting of them). */
+  #unclaimedDials(identity: number): number {
+    let count = 0;
+    for (const entry of this.#dialing) {
+      if (entry.identity === identity && (entry.requester === undefined || entry.requester.settled)) count++;
+    }
+    return count;
+  }
+
   /**
    * CMAP "Populating the Pool": only while ready, paced by maxConnecting,
    * never queueing for a permit (a checkout's need comes first; the next
    * maintenance run retries).
    */
-  /** Dials in flight whose connection nobody is waiting for (at most maxConnecting of them). */
-  #unclaimedDials(): number {
-    let count = 0;
-    for (const entry of this.#dialing) if (entry.requester === undefined || entry.requester.settled) count++;
-    return count;
-  }
-
   #populate(): void {
     const min = this.options.minPoolSize;
     if (min === 0 || this.#populationHeld) return;
-    while (this.#state === 'ready' && this.#open < min && this.#takeDialSlot(false)) this.#startDial(undefined);
+    while (this.#state === 'ready' && this.#open < min && this.#takeDialSlot() === 'granted') this.#startDial(undefined);
     if (this.#state === 'ready' && this.#open < min && this.#dialing.size === 0) {
       this.#armMaintenance(now() + this.#interval());
     }

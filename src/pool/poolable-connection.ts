@@ -28,6 +28,12 @@ export interface ConnectInit {
   readonly id: number;
   readonly generation: number;
   readonly address: string;
+  /**
+   * Who the connection authenticates as: a small integer the driver assigns
+   * per credential (0 = unauthenticated). A server cannot log a connection
+   * out, so the pool keeps each connection to the identity it was dialed for.
+   */
+  readonly identity: number;
   /** Aborted when the pool gives up on the dial (interrupting clear, destroy()); reject promptly. */
   readonly signal: AbortSignal;
 }

@@ -35,6 +35,8 @@ export class PooledConnection<C extends PoolableConnection, R> {
     readonly generation: number,
     /** performance.now() at ConnectionCreated: start of the Ready duration and of maxLifetimeMS. */
     readonly createdAt: number,
+    /** The identity it was dialed (and authenticated) as; it is only ever handed to checkouts of this identity. */
+    readonly identity: number,
     requester: R | undefined,
   ) {
     this.requester = requester;

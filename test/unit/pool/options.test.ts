@@ -20,6 +20,8 @@ const invalid: [string, Partial<PoolOptions>, RegExp][] = [
   ['NaN maxIdleTimeMS', { maxIdleTimeMS: NaN }, /maxIdleTimeMS/],
   ['negative maxLifetimeMS', { maxLifetimeMS: -1 }, /maxLifetimeMS/],
   ['zero maintenanceIntervalMS', { maintenanceIntervalMS: 0 }, /maintenanceIntervalMS/],
+  ['negative defaultIdentity', { defaultIdentity: -1 }, /defaultIdentity must be an integer >= 0/],
+  ['fractional defaultIdentity', { defaultIdentity: 0.5 }, /defaultIdentity/],
   ['empty address', { address: '' }, /address/],
   ['permit limit disagreeing with maxPoolSize', { maxPoolSize: 5, permits: new LocalPermits(4) }, /maxPoolSize \(5\) disagrees/],
 ];
