@@ -7,6 +7,7 @@
 // server-selection.ts; this class only feeds it monitor results and
 // application errors and reconciles the set of Server objects with the
 // servers the description lists.
+import { Identities } from '../auth/identities.js';
 import { IncompatibleServerError, MgoError, NetworkError, ServerError, ServerSelectionError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { PermitSource } from '../pool/permits.js';
@@ -49,6 +50,8 @@ export class Cluster {
   /** Selections waiting for the next topology change. */
   private readonly changeWaiters = new Set<() => void>();
   private closed = false;
+  /** The credentials sockets authenticate with, by number; the dial-time one is DIAL_IDENTITY. */
+  readonly identities: Identities;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -56,6 +59,7 @@ export class Cluster {
     private readonly hooks: ClusterHooks = {},
   ) {
     ({ seeds: this.seeds, description: this.description } = seedTopology(options));
+    this.identities = new Identities(options.credentials);
   }
 
   get topology(): TopologyDescription {
@@ -167,7 +171,7 @@ export class Cluster {
       const type = result.error instanceof NetworkError ? (result.error.isTimeout ? 'timeout' : 'network') : 'command';
       const decision = checkErrorDecision(this.description.servers.get(server.address), type);
       server.pool.clear({ cause: result.error, interruptInUseConnections: decision.interruptInUse });
-      this.apply(unknownServerDescription(server.address, result.error.message, performance.now()));
+      this.apply(unknownServerDescription(server.address, result.error, performance.now()));
     }
   }
 
@@ -183,7 +187,7 @@ export class Cluster {
     for (const address of this.description.servers.keys()) {
       if (this.servers.has(address)) continue;
       const host = this.seeds.get(address) ?? parseAddress(address);
-      const server = new Server(host, this.options, {
+      const server = new Server(host, this.options, this.identities, {
         onCheck: (s, r) => this.onCheck(s, r),
         onPoolEvent: this.onPoolEvent,
         // CMAP: a failed background (minPoolSize) dial is handled like an
@@ -224,14 +228,24 @@ export class Cluster {
     for (const wake of [...this.changeWaiters]) wake();
   }
 
-  private selectionError(criteria: SelectionCriteria): ServerSelectionError {
-    const servers = [...this.description.servers.values()]
-      .map((sd) => `${sd.address} ${sd.type}${sd.error ? ` (${sd.error})` : ''}`)
-      .join(', ');
-    const wanted = criteria.forWrite ? 'a writable server' : `a server for read preference ${criteria.readPreference.mode}`;
-    return new ServerSelectionError(
-      `no ${wanted} within serverSelectionTimeoutMS (${this.options.serverSelectionTimeoutMS} ms); topology ${this.description.type}: ${servers || 'no servers'}`,
-    );
+  /**
+   * Why selection timed out, server by server. When every server failed its
+   * checks with the same TLS error, that is the cause, and the error carries
+   * its code (ERR_TLS_CERTIFICATE, ERR_TLS_HOSTNAME): a certificate problem
+   * does not go away by waiting, and the caller should not have to read it
+   * out of a selection timeout's message.
+   */
+  private selectionError(criteria: SelectionCriteria): MgoError {
+    const described = [...this.description.servers.values()];
+    const servers = described.map((sd) => `${sd.address} ${sd.type}${sd.error ? ` (${sd.error})` : ''}`).join(', ');
+    const wanted = criteria.forWrite ? 'writable server' : `server for read preference ${criteria.readPreference.mode}`;
+    const message = `no ${wanted} within serverSelectionTimeoutMS (${this.options.serverSelectionTimeoutMS} ms); topology ${this.description.type}: ${servers || 'no servers'}`;
+    const codes = new Set(described.map((sd) => sd.errorCode));
+    const [code] = codes;
+    if (codes.size === 1 && (code === 'ERR_TLS_CERTIFICATE' || code === 'ERR_TLS_HOSTNAME')) {
+      return new NetworkError(code, message, described.length === 1 ? { address: described[0]!.address } : {});
+    }
+    return new ServerSelectionError(message);
   }
 }
 

@@ -1,8 +1,11 @@
 // How a socket to one server is opened, in one place for the pool's
 // connections and the monitor's: the server's address, the timeouts, TLS,
-// the declared API version. The pool itself never touches sockets: it gets a
+// the declared API version; pool sockets also authenticate (monitoring
+// sockets never do: auth spec, "Authentication Handshake"). The pool itself never touches sockets: it gets a
 // ConnectFn that dials and handshakes a Connection.
+import { UNAUTHENTICATED, type Identities } from '../auth/identities.js';
 import { Connection, type ConnectionOptions } from '../connection/connection.js';
+import { MgoError } from '../errors.js';
 import type { TlsOptions } from '../connection/tls.js';
 import type { ConnectFn } from '../pool/poolable-connection.js';
 import type { ResolvedOptions, ServerAddress } from '../uri/resolve.js';
@@ -45,7 +48,19 @@ export function socketOptionsFor(server: ServerAddress, options: ConnectorOption
   };
 }
 
-export function createConnector(server: ServerAddress, options: ConnectorOptions): ConnectFn<Connection> {
+/**
+ * The pool's dialer for a server: each socket authenticates as the identity
+ * its checkout asked for (src/auth/identities.ts), with that credential;
+ * without `identities`, every socket is unauthenticated.
+ */
+export function createConnector(server: ServerAddress, options: ConnectorOptions, identities?: Identities): ConnectFn<Connection> {
   const socketOptions = socketOptionsFor(server, options);
-  return ({ id, generation, signal }) => Connection.connect({ ...socketOptions, id, generation, signal });
+  return ({ id, generation, signal, identity }) => {
+    const credential = identities?.credential(identity);
+    if (identity !== UNAUTHENTICATED && credential === undefined) {
+      // A number this thread never learned: a bug in the LOGIN crossing, not the user's.
+      return Promise.reject(new MgoError('ERR_AUTH', `no credential is known for identity ${identity} on this thread`, { address: server.address }));
+    }
+    return Connection.connect({ ...socketOptions, id, generation, signal, ...(credential ? { credential } : {}) });
+  };
 }

@@ -36,6 +36,8 @@ export interface ServerDescription {
   readonly type: ServerType;
   /** (=) Why the server is Unknown: the last check's or operation's error message. */
   readonly error?: string;
+  /** The driver's code for that error, when it had one (ERR_TLS_CERTIFICATE...): what a selection timeout reports. */
+  readonly errorCode?: string;
   /** Average round trip time of the checks, ms; absent while the type is Unknown. */
   readonly roundTripTime?: number;
   /** Server monitoring spec "Measuring RTT": minimum of the recent samples, ms. */
@@ -121,7 +123,7 @@ const NO_TAGS: Readonly<Record<string, string>> = frozen({});
  */
 export function unknownServerDescription(
   address: string,
-  error?: string | { message: string } | null,
+  error?: string | { message: string; code?: string } | null,
   lastUpdateTime = -Infinity,
   topologyVersion: TopologyVersion | null = null,
 ): ServerDescription {
@@ -146,8 +148,9 @@ export function unknownServerDescription(
     helloOk: false,
     serviceId: null,
   };
-  const message = typeof error === 'string' ? error : error?.message;
-  return frozen(message === undefined ? description : { ...description, error: message });
+  if (error === undefined || error === null) return frozen(description);
+  if (typeof error === 'string') return frozen({ ...description, error });
+  return frozen(error.code === undefined ? { ...description, error: error.message } : { ...description, error: error.message, errorCode: error.code });
 }
 
 /**

@@ -1,6 +1,7 @@
 // One server of the cluster: its connection pool and its monitor. The pool
 // starts paused (CMAP) and is marked ready by the first successful check; a
 // failed check clears it (SDAM "Clearing the connection pool").
+import type { Identities } from '../auth/identities.js';
 import { Connection } from '../connection/connection.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { PermitSource } from '../pool/permits.js';
@@ -28,11 +29,12 @@ export class Server {
   readonly pool: Pool<Connection>;
   readonly monitor: Monitor;
 
-  constructor(server: ServerAddress, options: ServerOptions, hooks: ServerHooks) {
+  constructor(server: ServerAddress, options: ServerOptions, identities: Identities, hooks: ServerHooks) {
     this.address = server.address;
     this.pool = new Pool<Connection>({
       address: server.address,
-      connect: createConnector(server, options),
+      connect: createConnector(server, options, identities),
+      defaultIdentity: identities.dialIdentity,
       maxPoolSize: options.maxPoolSize,
       minPoolSize: options.minPoolSize,
       maxIdleTimeMS: options.maxIdleTimeMS,

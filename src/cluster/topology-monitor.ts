@@ -40,6 +40,8 @@ export interface CheckBroadcast {
   minRoundTripTimeMS?: number;
   /** A failed check: the error message (the server becomes Unknown and its pool is cleared). */
   error?: string;
+  /** Its driver error code (ServerDescription.errorCode). */
+  errorCode?: string;
   /** A failed check that timed out: in-use connections are interrupted too (CMAP). */
   interruptInUse?: boolean;
 }
@@ -47,7 +49,10 @@ export interface CheckBroadcast {
 /** A check as a ServerDescription, in the receiving thread (its own clock and BSON classes). */
 export function describeCheck(check: CheckBroadcast): ServerDescription {
   const now = check.time - performance.timeOrigin;
-  if (check.hello === undefined) return unknownServerDescription(check.address, check.error ?? 'check failed', now);
+  if (check.hello === undefined) {
+    const error = { message: check.error ?? 'check failed', ...(check.errorCode === undefined ? {} : { code: check.errorCode }) };
+    return unknownServerDescription(check.address, error, now);
+  }
   const hello = BSON.deserialize(check.hello);
   const extras = check.minRoundTripTimeMS === undefined ? {} : { minRoundTripTime: check.minRoundTripTimeMS };
   return serverDescriptionFromHello(check.address, hello, check.roundTripTimeMS ?? null, now, extras);
@@ -137,7 +142,7 @@ export class TopologyMonitor {
       this.rtt.delete(address);
       const type = result.error instanceof NetworkError ? (result.error.isTimeout ? 'timeout' : 'network') : 'command';
       const decision = checkErrorDecision(this.description.servers.get(address), type);
-      check = { address, time, error: result.error.message, interruptInUse: decision.interruptInUse };
+      check = { address, time, error: result.error.message, errorCode: result.error.code, interruptInUse: decision.interruptInUse };
     }
     this.apply(address, describeCheck(check), check, true);
   }

@@ -19,6 +19,8 @@ import { FairDrain } from '../util/fair-drain.js';
 import { DecodeError, EncodeError, decodeMessage, encodeOpMsg, sequenceCount, type OutgoingSequence, type ReplyMessage } from '../wire/op-msg.js';
 import { replyIsOk } from '../wire/reply-status.js';
 import { serverApiFields, type ServerApi } from '../wire/server-api.js';
+import { createAuthenticator } from '../auth/authenticate.js';
+import type { Credential } from '../auth/credential.js';
 import { helloCommand, parseHandshakeReply, type HandshakeResult } from './handshake.js';
 import { connectTls, tlsFailure, type TlsOptions } from './tls.js';
 
@@ -48,6 +50,8 @@ export interface ConnectionOptions {
   tls?: TlsOptions;
   /** The API version the client declared (Stable API spec), sent with every command. */
   serverApi?: ServerApi;
+  /** Authenticate as this user during the handshake (pool sockets; never monitoring ones). */
+  credential?: Credential;
   signal?: AbortSignal;
 }
 
@@ -171,7 +175,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       if (options.signal?.aborted) abort();
       await connection.waitForConnect();
       if (options.keepAlive ?? true) socket.setKeepAlive(true, options.keepAliveInitialDelayMS ?? DEFAULT_KEEPALIVE_DELAY_MS);
-      await connection.handshake(options.appName);
+      await connection.handshake(options.appName, options.credential);
       return connection;
     } catch (err) {
       connection.destroy(err instanceof MgoError ? err : undefined);
@@ -346,18 +350,26 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   // it (CommandNotFound, code 59) gets the legacy `isMaster`, unless an API
   // version was declared (Stable API spec: `hello` only, servers with the
   // Stable API all have it).
-  private async handshake(appName: string | undefined): Promise<void> {
+  //
+  // Auth spec: the hello carries saslSupportedMechs and the first step of
+  // the conversation (speculativeAuthenticate); the authenticator finishes
+  // it once the reply is in, before the connection is handed out (CMAP:
+  // establishment includes authentication).
+  private async handshake(appName: string | undefined, credential: Credential | undefined): Promise<void> {
+    const authenticator = credential ? createAuthenticator(credential) : undefined;
+    const hello = (command: 'hello' | 'isMaster') => ({ ...helloCommand(command, appName), ...authenticator?.helloFields });
     let reply: Document;
     try {
-      reply = await this.command('admin', helloCommand('hello', appName));
+      reply = await this.command('admin', hello('hello'));
     } catch (err) {
       if (!(err instanceof ServerError && err.serverCode === 59) || this.serverApi) throw err;
-      reply = await this.command('admin', helloCommand('isMaster', appName));
+      reply = await this.command('admin', hello('isMaster'));
     }
     const result = parseHandshakeReply(reply, this.address);
     this.handshakeResult = result;
     this.limits = result;
     this.reader.maxMessageSizeBytes = result.maxMessageSizeBytes;
+    if (authenticator) await authenticator.finish(this, reply);
     if (this.currentState === 'handshaking') this.currentState = 'ready';
   }
 

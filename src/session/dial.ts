@@ -36,11 +36,6 @@ async function connect(resolved: ResolvedOptions, overrides: SessionOverrides, s
   // than as every connection's error (each worker builds its own context).
   const tls = tlsOptionsOf(resolved);
   if (tls) secureContextFor(tls);
-  // Until the handshake authenticates (issue 11, the lead's part), refuse
-  // rather than connect unauthenticated with credentials the user gave.
-  if (resolved.credentials) {
-    throw new InvalidOptionError('ERR_UNSUPPORTED_OPTION', 'credentials are resolved, but connections do not authenticate yet');
-  }
   // workers: 0 keeps the sockets in this thread; N > 0 puts them in N workers.
   const router: Router = resolved.workers > 0 ? await WorkerRouter.create(resolved) : await LocalRouter.create(resolved);
   const options = sessionOptionsOf(resolved, overrides);
