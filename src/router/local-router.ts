@@ -2,6 +2,7 @@
 // `workers: 0`, and the single-thread baseline every benchmark compares
 // against. The worker router runs this same cluster code inside each worker.
 import type { Document } from 'bson';
+import type { Credential } from '../auth/credential.js';
 import { Cluster, type ClusterHooks } from '../cluster/cluster.js';
 import type { Server } from '../cluster/server.js';
 import { commonLimits, type ServerDescription } from '../cluster/server-description.js';
@@ -114,10 +115,10 @@ export class LocalRouter implements Router {
     );
   }
 
-  async reserve(readPreference: ReadPreference): Promise<Reservation> {
+  async reserve(readPreference: ReadPreference, identity = this.dialIdentity): Promise<Reservation> {
     if (!this.lifecycle.isOpen) throw closedError();
     const server = await this.cluster.selectServer({ readPreference });
-    const connection = await server.pool.checkOut();
+    const connection = await server.pool.checkOut({ identity });
     const type = this.cluster.topology.servers.get(server.address)?.type;
     const writable = type === 'RSPrimary' || type === 'Standalone' || type === 'Mongos' || type === 'LoadBalancer';
     const socket = new HeldSocket(++this.lastReservationId, server, connection, writable);
@@ -148,6 +149,19 @@ export class LocalRouter implements Router {
     if (socket.onClose) socket.connection.off('close', socket.onClose);
     // The pool closes it instead of reusing it if it died (CMAP check-in).
     socket.server.pool.checkIn(socket.connection);
+  }
+
+  get dialIdentity(): number {
+    return this.cluster.identities.dialIdentity;
+  }
+
+  login(credential: Credential): number {
+    return this.cluster.identities.register(credential);
+  }
+
+  /** A number the main thread gave a credential (a worker's LOGIN, or its configuration). */
+  learnIdentity(identity: number, credential: Credential): void {
+    this.cluster.identities.learn(identity, credential);
   }
 
   liveServers(): string[] {
@@ -222,7 +236,7 @@ export class LocalRouter implements Router {
     const server = request.address
       ? this.serverAt(request.address)
       : await this.cluster.selectServer({ readPreference: request.readPreference, forWrite: request.write });
-    const connection = await server.pool.checkOut();
+    const connection = await server.pool.checkOut({ identity: request.identity ?? this.dialIdentity });
     try {
       return await this.sendOn(server, connection, request, send);
     } finally {

@@ -12,6 +12,7 @@ import type { OutgoingSequence } from '../wire/op-msg.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { ServerStats } from '../pool/stats.js';
 import type { ReadPreference } from '../read-preference.js';
+import type { Credential } from '../auth/credential.js';
 
 /**
  * A socket held by a session across operations (mgo Strong and Monotonic
@@ -50,6 +51,12 @@ export interface RouterRequest {
   /** Run on this server (any pooled socket): getMore and killCursors follow their cursor's server. */
   address?: string;
   deserialize?: DeserializeOptions;
+  /**
+   * Who the socket must be authenticated as (src/auth/identities.ts): a
+   * number login() gave, or UNAUTHENTICATED; dialIdentity when left out.
+   * Ignored with a reservation, which has its identity already.
+   */
+  identity?: number;
 }
 
 export interface RouterReply {
@@ -69,8 +76,17 @@ export interface Router {
    * evict the socket (and mark a reservation dead); they are never retried here.
    */
   run(request: RouterRequest): Promise<RouterReply>;
-  /** Reserves a socket on a server matching the read preference. */
-  reserve(readPreference: ReadPreference): Promise<Reservation>;
+  /** Reserves a socket on a server matching the read preference, authenticated as `identity` (dialIdentity by default). */
+  reserve(readPreference: ReadPreference, identity?: number): Promise<Reservation>;
+  /** What operations run as unless a session logged in: the dial-time credential's number, or UNAUTHENTICATED. */
+  readonly dialIdentity: number;
+  /**
+   * Numbers a credential (the same credential twice gets the same number)
+   * and makes it known wherever sockets live, before any operation that
+   * uses the number. Authenticates nothing by itself: the first socket
+   * dialed for the number does.
+   */
+  login(credential: Credential): number;
   /** Returns a reserved socket to its pool (or discards it if dead). Idempotent. */
   release(reservation: Reservation): void;
   /** Addresses of the servers currently known to be up. */

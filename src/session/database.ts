@@ -36,6 +36,17 @@ export class Database {
     return runCommand(this.session, this.name, document, 'read');
   }
 
+  /** mgo's Database.Login: session.login() with this database as the auth database. */
+  login(username: string, password: string): Promise<void> {
+    return this.session.login({ username, password, source: this.name });
+  }
+
+  /** mgo's Database.Logout: the session stops running as the user it logged in with here (if it did). */
+  logout(): void {
+    this.session[INTERNAL].checkOpen('logout');
+    this.session.logoutFrom(this.name);
+  }
+
   /** Names of the database's collections, sorted. */
   async collectionNames(): Promise<string[]> {
     const options = cursorOptions(this.session[INTERNAL], this.name, '$cmd.listCollections');

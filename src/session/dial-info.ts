@@ -128,6 +128,8 @@ export function sessionOptionsOf(resolved: ResolvedOptions, overrides: SessionOv
     },
     syncTimeoutMS: overrides.syncTimeoutMS ?? 0,
     poolLimit: resolved.maxPoolSize,
+    loginSource: resolved.authSource ?? resolved.database ?? 'admin',
+    dialSource: resolved.credentials?.source,
     bson: {
       promoteLongs: resolved.promoteLongs,
       promoteValues: resolved.promoteValues,

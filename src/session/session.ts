@@ -15,6 +15,8 @@
 // the Reservation dead) or failed with a network error is dropped: the
 // failing operation reports the error, the next one reserves a new socket.
 import type { DeserializeOptions, Document } from 'bson';
+import { resolveCredential } from '../auth/credential.js';
+import { UNAUTHENTICATED } from '../auth/identities.js';
 import { MgoError, NetworkError, ServerError } from '../errors.js';
 import type { ServerStats } from '../pool/stats.js';
 import { PRIMARY, type ReadPreference } from '../read-preference.js';
@@ -52,6 +54,10 @@ export interface SessionOptions {
   poolLimit?: number;
   /** How replies are decoded (js-bson deserialize options); js-bson's defaults where left out. */
   bson?: BSONOptions;
+  /** The auth database login() uses when the credential names none (mgo: DialInfo Source, else the URL's database, else admin). */
+  loginSource?: string;
+  /** The auth database of the dial-time credential, if there is one. */
+  dialSource?: string;
 }
 
 /** The router and the count of open sessions made from one dial; the last close() closes the router. */
@@ -63,6 +69,8 @@ class SessionFamily {
     readonly router: Router,
     readonly database: string,
     readonly poolLimit: number | undefined,
+    readonly loginSource: string,
+    readonly dialSource: string | undefined,
   ) {}
 
   get closed(): boolean {
@@ -92,11 +100,25 @@ interface Settings {
   batch: number;
   prefetch: number;
   bson: BSONOptions;
+  /** Who the session's sockets are authenticated as (src/auth/identities.ts). */
+  identity: number;
+  /** The auth database of the session's credential (dial-time or login()), for Database.logout(). */
+  credentialSource: string | undefined;
+}
+
+/** mgo's Credential: what Session.login() takes. */
+export interface LoginCredential {
+  username?: string;
+  password?: string;
+  /** The auth database; the session's login source by default ('$external' for MONGODB-X509). */
+  source?: string;
+  /** Negotiated (SCRAM-SHA-256, else SCRAM-SHA-1) when left out. */
+  mechanism?: 'SCRAM-SHA-256' | 'SCRAM-SHA-1' | 'MONGODB-X509';
 }
 
 /** Opens the first session of a family over `router` (dial() does this with the router it creates). */
 export function openSession(router: Router, options: SessionOptions = {}): Session {
-  const family = new SessionFamily(router, options.database || DEFAULT_DATABASE, options.poolLimit);
+  const family = new SessionFamily(router, options.database || DEFAULT_DATABASE, options.poolLimit, options.loginSource || 'admin', options.dialSource);
   const settings: Settings = {
     mode: checkMode(options.mode ?? Mode.Strong),
     safe: checkSafe(options.safe === undefined ? {} : options.safe),
@@ -106,6 +128,8 @@ export function openSession(router: Router, options: SessionOptions = {}): Sessi
     batch: 0,
     prefetch: DEFAULT_PREFETCH,
     bson: options.bson ? readBSONOptions(options.bson, {}, 'dial') : {},
+    identity: router.dialIdentity,
+    credentialSource: options.dialSource,
   };
   return new Session(family, settings);
 }
@@ -167,14 +191,10 @@ export class Session {
     return new Session(this.#family, this.#settings);
   }
 
-  /**
-   * Like copy(), with the credentials the session was dialed with rather
-   * than any added since. Authentication is not implemented yet, so this is
-   * copy().
-   */
+  /** Like copy(), with the credential the session was dialed with rather than one given to login() since (mgo's New). */
   new(): Session {
     this.#checkOpen('new');
-    return new Session(this.#family, this.#settings);
+    return new Session(this.#family, { ...this.#settings, identity: this.#family.router.dialIdentity, credentialSource: this.#family.dialSource });
   }
 
   /** A new session with the same settings that shares this one's reserved sockets. */
@@ -193,6 +213,58 @@ export class Session {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  // -------------------------------------------------------------------------
+  // Authentication
+
+  /**
+   * mgo's Session.Login: from now on this session, and the copies and
+   * clones made from it afterwards, run as this user. Checked at once: the
+   * session gives back its reserved sockets and pings on a socket
+   * authenticated as the user (an idle one of the pool, or a new one within
+   * the same connection limit), and a refused credential fails with
+   * ERR_AUTH and leaves the session as it was.
+   * One difference from mgo: a session runs as one user at a time (a login
+   * replaces the previous credential instead of adding to it), because
+   * MongoDB authenticates each connection once, as a single user.
+   */
+  async login(credential: LoginCredential): Promise<void> {
+    this.#checkOpen('login');
+    if (typeof credential !== 'object' || credential === null) throw new MgoError('ERR_INVALID_ARGUMENT', 'login(): the credential must be an object');
+    const { username, password, source, mechanism } = credential;
+    const resolved = resolveCredential({
+      username: username ?? null,
+      password: password ?? null,
+      authSource: source ?? (mechanism === 'MONGODB-X509' ? undefined : this.#family.loginSource),
+      authMechanism: mechanism,
+    });
+    if (!resolved) throw new MgoError('ERR_INVALID_ARGUMENT', 'login(): the credential names no user and no mechanism');
+    const identity = this.#family.router.login(resolved);
+    const previous = { identity: this.#settings.identity, credentialSource: this.#settings.credentialSource };
+    this.#releaseSockets();
+    this.#settings.identity = identity;
+    this.#settings.credentialSource = resolved.source;
+    try {
+      await this.ping();
+    } catch (err) {
+      this.#releaseSockets();
+      Object.assign(this.#settings, previous);
+      throw err;
+    }
+  }
+
+  /** mgo's LogoutAll: the session (and copies made after) run unauthenticated, the dial-time credential included. */
+  logoutAll(): void {
+    this.#checkOpen('logoutAll');
+    this.#releaseSockets();
+    this.#settings.identity = UNAUTHENTICATED;
+    this.#settings.credentialSource = undefined;
+  }
+
+  /** @internal Database.logout(): logs out when the session's credential is from that database. */
+  logoutFrom(database: string): void {
+    if (this.#settings.credentialSource === database) this.logoutAll();
   }
 
   /** Gives back the reserved sockets and restarts the mode's guarantees (a Monotonic session may read from secondaries again). */
@@ -379,7 +451,7 @@ export class Session {
 
   async #run(operation: Operation): Promise<RouterReply> {
     this.#checkOpen(String(Object.keys(operation.command)[0] ?? 'command'));
-    const request: RouterRequest = { db: operation.db, command: operation.command, readPreference: PRIMARY };
+    const request: RouterRequest = { db: operation.db, command: operation.command, readPreference: PRIMARY, identity: this.#settings.identity };
     if (operation.sequences) request.sequences = operation.sequences;
     if (operation.moreToCome) request.moreToCome = true;
     const deserialize = deserializeOptionsOf(operation.bson ? { ...this.#settings.bson, ...operation.bson } : this.#settings.bson, operation.cursor === true);
@@ -475,7 +547,7 @@ export class Session {
     const { router } = this.#family;
     const timeoutMS = this.#settings.syncTimeoutMS;
     return deadline(
-      router.reserve(readPreference),
+      router.reserve(readPreference, this.#settings.identity),
       timeoutMS,
       () =>
         new MgoError(

@@ -22,6 +22,10 @@
 //   errors                    worker -> main  ErrorRecord (src/errors.ts, re-exported here),
 //                                             in FAILED messages
 //   documents                 both ways       BSON bytes, exact-size and transferred (below)
+//   credentials               main -> worker  Credential (src/auth/credential.ts): the dial-time
+//                                             one in WorkerConfig.options.credentials, those
+//                                             numbered later (Session.login) in LOGIN messages
+//                                             and, for a worker started after, WorkerConfig.identities
 //   shared memory             both ways       the coordinator's SharedArrayBuffer, handed
 //                                             over in WorkerConfig.buffer; its layout is
 //                                             src/coordinator/layout.ts
@@ -52,15 +56,18 @@
 // that port; the main thread chose it and the worker echoes it.
 //
 //   main -> worker (ToWorker)
-//     [RUN, id, flags, db, command, sequences, readPreference, reservation, address, decode]
+//     [RUN, id, flags, db, command, sequences, readPreference, reservation, address, decode, identity]
 //         flags: WRITE | MORE_TO_COME; command: the command's BSON bytes;
 //         sequences: [identifier, count, bytes][] or null (WireSequence:
 //         the documents' BSON back to back); readPreference: null means
 //         primary; reservation: the worker's reservation id, 0 for none;
 //         address: run on that server (cursor follow-ups), or null;
 //         decode: how to decode the reply (decodeFlagsOf(): 0 = send the
-//         bytes, else DECODE_HERE | the BSON options that differ from js-bson's defaults).
-//     [RESERVE, id, readPreference]
+//         bytes, else DECODE_HERE | the BSON options that differ from js-bson's defaults);
+//         identity: who the socket is authenticated as (src/auth/identities.ts).
+//     [RESERVE, id, readPreference, identity]
+//     [LOGIN, identity, credential]                     a credential's number, before any RUN or
+//                                                       RESERVE that uses it (no answer)
 //     [RELEASE, reservation]                            (no answer)
 //     [TOPOLOGY, CheckBroadcast]                        a check of the process's monitor, or
 //                                                       another worker's pool clear (a failed check)
@@ -113,6 +120,7 @@ import type { MessagePort } from 'node:worker_threads';
 import * as BSON from 'bson';
 import type { DeserializeOptions, Document } from 'bson';
 import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8';
+import type { Credential } from '../auth/credential.js';
 import type { CheckBroadcast } from '../cluster/topology-monitor.js';
 import { InvalidDocumentError, MgoError, fromErrorRecord, type ErrorRecord } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
@@ -140,6 +148,8 @@ export interface WorkerConfig {
   checks: CheckBroadcast[];
   /** Forward CMAP events to the main thread. */
   events: boolean;
+  /** Credentials numbered by Session.login() so far (the dial-time one is in options.credentials). */
+  identities: [identity: number, credential: Credential][];
 }
 
 /** The first (and only) piscina task of a worker: its two ports (transferred) and its configuration. */
@@ -181,6 +191,7 @@ export const RELEASE = 2;
 export const TOPOLOGY = 3;
 export const SLOTS = 4;
 export const EVENTS = 5;
+export const LOGIN = 6;
 
 export const REPLY = 0;
 export const FAILED = 1;
@@ -210,13 +221,15 @@ export type RunMessage = [
   reservation: number,
   address: string | null,
   decode: number,
+  identity: number,
 ];
-export type ReserveMessage = [kind: typeof RESERVE, id: number, readPreference: ReadPreference];
+export type ReserveMessage = [kind: typeof RESERVE, id: number, readPreference: ReadPreference, identity: number];
+export type LoginMessage = [kind: typeof LOGIN, identity: number, credential: Credential];
 export type ReleaseMessage = [kind: typeof RELEASE, reservation: number];
 export type TopologyMessage = [kind: typeof TOPOLOGY, check: CheckBroadcast];
 export type SlotsMessage = [kind: typeof SLOTS, slots: SlotList];
 export type EventsMessage = [kind: typeof EVENTS, on: boolean];
-export type ToWorker = RunMessage | ReserveMessage | ReleaseMessage | TopologyMessage | SlotsMessage | EventsMessage;
+export type ToWorker = RunMessage | ReserveMessage | ReleaseMessage | TopologyMessage | SlotsMessage | EventsMessage | LoginMessage;
 
 export type ReplyMessage = [kind: typeof REPLY | typeof DECODED, id: number, address: string, body: Uint8Array | null];
 export type FailedMessage = [kind: typeof FAILED, id: number, error: ErrorRecord];

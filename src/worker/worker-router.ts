@@ -27,6 +27,8 @@
 // replacement worker with the same id starts with the current topology.
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
+import type { Credential } from '../auth/credential.js';
+import { DIAL_IDENTITY, Identities } from '../auth/identities.js';
 import { commonLimits } from '../cluster/server-description.js';
 import { TopologyMonitor } from '../cluster/topology-monitor.js';
 import { Coordinator, dialSlotKey } from '../coordinator/coordinator.js';
@@ -44,6 +46,7 @@ import {
   FAILED,
   MORE_TO_COME,
   REPLY,
+  LOGIN,
   RESERVE,
   RESERVED,
   RUN,
@@ -103,12 +106,15 @@ export class WorkerRouter implements Router, WorkerHost {
   readonly losses = { retriedReads: 0, resent: 0, failed: 0 };
   /** Every worker's replies, events and stats, settled in time-bounded slices. */
   private readonly inbox = deliveryQueue();
+  /** Credentials by number (src/auth/identities.ts); the workers number the dial-time one alike. */
+  private readonly identities: Identities;
 
   private constructor(
     private readonly options: ResolvedOptions,
     internals: WorkerRouterInternals,
   ) {
     this.coordinator = Coordinator.create({ maxWorkers: options.workers });
+    this.identities = new Identities(options.credentials);
     this.monitor = new TopologyMonitor(options, {
       onCheck: (check) => this.broadcast([TOPOLOGY, check]),
       onServersAdded: (addresses) =>
@@ -148,8 +154,23 @@ export class WorkerRouter implements Router, WorkerHost {
     return this.lifecycle.run(() => new Promise((resolve, reject) => this.dispatch(request, resolve, reject, { retried: false, resends: 0 })));
   }
 
-  reserve(readPreference: ReadPreference): Promise<Reservation> {
-    return this.lifecycle.run(() => new Promise((resolve, reject) => this.dispatchReserve(readPreference, resolve, reject, 0)));
+  reserve(readPreference: ReadPreference, identity = this.dialIdentity): Promise<Reservation> {
+    return this.lifecycle.run(() => new Promise((resolve, reject) => this.dispatchReserve(readPreference, identity, resolve, reject, 0)));
+  }
+
+  get dialIdentity(): number {
+    return this.identities.dialIdentity;
+  }
+
+  /**
+   * Numbers the credential here; each worker learns the number before any
+   * operation that uses it, since its port delivers in order (a repeated
+   * LOGIN only teaches it the same number again).
+   */
+  login(credential: Credential): number {
+    const identity = this.identities.register(credential);
+    this.broadcast([LOGIN, identity, credential]);
+    return identity;
   }
 
   release(reservation: Reservation): void {
@@ -253,6 +274,7 @@ export class WorkerRouter implements Router, WorkerHost {
       slots: Object.entries(this.coordinator.slotMap()),
       checks: this.monitor.lastChecks(),
       events: this.listeners.size > 0,
+      identities: this.identities.entries().filter(([identity]) => identity !== DIAL_IDENTITY),
     };
   }
 
@@ -314,7 +336,20 @@ export class WorkerRouter implements Router, WorkerHost {
     const readPreference = isPlainPrimary(request.readPreference) ? null : request.readPreference;
     const address = held ? null : (request.address ?? null);
     const decode = decodeFlagsOf(request.deserialize);
-    const build = (id: number): ToWorker => [RUN, id, flags, request.db, encoded.command, encoded.sequences, readPreference, reservationId, address, decode];
+    const identity = request.identity ?? this.dialIdentity;
+    const build = (id: number): ToWorker => [
+      RUN,
+      id,
+      flags,
+      request.db,
+      encoded.command,
+      encoded.sequences,
+      readPreference,
+      reservationId,
+      address,
+      decode,
+      identity,
+    ];
     const pending: Pending = {
       answer: (message: Answer) => {
         if (message[0] === REPLY || message[0] === DECODED) {
@@ -348,13 +383,14 @@ export class WorkerRouter implements Router, WorkerHost {
 
   private dispatchReserve(
     readPreference: ReadPreference,
+    identity: number,
     resolve: (reservation: Reservation) => void,
     reject: (error: unknown) => void,
     resends: number,
     avoid?: WorkerHandle,
   ): void {
     const worker = this.leastLoaded(avoid);
-    worker.send((id) => [RESERVE, id, readPreference], undefined, {
+    worker.send((id) => [RESERVE, id, readPreference, identity], undefined, {
       answer: (message: Answer) => {
         if (message[0] === RESERVED) {
           const reservation = worker.adopt(message[2], message[3], message[4], ++this.lastReservationId);
@@ -371,7 +407,7 @@ export class WorkerRouter implements Router, WorkerHost {
       // Reserving changes nothing on the server: always safe to do again elsewhere.
       lost: (error) => {
         if (this.lifecycle.state === 'closed' || resends >= MAX_UNDELIVERED_RESENDS) reject(error);
-        else this.dispatchReserve(readPreference, resolve, reject, resends + 1, worker);
+        else this.dispatchReserve(readPreference, identity, resolve, reject, resends + 1, worker);
       },
     });
   }

@@ -30,6 +30,7 @@ import {
   Outbox,
   RELEASE,
   REPLY,
+  LOGIN,
   RESERVE,
   RESERVED,
   RUN,
@@ -99,6 +100,7 @@ export class WorkerRuntime implements WorkerControl {
       onReservationDead: (id) => runtime.outbox.push([DEAD, id]),
     });
     runtime.router.onPoolEvent((event) => runtime.onPoolEvent(event));
+    for (const [identity, credential] of init.config.identities) runtime.router.learnIdentity(identity, credential);
     for (const check of init.config.checks) runtime.applyCheck(check);
     // A burst of requests is started in time-bounded slices, so that this
     // thread's sockets are read (and their replies sent) in between.
@@ -152,15 +154,18 @@ export class WorkerRuntime implements WorkerControl {
       case EVENTS:
         this.forwardEvents = message[1];
         break;
+      case LOGIN:
+        this.router.learnIdentity(message[1], message[2]);
+        break;
     }
   }
 
   private run(message: RunMessage): void {
-    const [, id, flags, db, commandBytes, wireSequences, readPreference, reservation, address, decode] = message;
+    const [, id, flags, db, commandBytes, wireSequences, readPreference, reservation, address, decode, identity] = message;
     let request: RawRouterRequest;
     try {
       const { command, sequences } = decodeRun(commandBytes, wireSequences);
-      request = { db, command, readPreference: readPreference ?? PRIMARY };
+      request = { db, command, readPreference: readPreference ?? PRIMARY, identity };
       if (sequences) request.sequences = sequences;
       if (flags & WRITE) request.write = true;
       if (flags & MORE_TO_COME) request.moreToCome = true;
@@ -187,9 +192,9 @@ export class WorkerRuntime implements WorkerControl {
   }
 
   private reserve(message: ReserveMessage): void {
-    const [, id, readPreference] = message;
+    const [, id, readPreference, identity] = message;
     this.track(
-      this.router.reserve(readPreference).then(
+      this.router.reserve(readPreference, identity).then(
         (reservation) => this.outbox.push([RESERVED, id, reservation.id, reservation.address, reservation.writable]),
         (error: unknown) => this.outbox.push([FAILED, id, toErrorRecord(error, this.name)]),
       ),

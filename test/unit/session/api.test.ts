@@ -174,6 +174,8 @@ describe('dial settings', () => {
       selection: { tags: [{ dc: 'ny' }], maxStalenessSeconds: undefined },
       syncTimeoutMS: 0,
       poolLimit: 7,
+      loginSource: 'app',
+      dialSource: undefined,
       bson: { promoteLongs: false, promoteValues: true, promoteBuffers: false, useBigInt64: false, bsonRegExp: true, raw: false },
       database: 'app',
     });
@@ -208,9 +210,9 @@ describe('dial settings', () => {
     assert.throws(() => fromDialInfo({ addrs: [] }), { code: 'ERR_INVALID_ARGUMENT' });
   });
 
-  test('dial refuses credentials until connections authenticate, and never echoes the password', async () => {
-    await assert.rejects(dialWithInfo({ addrs: ['127.0.0.1:1'], username: 'u', password: 'sekret-pw' }), (err: Error & { code?: string }) => {
-      assert.equal(err.code, 'ERR_UNSUPPORTED_OPTION');
+  test('dial takes DialInfo credentials and never echoes the password', async () => {
+    await assert.rejects(dialWithInfo({ addrs: ['127.0.0.1:1'], username: 'u', password: 'sekret-pw', timeoutMS: 300 }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'ERR_SERVER_SELECTION');
       assert.doesNotMatch(err.message, /sekret-pw/);
       return true;
     });
