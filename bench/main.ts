@@ -8,10 +8,11 @@
 //   3. the seed experiment: many sessions at poolLimit 100 (scenarios/seed.ts)
 //   4. main-thread cost per operation by document size (scenarios/main-thread-cost.ts)
 //   5. write throughput, app idle and busy (scenarios/writes.ts)
+//   6. a pool warm-up over TLS with SCRAM: main-thread CPU for 100 authenticated sockets (scenarios/warmup.ts)
 // Progress goes to stderr; the table to stdout; the JSON to --out, and the
 // HTML report and its SVG charts beside it (lib/report.ts).
 //
-//   npm run bench [-- --profile quick|full] [--out FILE] [--workers N] [--only spec,cpu,seed,cost,writes] [--chart FILE]
+//   npm run bench [-- --profile quick|full] [--out FILE] [--workers N] [--only spec,cpu,seed,cost,writes,warmup] [--chart FILE]
 //
 // --chart FILE also writes the summary chart (find-one ops/s relative to the
 // official driver by app load) to FILE: the README's chart comes from there.
@@ -32,6 +33,7 @@ import { cpuHeavyScenario, handlerScenario, runCpuHeavy, type CpuHeavyConfig } f
 import { PROBE_BSON, PROBE_CLONE, PROBE_SCENARIO, costScenario, runMainThreadCost, type MainThreadCostConfig } from './scenarios/main-thread-cost.js';
 import { MONITORING_SOCKETS, runSeed, seedScenario, type SeedConfig } from './scenarios/seed.js';
 import { runSpecTasks, type SpecConfig } from './scenarios/spec-tasks.js';
+import { runWarmup, type WarmupConfig } from './scenarios/warmup.js';
 import { runWrites, writesScenario, type WritesConfig } from './scenarios/writes.js';
 
 interface Profile {
@@ -42,6 +44,7 @@ interface Profile {
   seed: SeedConfig;
   cost: MainThreadCostConfig;
   writes: WritesConfig;
+  warmup: WarmupConfig;
 }
 
 const BUSY = [0, 0.5, 0.9];
@@ -54,6 +57,7 @@ const PROFILES: Record<string, Profile> = {
     seed: { reps: 2, sessions: 1_000, poolLimit: 100, holdMS: 50, sampleMS: 5 },
     cost: { reps: 2, durationMS: 200, warmupMS: 100, concurrency: 16, largeConcurrency: 1, probeMS: 25 },
     writes: { reps: 2, durationMS: 300, warmupMS: 150, concurrency: 8, busyFractions: [0, 0.5] },
+    warmup: { reps: 1, connections: 100 },
   },
   full: {
     poolLimit: 8,
@@ -62,10 +66,11 @@ const PROFILES: Record<string, Profile> = {
     seed: { reps: 3, sessions: 10_000, poolLimit: 100, holdMS: 50, sampleMS: 5 },
     cost: { reps: 5, durationMS: 1000, warmupMS: 500, concurrency: 16, largeConcurrency: 2, probeMS: 200 },
     writes: { reps: 5, durationMS: 2000, warmupMS: 500, concurrency: 8, busyFractions: [0, 0.5] },
+    warmup: { reps: 5, connections: 100 },
   },
 };
 
-const SCENARIOS = ['spec', 'cpu', 'seed', 'cost', 'writes'] as const;
+const SCENARIOS = ['spec', 'cpu', 'seed', 'cost', 'writes', 'warmup'] as const;
 
 function parseArgs(args: string[]) {
   const profileName = option(args, '--profile', 'quick');
@@ -151,6 +156,7 @@ async function main(): Promise<void> {
     if (only.has('cpu')) await runCpuHeavy(cannedClients, profile.cpu, results);
     if (only.has('cost')) await runMainThreadCost(cannedClients, profile.cost, results);
     if (only.has('writes')) await runWrites(cannedClients, profile.writes, results);
+    if (only.has('warmup')) await runWarmup(variants, profile.warmup, results);
   } finally {
     await closeAll(cannedClients);
     await server?.stop();
