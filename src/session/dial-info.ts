@@ -39,6 +39,12 @@ export interface DialInfo {
   mechanism?: string;
   username?: string;
   password?: string;
+  /**
+   * TLS (mgo had only a DialServer hook for it): true, or the files and
+   * checks, each the dial option of the same name without its 'tls'
+   * prefix (caFile is tlsCAFile, ...). Given as an object, TLS is on.
+   */
+  tls?: boolean | DialTLS;
   /** The connection limit per server (across all workers). */
   poolLimit?: number;
   /** How long an operation waits for a socket when poolLimit is reached. */
@@ -55,6 +61,15 @@ export interface DialInfo {
   maxIdleTimeMS?: number;
   /** Any other option, as for dial(). */
   options?: DialOptions;
+}
+
+export interface DialTLS {
+  caFile?: string;
+  certificateKeyFile?: string;
+  certificateKeyFilePassword?: string;
+  allowInvalidCertificates?: boolean;
+  allowInvalidHostnames?: boolean;
+  insecure?: boolean;
 }
 
 /** What the first session takes from DialInfo rather than from the resolved options. */
@@ -92,6 +107,17 @@ export function fromDialInfo(info: DialInfo): { url: string; options: DialOption
   }
   set('authSource', info.source);
   set('authMechanism', info.mechanism);
+  if (typeof info.tls === 'object' && info.tls !== null) {
+    set('tls', true);
+    set('tlsCAFile', info.tls.caFile);
+    set('tlsCertificateKeyFile', info.tls.certificateKeyFile);
+    set('tlsCertificateKeyFilePassword', info.tls.certificateKeyFilePassword);
+    set('tlsAllowInvalidCertificates', info.tls.allowInvalidCertificates);
+    set('tlsAllowInvalidHostnames', info.tls.allowInvalidHostnames);
+    set('tlsInsecure', info.tls.insecure);
+  } else {
+    set('tls', info.tls);
+  }
   set('maxPoolSize', info.poolLimit);
   set('waitQueueTimeoutMS', info.poolTimeoutMS);
   const replyTimeouts = [info.readTimeoutMS, info.writeTimeoutMS].filter((t): t is number => t !== undefined);

@@ -1,8 +1,8 @@
 // The mgo session API: dial, Session, Database, Collection, Query, Iter,
 // Pipe, Bulk, modes, safety and errors.
 export { dial, dialWithInfo } from './dial.js';
-export type { DialInfo, DialOptions } from './dial-info.js';
-export { Session, openSession, type SessionOptions } from './session.js';
+export type { DialInfo, DialOptions, DialTLS } from './dial-info.js';
+export { Session, openSession, type LoginCredential, type SessionOptions } from './session.js';
 export { Database } from './database.js';
 export { Collection, type CollectionInfo } from './collection.js';
 export { Query, type Change, type ApplyResult } from './query.js';

@@ -210,6 +210,16 @@ describe('dial settings', () => {
     assert.throws(() => fromDialInfo({ addrs: [] }), { code: 'ERR_INVALID_ARGUMENT' });
   });
 
+  test('DialInfo tls: true, or its files and checks as the tls options', () => {
+    assert.equal(fromDialInfo({ addrs: ['h'], tls: true }).options.tls, true);
+    const { options } = fromDialInfo({
+      addrs: ['h'],
+      tls: { caFile: 'ca.pem', certificateKeyFile: 'me.pem', certificateKeyFilePassword: 'pw', allowInvalidHostnames: true },
+    });
+    assert.deepEqual(options, { tls: true, tlsCAFile: 'ca.pem', tlsCertificateKeyFile: 'me.pem', tlsCertificateKeyFilePassword: 'pw', tlsAllowInvalidHostnames: true });
+    assert.equal('tls' in fromDialInfo({ addrs: ['h'] }).options, false);
+  });
+
   test('dial takes DialInfo credentials and never echoes the password', async () => {
     await assert.rejects(dialWithInfo({ addrs: ['127.0.0.1:1'], username: 'u', password: 'sekret-pw', timeoutMS: 300 }), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'ERR_SERVER_SELECTION');
