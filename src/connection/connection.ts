@@ -16,7 +16,8 @@ import { DEFAULT_WIRE_LIMITS, type WireLimits } from '../wire/constants.js';
 import { MessageReader } from '../wire/message-reader.js';
 import { isMainThread } from 'node:worker_threads';
 import { FairDrain } from '../util/fair-drain.js';
-import { DecodeError, EncodeError, decodeMessage, encodeOpMsg, sequenceCount, type OutgoingSequence, type ReplyMessage } from '../wire/op-msg.js';
+import { DecodeError } from '../wire/decode-error.js';
+import { EncodeError, decodeMessage, encodeOpMsg, sequenceCount, type OutgoingSequence, type ReplyMessage } from '../wire/op-msg.js';
 import { replyIsOk } from '../wire/reply-status.js';
 import { serverApiFields, type ServerApi } from '../wire/server-api.js';
 import { createAuthenticator } from '../auth/authenticate.js';
@@ -398,7 +399,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     for (const frame of frames) {
       let reply: ReplyMessage;
       try {
-        reply = decodeMessage(frame);
+        reply = decodeMessage(frame, this.reader.maxMessageSizeBytes);
       } catch (err) {
         return this.failDecode(err);
       }

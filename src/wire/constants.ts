@@ -31,8 +31,6 @@ export const SectionKind = {
   documentSequence: 1,
 } as const;
 
-export const CompressorId: Record<number, string> = { 0: 'noop', 1: 'snappy', 2: 'zlib', 3: 'zstd' };
-
 /**
  * Wire versions this driver speaks. OP_MSG appeared with wire version 6
  * (MongoDB 3.6); the handshake fails with a clear error outside this range

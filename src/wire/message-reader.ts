@@ -6,7 +6,7 @@
 // a frame buffer is only allocated once all of its bytes have arrived, so a
 // hostile length can never make us allocate memory the peer did not send.
 import { HEADER_SIZE } from './constants.js';
-import { DecodeError } from './op-msg.js';
+import { DecodeError } from './decode-error.js';
 
 /** The smallest frame any opcode we accept can have (OP_MSG with an empty body is 26). */
 const MIN_FRAME_SIZE = HEADER_SIZE + 5;

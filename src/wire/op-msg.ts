@@ -9,17 +9,9 @@
 // (socket thread or caller thread) is the caller's choice.
 import { BSON, type Document } from 'bson';
 import { SERIALIZE_OPTIONS, classifySerializeError, packedDocumentSizes, type EncodedSequence } from './bson.js';
-import {
-  COMMAND_OVERHEAD_BYTES,
-  CompressorId,
-  HEADER_SIZE,
-  KNOWN_REQUIRED_FLAGS,
-  MIN_OP_COMPRESSED_SIZE,
-  OpCode,
-  OpMsgFlags,
-  SectionKind,
-  type WireLimits,
-} from './constants.js';
+import { compressors } from './compression.js';
+import { COMMAND_OVERHEAD_BYTES, HEADER_SIZE, KNOWN_REQUIRED_FLAGS, OpCode, OpMsgFlags, SectionKind, type WireLimits } from './constants.js';
+import { DecodeError } from './decode-error.js';
 
 export interface DocumentSequence {
   /** The command field the documents belong to, e.g. "documents" for insert. */
@@ -59,16 +51,6 @@ export type MessageLimits = Pick<WireLimits, 'maxBsonObjectSize' | 'maxMessageSi
 export class EncodeError extends Error {
   constructor(
     readonly reason: 'ERR_DOCUMENT_TOO_LARGE' | 'ERR_MESSAGE_TOO_LARGE' | 'ERR_INVALID_DOCUMENT',
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** Why received bytes are not a valid message; the connection closes with ERR_PROTOCOL. */
-export class DecodeError extends Error {
-  constructor(
-    readonly reason: 'ERR_PROTOCOL' | 'ERR_COMPRESSION_UNSUPPORTED',
     message: string,
   ) {
     super(message);
@@ -189,16 +171,22 @@ function bsonDocumentAt(frame: Buffer, offset: number, end: number, what: string
 
 /**
  * Decodes one complete frame (its length prefix already validated by the
- * reader). OP_COMPRESSED is recognised: its noop compressor is unwrapped,
- * the others fail with ERR_COMPRESSION_UNSUPPORTED since we never offer them
- * in the handshake and so a server must not use them.
+ * reader): OP_MSG, or OP_MSG inside OP_COMPRESSED with any compressor the
+ * frame names (compression.ts), whose uncompressed size must also stay
+ * within maxMessageSizeBytes.
  */
-export function decodeMessage(frame: Buffer): ReplyMessage {
+export function decodeMessage(frame: Buffer, maxMessageSizeBytes: number): ReplyMessage {
   const requestId = frame.readInt32LE(4);
   const responseTo = frame.readInt32LE(8);
   const opCode = frame.readInt32LE(12);
 
-  if (opCode === OpCode.OP_COMPRESSED) return decodeCompressed(frame, requestId, responseTo);
+  if (opCode === OpCode.OP_COMPRESSED) {
+    const { originalOpcode, message } = compressors.decompressMessage(frame, maxMessageSizeBytes);
+    if (originalOpcode !== OpCode.OP_MSG) {
+      throw new DecodeError('ERR_PROTOCOL', `OP_COMPRESSED wraps opCode ${originalOpcode}, expected OP_MSG`);
+    }
+    return decodeOpMsgSections(message, 0, message.byteLength, requestId, responseTo);
+  }
   if (opCode !== OpCode.OP_MSG) {
     throw new DecodeError('ERR_PROTOCOL', `unexpected opCode ${opCode} in reply (only OP_MSG and OP_COMPRESSED are accepted)`);
   }
@@ -254,25 +242,4 @@ function decodeOpMsgSections(frame: Buffer, start: number, end: number, requestI
   }
   if (!body) throw new DecodeError('ERR_PROTOCOL', 'OP_MSG has no body section');
   return { requestId, responseTo, flags, body, sequences, moreToCome: (flags & OpMsgFlags.moreToCome) !== 0 };
-}
-
-function decodeCompressed(frame: Buffer, requestId: number, responseTo: number): ReplyMessage {
-  if (frame.byteLength < MIN_OP_COMPRESSED_SIZE) throw new DecodeError('ERR_PROTOCOL', 'OP_COMPRESSED message is too short');
-  const originalOpcode = frame.readInt32LE(16);
-  const uncompressedSize = frame.readInt32LE(20);
-  const compressorId = frame[24]!;
-  const name = CompressorId[compressorId] ?? `unknown (${compressorId})`;
-  if (compressorId !== 0) {
-    throw new DecodeError(
-      'ERR_COMPRESSION_UNSUPPORTED',
-      `server sent an OP_COMPRESSED reply with compressor ${name}, which this driver does not implement and did not offer`,
-    );
-  }
-  if (originalOpcode !== OpCode.OP_MSG) {
-    throw new DecodeError('ERR_PROTOCOL', `OP_COMPRESSED wraps opCode ${originalOpcode}, expected OP_MSG`);
-  }
-  if (uncompressedSize !== frame.byteLength - MIN_OP_COMPRESSED_SIZE) {
-    throw new DecodeError('ERR_PROTOCOL', `noop OP_COMPRESSED claims ${uncompressedSize} bytes but carries ${frame.byteLength - MIN_OP_COMPRESSED_SIZE}`);
-  }
-  return decodeOpMsgSections(frame, MIN_OP_COMPRESSED_SIZE, frame.byteLength, requestId, responseTo);
 }

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MessageReader } from '../../../src/wire/message-reader.js';
-import { DecodeError } from '../../../src/wire/op-msg.js';
+import { DecodeError } from '../../../src/wire/decode-error.js';
 import { encodeReply } from '../../fixtures/fake-server.js';
 
 const frames = [encodeReply(1, { a: 1 }), encodeReply(2, { b: 'x'.repeat(300) }), encodeReply(3, { c: [1, 2, 3] })];

@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BSON, Long, ObjectId } from 'bson';
-import { DecodeError, EncodeError, decodeMessage, encodeOpMsg } from '../../../src/wire/op-msg.js';
+import { DecodeError } from '../../../src/wire/decode-error.js';
+import { EncodeError, decodeMessage, encodeOpMsg } from '../../../src/wire/op-msg.js';
 import { OpCode, OpMsgFlags } from '../../../src/wire/constants.js';
 import { encodeReply } from '../../fixtures/fake-server.js';
 
@@ -15,7 +16,7 @@ describe('encodeOpMsg', () => {
     assert.equal(frame.readInt32LE(4), 42);
     assert.equal(frame.readInt32LE(8), 0);
     assert.equal(frame.readInt32LE(12), OpCode.OP_MSG);
-    const decoded = decodeMessage(frame);
+    const decoded = decodeMessage(frame, limits.maxMessageSizeBytes);
     assert.equal(decoded.requestId, 42);
     assert.equal(decoded.flags, 0);
     const body = BSON.deserialize(decoded.body);
@@ -26,7 +27,7 @@ describe('encodeOpMsg', () => {
   test('writes document sequences (kind 1) in order', () => {
     const documents = [{ _id: 1, n: Long.fromNumber(7) }, { _id: 2 }, { _id: 3 }];
     const frame = encodeOpMsg({ requestId: 1, body: { insert: 'c', $db: 'd' }, sequences: [{ identifier: 'documents', documents }] }, limits);
-    const decoded = decodeMessage(frame);
+    const decoded = decodeMessage(frame, limits.maxMessageSizeBytes);
     assert.equal(decoded.sequences.length, 1);
     assert.equal(decoded.sequences[0]!.identifier, 'documents');
     assert.deepEqual(
@@ -88,26 +89,26 @@ describe('decodeMessage', () => {
     const withSum = Buffer.concat([plain, Buffer.from([1, 2, 3, 4])]);
     withSum.writeInt32LE(withSum.byteLength, 0);
     withSum.writeUInt32LE(OpMsgFlags.checksumPresent, 16);
-    assert.deepEqual(BSON.deserialize(decodeMessage(withSum).body), { ok: 1 });
+    assert.deepEqual(BSON.deserialize(decodeMessage(withSum, limits.maxMessageSizeBytes).body), { ok: 1 });
   });
 
   test('reports moreToCome on a reply', () => {
-    assert.equal(decodeMessage(withFlags(encodeReply(1, { ok: 1 }), OpMsgFlags.moreToCome)).moreToCome, true);
+    assert.equal(decodeMessage(withFlags(encodeReply(1, { ok: 1 }), OpMsgFlags.moreToCome), limits.maxMessageSizeBytes).moreToCome, true);
   });
 
   test('fails on unknown required flag bits', () => {
-    assert.throws(() => decodeMessage(withFlags(encodeReply(1, { ok: 1 }), 1 << 4)), /unknown required flag bits 0x10/);
+    assert.throws(() => decodeMessage(withFlags(encodeReply(1, { ok: 1 }), 1 << 4), limits.maxMessageSizeBytes), /unknown required flag bits 0x10/);
   });
 
   test('ignores unknown optional flag bits', () => {
-    assert.doesNotThrow(() => decodeMessage(withFlags(encodeReply(1, { ok: 1 }), 1 << 20)));
+    assert.doesNotThrow(() => decodeMessage(withFlags(encodeReply(1, { ok: 1 }), 1 << 20), limits.maxMessageSizeBytes));
   });
 
   test('fails on truncated BSON', () => {
     const frame = encodeReply(1, { a: 'hello' });
     frame.writeInt32LE(frame.readInt32LE(21) + 10, 21); // the body claims more than the frame holds
     assert.throws(
-      () => decodeMessage(frame),
+      () => decodeMessage(frame, limits.maxMessageSizeBytes),
       (err: unknown) => err instanceof DecodeError && /truncated BSON in OP_MSG body/.test(err.message),
     );
   });
@@ -115,22 +116,22 @@ describe('decodeMessage', () => {
   test('fails on a BSON document not ending in NUL', () => {
     const frame = encodeReply(1, { a: 'hello' });
     frame[frame.byteLength - 1] = 7;
-    assert.throws(() => decodeMessage(frame), /does not end with a NUL byte/);
+    assert.throws(() => decodeMessage(frame, limits.maxMessageSizeBytes), /does not end with a NUL byte/);
   });
 
   test('fails on an unknown section kind and on a missing body', () => {
     const frame = encodeReply(1, { a: 1 });
     frame[20] = 5;
-    assert.throws(() => decodeMessage(frame), /unknown section kind 5/);
+    assert.throws(() => decodeMessage(frame, limits.maxMessageSizeBytes), /unknown section kind 5/);
     const seqOnly = Buffer.from(frame);
     seqOnly[20] = 1; // a kind-1 section whose "size" is the BSON length, identifier garbage
-    assert.throws(() => decodeMessage(seqOnly), DecodeError);
+    assert.throws(() => decodeMessage(seqOnly, limits.maxMessageSizeBytes), DecodeError);
   });
 
   test('fails on opcodes other than OP_MSG / OP_COMPRESSED', () => {
     const frame = encodeReply(1, { ok: 1 });
     frame.writeInt32LE(OpCode.OP_REPLY, 12);
-    assert.throws(() => decodeMessage(frame), /unexpected opCode 1/);
+    assert.throws(() => decodeMessage(frame, limits.maxMessageSizeBytes), /unexpected opCode 1/);
   });
 
   function compressed(compressorId: number): Buffer {
@@ -149,17 +150,15 @@ describe('decodeMessage', () => {
   }
 
   test('unwraps OP_COMPRESSED with the noop compressor', () => {
-    const reply = decodeMessage(compressed(0));
+    const reply = decodeMessage(compressed(0), limits.maxMessageSizeBytes);
     assert.equal(reply.responseTo, 5);
     assert.deepEqual(BSON.deserialize(reply.body), { ok: 1, x: 'y' });
   });
 
-  test('names the compressor of an OP_COMPRESSED reply it cannot decompress', () => {
-    for (const [id, name] of [[1, 'snappy'], [2, 'zlib'], [3, 'zstd'], [9, 'unknown (9)']] as const) {
-      assert.throws(
-        () => decodeMessage(compressed(id)),
-        (err: unknown) => err instanceof DecodeError && err.reason === 'ERR_COMPRESSION_UNSUPPORTED' && err.message.includes(`compressor ${name}`),
-      );
-    }
+  test('names the compressor of an OP_COMPRESSED reply with a reserved compressor id', () => {
+    assert.throws(
+      () => decodeMessage(compressed(9), limits.maxMessageSizeBytes),
+      (err: unknown) => err instanceof DecodeError && err.reason === 'ERR_COMPRESSION_UNSUPPORTED' && err.message.includes('compressor unknown (9)'),
+    );
   });
 });
