@@ -17,6 +17,7 @@ import { MessageReader } from '../wire/message-reader.js';
 import { isMainThread } from 'node:worker_threads';
 import { FairDrain } from '../util/fair-drain.js';
 import { DecodeError } from '../wire/decode-error.js';
+import { compressors, isExemptFromCompression, negotiateCompressor, type CompressorName } from '../wire/compression.js';
 import { EncodeError, decodeMessage, encodeOpMsg, sequenceCount, type OutgoingSequence, type ReplyMessage } from '../wire/op-msg.js';
 import { replyIsOk } from '../wire/reply-status.js';
 import { serverApiFields, type ServerApi } from '../wire/server-api.js';
@@ -47,6 +48,14 @@ export interface ConnectionOptions {
   keepAlive?: boolean;
   keepAliveInitialDelayMS?: number;
   appName?: string;
+  /**
+   * Compressors to offer in the handshake, by preference (compression
+   * spec); one that cannot be loaded is left out with a warning. None by
+   * default.
+   */
+  compressors?: readonly CompressorName[];
+  /** zlib's level for requests compressed with zlib: -1 (zlib's default, 6) to 9. */
+  zlibCompressionLevel?: number;
   /** TLS settings; a plain TCP socket unless `tls` is true. */
   tls?: TlsOptions;
   /** The API version the client declared (Stable API spec), sent with every command. */
@@ -125,6 +134,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly closed: Promise<void>;
   /** Filled in by the handshake. */
   private handshakeResult: HandshakeResult | undefined;
+  private readonly offeredCompressors: readonly CompressorName[];
+  private readonly zlibCompressionLevel: number;
+  /** Negotiated in the handshake: requests other than the exempt commands go compressed with it. */
+  private compressorInUse: CompressorName | undefined;
   /** The server's, from the handshake; the defaults until then. */
   private limits: WireLimits = DEFAULT_WIRE_LIMITS;
 
@@ -137,6 +150,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.serverApi = options.serverApi;
     this.apiFields = serverApiFields(options.serverApi);
     this.connectEvent = options.tls?.tls ? 'secureConnect' : 'connect';
+    this.offeredCompressors = compressors.usable(options.compressors ?? []);
+    this.zlibCompressionLevel = options.zlibCompressionLevel ?? -1;
     this.socket = socket;
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -204,6 +219,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   get hello(): HandshakeResult {
     if (!this.handshakeResult) throw new Error('connection has not completed its handshake');
     return this.handshakeResult;
+  }
+
+  /** The compressor requests go with (replies may come with any, or none); undefined when none was negotiated. */
+  get compressor(): CompressorName | undefined {
+    return this.compressorInUse;
   }
 
   /** Server-side connection id from the handshake, when the server reports one. */
@@ -292,6 +312,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     let message: Buffer;
     try {
       message = encodeOpMsg({ requestId, body: { ...command, $db: db, ...this.apiFields }, sequences: options.sequences, moreToCome: options.moreToCome }, this.limits);
+      if (this.compressorInUse && !isExemptFromCompression(Object.keys(command)[0] ?? '')) {
+        message = compressors.compressMessage(message, this.compressorInUse, this.zlibCompressionLevel);
+      }
     } catch (err) {
       if (err instanceof EncodeError) return Promise.reject(new InvalidDocumentError(err.reason, err.message));
       throw err;
@@ -358,7 +381,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   // establishment includes authentication).
   private async handshake(appName: string | undefined, credential: Credential | undefined): Promise<void> {
     const authenticator = credential ? createAuthenticator(credential) : undefined;
-    const hello = (command: 'hello' | 'isMaster') => ({ ...helloCommand(command, appName), ...authenticator?.helloFields });
+    const hello = (command: 'hello' | 'isMaster') => ({ ...helloCommand(command, appName, this.offeredCompressors), ...authenticator?.helloFields });
     let reply: Document;
     try {
       reply = await this.command('admin', hello('hello'));
@@ -369,6 +392,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const result = parseHandshakeReply(reply, this.address);
     this.handshakeResult = result;
     this.limits = result;
+    this.compressorInUse = negotiateCompressor(this.offeredCompressors, reply.compression);
     this.reader.maxMessageSizeBytes = result.maxMessageSizeBytes;
     if (authenticator) await authenticator.finish(this, reply);
     if (this.currentState === 'handshaking') this.currentState = 'ready';

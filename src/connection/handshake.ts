@@ -17,8 +17,12 @@ export interface HandshakeResult extends WireLimits {
   reply: Document;
 }
 
-export function helloCommand(command: 'hello' | 'isMaster', appName?: string): Document {
-  return { [command]: 1, helloOk: true, client: clientMetadata(appName) };
+/**
+ * `compression` lists the compressors offered, in order of preference; the
+ * compression spec asks for an empty list when there are none.
+ */
+export function helloCommand(command: 'hello' | 'isMaster', appName?: string, compression: readonly string[] = []): Document {
+  return { [command]: 1, helloOk: true, client: clientMetadata(appName), compression: [...compression] };
 }
 
 function positiveNumber(value: unknown, fallback: number): number {

@@ -1,4 +1,4 @@
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BSON, type Document } from 'bson';
 import {
@@ -12,22 +12,11 @@ import {
 import { OpCode } from '../../../src/wire/constants.js';
 import { DecodeError } from '../../../src/wire/decode-error.js';
 import { decodeMessage, encodeOpMsg, type ReplyMessage } from '../../../src/wire/op-msg.js';
+import { COMPRESSORS_REQUIRED, haveCompressors } from '../../fixtures/compressors.js';
 
 const NAMES: readonly CompressorName[] = ['snappy', 'zlib', 'zstd'];
 const MAX = 48_000_000;
 const limits = { maxBsonObjectSize: 16 * 1024 * 1024, maxMessageSizeBytes: MAX };
-/** .ci/run sets it: there, a compressor that cannot be loaded fails its tests instead of skipping them. */
-const REQUIRED = process.env.MGO_REQUIRE_COMPRESSORS === '1';
-
-/** Skips the test when `name` cannot be loaded here, unless compressors are required (CI), where that fails. */
-function needs(t: TestContext, name: CompressorName): boolean {
-  const codec = compressors.codec(name);
-  if (!(codec instanceof Error)) return true;
-  assert.ok(!REQUIRED, `compressor ${name} cannot be loaded and MGO_REQUIRE_COMPRESSORS=1: ${codec.message}`);
-  t.skip(`${name} cannot be loaded here: ${codec.message.split('\n')[0]}`);
-  return false;
-}
-
 const smallMessage = () => encodeOpMsg({ requestId: 7, body: { find: 'c', filter: { a: 1 }, $db: 'test' } }, limits);
 
 /** About 16 MB: the largest document sequence a server accepts is near this (maxBsonObjectSize per document, 48 MB per message). */
@@ -67,13 +56,13 @@ function decodeError(reason: DecodeError['reason'], pattern: RegExp) {
 }
 
 describe('compressors', () => {
-  test('every compressor loads where compressors are required (CI)', { skip: !REQUIRED && 'MGO_REQUIRE_COMPRESSORS is not set' }, () => {
+  test('every compressor loads where compressors are required (CI)', { skip: !COMPRESSORS_REQUIRED && 'MGO_REQUIRE_COMPRESSORS is not set' }, () => {
     assert.deepEqual(compressors.usable(NAMES), NAMES);
   });
 
   for (const name of NAMES) {
     test(`${name}: a small and a ~16 MB message round-trip through OP_COMPRESSED`, (t) => {
-      if (!needs(t, name)) return;
+      if (!haveCompressors(t, name)) return;
       for (const message of [smallMessage(), largeMessage()]) {
         const compressed = compressors.compressMessage(message, name);
         assert.equal(compressed.readInt32LE(0), compressed.byteLength);
@@ -89,7 +78,7 @@ describe('compressors', () => {
     });
 
     test(`${name}: corrupt data, and data that decompresses to another size than announced, are ERR_PROTOCOL`, (t) => {
-      if (!needs(t, name)) return;
+      if (!haveCompressors(t, name)) return;
       const message = largeMessage();
       const compressed = compressors.compressMessage(message, name);
       const size = message.byteLength - 16;
@@ -148,7 +137,7 @@ describe('compressors', () => {
   });
 
   test('a snappy block announcing more than the header does is refused before snappy allocates it', (t) => {
-    if (!needs(t, 'snappy')) return;
+    if (!haveCompressors(t, 'snappy')) return;
     const compressed = compressors.compressMessage(smallMessage(), 'snappy');
     // Varint 2^30 (1 GiB) in place of the real length prefix.
     const data = Buffer.concat([Buffer.from([0x80, 0x80, 0x80, 0x80, 0x04]), compressed.subarray(26)]);
@@ -200,7 +189,7 @@ describe('negotiation and exemptions', () => {
   });
 
   test('BSON of a decompressed reply is the original', (t) => {
-    if (!needs(t, 'zstd')) return;
+    if (!haveCompressors(t, 'zstd')) return;
     const body = { ok: 1, cursor: { id: 0n, ns: 'a.b', firstBatch: [{ x: 'y'.repeat(1000) }] } };
     const message = encodeOpMsg({ requestId: 3, body }, limits);
     const decoded = decodeMessage(compressors.compressMessage(message, 'zstd'), MAX);
