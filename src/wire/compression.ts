@@ -9,11 +9,14 @@
 // its messages in order from one synchronous path, and in worker mode this
 // runs in the worker that owns the socket. zstd comes from node:zlib where
 // Node has it (22.15+), else from the optional zstd-napi package; snappy from
-// the optional snappy package (napi-rs). Both were chosen by measurement,
-// bench/compressors.ts: zstd-napi beat the wasm builds 2-3x and is the only
-// native zstd that installs from the npm registry alone (@mongodb-js/zstd
-// downloads its binary from GitHub, and is async-only); snappy (napi-rs) beat
-// the pure-JS and wasm ones several times over.
+// the optional snappy package (napi-rs), the official driver's. Both chosen
+// by measurement (bench/compressors.ts, Node 20, tweet-shaped documents):
+// zstd-napi compressed and decompressed 2-4x faster than the wasm builds, and
+// is the only native zstd that installs from the npm registry alone
+// (@mongodb-js/zstd, the official driver's, downloads its binary from GitHub
+// and is async-only); snappy matched or beat a wasm build (hysnappy, whose
+// memory grows to the largest message and stays) and beat pure JS (snappyjs)
+// 3-10x.
 import { createRequire } from 'node:module';
 import * as zlib from 'node:zlib';
 import { HEADER_SIZE, MIN_OP_COMPRESSED_SIZE, OpCode } from './constants.js';
@@ -78,13 +81,13 @@ interface Codec {
 /** Our own view of the parts of zstd-napi's low-level binding we call (the package is optional, so are its types). */
 interface ZstdNapiBinding {
   compressBound(size: number): number;
-  compress(dst: Uint8Array, src: Uint8Array, level: number): number;
-  decompress(dst: Uint8Array, src: Uint8Array): number;
+  CCtx: new () => { compress(dst: Uint8Array, src: Uint8Array, level: number): number };
+  DCtx: new () => { decompress(dst: Uint8Array, src: Uint8Array): number };
 }
 
 interface SnappyModule {
-  compressSync(data: Uint8Array): Buffer;
-  uncompressSync(data: Uint8Array, options: { asBuffer: true }): Buffer;
+  compressSync(data: Uint8Array, options: { copyOutputData: true }): Buffer;
+  uncompressSync(data: Uint8Array, options: { asBuffer: true; copyOutputData: true }): Buffer;
 }
 
 interface NodeZstd {
@@ -127,16 +130,20 @@ function loadZstd(): Codec {
     };
   }
   const binding = requireOptional('zstd-napi/binding') as ZstdNapiBinding;
+  // One context each per thread, reused: a new one per message cost a 1 KB
+  // command about half its compression speed (bench/compressors.ts).
+  const cctx = new binding.CCtx();
+  const dctx = new binding.DCtx();
   return {
     compress(data) {
       const out = Buffer.allocUnsafe(binding.compressBound(data.byteLength));
-      return out.subarray(0, binding.compress(out, data, ZSTD_LEVEL));
+      return out.subarray(0, cctx.compress(out, data, ZSTD_LEVEL));
     },
     decompress(data, size) {
       // Into a buffer of exactly the announced size: zstd fails ("destination
       // buffer is too small") rather than write more.
       const out = Buffer.allocUnsafe(size);
-      checkSize(binding.decompress(out, data), size);
+      checkSize(dctx.decompress(out, data), size);
       return out;
     },
   };
@@ -154,12 +161,14 @@ function snappyLength(data: Uint8Array): number {
 
 function loadSnappy(): Codec {
   const snappy = requireOptional('snappy') as SnappyModule;
+  // copyOutputData: its default output, a buffer external to V8's heap, made
+  // compression and decompression several times slower (bench/compressors.ts).
   return {
-    compress: (data) => snappy.compressSync(data),
+    compress: (data) => snappy.compressSync(data, { copyOutputData: true }),
     decompress(data, size) {
       const announced = snappyLength(data);
       if (announced !== size) throw new Error(announced < 0 ? 'invalid snappy length prefix' : `snappy data announces ${announced} bytes`);
-      const out = snappy.uncompressSync(data, { asBuffer: true });
+      const out = snappy.uncompressSync(data, { asBuffer: true, copyOutputData: true });
       checkSize(out.byteLength, size);
       return out;
     },
