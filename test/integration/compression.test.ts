@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BSON, type Document } from 'bson';
+import { MongoClient } from 'mongodb';
 import { Connection } from '../../src/connection/connection.js';
 import type { CompressorName } from '../../src/wire/compression.js';
 import { compressedMessages, startCompressingProxy, type CompressingProxy } from '../fixtures/compressing-proxy.js';
@@ -83,6 +84,29 @@ describe('compression through the proxy to FerretDB', () => {
         assert.ok(replies[name].bytes < bson / 2, `${name} replies: ${replies[name].bytes} bytes for ${bson} of BSON`);
       } finally {
         await conn.close();
+      }
+    });
+  }
+});
+
+describe('the compressing proxy, checked with the official driver', () => {
+  // The official driver's compression is the reference: if it reads the
+  // proxy's replies and the proxy reads its requests, the proxy speaks
+  // OP_COMPRESSED as mongod does. It also shakes hands with a legacy
+  // OP_QUERY isMaster, whose OP_REPLY the proxy must amend too.
+  for (const name of ['snappy', 'zlib'] as const) {
+    test(`official driver with compressors=${name}`, async (t) => {
+      if (!haveCompressors(t, name)) return;
+      proxy.resetCounts();
+      const client = new MongoClient(proxy.uri, { directConnection: true, compressors: [name], serverSelectionTimeoutMS: 10_000 });
+      try {
+        const c = client.db(DB).collection(`official_${name}`);
+        await c.insertMany(documents(0, BATCH));
+        assert.equal((await c.find({}).batchSize(100).toArray()).length, BATCH);
+        assert.ok(proxy.counts.requests[name].messages >= 1 + BATCH / 100, `${proxy.counts.requests[name].messages} ${name} requests`);
+        assert.ok(proxy.counts.replies[name].messages >= 1 + BATCH / 100, `${proxy.counts.replies[name].messages} ${name} replies`);
+      } finally {
+        await client.close();
       }
     });
   }

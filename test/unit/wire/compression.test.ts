@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BSON, type Document } from 'bson';
@@ -91,6 +92,23 @@ describe('compressors', () => {
       }
     });
   }
+
+  test('zstd frames are standard: the zstd command-line tool reads ours, and we read its', (t) => {
+    if (!haveCompressors(t, 'zstd')) return;
+    let cli: (args: string[], input: Uint8Array) => Buffer;
+    try {
+      execFileSync('zstd', ['--version']);
+      cli = (args, input) => execFileSync('zstd', args, { input, maxBuffer: 64 << 20 });
+    } catch {
+      t.skip('the zstd command-line tool is not installed');
+      return;
+    }
+    const message = largeMessage();
+    const ours = compressors.compressMessage(message, 'zstd');
+    assert.ok(cli(['-d', '-c'], ours.subarray(25)).equals(message.subarray(16)));
+    const theirs = patched(ours, { data: cli(['-c', '-3'], message.subarray(16)) });
+    same(decodeMessage(theirs, MAX), decodeMessage(message, MAX));
+  });
 
   test('zlibCompressionLevel reaches zlib (level 0 stores, 9 compresses)', () => {
     const message = largeMessage();
