@@ -3,7 +3,7 @@
 // (test/fixtures/compressing-proxy.ts) stands in front of it and speaks
 // compression to the driver as mongod does; its counters show what really
 // went compressed.
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { BSON, type Document } from 'bson';
 import { MongoClient } from 'mongodb';
@@ -18,15 +18,19 @@ const DOCS = 3000;
 const BATCH = 500;
 
 let server: TestServer;
-let proxy: CompressingProxy;
 
 before(async () => {
   server = await startTestServer();
-  proxy = await startCompressingProxy(server, ['snappy', 'zlib', 'zstd']);
 });
 
+/** A proxy of the test's own, so that its counters hold that test's messages only. */
+async function proxyFor(t: TestContext): Promise<CompressingProxy> {
+  const proxy = await startCompressingProxy(server, ['snappy', 'zlib', 'zstd']);
+  t.after(() => proxy.close());
+  return proxy;
+}
+
 after(async () => {
-  await proxy?.close();
   const cleanup = server && (await Connection.connect({ id: 0, generation: 0, host: server.host, port: server.port, connectTimeoutMS: 10_000, socketTimeoutMS: 30_000 }).catch(() => undefined));
   await cleanup?.command(DB, { dropDatabase: 1 }).catch(() => {});
   await cleanup?.close();
@@ -65,7 +69,7 @@ describe('compression through the proxy to FerretDB', () => {
   for (const name of ['snappy', 'zlib', 'zstd'] as const satisfies readonly CompressorName[]) {
     test(`${name}: insert, find and getMore of ${DOCS} documents go compressed both ways`, async (t) => {
       if (!haveCompressors(t, name)) return;
-      proxy.resetCounts();
+      const proxy = await proxyFor(t);
       const conn = await Connection.connect({ id: 1, generation: 0, host: proxy.host, port: proxy.port, connectTimeoutMS: 10_000, socketTimeoutMS: 30_000, compressors: [name] });
       try {
         assert.equal(conn.compressor, name);
@@ -97,7 +101,7 @@ describe('the compressing proxy, checked with the official driver', () => {
   for (const name of ['snappy', 'zlib'] as const) {
     test(`official driver with compressors=${name}`, async (t) => {
       if (!haveCompressors(t, name)) return;
-      proxy.resetCounts();
+      const proxy = await proxyFor(t);
       const client = new MongoClient(proxy.uri, { directConnection: true, compressors: [name], serverSelectionTimeoutMS: 10_000 });
       try {
         const c = client.db(DB).collection(`official_${name}`);
