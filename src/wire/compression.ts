@@ -10,13 +10,12 @@
 // runs in the worker that owns the socket. zstd comes from node:zlib where
 // Node has it (22.15+), else from the optional zstd-napi package; snappy from
 // the optional snappy package (napi-rs), the official driver's. Both chosen
-// by measurement (bench/compressors.ts, Node 20, tweet-shaped documents):
-// zstd-napi compressed and decompressed 2-4x faster than the wasm builds, and
-// is the only native zstd that installs from the npm registry alone
-// (@mongodb-js/zstd, the official driver's, downloads its binary from GitHub
-// and is async-only); snappy matched or beat a wasm build (hysnappy, whose
-// memory grows to the largest message and stays) and beat pure JS (snappyjs)
-// 3-10x.
+// by measurement (bench/compressors.ts, Node 20, tweet-shaped documents of
+// 1 KB to 5.5 MB): zstd-napi compressed and decompressed 2-3x faster than the
+// wasm builds (one of which failed at 5.5 MB), and is the only native zstd
+// that installs from the npm registry alone (@mongodb-js/zstd, the official
+// driver's, downloads its binary from GitHub, and is async-only); snappy beat
+// a wasm build (hysnappy) 1.3-2x and pure JS (snappyjs) 3-9x.
 import { createRequire } from 'node:module';
 import * as zlib from 'node:zlib';
 import { HEADER_SIZE, MIN_OP_COMPRESSED_SIZE, OpCode } from './constants.js';
