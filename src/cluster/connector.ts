@@ -12,7 +12,7 @@ import type { ResolvedOptions, ServerAddress } from '../uri/resolve.js';
 
 /** The resolved options a socket is opened with; those left out take their defaults (plain TCP, no declared API). */
 export type ConnectorOptions = Pick<ResolvedOptions, 'connectTimeoutMS' | 'socketTimeoutMS' | 'appName'> &
-  Partial<Pick<ResolvedOptions, 'serverApi' | keyof TlsOptions>>;
+  Partial<Pick<ResolvedOptions, 'serverApi' | 'compressors' | 'zlibCompressionLevel' | keyof TlsOptions>>;
 
 /** The TLS settings out of the resolved options; undefined for plain TCP. */
 export function tlsOptionsOf(options: Partial<TlsOptions>): TlsOptions | undefined {
@@ -45,6 +45,7 @@ export function socketOptionsFor(server: ServerAddress, options: ConnectorOption
     ...(options.appName === undefined ? {} : { appName: options.appName }),
     ...(tls ? { tls } : {}),
     ...(options.serverApi ? { serverApi: options.serverApi } : {}),
+    ...(options.compressors?.length ? { compressors: options.compressors, zlibCompressionLevel: options.zlibCompressionLevel } : {}),
   };
 }
 

@@ -7,6 +7,7 @@ import { secureContextFor } from '../connection/tls.js';
 import { InvalidOptionError, MgoError } from '../errors.js';
 import { LocalRouter } from '../router/local-router.js';
 import type { Router } from '../router/router.js';
+import { compressors } from '../wire/compression.js';
 import { WorkerRouter } from '../worker/worker-router.js';
 import { redactUri } from '../uri/connection-string.js';
 import { resolveOptions, type ResolvedOptions } from '../uri/resolve.js';
@@ -36,6 +37,9 @@ async function connect(resolved: ResolvedOptions, overrides: SessionOverrides, s
   // than as every connection's error (each worker builds its own context).
   const tls = tlsOptionsOf(resolved);
   if (tls) secureContextFor(tls);
+  // A compressor that cannot be loaded is dropped here, with its one warning
+  // per process (compression spec), before any worker would warn again.
+  resolved = { ...resolved, compressors: compressors.usable(resolved.compressors) };
   // workers: 0 keeps the sockets in this thread; N > 0 puts them in N workers.
   const router: Router = resolved.workers > 0 ? await WorkerRouter.create(resolved) : await LocalRouter.create(resolved);
   const options = sessionOptionsOf(resolved, overrides);

@@ -369,14 +369,12 @@ export const OPTIONS: { readonly [K in OptionName]: Entry<OptionValues[K]> } = {
   compressors: {
     type: listOf(['snappy', 'zlib', 'zstd']),
     default: Object.freeze([]),
-    supported: 'wire compression (OP_COMPRESSED) is not implemented yet',
-    neutral: (list) => list.length === 0,
+    supported: true,
   },
   zlibCompressionLevel: {
     type: integer(-1, 9),
     default: -1,
-    supported: 'zlib compression is not implemented yet; the level has no effect while compressors=zlib is refused',
-    neutral: always,
+    supported: true,
   },
 
   readPreference: {

@@ -203,9 +203,19 @@ describe('resolveOptions', () => {
     });
   });
 
+  describe('compression', () => {
+    test('compressors and zlibCompressionLevel resolve, from the URL and the options object', async () => {
+      const fromUrl = await resolveOptions('mongodb://h/?compressors=zstd,zlib&zlibCompressionLevel=4');
+      assert.deepEqual([fromUrl.compressors, fromUrl.zlibCompressionLevel], [['zstd', 'zlib'], 4]);
+      const fromObject = await resolveOptions('mongodb://h/', { compressors: ['snappy'], zlibCompressionLevel: 9 });
+      assert.deepEqual([fromObject.compressors, fromObject.zlibCompressionLevel], [['snappy'], 9]);
+      const unset = await resolveOptions('mongodb://h/');
+      assert.deepEqual([unset.compressors, unset.zlibCompressionLevel], [[], -1]);
+    });
+  });
+
   describe('options not implemented yet', () => {
     const refused: [string, Record<string, unknown>, RegExp][] = [
-      ['mongodb://h/?compressors=zlib', {}, /option 'compressors' set to \[ 'zlib' \] is not supported: wire compression/],
       ['mongodb://h/?loadBalanced=true', {}, /option 'loadBalanced' set to true is not supported: load-balanced mode/],
       ['mongodb://u@h/?authMechanism=GSSAPI', {}, /^option 'authMechanism' set to 'GSSAPI' is not supported: mgo-threads implements SCRAM-SHA-256/],
       ['mongodb://h/?timeoutMS=500', {}, /option 'timeoutMS' .* \(CSOT\)/],
