@@ -9,10 +9,11 @@
 //   4. main-thread cost per operation by document size (scenarios/main-thread-cost.ts)
 //   5. write throughput, app idle and busy (scenarios/writes.ts)
 //   6. a pool warm-up over TLS with SCRAM: main-thread CPU for 100 authenticated sockets (scenarios/warmup.ts)
+//   7. wire compression off and on, through a compressing proxy (scenarios/compression.ts)
 // Progress goes to stderr; the table to stdout; the JSON to --out, and the
 // HTML report and its SVG charts beside it (lib/report.ts).
 //
-//   npm run bench [-- --profile quick|full] [--out FILE] [--workers N] [--only spec,cpu,seed,cost,writes,warmup] [--chart FILE]
+//   npm run bench [-- --profile quick|full] [--out FILE] [--workers N] [--only spec,cpu,seed,cost,writes,warmup,compress] [--chart FILE]
 //
 // --chart FILE also writes the summary chart (find-one ops/s relative to the
 // official driver by app load) to FILE: the README's chart comes from there.
@@ -35,6 +36,7 @@ import { MONITORING_SOCKETS, runSeed, seedScenario, type SeedConfig } from './sc
 import { runSpecTasks, type SpecConfig } from './scenarios/spec-tasks.js';
 import { runWarmup, type WarmupConfig } from './scenarios/warmup.js';
 import { runWrites, writesScenario, type WritesConfig } from './scenarios/writes.js';
+import { runCompression, type CompressionConfig } from './scenarios/compression.js';
 
 interface Profile {
   /** Connection limit of every variant outside the seed experiment. */
@@ -45,6 +47,7 @@ interface Profile {
   cost: MainThreadCostConfig;
   writes: WritesConfig;
   warmup: WarmupConfig;
+  compress: CompressionConfig;
 }
 
 const BUSY = [0, 0.5, 0.9];
@@ -58,6 +61,7 @@ const PROFILES: Record<string, Profile> = {
     cost: { reps: 2, durationMS: 200, warmupMS: 100, concurrency: 16, largeConcurrency: 1, probeMS: 25 },
     writes: { reps: 2, durationMS: 300, warmupMS: 150, concurrency: 8, busyFractions: [0, 0.5] },
     warmup: { reps: 1, connections: 100 },
+    compress: { reps: 2, durationMS: 300, warmupMS: 150, concurrency: 8, settings: ['off', 'snappy', 'zlib', 'zstd'] },
   },
   full: {
     poolLimit: 8,
@@ -67,10 +71,11 @@ const PROFILES: Record<string, Profile> = {
     cost: { reps: 5, durationMS: 1000, warmupMS: 500, concurrency: 16, largeConcurrency: 2, probeMS: 200 },
     writes: { reps: 5, durationMS: 2000, warmupMS: 500, concurrency: 8, busyFractions: [0, 0.5] },
     warmup: { reps: 5, connections: 100 },
+    compress: { reps: 5, durationMS: 2000, warmupMS: 500, concurrency: 8, settings: ['off', 'snappy', 'zlib', 'zstd'] },
   },
 };
 
-const SCENARIOS = ['spec', 'cpu', 'seed', 'cost', 'writes', 'warmup'] as const;
+const SCENARIOS = ['spec', 'cpu', 'seed', 'cost', 'writes', 'warmup', 'compress'] as const;
 
 function parseArgs(args: string[]) {
   const profileName = option(args, '--profile', 'quick');
@@ -111,6 +116,9 @@ function notes(profileName: string, n: number, load: number): string[] {
       'The "decode placement probe" rows measure the main-thread half of each placement per document: BSON.deserialize of the reply and receiving its typed clone.',
     `Canned-reply server: a child process answering hello, find (one document: small_doc ${sizes.small_doc} B, tweet ${sizes.tweet} B, 16kb ${sizes['16kb']} B, large_doc ${sizes.large_doc} B of BSON) and insert with fixed replies; ` +
       'scenarios 2 and 4 and the large-doc spec tasks use it, so that the driver, not a server, is measured.',
+    'Compression (scenario 7): every variant reaches the canned-reply server through the compressing proxy (a child process that decompresses requests, ' +
+      'advertises snappy, zlib and zstd in hello and compresses each reply as its request came), compression off as well as on, so the proxy hop is in every row. ' +
+      'The official driver has no zstd row: its zstd package (@mongodb-js/zstd) downloads a binary from GitHub on install. The 16kb document is tweets repeated, which compresses well.',
     'Spec tasks run against FerretDB (SQLite), which dominates their times: ratios near 1 there say little about the driver. Counts are scaled down from the spec (FerretDB is slow); scores use the spec\'s nominal sizes for the operations run.',
     `Cores: ${cpus().length}. The main thread, the workers, the canned server process (and FerretDB) share them, so with more workers than ` +
       'spare cores a worker variant trades main-thread time for contention: compare the main-thread time per operation (what the application gets back) with ops/s.',
@@ -157,6 +165,7 @@ async function main(): Promise<void> {
     if (only.has('cost')) await runMainThreadCost(cannedClients, profile.cost, results);
     if (only.has('writes')) await runWrites(cannedClients, profile.writes, results);
     if (only.has('warmup')) await runWarmup(variants, profile.warmup, results);
+    if (only.has('compress')) await runCompression(variants, canned, profile.poolLimit, profile.compress, results);
   } finally {
     await closeAll(cannedClients);
     await server?.stop();

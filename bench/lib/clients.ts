@@ -50,6 +50,8 @@ export interface ClientOptions {
   poolLimit: number;
   /** How long an operation may wait for a connection. */
   waitQueueTimeoutMS?: number;
+  /** Wire compressors to offer (none by default). */
+  compressors?: ('snappy' | 'zlib' | 'zstd')[];
 }
 
 export async function openClient(variant: Variant, uri: string, options: ClientOptions): Promise<BenchClient> {
@@ -57,7 +59,12 @@ export async function openClient(variant: Variant, uri: string, options: ClientO
 }
 
 async function openMgo(variant: Variant, workers: number, uri: string, options: ClientOptions): Promise<BenchClient> {
-  const session = await dial(uri, { workers, poolLimit: options.poolLimit, waitQueueTimeoutMS: options.waitQueueTimeoutMS ?? 120_000 });
+  const session = await dial(uri, {
+    workers,
+    poolLimit: options.poolLimit,
+    waitQueueTimeoutMS: options.waitQueueTimeoutMS ?? 120_000,
+    ...(options.compressors ? { compressors: options.compressors } : {}),
+  });
   session.setMode(Mode.Eventual, true);
   const c = (db: string, collection: string) => session.db(db).c(collection);
   return {
@@ -88,7 +95,12 @@ async function openMgo(variant: Variant, workers: number, uri: string, options: 
 }
 
 async function openOfficial(variant: Variant, uri: string, options: ClientOptions): Promise<BenchClient> {
-  const client = new MongoClient(uri, { directConnection: true, maxPoolSize: options.poolLimit, waitQueueTimeoutMS: options.waitQueueTimeoutMS ?? 120_000 });
+  const client = new MongoClient(uri, {
+    directConnection: true,
+    maxPoolSize: options.poolLimit,
+    waitQueueTimeoutMS: options.waitQueueTimeoutMS ?? 120_000,
+    ...(options.compressors ? { compressors: options.compressors } : {}),
+  });
   await client.connect();
   const c = (db: string, collection: string) => client.db(db).collection(collection);
   return {
