@@ -767,11 +767,15 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
     return undefined;
   }
 
-  /** Removes the idle record at `i` keeping the others' order (no allocation, unlike splice). */
+  /**
+   * Removes the idle record at `i` keeping the others' order: pop() for the
+   * top (the common case), else shift the ones above down (no allocation,
+   * unlike splice).
+   */
   #removeIdleAt(i: number): void {
     const idle = this.#idle;
     if (i < idle.length - 1) idle.copyWithin(i, i + 1);
-    idle.length--;
+    idle.pop();
   }
 
   /** CMAP "Perishable": stale, idle too long, errored; plus our maxLifetimeMS. */
