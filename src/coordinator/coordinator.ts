@@ -1,7 +1,9 @@
 // The main thread's side of the coordinator: it creates the shared buffer,
-// assigns a slot to each server, and reclaims the permits of a worker that
-// died. It never waits on the buffer (no Atomics.wait on the main thread):
-// it only takes a slot lock for the few instructions of a reclaim.
+// assigns a slot to each server, reclaims the permits of a worker that
+// died, and shows the placement (src/worker/placement.ts) which worker
+// holds how many sockets. It never waits on the buffer (no Atomics.wait on
+// the main thread): it only takes a slot lock for the few instructions of a
+// reclaim, and reads what placement needs without one.
 import { InvalidOptionError } from '../errors.js';
 import { GENERATION, LIMIT, OPEN, RING_LEN, bufferBytes, layoutOf, writeHeader, type Layout } from './layout.js';
 
@@ -26,12 +28,28 @@ export interface SlotSnapshot {
 
 const DEFAULT_MAX_SERVERS = 64;
 
+/**
+ * What placement reads of one server's slot, without the lock: momentary
+ * answers (each field is written atomically), good for choosing a worker,
+ * never for taking a permit.
+ */
+export interface ServerCapacity {
+  /** Permits worker `worker` holds: its sockets to the server, open or dialing. */
+  lease(worker: number): number;
+  /** Permits no worker holds: the limit minus every worker's sockets. */
+  unused(): number;
+  /** The worker of the oldest request queued for a permit, or -1 when none is. */
+  queueHead(): number;
+}
+
 
 export class Coordinator {
   readonly buffer: SharedArrayBuffer;
   private readonly ints: Int32Array;
   private readonly layout: Layout;
   private readonly slots = new Map<string, number>();
+  /** One view per slot for capacity(), asked for at every placement. */
+  private readonly capacities = new Map<number, SlotView>();
   /** Lock owner id of the main thread: one past the last worker id. */
   private readonly owner: number;
 
@@ -72,6 +90,18 @@ export class Coordinator {
     view.unlock(this.owner);
     for (const worker of notify) notifyWorker(this.ints, worker);
     return slot;
+  }
+
+  /** The placement's view of a server's slot; undefined for a server without one yet. */
+  capacity(address: string): ServerCapacity | undefined {
+    const slot = this.slots.get(address);
+    if (slot === undefined) return undefined;
+    let view = this.capacities.get(slot);
+    if (view === undefined) {
+      view = this.view(slot);
+      this.capacities.set(slot, view);
+    }
+    return view;
   }
 
   /** Every slot assigned so far, by address. */

@@ -25,8 +25,11 @@
 //     RING[c]       FIFO of queued requests across workers, each entry the id
 //                   of the requesting worker
 //
-// Every field of a slot but GIVE_BACK and GENERATION is read and written only
-// under the slot's LOCK. The lock is a compare-and-swap spin: its critical
+// Every field of a slot but GIVE_BACK and GENERATION is written only under
+// the slot's LOCK, and read under it by the workers. The main thread also
+// reads LIMIT, OPEN, LEASE[w] and the ring's head without it, to choose
+// where to send work (src/worker/placement.ts): a momentary answer there
+// costs at most a request sent to a worker that has to wait, never a permit. The lock is a compare-and-swap spin: its critical
 // sections are a few dozen instructions with no I/O and no allocation, and
 // Atomics.wait is not an option where sockets live (it would freeze the
 // event loop). A worker that dies holding it is detected by the main thread

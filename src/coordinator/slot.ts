@@ -73,6 +73,11 @@ export class SlotView {
     return Atomics.load(this.ints, grantsIndex(this.layout, this.base, worker));
   }
 
+  /** Permits no worker holds (read without the lock: a momentary answer, for placement only). */
+  unused(): number {
+    return this.get(LIMIT) - this.get(OPEN);
+  }
+
   /** Under lock: a permit is free for a newcomer (nobody queued ahead, room under the limit). */
   hasFreePermit(): boolean {
     return this.get(RING_LEN) === 0 && this.get(OPEN) < this.get(LIMIT);

@@ -135,3 +135,22 @@ test('a pool clear in a worker bumps the server\'s process-wide generation', () 
   assert.equal(workerSide.bumpGeneration(slot), 2);
   assert.equal(coordinator.snapshot()[0]!.generation, 2);
 });
+
+test('capacity(): what the main thread\'s placement reads, without the lock: leases, permits unused, the queue\'s head', () => {
+  const { coordinator, permits } = setup(3);
+  assert.equal(coordinator.capacity('elsewhere:27017'), undefined, 'no slot, nothing to read');
+  const capacity = coordinator.capacity('db:27017')!;
+  assert.equal(capacity, coordinator.capacity('db:27017'), 'one view per slot, not one per look');
+  assert.equal(capacity.unused(), 3);
+  assert.equal(capacity.queueHead(), -1);
+  permits[1]!.tryAcquire();
+  permits[1]!.tryAcquire();
+  permits[0]!.tryAcquire();
+  assert.deepEqual([capacity.lease(0), capacity.lease(1), capacity.unused()], [1, 2, 0]);
+  const queued = permits[0]!.request(() => {});
+  assert.equal(capacity.queueHead(), 0);
+  queued.cancel();
+  assert.equal(capacity.queueHead(), -1);
+  permits[1]!.release();
+  assert.deepEqual([capacity.lease(1), capacity.unused()], [1, 1]);
+});
