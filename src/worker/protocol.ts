@@ -28,7 +28,9 @@
 //                                             and, for a worker started after, WorkerConfig.identities
 //   shared memory             both ways       the coordinator's SharedArrayBuffer, handed
 //                                             over in WorkerConfig.buffer; its layout is
-//                                             src/coordinator/layout.ts
+//                                             src/coordinator/layout.ts (the main thread
+//                                             reads each worker's permits there to place
+//                                             work: src/worker/placement.ts)
 //
 // The op protocol runs over the MessagePort handed to the worker by its
 // first task; the control plane over a second one.

@@ -73,6 +73,8 @@ export interface WorkerHost {
   poolEvent(event: PoolEvent): void;
   poolCleared(worker: WorkerHandle, address: string, interruptInUse: boolean, message: string): void;
   checkRequested(address: string): void;
+  /** The worker's pools changed (its STATS arrived): a socket may be idle or a permit free now. */
+  poolsChanged(worker: WorkerHandle): void;
 }
 
 export interface WorkerHandleOptions {
@@ -141,6 +143,8 @@ export class WorkerHandle {
   private readonly outbox = new Outbox<ToWorker>(queueMicrotask);
   private readonly pending = new Map<number, Pending>();
   private readonly reservations = new Map<number, WorkerReservation>();
+  /** Live (not dead) reservations per server: the sockets sessions hold here, for placement. */
+  private readonly heldByAddress = new Map<string, number>();
   private lastId = 0;
   /** The rows the worker last pushed (decoded only when asked for). */
   private statsRows: StatsRow[] = [];
@@ -202,7 +206,13 @@ export class WorkerHandle {
   adopt(remoteId: number, address: string, writable: boolean, id: number): WorkerReservation {
     const reservation = new WorkerReservation(id, address, writable, this, remoteId, this.incarnation);
     this.reservations.set(remoteId, reservation);
+    this.heldByAddress.set(address, this.held(address) + 1);
     return reservation;
+  }
+
+  /** Sockets of `address` that sessions hold here (live reservations). */
+  held(address: string): number {
+    return this.heldByAddress.get(address) ?? 0;
   }
 
   holds(reservation: WorkerReservation): boolean {
@@ -212,7 +222,12 @@ export class WorkerHandle {
   release(reservation: WorkerReservation): void {
     if (!this.holds(reservation)) return;
     this.reservations.delete(reservation.remoteId);
+    if (!reservation.dead) this.unhold(reservation);
     this.post([RELEASE, reservation.remoteId]);
+  }
+
+  private unhold(reservation: WorkerReservation): void {
+    this.heldByAddress.set(reservation.address, this.held(reservation.address) - 1);
   }
 
   /** The last stats the worker pushed, plus the cumulative counters of lost incarnations. */
@@ -365,6 +380,7 @@ export class WorkerHandle {
     this.retireStats();
     for (const reservation of this.reservations.values()) reservation.dead = true;
     this.reservations.clear();
+    this.heldByAddress.clear();
     const incarnation = this.incarnation;
     // piscina replaces the thread on its 'exit': the replacement's first task waits for that too.
     const handBack = () => {
@@ -411,6 +427,7 @@ export class WorkerHandle {
     this.detach(error);
     for (const reservation of this.reservations.values()) reservation.dead = true;
     this.reservations.clear();
+    this.heldByAddress.clear();
     this.outbox.reset();
     const pending = [...this.pending.values()];
     this.pending.clear();
@@ -439,11 +456,16 @@ export class WorkerHandle {
         }
         case DEAD: {
           const reservation = this.reservations.get(message[1]);
-          if (reservation) reservation.dead = true;
+          if (reservation && !reservation.dead) {
+            reservation.dead = true;
+            this.unhold(reservation);
+            this.host.poolsChanged(this);
+          }
           break;
         }
         case STATS:
           this.statsRows = message[1];
+          this.host.poolsChanged(this);
           break;
         case EVENT:
           this.host.poolEvent(message[1]);

@@ -8,13 +8,17 @@
 // back decoded by the worker with the caller's options (a typed clone), or
 // as its bytes, decoded here, when it is small or the options stay here.
 //
-// Placement. A reservation is made by the least-loaded worker (fewest
-// requests in flight) and stays bound to it: every operation that names it
-// runs there, so a clone() (which shares its parent's reservation) stays on
-// its parent's worker and socket. Operations without a reservation (the
-// Eventual mode, cursor follow-ups by address) go to the least-loaded
-// worker each time, except under a backlog, where they stay with the last
-// worker while it is not much more loaded (leastLoaded() says why).
+// Placement. A reservation stays bound to the worker that made it: every
+// operation that names it runs there, so a clone() (which shares its
+// parent's reservation) stays on its parent's worker and socket. Making a
+// reservation, and operations without one (the Eventual mode, cursor
+// follow-ups by address), go first to a worker with a spare socket for
+// their server, then, below the limit, to the least-loaded worker (fewest
+// requests in flight); at the limit a reservation joins the worker queued
+// for a permit or waits on this thread until a socket is spare (sockets
+// cannot move, so a permit moving costs a new dial: placement.ts), and an
+// operation stays with the last worker while it is not much more loaded
+// (leastLoaded() says why).
 //
 // Worker death. The worker's permits are reclaimed at once, its reservations
 // become dead, and each request it had fails with a retryable NetworkError
@@ -30,6 +34,7 @@ import type { Worker } from 'node:worker_threads';
 import type { Credential } from '../auth/credential.js';
 import { DIAL_IDENTITY, Identities } from '../auth/identities.js';
 import { commonLimits } from '../cluster/server-description.js';
+import { selectServers } from '../cluster/server-selection.js';
 import { TopologyMonitor } from '../cluster/topology-monitor.js';
 import { Coordinator, dialSlotKey } from '../coordinator/coordinator.js';
 import { MgoError, NetworkError, fromErrorRecord } from '../errors.js';
@@ -62,6 +67,7 @@ import {
   type WorkerConfig,
 } from './protocol.js';
 import type { SliceStats } from '../util/fair-drain.js';
+import { Placement, type Choice } from './placement.js';
 import { WorkerHandle, WorkerReservation, deliveryQueue, type Answer, type Pending, type WorkerHost, type WorkerState } from './worker-handle.js';
 
 /** Options that are not connection options: for tests and benchmarks. */
@@ -108,6 +114,10 @@ export class WorkerRouter implements Router, WorkerHost {
   private readonly inbox = deliveryQueue();
   /** Credentials by number (src/auth/identities.ts); the workers number the dial-time one alike. */
   private readonly identities: Identities;
+  /** Which worker has spare sockets, and the reservations waiting for one (placement.ts). */
+  private readonly placement: Placement;
+  /** The servers a simple read preference selects now, by selectionKey(); emptied at every check. */
+  private readonly targets = new Map<string, readonly string[]>();
 
   private constructor(
     private readonly options: ResolvedOptions,
@@ -115,16 +125,32 @@ export class WorkerRouter implements Router, WorkerHost {
   ) {
     this.coordinator = Coordinator.create({ maxWorkers: options.workers });
     this.identities = new Identities(options.credentials);
+    this.placement = new Placement(
+      {
+        workerCount: options.workers,
+        serving: (worker) => this.workers[worker]?.state === 'ready',
+        load: (worker) => this.workers[worker]!.load,
+        capacity: (address) => this.coordinator.capacity(address),
+        held: (address, worker) => this.workers[worker]!.held(address),
+      },
+      options.waitQueueTimeoutMS,
+    );
     this.monitor = new TopologyMonitor(options, {
-      onCheck: (check) => this.broadcast([TOPOLOGY, check]),
-      onServersAdded: (addresses) =>
+      onCheck: (check) => {
+        this.broadcast([TOPOLOGY, check]);
+        this.targets.clear();
+        this.placement.retarget();
+      },
+      onServersAdded: (addresses) => {
         this.broadcast([
           SLOTS,
           addresses.flatMap((a) => [
             [a, this.coordinator.slotFor(a, options.maxPoolSize)],
             [dialSlotKey(a), this.coordinator.slotFor(dialSlotKey(a), options.maxConnecting)],
           ]),
-        ]),
+        ]);
+        this.placement.look();
+      },
     });
     const handleOptions = {
       filename: internals.filename ?? defaultWorkerFilename(),
@@ -174,7 +200,13 @@ export class WorkerRouter implements Router, WorkerHost {
   }
 
   release(reservation: Reservation): void {
-    if (reservation instanceof WorkerReservation) reservation.worker.release(reservation);
+    if (!(reservation instanceof WorkerReservation)) return;
+    const { worker } = reservation;
+    const givenBack = worker.holds(reservation) && !reservation.dead;
+    worker.release(reservation);
+    // The socket goes back to that worker's pool: a parked reservation follows it there.
+    if (givenBack) this.placement.released(reservation.address, worker.id);
+    else this.placement.look();
   }
 
   liveServers(): string[] {
@@ -202,6 +234,14 @@ export class WorkerRouter implements Router, WorkerHost {
         }
         for (const key of STAT_KEYS) sum[key] = key === 'maxOpen' ? Math.max(sum[key], stats[key]) : sum[key] + stats[key];
       }
+    }
+    // Reservations that waited on this thread (placement.ts) waited for a pool's connection too.
+    for (const [address, sum] of sums) {
+      const parked = this.placement.waitsOf(address);
+      if (parked === undefined) continue;
+      sum.waitCount += parked.waitCount;
+      sum.waitDurationMS += parked.waitDurationMS;
+      sum.timeouts += parked.timeouts;
     }
     return [...sums.values()];
   }
@@ -259,6 +299,7 @@ export class WorkerRouter implements Router, WorkerHost {
 
   destroy(): Promise<void> {
     return this.lifecycle.destroy(async () => {
+      this.placement.failAll(closedError);
       this.monitor.close();
       await Promise.allSettled(this.workers.map((worker) => worker.destroy()));
     });
@@ -280,6 +321,11 @@ export class WorkerRouter implements Router, WorkerHost {
 
   workerLost(workerId: number): void {
     this.coordinator.reclaim(workerId);
+    this.placement.look();
+  }
+
+  poolsChanged(): void {
+    this.placement.look();
   }
 
   poolEvent(event: PoolEvent): void {
@@ -307,6 +353,8 @@ export class WorkerRouter implements Router, WorkerHost {
   ): void {
     let worker: WorkerHandle;
     let reservationId = 0;
+    /** The server it is counted pending for at `worker` (placement.ts), if any. */
+    let counted: string | undefined;
     const held = request.reservation;
     if (held) {
       if (!(held instanceof WorkerReservation) || !held.worker.holds(held)) {
@@ -323,12 +371,16 @@ export class WorkerRouter implements Router, WorkerHost {
       worker = held.worker;
       reservationId = held.remoteId;
     } else {
-      worker = this.leastLoaded(avoid);
+      const addresses = request.address !== undefined ? [request.address] : this.targetsOf(request.readPreference, request.write === true);
+      const choice: Choice = avoid === undefined ? this.placement.choose(addresses) : { kind: 'full' };
+      worker = choice.kind === 'spare' ? this.workers[choice.worker]! : this.leastLoaded(avoid);
+      counted = this.countPending(addresses, choice, worker);
     }
     let encoded: EncodedRun;
     try {
       encoded = encodeRun(request.command, request.sequences);
     } catch (error) {
+      if (counted !== undefined) this.placement.answered(counted, worker.id);
       reject(error);
       return;
     }
@@ -352,6 +404,8 @@ export class WorkerRouter implements Router, WorkerHost {
     ];
     const pending: Pending = {
       answer: (message: Answer) => {
+        if (counted !== undefined) this.placement.answered(counted, worker.id);
+        this.placement.look();
         if (message[0] === REPLY || message[0] === DECODED) {
           let reply;
           try {
@@ -366,6 +420,7 @@ export class WorkerRouter implements Router, WorkerHost {
         }
       },
       lost: (error, delivered) => {
+        if (counted !== undefined) this.placement.answered(counted, worker.id);
         if (this.lifecycle.state !== 'closed' && !delivered && attempt.resends < MAX_UNDELIVERED_RESENDS) {
           this.losses.resent++;
           this.dispatch(request, resolve, reject, { ...attempt, resends: attempt.resends + 1 }, worker);
@@ -389,13 +444,48 @@ export class WorkerRouter implements Router, WorkerHost {
     resends: number,
     avoid?: WorkerHandle,
   ): void {
-    const worker = this.leastLoaded(avoid);
+    const addresses = this.targetsOf(readPreference, false);
+    // Only a reservation with one server to go to waits here: with several, the worker chooses.
+    const only = addresses.length === 1 ? addresses[0]! : undefined;
+    const behindOthers = only !== undefined && this.placement.hasParked(only);
+    const choice: Choice = avoid === undefined && !behindOthers ? this.placement.choose(addresses) : { kind: 'full' };
+    if (avoid === undefined && choice.kind === 'full' && only !== undefined) {
+      this.placement.park({
+        address: only,
+        send: (to) => {
+          const worker = to === undefined ? this.leastLoaded() : this.workers[to]!;
+          this.placement.sent(only, worker.id);
+          this.sendReserve(readPreference, identity, resolve, reject, resends, worker, only);
+        },
+        fail: reject,
+        stillTargets: () => {
+          const now = this.targetsOf(readPreference, false);
+          return now.length === 1 && now[0] === only;
+        },
+      });
+      return;
+    }
+    const worker = choice.kind === 'spare' || choice.kind === 'queued' ? this.workers[choice.worker]! : this.leastLoaded(avoid);
+    this.sendReserve(readPreference, identity, resolve, reject, resends, worker, this.countPending(addresses, choice, worker));
+  }
+
+  private sendReserve(
+    readPreference: ReadPreference,
+    identity: number,
+    resolve: (reservation: Reservation) => void,
+    reject: (error: unknown) => void,
+    resends: number,
+    worker: WorkerHandle,
+    /** The server it is counted pending for (countPending()), if any. */
+    counted: string | undefined,
+  ): void {
     worker.send((id) => [RESERVE, id, readPreference, identity], undefined, {
       answer: (message: Answer) => {
+        if (counted !== undefined) this.placement.answered(counted, worker.id);
         if (message[0] === RESERVED) {
           const reservation = worker.adopt(message[2], message[3], message[4], ++this.lastReservationId);
           if (!this.lifecycle.isOpen) {
-            worker.release(reservation);
+            this.release(reservation);
             reject(closedError());
           } else {
             resolve(reservation);
@@ -403,13 +493,48 @@ export class WorkerRouter implements Router, WorkerHost {
         } else if (message[0] === FAILED) {
           reject(fromErrorRecord(message[2]));
         }
+        this.placement.look();
       },
       // Reserving changes nothing on the server: always safe to do again elsewhere.
       lost: (error) => {
+        if (counted !== undefined) this.placement.answered(counted, worker.id);
         if (this.lifecycle.state === 'closed' || resends >= MAX_UNDELIVERED_RESENDS) reject(error);
         else this.dispatchReserve(readPreference, identity, resolve, reject, resends + 1, worker);
       },
     });
+  }
+
+  /**
+   * Counts a request sent to `worker` as pending there for its server until
+   * its answer: the one server it can go to, or the one placement found a
+   * spare socket or a free permit of; not counted when the worker chooses
+   * among several.
+   */
+  private countPending(addresses: readonly string[], choice: Choice, worker: WorkerHandle): string | undefined {
+    const address = addresses.length === 1 ? addresses[0] : choice.kind === 'spare' || choice.kind === 'free' ? choice.address : undefined;
+    if (address !== undefined) this.placement.sent(address, worker.id);
+    return address;
+  }
+
+  /**
+   * The servers that could run an operation with this read preference, by
+   * this thread's monitor (what the worker's own selection chooses among);
+   * empty while none is known. Cached per simple read preference until the
+   * next check.
+   */
+  private targetsOf(readPreference: ReadPreference, forWrite: boolean): readonly string[] {
+    const key = selectionKey(readPreference, forWrite);
+    const cached = key === undefined ? undefined : this.targets.get(key);
+    if (cached !== undefined) return cached;
+    let addresses: string[];
+    try {
+      const { localThresholdMS, heartbeatFrequencyMS } = this.options;
+      addresses = selectServers(this.monitor.topology, { readPreference, forWrite }, { localThresholdMS, heartbeatFrequencyMS }).map((sd) => sd.address);
+    } catch {
+      addresses = []; // an invalid read preference: the worker's selection reports it
+    }
+    if (key !== undefined) this.targets.set(key, addresses);
+    return addresses;
   }
 
   /** The worker with the fewest requests in flight, serving ones first; ties go round. `avoid` only if it is the sole choice. */
@@ -462,6 +587,13 @@ export class WorkerRouter implements Router, WorkerHost {
 /** A read that may run twice: no reserved socket, not a write, acknowledged, not a cursor follow-up. */
 function isRetryableRead(request: RouterRequest): boolean {
   return !request.reservation && !request.write && !request.moreToCome && request.address === undefined;
+}
+
+/** A cache key for read preferences without tags or staleness (nearly all of them); undefined for the others. */
+function selectionKey(readPreference: ReadPreference, forWrite: boolean): string | undefined {
+  if (forWrite) return 'write';
+  if (readPreference.tags !== undefined || readPreference.maxStalenessSeconds !== undefined) return undefined;
+  return readPreference.mode;
 }
 
 function isPlainPrimary(readPreference: ReadPreference): boolean {
