@@ -26,10 +26,14 @@
 // pool measures, leaves it out; copy() to reply includes it.
 //
 //   node --import tsx bench/seed-experiment.ts [--reps 3] [--sessions 10000] [--limit 100]
-//        [--hold-ms 50] [--workers 0,1,2,4] [--sample-ms 5] [--no-events] [--out bench/results/seed-experiment.json]
+//        [--hold-ms 50] [--workers 0,1,2,4] [--sample-ms 5] [--no-events] [--secure]
+//        [--out bench/results/seed-experiment.json]
 //
 // --no-events: no pool-event listener (no per-session waits, dials or
 // closes), to see what forwarding the events from the workers costs.
+// --secure: the test server with TLS and a user, every socket dialed over
+// TLS and authenticated with SCRAM-SHA-256 (what each dial costs then is
+// what the dials per 1,000 operations are about).
 //
 // test/integration/seed-experiment.test.ts runs one repetition per N through
 // seedExperiment() below, with assertions; main() runs only when this file
@@ -48,6 +52,7 @@ import { WorkerRouter } from '../src/worker/worker-router.js';
 import { percentile, withTimeout } from '../test/fixtures/pool-load.js';
 import { ServerSocketSampler, countServerSockets, waitForServerSockets } from '../test/fixtures/server-sockets.js';
 import { startTestServer, type TestServer } from '../test/fixtures/server.js';
+import { testCertificates } from '../test/fixtures/tls-certs.js';
 
 export const SEED_DB = `mgo_seed_${process.pid}`;
 export const SEED_COLLECTION = 'seed';
@@ -147,9 +152,9 @@ async function dialKeepingRouter(uri: string, options: Parameters<typeof dial>[1
   }
 }
 
-/** The one document every session finds (string _id: FerretDB pushes the filter down). */
-export async function seedCollection(server: TestServer): Promise<void> {
-  const session = await dial(server.uri, { workers: 0 });
+/** The one document every session finds (string _id: FerretDB pushes the filter down). `uri`: with credentials and TLS options, for a secure server. */
+export async function seedCollection(server: TestServer, uri = server.uri): Promise<void> {
+  const session = await dial(uri, { workers: 0 });
   try {
     await session.db(SEED_DB).c(SEED_COLLECTION).upsertId(SEED_ID, { $set: { n: 1 } });
   } finally {
@@ -157,8 +162,8 @@ export async function seedCollection(server: TestServer): Promise<void> {
   }
 }
 
-export async function dropSeedDatabase(server: TestServer): Promise<void> {
-  const session = await dial(server.uri, { workers: 0 });
+export async function dropSeedDatabase(server: TestServer, uri = server.uri): Promise<void> {
+  const session = await dial(uri, { workers: 0 });
   try {
     await session.db(SEED_DB).dropDatabase();
   } finally {
@@ -168,7 +173,8 @@ export async function dropSeedDatabase(server: TestServer): Promise<void> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export async function seedExperiment(server: TestServer, overrides: Partial<SeedOptions> = {}): Promise<SeedResult> {
+/** One run; `uri` is what it dials (the server's, or one with credentials and TLS options: kept out of the result, which is written to a file). */
+export async function seedExperiment(server: TestServer, overrides: Partial<SeedOptions> = {}, uri = server.uri): Promise<SeedResult> {
   const options: SeedOptions = { ...SEED_DEFAULTS, ...overrides };
   const { workers, sessions, poolLimit, holdMS, waitQueueTimeoutMS, timeoutMS, sampleMS } = options;
   // Every client of an earlier run must be gone: the count is of the whole server.
@@ -176,7 +182,7 @@ export async function seedExperiment(server: TestServer, overrides: Partial<Seed
   if (process.env.MONGODB_URI) baseline = countServerSockets(server);
   else await waitForServerSockets(server, (n) => n === 0, 10_000);
 
-  const { session, router } = await dialKeepingRouter(server.uri, { workers, poolLimit, waitQueueTimeoutMS });
+  const { session, router } = await dialKeepingRouter(uri, { workers, poolLimit, waitQueueTimeoutMS });
   const waits: number[] = [];
   const closed: Record<string, number> = {};
   let created = 0;
@@ -301,8 +307,20 @@ export function describeWorkers(r: SeedResult): string {
 
 // --------------------------------------------------------------- the bench
 
+/** The bench's own user on the --secure server (a throwaway test server; the URL is never logged). */
+const SECURE_USER = { name: 'seed', password: 'seed-bench-password' };
 
-
+/** The test server, plain, or with TLS and a user (--secure), and the URI to dial it with. */
+async function benchServer(secure: boolean): Promise<{ server: TestServer; uri: string }> {
+  if (!secure) {
+    const server = await startTestServer();
+    return { server, uri: server.uri };
+  }
+  const certs = await testCertificates();
+  const server = await startTestServer({ tls: { certKeyFile: certs.serverCertKeyFile }, user: SECURE_USER });
+  const options = new URLSearchParams({ tls: 'true', tlsCAFile: certs.caFile, authSource: 'admin', authMechanism: 'SCRAM-SHA-256' });
+  return { server, uri: `mongodb://${SECURE_USER.name}:${encodeURIComponent(SECURE_USER.password)}@${server.address}/?${options}` };
+}
 
 function summary(values: number[]): { median: number; min: number; max: number } {
   const sorted = [...values].sort((a, b) => a - b);
@@ -325,35 +343,36 @@ async function main(): Promise<void> {
   if (!workerCounts.every((n) => Number.isInteger(n) && n >= 0)) throw new Error('--workers must list integers >= 0');
   const outPath = resolve(option(args, '--out', 'bench/results/seed-experiment.json'));
   const events = !args.includes('--no-events');
+  const secure = args.includes('--secure');
 
   log(
     `${reps} reps x workers ${workerCounts.join('/')}: ${sessions} concurrent sessions (copy, findId, hold ${holdMS} ms, close) at poolLimit ${poolLimit}, ` +
-      `server sockets sampled every ${sampleMS} ms; node ${process.version}, ${cpus().length} cpus`,
+      `server sockets sampled every ${sampleMS} ms${secure ? ', TLS + SCRAM-SHA-256' : ''}; node ${process.version}, ${cpus().length} cpus`,
   );
-  const server = await startTestServer();
+  const { server, uri } = await benchServer(secure);
   log(`server ${server.address}`);
   const runs = new Map<number, SeedResult[]>(workerCounts.map((n) => [n, []]));
   try {
-    await seedCollection(server);
+    await seedCollection(server, uri);
     log('warm-up (1,000 sessions, workers 0, not recorded)');
-    await seedExperiment(server, { workers: 0, sessions: Math.min(sessions, 1_000), poolLimit, holdMS, sampleMS: 0, events });
+    await seedExperiment(server, { workers: 0, sessions: Math.min(sessions, 1_000), poolLimit, holdMS, sampleMS: 0, events }, uri);
     for (let rep = 1; rep <= reps; rep++) {
       // Rotate the order so that no N always runs first on a cold server.
       const order = workerCounts.map((_, i) => workerCounts[(i + rep - 1) % workerCounts.length]!);
       for (const workers of order) {
-        const r = await seedExperiment(server, { workers, sessions, poolLimit, holdMS, sampleMS, timeoutMS: 300_000, events });
+        const r = await seedExperiment(server, { workers, sessions, poolLimit, holdMS, sampleMS, timeoutMS: 300_000, events }, uri);
         runs.get(workers)!.push(r);
         log(`rep ${rep}/${reps} ${describeSeedRun(r)}`);
         log(`  per worker: ${describeWorkers(r)}`);
         if (r.failed > 0) throw new Error(`${r.failed} sessions failed; first: ${String(r.failures[0])}`);
       }
     }
-    await dropSeedDatabase(server);
+    await dropSeedDatabase(server, uri);
   } finally {
     await server.stop();
   }
 
-  const scenario = `${sessions} concurrent sessions (copy, findId, hold ${holdMS} ms, close), poolLimit ${poolLimit}, FerretDB`;
+  const scenario = `${sessions} concurrent sessions (copy, findId, hold ${holdMS} ms, close), poolLimit ${poolLimit}, FerretDB${secure ? ' over TLS with SCRAM-SHA-256' : ''}`;
   const measurements: Measurement[] = [];
   const table: string[] = [];
   const metrics: [label: string, metric: string, unit: string, pick: (r: SeedResult) => number, digits: number][] = [
@@ -409,6 +428,7 @@ async function main(): Promise<void> {
         holdMS,
         sampleMS,
         events,
+        secure,
         reference: { mgo: '10k goroutines on poolLimit 4096 opened 4390-4700 sockets (published)' },
         results: measurements,
       },
