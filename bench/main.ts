@@ -116,6 +116,9 @@ function notes(profileName: string, n: number, load: number): string[] {
       'The "decode placement probe" rows measure the main-thread half of each placement per document: BSON.deserialize of the reply and receiving its typed clone.',
     `Canned-reply server: a child process answering hello, find (one document: small_doc ${sizes.small_doc} B, tweet ${sizes.tweet} B, 16kb ${sizes['16kb']} B, large_doc ${sizes.large_doc} B of BSON) and insert with fixed replies; ` +
       'scenarios 2 and 4 and the large-doc spec tasks use it, so that the driver, not a server, is measured.',
+    'Pool warm-up (scenario 6): each variant dials the FerretDB test server started with TLS and a SCRAM-SHA-256 user with minPoolSize = maxPoolSize = 100, ' +
+      'and the main thread\'s CPU time is taken from before dial() until the 100th socket is authenticated; the same with one socket is the baseline ' +
+      '("per extra connection" is the difference over the other 99). Both drivers cache the PBKDF2 keys, so each socket costs a TLS handshake and a SCRAM conversation.',
     'Compression (scenario 7): every variant reaches the canned-reply server through the compressing proxy (a child process that decompresses requests, ' +
       'advertises snappy, zlib and zstd in hello and compresses each reply as its request came), compression off as well as on, so the proxy hop is in every row. ' +
       'The official driver has no zstd row: its zstd package (@mongodb-js/zstd) downloads a binary from GitHub on install. The 16kb document is tweets repeated, which compresses well.',
