@@ -4,7 +4,7 @@
 // takes its mode (Strong unless the URL or DialInfo says otherwise).
 import { tlsOptionsOf } from '../cluster/connector.js';
 import { secureContextFor } from '../connection/tls.js';
-import { InvalidOptionError, MgoError } from '../errors.js';
+import { MgoError } from '../errors.js';
 import { LocalRouter } from '../router/local-router.js';
 import type { Router } from '../router/router.js';
 import { compressors } from '../wire/compression.js';
