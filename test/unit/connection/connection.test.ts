@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import { Connection, type ConnectionOptions } from '../../../src/connection/connection.js';
 import { MgoError, NetworkError, ServerError } from '../../../src/errors.js';
 import { encodeReply, startFakeServer, type FakeServer, type ReceivedCommand } from '../../fixtures/fake-server.js';
+import { waitFor } from '../../fixtures/wait.js';
 
 const servers: FakeServer[] = [];
 after(() => Promise.all(servers.map((s) => s.close())));
@@ -257,7 +258,8 @@ describe('Connection', () => {
     const server = await fake(afterHello((cmd) => (hold = cmd)), { autoReply: 'hello' });
     const conn = await Connection.connect(options(server));
     const inflight = conn.command('db', { slow: 1 });
-    await new Promise((r) => setTimeout(r, 20));
+    // The server must hold the command before close(): wait for it to arrive.
+    await waitFor('the command at the server', () => hold !== undefined, 10_000);
     const closing = conn.close();
     assert.equal(conn.isClosed, true);
     await assert.rejects(conn.command('db', { ping: 1 }), /is closing/);
