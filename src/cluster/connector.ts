@@ -1,8 +1,9 @@
 // How a socket to one server is opened, in one place for the pool's
 // connections and the monitor's: the server's address, the timeouts, TLS,
-// the declared API version; pool sockets also authenticate (monitoring
-// sockets never do: auth spec, "Authentication Handshake"). The pool itself never touches sockets: it gets a
-// ConnectFn that dials and handshakes a Connection.
+// the declared API version, compression. Pool sockets also authenticate
+// (monitoring sockets never do: auth spec, "Authentication Handshake").
+// The pool itself never touches sockets: it gets a ConnectFn that dials,
+// handshakes and authenticates a Connection.
 import { UNAUTHENTICATED, type Identities } from '../auth/identities.js';
 import { Connection, type ConnectionOptions } from '../connection/connection.js';
 import { MgoError } from '../errors.js';

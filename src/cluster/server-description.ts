@@ -123,7 +123,7 @@ const NO_TAGS: Readonly<Record<string, string>> = frozen({});
  */
 export function unknownServerDescription(
   address: string,
-  error?: string | { message: string; code?: string } | null,
+  error?: string | { message: string; code?: string | undefined } | null,
   lastUpdateTime = -Infinity,
   topologyVersion: TopologyVersion | null = null,
 ): ServerDescription {

@@ -49,10 +49,7 @@ export interface CheckBroadcast {
 /** A check as a ServerDescription, in the receiving thread (its own clock and BSON classes). */
 export function describeCheck(check: CheckBroadcast): ServerDescription {
   const now = check.time - performance.timeOrigin;
-  if (check.hello === undefined) {
-    const error = { message: check.error ?? 'check failed', ...(check.errorCode === undefined ? {} : { code: check.errorCode }) };
-    return unknownServerDescription(check.address, error, now);
-  }
+  if (check.hello === undefined) return unknownServerDescription(check.address, { message: check.error ?? 'check failed', code: check.errorCode }, now);
   const hello = BSON.deserialize(check.hello);
   const extras = check.minRoundTripTimeMS === undefined ? {} : { minRoundTripTime: check.minRoundTripTimeMS };
   return serverDescriptionFromHello(check.address, hello, check.roundTripTimeMS ?? null, now, extras);
