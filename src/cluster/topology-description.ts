@@ -444,3 +444,58 @@ export function isStaleServerDescription(td: TopologyDescription, sd: ServerDesc
   const current = td.servers.get(sd.address);
   return current !== undefined && compareTopologyVersion(current.topologyVersion, sd.topologyVersion) > 0;
 }
+
+// --- logical sessions and retryable writes --------------------------------------
+
+/** What the driver may send the topology: lsid (sessions), txnNumber (retryable writes). */
+export interface SessionSupport {
+  /** The topology's logicalSessionTimeoutMinutes; null: the servers do not support sessions (no lsid is sent). */
+  readonly timeoutMinutes: number | null;
+  /**
+   * Retryable writes spec, "Supported server versions" and "Supported
+   * topologies": sessions, wire version 6+ and replica-set members or
+   * mongos. A standalone refuses txnNumber (code 20, IllegalOperation).
+   */
+  readonly retryableWrites: boolean;
+  /**
+   * Wire version 9+ (4.4): servers attach the RetryableWriteError label
+   * themselves, and the driver must rely on it rather than on the code
+   * ("Determining Retryable Errors").
+   */
+  readonly serverLabelsWrites: boolean;
+}
+
+/** No data-bearing server known yet (or none supports sessions): no lsid, no txnNumber. */
+export const NO_SESSION_SUPPORT: SessionSupport = Object.freeze({ timeoutMinutes: null, retryableWrites: false, serverLabelsWrites: false });
+
+/**
+ * The sessions and retryable-writes support of the topology as described.
+ * Decided from the whole description rather than from the server an
+ * operation will run on, because in worker mode that server is selected in
+ * a worker after the command (lsid, txnNumber) was built on the main
+ * thread; mixed-version deployments are where the two could differ.
+ */
+export function sessionSupportOf(td: TopologyDescription): SessionSupport {
+  let support = supportByTopology.get(td);
+  if (support === undefined) {
+    support = computeSessionSupport(td);
+    supportByTopology.set(td, support);
+  }
+  return support;
+}
+
+/** Descriptions are immutable: each is looked at once, not once per operation. */
+const supportByTopology = new WeakMap<TopologyDescription, SessionSupport>();
+
+function computeSessionSupport(td: TopologyDescription): SessionSupport {
+  const timeoutMinutes = td.logicalSessionTimeoutMinutes;
+  if (timeoutMinutes === null || td.type === 'LoadBalanced') return NO_SESSION_SUPPORT;
+  let retryableWrites = true;
+  let serverLabelsWrites = true;
+  for (const sd of td.servers.values()) {
+    if (!isDataBearing(sd.type)) continue;
+    if (sd.type === 'Standalone' || sd.maxWireVersion < 6) retryableWrites = false;
+    if (sd.maxWireVersion < 9) serverLabelsWrites = false;
+  }
+  return { timeoutMinutes, retryableWrites, serverLabelsWrites };
+}

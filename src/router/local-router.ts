@@ -6,6 +6,7 @@ import type { Credential } from '../auth/credential.js';
 import { Cluster, type ClusterHooks } from '../cluster/cluster.js';
 import type { Server } from '../cluster/server.js';
 import { commonLimits, type ServerDescription } from '../cluster/server-description.js';
+import { sessionSupportOf, type SessionSupport } from '../cluster/topology-description.js';
 import { readPreferenceForCommand } from '../cluster/server-selection.js';
 import type { Connection } from '../connection/connection.js';
 import { MgoError, NetworkError, ServerError } from '../errors.js';
@@ -170,6 +171,10 @@ export class LocalRouter implements Router {
 
   limits(): WireLimits {
     return commonLimits(this.cluster.topology.servers.values());
+  }
+
+  sessionSupport(): SessionSupport {
+    return sessionSupportOf(this.cluster.topology);
   }
 
   stats(): ServerStats[] {

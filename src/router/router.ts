@@ -13,6 +13,7 @@ import type { PoolEvent } from '../pool/events.js';
 import type { ServerStats } from '../pool/stats.js';
 import type { ReadPreference } from '../read-preference.js';
 import type { Credential } from '../auth/credential.js';
+import type { SessionSupport } from '../cluster/topology-description.js';
 
 /**
  * A socket held by a session across operations (mgo Strong and Monotonic
@@ -97,6 +98,12 @@ export interface Router {
    * write the session splits and sizes with them fits whichever server runs it.
    */
   limits(): WireLimits;
+  /**
+   * What the topology, as this thread last saw it, supports: logical
+   * sessions (lsid) and retryable writes (txnNumber). Before any
+   * data-bearing server was heard from: neither.
+   */
+  sessionSupport(): SessionSupport;
   /** Pool statistics per server. */
   stats(): ServerStats[];
   /** How replies from other threads were settled on this one (worker routers only); `resetLargest` starts a new window for the longest slice. */

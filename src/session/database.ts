@@ -3,13 +3,19 @@ import type { BSONOptions } from '../uri/options.js';
 import type { Document } from 'bson';
 import { MgoError } from '../errors.js';
 import { Collection } from './collection.js';
-import { INTERNAL, type Routing } from './internal.js';
+import { INTERNAL, type Operation, type Routing } from './internal.js';
 import { cursorField, cursorOptions, openCursor } from './iter.js';
 import type { Session } from './session.js';
 
-/** Runs one command on `db` and returns the reply document (ok: 0 rejects with a QueryError). */
-export async function runCommand(session: Session, db: string, command: Document, routing: Routing, bson?: BSONOptions): Promise<Document> {
-  const { reply } = await session[INTERNAL].run(bson ? { db, command, routing, bson } : { db, command, routing });
+/**
+ * Runs one command on `db` and returns the reply document (ok: 0 rejects
+ * with a QueryError); `retryable` for those the retryable reads spec retries (count, distinct, listDatabases), never a user's own command.
+ */
+export async function runCommand(session: Session, db: string, command: Document, routing: Routing, bson?: BSONOptions, retryable = false): Promise<Document> {
+  const operation: Operation = { db, command, routing };
+  if (bson) operation.bson = bson;
+  if (retryable) operation.retryable = true;
+  const { reply } = await session[INTERNAL].run(operation);
   return reply;
 }
 

@@ -156,6 +156,8 @@ export function sessionOptionsOf(resolved: ResolvedOptions, overrides: SessionOv
     poolLimit: resolved.maxPoolSize,
     loginSource: resolved.authSource ?? resolved.database ?? 'admin',
     dialSource: resolved.credentials?.source,
+    retryWrites: resolved.retryWrites,
+    retryReads: resolved.retryReads,
     bson: {
       promoteLongs: resolved.promoteLongs,
       promoteValues: resolved.promoteValues,

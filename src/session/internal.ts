@@ -5,6 +5,7 @@ import type { Document } from 'bson';
 import type { RouterReply, RouterRequest } from '../router/router.js';
 import type { BSONOptions } from '../uri/options.js';
 import type { WireLimits } from '../wire/constants.js';
+import type { ServerSession } from './server-sessions.js';
 
 export const INTERNAL = Symbol('mgo-threads session internals');
 
@@ -28,6 +29,14 @@ export interface Operation {
   bson?: BSONOptions;
   /** The reply is a cursor's (firstBatch / nextBatch hold the documents `raw` leaves undecoded). */
   cursor?: boolean;
+  /**
+   * The retryable writes or reads spec lets it run twice (README, "Retries",
+   * lists which mgo methods do): a write routed 'write' (txnNumber), or a
+   * read routed 'read'. Never a cursor follow-up or a user's command.
+   */
+  retryable?: boolean;
+  /** The server session (lsid) it runs in: a cursor's, kept from its first command to its last getMore. */
+  serverSession?: ServerSession;
 }
 
 export interface SessionInternals {
@@ -42,6 +51,14 @@ export interface SessionInternals {
   readonly prefetch: number;
   /** The session's BSON decoding options. */
   readonly bson: BSONOptions;
+  /**
+   * A server session for a cursor's whole life (its getMores must carry the
+   * same lsid): the explicit one of withLogicalSession(), else one from the
+   * pool; undefined when the servers do not support sessions.
+   */
+  leaseServerSession(): ServerSession | undefined;
+  /** Gives back what leaseServerSession() gave (a no-op for an explicit session, which close() ends). */
+  releaseServerSession(session: ServerSession): void;
   /** The limits the router's servers reported (Router.limits()): what writes are split and sized by. */
   limits(): WireLimits;
 }

@@ -7,12 +7,17 @@
 //
 // next() resolves undefined at the end or on an error; err() and close()
 // tell which. A `for await` loop throws the error instead.
+//
+// The cursor keeps one server session from its opening command to its end
+// (sessions spec: a getMore must carry the lsid of the command that opened
+// the cursor), and gives it back once the server or close() ended it.
 import { Long, type Document } from 'bson';
 import { MgoError } from '../errors.js';
 import { ErrNotFound } from './errors.js';
 import type { RouterReply } from '../router/router.js';
 import type { BSONOptions } from '../uri/options.js';
 import type { Operation, SessionInternals } from './internal.js';
+import type { ServerSession } from './server-sessions.js';
 
 export interface CursorOptions {
   session: SessionInternals;
@@ -55,9 +60,14 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
   #fetching: Promise<void> | undefined;
   #err: Error | undefined;
   #closed = false;
+  /** The cursor's server session, until the cursor ended. */
+  #serverSession: ServerSession | undefined;
 
-  /** @internal Starts the command that opens the cursor (`open`) at once; iterators come from Query.iter() and Pipe.iter(). */
-  constructor(options: CursorOptions, open: () => Promise<RouterReply>) {
+  /**
+   * @internal Starts the command that opens the cursor (`open`, in the
+   * cursor's server session) at once; iterators come from Query.iter() and Pipe.iter().
+   */
+  constructor(options: CursorOptions, open: (serverSession: ServerSession | undefined) => Promise<RouterReply>) {
     this.#session = options.session;
     this.#db = options.db;
     this.#collection = options.collection;
@@ -65,7 +75,8 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
     this.#bson = options.bson;
     this.#prefetch = options.prefetch;
     this.#limit = options.limit;
-    this.#fetch(open);
+    const serverSession = (this.#serverSession = options.session.leaseServerSession());
+    this.#fetch(() => open(serverSession));
   }
 
   /** The server-side cursor id; zero once the server or close() ended it. */
@@ -103,6 +114,7 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
     this.#buffer = [];
     this.#head = 0;
     await this.#killCursor();
+    this.#endServerSession();
     if (this.#err) throw this.#err;
   }
 
@@ -165,6 +177,8 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
     );
     this.#fetching = fetching.finally(() => {
       this.#fetching = undefined;
+      // The cursor is exhausted or failed: nothing more runs in its session.
+      if (this.#err || this.#cursorId.isZero()) this.#endServerSession();
     });
   }
 
@@ -174,7 +188,8 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
     const size = this.#batch > 0 && remaining > 0 ? Math.min(this.#batch, remaining) : this.#batch || remaining;
     if (size > 0) command.batchSize = size;
     const address = this.#address!;
-    this.#fetch(() => this.#session.run({ db: this.#db, command, routing: { address }, bson: this.#bson, cursor: true }));
+    const serverSession = this.#serverSession;
+    this.#fetch(() => this.#session.run({ db: this.#db, command, routing: { address }, bson: this.#bson, cursor: true, serverSession }));
   }
 
   #receive(reply: Document, address: string): void {
@@ -206,17 +221,33 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
     this.#cursorId = Long.ZERO;
     // The router may be gone with the last session; the server drops idle cursors itself.
     if (this.#session.closed) return;
+    // killCursors runs in the cursor's session too; the session is given back after it.
+    const serverSession = this.#serverSession;
+    this.#serverSession = undefined;
     try {
-      await this.#session.run({ db: this.#db, command: { killCursors: this.#collection, cursors: [id] }, routing: { address: this.#address } });
+      await this.#session.run({ db: this.#db, command: { killCursors: this.#collection, cursors: [id] }, routing: { address: this.#address }, serverSession });
     } catch (err) {
       this.#err ??= err as Error;
+    } finally {
+      if (serverSession) this.#session.releaseServerSession(serverSession);
     }
+  }
+
+  #endServerSession(): void {
+    const serverSession = this.#serverSession;
+    this.#serverSession = undefined;
+    if (serverSession) this.#session.releaseServerSession(serverSession);
   }
 }
 
-/** Runs a command that opens a cursor and iterates it (find, aggregate, listCollections, listIndexes). */
+/**
+ * Runs a command that opens a cursor and iterates it (find, aggregate,
+ * listCollections, listIndexes). Routed as a read, it is a retryable read;
+ * routed as a write (an aggregate with $out or $merge), it is not retried.
+ */
 export function openCursor<T extends Document>(options: CursorOptions, command: Pick<Operation, 'command' | 'routing'>): Iter<T> {
-  return new Iter<T>(options, () => options.session.run({ db: options.db, ...command, bson: options.bson, cursor: true }));
+  const retryable = command.routing === 'read';
+  return new Iter<T>(options, (serverSession) => options.session.run({ db: options.db, ...command, bson: options.bson, cursor: true, retryable, serverSession }));
 }
 
 /** The first document of an iterator, which is then closed; ErrNotFound when there is none. */

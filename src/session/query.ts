@@ -174,7 +174,7 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
     if (this.#skip > 0) command.skip = this.#skip;
     if (this.#hint) command.hint = this.#hint;
     this.#addReadOptions(command);
-    const reply = await runCommand(this.#collection.session, this.#collection.database.name, command, 'read');
+    const reply = await runCommand(this.#collection.session, this.#collection.database.name, command, 'read', undefined, true);
     return Number(reply.n ?? 0);
   }
 
@@ -183,7 +183,7 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
     const command: Document = { distinct: this.#collection.name, key };
     if (this.#filter) command.query = this.#filter;
     this.#addReadOptions(command);
-    const reply = await runCommand(this.#collection.session, this.#collection.database.name, command, 'read', this.#bson);
+    const reply = await runCommand(this.#collection.session, this.#collection.database.name, command, 'read', this.#bson, true);
     return Array.isArray(reply.values) ? reply.values : [];
   }
 
@@ -209,7 +209,7 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
     let reply: Document;
     for (let attempt = 1; ; attempt++) {
       try {
-        reply = (await session[INTERNAL].run({ db: this.#collection.database.name, command, routing: 'write', bson: this.#bson })).reply;
+        reply = (await session[INTERNAL].run({ db: this.#collection.database.name, command, routing: 'write', bson: this.#bson, retryable: true })).reply;
         break;
       } catch (err) {
         if (change.upsert && isDup(err) && attempt < MAX_UPSERT_ATTEMPTS) continue;

@@ -14,7 +14,7 @@
 // and new() start without any. A reserved socket that died (the router marks
 // the Reservation dead) or failed with a network error is dropped: the
 // failing operation reports the error, the next one reserves a new socket.
-import type { DeserializeOptions, Document } from 'bson';
+import type { DeserializeOptions, Document, UUID } from 'bson';
 import { resolveCredential } from '../auth/credential.js';
 import { UNAUTHENTICATED } from '../auth/identities.js';
 import { MgoError, NetworkError, ServerError } from '../errors.js';
@@ -25,12 +25,15 @@ import { readBSONOptions, type BSONOptions } from '../uri/options.js';
 import { deadline } from '../util/deadline.js';
 import { checkFraction, checkInteger } from './arguments.js';
 import { BuildInfo } from './build-info.js';
-import { Database } from './database.js';
+import { Database, runCommand } from './database.js';
+import type { SessionSupport } from '../cluster/topology-description.js';
 import { QueryError } from './errors.js';
 import { INTERNAL, type Operation, type SessionInternals } from './internal.js';
 import { Mode, allowsSecondaryReads, checkMode, modeName, readPreferenceOf, reservesSocket, type ServerSelection } from './modes.js';
 import { SharedReservation } from './reservation.js';
 import { checkSafe, type Safe } from './write-concern.js';
+import { ServerSession, ServerSessionPool } from './server-sessions.js';
+import { hasRetryableWriteConcernError, isRetryableReadError, labelRetryableWriteError, NO_WRITES_PERFORMED } from './retry.js';
 
 /** mgo's default: fetch the next batch when a quarter of the current one is left. */
 export const DEFAULT_PREFETCH = 0.25;
@@ -58,12 +61,25 @@ export interface SessionOptions {
   loginSource?: string;
   /** The auth database of the dial-time credential, if there is one. */
   dialSource?: string;
+  /** Retryable writes (txnNumber) where the servers support them; true by default (the URL's retryWrites). */
+  retryWrites?: boolean;
+  /** Retryable reads; true by default (the URL's retryReads). */
+  retryReads?: boolean;
 }
 
-/** The router and the count of open sessions made from one dial; the last close() closes the router. */
+/** How long close() waits for endSessions before closing the router anyway. */
+const END_SESSIONS_TIMEOUT_MS = 1_000;
+/** Sessions spec, "endSessions": sent to any server that will take it, the primary first. */
+const PRIMARY_PREFERRED: ReadPreference = { mode: 'primaryPreferred' };
+
+/**
+ * The router, the server sessions and the count of open sessions made from
+ * one dial; the last close() ends the server sessions and closes the router.
+ */
 class SessionFamily {
   #open = 0;
   #closing: Promise<void> | undefined;
+  readonly serverSessions = new ServerSessionPool();
 
   constructor(
     readonly router: Router,
@@ -71,6 +87,8 @@ class SessionFamily {
     readonly poolLimit: number | undefined,
     readonly loginSource: string,
     readonly dialSource: string | undefined,
+    readonly retryWrites: boolean,
+    readonly retryReads: boolean,
   ) {}
 
   get closed(): boolean {
@@ -84,8 +102,27 @@ class SessionFamily {
   leave(): Promise<void> {
     this.#open--;
     if (this.#open > 0) return Promise.resolve();
-    this.#closing ??= this.router.close();
+    this.#closing ??= this.#endSessions().then(() => this.router.close());
     return this.#closing;
+  }
+
+  /**
+   * Sessions spec, "When a MongoClient is closed": endSessions for the
+   * pooled server sessions, once, errors ignored (the server times them out
+   * by itself) and bounded in time, so that close() never hangs on it.
+   */
+  async #endSessions(): Promise<void> {
+    const support = this.router.sessionSupport();
+    const commands = this.serverSessions.end();
+    if (support.timeoutMinutes === null) return;
+    for (const command of commands) {
+      const ended = this.router.run({ db: 'admin', command, readPreference: PRIMARY_PREFERRED, identity: this.router.dialIdentity });
+      const outcome = await deadline(ended, END_SESSIONS_TIMEOUT_MS, () => new Error('endSessions timed out')).then(
+        () => true,
+        () => false,
+      );
+      if (!outcome) return;
+    }
   }
 }
 
@@ -118,7 +155,15 @@ export interface LoginCredential {
 
 /** Opens the first session of a family over `router` (dial() does this with the router it creates). */
 export function openSession(router: Router, options: SessionOptions = {}): Session {
-  const family = new SessionFamily(router, options.database || DEFAULT_DATABASE, options.poolLimit, options.loginSource || 'admin', options.dialSource);
+  const family = new SessionFamily(
+    router,
+    options.database || DEFAULT_DATABASE,
+    options.poolLimit,
+    options.loginSource || 'admin',
+    options.dialSource,
+    options.retryWrites ?? true,
+    options.retryReads ?? true,
+  );
   const settings: Settings = {
     mode: checkMode(options.mode ?? Mode.Strong),
     safe: checkSafe(options.safe === undefined ? {} : options.safe),
@@ -146,10 +191,18 @@ export class Session {
   #epoch = 0;
   #closed = false;
   readonly #internals: SessionInternals;
+  /** withLogicalSession(): every operation runs in this server session, until close() ends it. */
+  readonly #logical: ServerSession | undefined;
 
-  /** @internal Sessions come from dial(), openSession(), copy(), clone() and new(). */
-  constructor(family: SessionFamily, settings: Settings, shared?: { slots: Record<Slot, SharedReservation | undefined>; secondaryReads: boolean }) {
+  /** @internal Sessions come from dial(), openSession(), copy(), clone(), new() and withLogicalSession(). */
+  constructor(
+    family: SessionFamily,
+    settings: Settings,
+    shared?: { slots: Record<Slot, SharedReservation | undefined>; secondaryReads: boolean },
+    logical?: ServerSession,
+  ) {
     this.#family = family;
+    this.#logical = logical;
     this.#settings = { ...settings, selection: { ...settings.selection }, bson: { ...settings.bson } };
     this.#secondaryReads = shared?.secondaryReads ?? allowsSecondaryReads(settings.mode);
     if (shared) {
@@ -174,6 +227,10 @@ export class Session {
         return session.#settings.bson;
       },
       limits: () => family.router.limits(),
+      leaseServerSession: () => this.#leaseServerSession(),
+      releaseServerSession: (serverSession) => {
+        if (serverSession !== this.#logical) family.serverSessions.release(serverSession, family.router.sessionSupport().timeoutMinutes);
+      },
     };
   }
 
@@ -203,11 +260,32 @@ export class Session {
     return new Session(this.#family, this.#settings, { slots: this.#slots, secondaryReads: this.#secondaryReads });
   }
 
-  /** Releases the reserved sockets; the last session of a dial also closes the router. Idempotent. */
+  /**
+   * A copy whose operations all run in one explicit logical session (the
+   * driver sessions spec's explicit session: one lsid on every command,
+   * cursors included), until its close() ends it. Copies and clones made
+   * from it get their own implicit sessions again. Fails with
+   * ERR_UNSUPPORTED_OPTION when the servers report no
+   * logicalSessionTimeoutMinutes.
+   */
+  withLogicalSession(): Session {
+    this.#checkOpen('withLogicalSession');
+    const { timeoutMinutes } = this.#family.router.sessionSupport();
+    if (timeoutMinutes === null) throw new MgoError('ERR_UNSUPPORTED_OPTION', 'withLogicalSession(): the servers do not support logical sessions (no logicalSessionTimeoutMinutes in hello)');
+    return new Session(this.#family, this.#settings, undefined, this.#family.serverSessions.acquire(timeoutMinutes));
+  }
+
+  /** The lsid's id of withLogicalSession()'s session; undefined for a session whose operations take implicit ones. */
+  get logicalSessionId(): UUID | undefined {
+    return this.#logical?.lsid.id as UUID | undefined;
+  }
+
+  /** Releases the reserved sockets (and ends its logical session); the last session of a dial also closes the router. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#releaseSockets();
+    if (this.#logical) this.#family.serverSessions.release(this.#logical, this.#family.router.sessionSupport().timeoutMinutes);
     await this.#family.leave();
   }
 
@@ -430,7 +508,7 @@ export class Session {
   /** Names of the non-empty databases, sorted. */
   async databaseNames(): Promise<string[]> {
     this.#checkOpen('databaseNames');
-    const reply = await this.run({ listDatabases: 1, nameOnly: true });
+    const reply = await runCommand(this, 'admin', { listDatabases: 1, nameOnly: true }, 'read', undefined, true);
     const databases: Document[] = Array.isArray(reply.databases) ? reply.databases : [];
     return databases
       .filter((d) => d.empty !== true)
@@ -449,9 +527,85 @@ export class Session {
     return read && this.#secondaryReads ? readPreferenceOf(this.#settings.mode, this.#settings.selection) : PRIMARY;
   }
 
+  /**
+   * One operation: its server session (lsid, and a txnNumber for a
+   * retryable write), then one attempt, and at most one retry after a
+   * retryable failure (retryable writes and reads specs). A request lost
+   * with a dying worker is one such failure (a NetworkError): the worker
+   * router does not retry anything itself, so an operation runs at most
+   * twice in all, whatever failed.
+   */
   async #run(operation: Operation): Promise<RouterReply> {
     this.#checkOpen(String(Object.keys(operation.command)[0] ?? 'command'));
-    const request: RouterRequest = { db: operation.db, command: operation.command, readPreference: PRIMARY, identity: this.#settings.identity };
+    const family = this.#family;
+    const support = family.router.sessionSupport();
+    const write = operation.routing === 'write';
+    let serverSession = operation.serverSession ?? this.#logical;
+    if (operation.moreToCome && this.#logical) {
+      // Sessions spec: an unacknowledged write cannot be part of an explicit session.
+      throw new MgoError('ERR_INVALID_ARGUMENT', 'an unacknowledged write (safe null) cannot run in a session from withLogicalSession()');
+    }
+    let implicit: ServerSession | undefined;
+    // Sessions spec: implicit sessions for acknowledged commands only, where the servers support them.
+    if (!serverSession && support.timeoutMinutes !== null && !operation.moreToCome) {
+      serverSession = implicit = family.serverSessions.acquire(support.timeoutMinutes);
+    }
+    const retry = operation.retryable === true && !operation.moreToCome && (write ? family.retryWrites && support.retryableWrites && serverSession !== undefined : family.retryReads);
+    let command = operation.command;
+    if (serverSession) {
+      command = { ...command, lsid: serverSession.lsid };
+      serverSession.lastUse = performance.now();
+      if (retry && write) command.txnNumber = serverSession.nextTxnNumber();
+    }
+    try {
+      if (!retry) return await this.#attempt(operation, command);
+      // What to report if the retry has nothing better to say: the first attempt's outcome.
+      let first: () => RouterReply;
+      try {
+        const result = await this.#attempt(operation, command);
+        if (!write || !hasRetryableWriteConcernError(result.reply, support)) return result;
+        first = () => result;
+      } catch (err) {
+        if (write ? !labelRetryableWriteError(err, support) : !isRetryableReadError(err)) throw err;
+        // Retryable writes spec: the retry's server must support retryable writes too, or the first error stands.
+        if (write && !family.router.sessionSupport().retryableWrites) throw err;
+        first = () => {
+          throw err;
+        };
+      }
+      return await this.#retry(operation, command, first, write ? support : undefined);
+    } catch (err) {
+      // Sessions spec: a server session that met a network error may still be busy on the server.
+      if (serverSession && err instanceof NetworkError) serverSession.dirty = true;
+      throw err;
+    } finally {
+      if (implicit) family.serverSessions.release(implicit, support.timeoutMinutes);
+    }
+  }
+
+  /**
+   * The one retry: the same command (same lsid and txnNumber, so that a
+   * server that ran the first attempt answers from its record instead of
+   * writing twice) on a newly selected server. Its failure is reported,
+   * unless it says it wrote nothing (NoWritesPerformed) or found no server,
+   * where the first attempt's outcome says more.
+   */
+  async #retry(operation: Operation, command: Document, first: () => RouterReply, writeSupport: SessionSupport | undefined): Promise<RouterReply> {
+    try {
+      this.#checkOpen(String(Object.keys(operation.command)[0] ?? 'command'));
+      return await this.#attempt(operation, command);
+    } catch (err) {
+      if (err instanceof MgoError && (err.hasErrorLabel(NO_WRITES_PERFORMED) || err.code === 'ERR_SERVER_SELECTION' || err.code === 'ERR_SESSION_CLOSED')) {
+        return first();
+      }
+      if (writeSupport) labelRetryableWriteError(err, writeSupport);
+      throw err;
+    }
+  }
+
+  /** One attempt of an operation: its socket (reserved, or routed by read preference) and one router.run(). */
+  async #attempt(operation: Operation, command: Document): Promise<RouterReply> {
+    const request: RouterRequest = { db: operation.db, command, readPreference: PRIMARY, identity: this.#settings.identity };
     if (operation.sequences) request.sequences = operation.sequences;
     if (operation.moreToCome) request.moreToCome = true;
     const deserialize = deserializeOptionsOf(operation.bson ? { ...this.#settings.bson, ...operation.bson } : this.#settings.bson, operation.cursor === true);
@@ -477,11 +631,18 @@ export class Session {
         return new NetworkError('ERR_NETWORK_TIMEOUT', `no reply from ${where} within the session's socket timeout (${timeoutMS} ms)`, { address: socket?.address ?? request.address });
       });
     } catch (err) {
-      // Never keep a socket that failed: the next operation reserves another.
+      // Never keep a socket that failed: the next operation (or the retry) reserves another.
       if (socket && (socket.dead || err instanceof NetworkError)) this.#dropSocket(socket);
       if (err instanceof ServerError && !(err instanceof QueryError)) throw QueryError.fromServerError(err);
       throw err;
     }
+  }
+
+  /** A cursor's server session: the explicit one, else one from the pool (the cursor gives it back when it ends). */
+  #leaseServerSession(): ServerSession | undefined {
+    if (this.#logical) return this.#logical;
+    const { timeoutMinutes } = this.#family.router.sessionSupport();
+    return timeoutMinutes === null ? undefined : this.#family.serverSessions.acquire(timeoutMinutes);
   }
 
   /** The reserved socket an operation uses, reserving one if the mode asks for it; undefined: route by read preference. */

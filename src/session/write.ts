@@ -26,6 +26,8 @@ const SEQUENCE: Record<WriteKind, string> = { insert: 'documents', update: 'upda
 /** One document to insert, or one update or delete statement, as the BSON bytes that go to the server. */
 export interface WriteStatement {
   bytes: Uint8Array;
+  /** It may change several documents (multi: true, limit: 0): the retryable writes spec never retries a batch holding one. */
+  multi?: true;
 }
 
 export interface WriteTarget {
@@ -78,13 +80,15 @@ export function updateStatement(
     ['u', encodeDocument(update, `the update of ${what}`, maxBsonObjectSize), Array.isArray(update)],
   ];
   if (flags.upsert) fields.push(['upsert', true]);
-  if (flags.multi) fields.push(['multi', true]);
-  return { bytes: encodeStatement(fields) };
+  if (!flags.multi) return { bytes: encodeStatement(fields) };
+  fields.push(['multi', true]);
+  return { bytes: encodeStatement(fields), multi: true };
 }
 
 export function deleteStatement(selector: Document | undefined, all: boolean, what: string, maxBsonObjectSize: number): WriteStatement {
   const q = encodeDocument(selector ?? {}, `the selector of ${what}`, maxBsonObjectSize);
-  return { bytes: encodeStatement([['q', q, false], ['limit', all ? 0 : 1]]) };
+  const bytes = encodeStatement([['q', q, false], ['limit', all ? 0 : 1]]);
+  return all ? { bytes, multi: true } : { bytes };
 }
 
 /**
@@ -142,6 +146,8 @@ export async function runWrite(target: WriteTarget, kind: WriteKind, statements:
       routing: 'write',
       sequences: [sequence],
       moreToCome: safe === null,
+      // Each batch is its own statement for the retryable writes spec (its own txnNumber).
+      retryable: batch.every((s) => s.multi === undefined),
     });
     outcome.address = address;
     if (safe !== null) mergeReply(outcome, reply, offset);

@@ -22,13 +22,13 @@
 //
 // Worker death. The worker's permits are reclaimed at once, its reservations
 // become dead, and each request it had fails with a retryable NetworkError
-// (labels RetryableError, WorkerLost, and ShardWorkerLost, its old name) --
-// except reads (no reservation, not a write, not unacknowledged, not a
-// cursor follow-up: a getMore that may have run would skip a batch), which
-// are sent once more to another worker, and reservations, which are simply
-// made again elsewhere. A
-// request that never left this thread is sent elsewhere whatever it is. A
-// replacement worker with the same id starts with the current topology.
+// (labels RetryableError, WorkerLost, and ShardWorkerLost, its old name),
+// which the session retries like any lost connection when the retryable
+// reads or writes spec allows (Session.#run: one retry in all, whatever
+// failed; a write keeps its txnNumber). Reservations are simply made again
+// elsewhere. A request that never left this thread was never sent, so it is
+// sent elsewhere whatever it is. A replacement worker with the same id
+// starts with the current topology.
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import type { Credential } from '../auth/credential.js';
@@ -36,6 +36,7 @@ import { DIAL_IDENTITY, Identities } from '../auth/identities.js';
 import { commonLimits } from '../cluster/server-description.js';
 import { selectServers } from '../cluster/server-selection.js';
 import { TopologyMonitor } from '../cluster/topology-monitor.js';
+import { sessionSupportOf, type SessionSupport } from '../cluster/topology-description.js';
 import { Coordinator, dialSlotKey } from '../coordinator/coordinator.js';
 import { MgoError, NetworkError, fromErrorRecord } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
@@ -109,7 +110,7 @@ export class WorkerRouter implements Router, WorkerHost {
   /** The worker the last operation without a reservation went to (sticky placement under a backlog). */
   private lastPick: WorkerHandle | undefined;
   /** What worker losses did to requests, since the router was made. */
-  readonly losses = { retriedReads: 0, resent: 0, failed: 0 };
+  readonly losses = { resent: 0, lost: 0 };
   /** Every worker's replies, events and stats, settled in time-bounded slices. */
   private readonly inbox = deliveryQueue();
   /** Credentials by number (src/auth/identities.ts); the workers number the dial-time one alike. */
@@ -177,7 +178,7 @@ export class WorkerRouter implements Router, WorkerHost {
   // ------------------------------------------------------------- Router
 
   run(request: RouterRequest): Promise<RouterReply> {
-    return this.lifecycle.run(() => new Promise((resolve, reject) => this.dispatch(request, resolve, reject, { retried: false, resends: 0 })));
+    return this.lifecycle.run(() => new Promise((resolve, reject) => this.dispatch(request, resolve, reject, 0)));
   }
 
   reserve(readPreference: ReadPreference, identity = this.dialIdentity): Promise<Reservation> {
@@ -211,6 +212,11 @@ export class WorkerRouter implements Router, WorkerHost {
 
   liveServers(): string[] {
     return this.monitor.liveServers();
+  }
+
+  /** From this thread's monitor, which every worker's cluster follows. */
+  sessionSupport(): SessionSupport {
+    return sessionSupportOf(this.monitor.topology);
   }
 
   /** From this thread's monitor: the workers' servers are the ones it checks. */
@@ -348,7 +354,7 @@ export class WorkerRouter implements Router, WorkerHost {
     request: RouterRequest,
     resolve: (reply: RouterReply) => void,
     reject: (error: unknown) => void,
-    attempt: { retried: boolean; resends: number },
+    resends: number,
     avoid?: WorkerHandle,
   ): void {
     let worker: WorkerHandle;
@@ -421,14 +427,11 @@ export class WorkerRouter implements Router, WorkerHost {
       },
       lost: (error, delivered) => {
         if (counted !== undefined) this.placement.answered(counted, worker.id);
-        if (this.lifecycle.state !== 'closed' && !delivered && attempt.resends < MAX_UNDELIVERED_RESENDS) {
+        if (this.lifecycle.state !== 'closed' && !delivered && resends < MAX_UNDELIVERED_RESENDS) {
           this.losses.resent++;
-          this.dispatch(request, resolve, reject, { ...attempt, resends: attempt.resends + 1 }, worker);
-        } else if (this.lifecycle.state !== 'closed' && delivered && !attempt.retried && isRetryableRead(request)) {
-          this.losses.retriedReads++;
-          this.dispatch(request, resolve, reject, { ...attempt, retried: true }, worker);
+          this.dispatch(request, resolve, reject, resends + 1, worker);
         } else {
-          this.losses.failed++;
+          this.losses.lost++;
           reject(error);
         }
       },
@@ -582,11 +585,6 @@ export class WorkerRouter implements Router, WorkerHost {
   private broadcast(message: ToWorker): void {
     for (const worker of this.workers) worker.post(message);
   }
-}
-
-/** A read that may run twice: no reserved socket, not a write, acknowledged, not a cursor follow-up. */
-function isRetryableRead(request: RouterRequest): boolean {
-  return !request.reservation && !request.write && !request.moreToCome && request.address === undefined;
 }
 
 /** A cache key for read preferences without tags or staleness (nearly all of them); undefined for the others. */

@@ -323,7 +323,7 @@ describe('workers', () => {
       const held = router.workerStats().map((w) => total(w.servers));
       assert.ok(held[0]! >= 1 && held[0]! + held[1]! === strong.length, `both workers serve: ${held.join(' + ')} reservations held`);
       await Promise.all(strong.map((s) => s.close()));
-      assert.ok(reads > 0 && router.losses.failed === 0, `${reads} reads, retried ${router.losses.retriedReads}`);
+      assert.ok(reads > 0, `${reads} reads; ${router.losses.lost} requests lost with the worker, retried by the session`);
     } finally {
       delete process.env.MGO_TEST_OOM_MARKER;
       rmSync(marker, { force: true });
@@ -477,7 +477,7 @@ async function killMidLoad(router: WorkerRouter, session: Session, t: TestContex
   const lease = router.coordinatorSnapshot()[0]!.leases[0];
   t.diagnostic(
     `killed worker 0 with ${inFlight} requests in flight: reclaimed after ${reclaimMS.toFixed(1)} ms, replacement ready ${replacedMS.toFixed(0)} ms later; ` +
-      `reads ${outcomes.reads} (retried ${router.losses.retriedReads}), writes ${outcomes.writes}, failed ${outcomes.writeFailures.length}, resent ${router.losses.resent}`,
+      `reads ${outcomes.reads} (lost and retried ${router.losses.lost}), writes ${outcomes.writes}, failed ${outcomes.writeFailures.length}, resent ${router.losses.resent}`,
   );
   assert.ok(reclaimMS < 100, `permits reclaimed ${reclaimMS.toFixed(1)} ms after the kill`);
   assert.deepEqual(outcomes.readFailures, [], 'reads are retried on the other worker');
@@ -488,7 +488,7 @@ async function killMidLoad(router: WorkerRouter, session: Session, t: TestContex
     // The label's old name stays beside the new one, for code that checks it.
     assert.ok(error.hasErrorLabel('ShardWorkerLost'), error.message);
   }
-  assert.equal(router.losses.failed, outcomes.writeFailures.length);
+  assert.ok(router.losses.lost >= outcomes.writeFailures.length, `${router.losses.lost} requests lost with the worker, ${outcomes.writeFailures.length} of them writes reported`);
   assert.ok(lease !== undefined && lease >= 0);
 
   // The replacement (same id) serves new reservations.

@@ -176,12 +176,16 @@ describe('dial settings', () => {
       poolLimit: 7,
       loginSource: 'app',
       dialSource: undefined,
+      retryWrites: true,
+      retryReads: true,
       bson: { promoteLongs: false, promoteValues: true, promoteBuffers: false, useBigInt64: false, bsonRegExp: true, raw: false },
       database: 'app',
     });
-    const plain = sessionOptionsOf(await resolveOptions('mongodb://h1/?w=0'));
+    const plain = sessionOptionsOf(await resolveOptions('mongodb://h1/?w=0&retryWrites=false&retryReads=false'));
     assert.equal(plain.mode, Mode.Strong);
     assert.equal(plain.safe, null, 'w=0 is unacknowledged');
+    assert.equal(plain.retryWrites, false);
+    assert.equal(plain.retryReads, false);
   });
 
   test('DialInfo becomes a URL, options and session overrides', () => {

@@ -18,7 +18,7 @@ let router: WorkerRouter | undefined;
 
 before(async () => {
   server = await startFakeServer((cmd) => {
-    // A find on { boom: 1 } drops the connection: a network error in whichever worker ran it.
+    // A find on { boom: 1 } drops the connection: a network error in whichever worker ran it (not retried: retryReads false).
     if (cmd.name === 'find' && cmd.command.filter?.boom === 1) cmd.connection.socket.destroy();
     if (server.received.length > 1000) server.received.splice(0, 500);
   });
@@ -34,7 +34,7 @@ describe('shared state across workers', () => {
     router = await WorkerRouter.create(await resolveOptions(`mongodb://${server.address}/?directConnection=true&heartbeatFrequencyMS=60000`, { workers: 2 }));
     const events: PoolEvent[] = [];
     router.onPoolEvent((event) => events.push(event));
-    const root = openSession(router, { mode: Mode.Strong, database: 'db' });
+    const root = openSession(router, { mode: Mode.Strong, database: 'db', retryReads: false });
     // One reservation per worker, so that both pools are ready and hold a socket.
     const sessions = [root.copy(), root.copy()];
     await Promise.all(sessions.map((s) => s.ping()));
