@@ -394,21 +394,9 @@ export const OPTIONS: { readonly [K in OptionName]: Entry<OptionValues[K]> } = {
     supported: true,
   },
   journal: { type: boolean, supported: true },
-  // Accepted in both states: retrying is not implemented, so a failed
-  // operation is reported to the caller, which is what retry=false means and
-  // what a retry would have ended with if its second attempt failed too.
-  retryReads: {
-    type: boolean,
-    default: true,
-    supported: 'retryable reads are not implemented yet: a failed read is reported, never retried',
-    neutral: always,
-  },
-  retryWrites: {
-    type: boolean,
-    default: true,
-    supported: 'retryable writes are not implemented yet: a failed write is reported, never retried',
-    neutral: always,
-  },
+  // Session.#run applies them (src/session/retry.ts); README, "Retries".
+  retryReads: { type: boolean, default: true, supported: true },
+  retryWrites: { type: boolean, default: true, supported: true },
   // Client backpressure: retries after SystemOverloadedError, likewise reported instead.
   maxAdaptiveRetries: {
     type: integer(0),
