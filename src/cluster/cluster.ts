@@ -19,7 +19,6 @@ import { serverDescriptionFromHello, unknownServerDescription, type ServerDescri
 import { applicationErrorDecision, checkErrorDecision, type ApplicationError } from './sdam-errors.js';
 import { seedTopology, updateTopology, type TopologyDescription } from './topology-description.js';
 import { pickServer, selectServers } from './server-selection.js';
-import { nextAverageRtt } from './rtt.js';
 
 /** How a worker plugs its cluster into the process-wide pieces. */
 export interface ClusterHooks {
@@ -46,7 +45,6 @@ export class Cluster {
   private description: TopologyDescription;
   private readonly servers = new Map<string, Server>();
   private readonly seeds: Map<string, ServerAddress>;
-  private readonly averageRtt = new Map<string, number>();
   /** Selections waiting for the next topology change. */
   private readonly changeWaiters = new Set<() => void>();
   private closed = false;
@@ -155,17 +153,16 @@ export class Cluster {
   private onCheck(server: Server, result: CheckResult): void {
     if (this.closed || this.servers.get(server.address) !== server) return;
     if (result.ok) {
-      const rtt = nextAverageRtt(this.averageRtt.get(server.address), result.roundTripTimeMS);
-      this.averageRtt.set(server.address, rtt);
       // One monotonic clock for every lastUpdateTime (max staleness needs only consistency).
-      const sd = serverDescriptionFromHello(server.address, result.hello, rtt, performance.now());
+      const sd = serverDescriptionFromHello(server.address, result.hello, result.roundTripTimeMS, performance.now(), {
+        minRoundTripTime: result.minRoundTripTimeMS,
+      });
       // CMAP/SDAM: the pool becomes ready once a check says the server is
       // usable; before the description is applied, so that selections woken
       // by the change find a ready pool.
       if (sd.type !== 'Unknown') server.pool.ready();
       this.apply(sd);
     } else {
-      this.averageRtt.delete(server.address);
       // Server monitoring spec, "Network or command error during server check":
       // clear the pool (interrupting in-use sockets after a timeout), mark Unknown.
       const type = result.error instanceof NetworkError ? (result.error.isTimeout ? 'timeout' : 'network') : 'command';

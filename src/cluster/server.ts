@@ -11,7 +11,8 @@ import { createConnector, type ConnectorOptions } from './connector.js';
 import { Monitor, type CheckResult } from './monitor.js';
 
 export type ServerOptions = ConnectorOptions &
-  Pick<ResolvedOptions, 'maxPoolSize' | 'minPoolSize' | 'maxIdleTimeMS' | 'maxLifetimeMS' | 'maxConnecting' | 'waitQueueTimeoutMS' | 'heartbeatFrequencyMS'>;
+  Pick<ResolvedOptions, 'maxPoolSize' | 'minPoolSize' | 'maxIdleTimeMS' | 'maxLifetimeMS' | 'maxConnecting' | 'waitQueueTimeoutMS' | 'heartbeatFrequencyMS'> &
+  Partial<Pick<ResolvedOptions, 'serverMonitoringMode'>>;
 
 export interface ServerHooks {
   onCheck(server: Server, result: CheckResult): void;

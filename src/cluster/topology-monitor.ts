@@ -19,7 +19,6 @@ import { NetworkError } from '../errors.js';
 import { parseHost } from '../uri/connection-string.js';
 import type { ResolvedOptions, ServerAddress } from '../uri/resolve.js';
 import { Monitor, type CheckResult } from './monitor.js';
-import { addRttSample, EMPTY_RTT_STATS, minRoundTripTime, type RttStats } from './rtt.js';
 import { serverDescriptionFromHello, unknownServerDescription, type ServerDescription } from './server-description.js';
 import { checkErrorDecision } from './sdam-errors.js';
 import { seedTopology, updateTopology, type TopologyDescription } from './topology-description.js';
@@ -66,7 +65,6 @@ export class TopologyMonitor {
   private description: TopologyDescription;
   private readonly monitors = new Map<string, Monitor>();
   private readonly seeds: Map<string, ServerAddress>;
-  private readonly rtt = new Map<string, RttStats>();
   /** The last check of every server still listed, in the order they arrived (a new worker replays them). */
   private readonly last = new Map<string, CheckBroadcast>();
   private closed = false;
@@ -107,7 +105,6 @@ export class TopologyMonitor {
   markUnknown(address: string, message: string, interruptInUse = false): CheckBroadcast {
     const check: CheckBroadcast = { address, time: performance.timeOrigin + performance.now(), error: message, interruptInUse };
     if (this.closed || !this.description.servers.has(address)) return check;
-    this.rtt.delete(address);
     this.apply(address, describeCheck(check), check, false);
     this.requestCheck(address);
     return check;
@@ -130,13 +127,10 @@ export class TopologyMonitor {
     const time = performance.timeOrigin + performance.now();
     let check: CheckBroadcast;
     if (result.ok) {
-      const stats = addRttSample(this.rtt.get(address) ?? EMPTY_RTT_STATS, result.roundTripTimeMS);
-      this.rtt.set(address, stats);
       // Exact-size: BSON.serialize may return a view into Buffer's shared pool.
       const hello = new Uint8Array(BSON.serialize(result.hello));
-      check = { address, time, hello, roundTripTimeMS: stats.average!, minRoundTripTimeMS: minRoundTripTime(stats) };
+      check = { address, time, hello, roundTripTimeMS: result.roundTripTimeMS, minRoundTripTimeMS: result.minRoundTripTimeMS };
     } else {
-      this.rtt.delete(address);
       const type = result.error instanceof NetworkError ? (result.error.isTimeout ? 'timeout' : 'network') : 'command';
       const decision = checkErrorDecision(this.description.servers.get(address), type);
       check = { address, time, error: result.error.message, errorCode: result.error.code, interruptInUse: decision.interruptInUse };
@@ -169,7 +163,6 @@ export class TopologyMonitor {
       if (this.description.servers.has(address)) continue;
       monitor.close();
       this.monitors.delete(address);
-      this.rtt.delete(address);
       this.last.delete(address);
     }
     if (added.length > 0) this.listener.onServersAdded?.(added);

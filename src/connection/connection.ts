@@ -72,9 +72,28 @@ export interface CommandOptions {
   moreToCome?: boolean;
 }
 
+export interface ExhaustOptions {
+  /**
+   * The longest silence before a reply while this request is in flight,
+   * instead of the connection's socketTimeoutMS (0 = wait forever). An
+   * awaitable hello waits up to maxAwaitTimeMS by design (server monitoring
+   * spec, "Socket timeout": connectTimeoutMS + heartbeatFrequencyMS).
+   */
+  socketTimeoutMS?: number;
+}
+
 interface PendingRequest {
   resolve(reply: ReplyMessage): void;
   reject(error: MgoError): void;
+  /** Set for an exhaust request: each reply flagged moreToCome, in order; the last one (without) goes to resolve. */
+  more?(reply: ReplyMessage): void;
+}
+
+/** The exhaust request in flight on a connection (at most one). */
+interface Stream {
+  requestId: number;
+  /** The id of the last streamed reply: mongod answers each later reply "to" the previous one. */
+  lastReplyId: number;
 }
 
 /**
@@ -124,6 +143,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly pending = new Map<number, PendingRequest>();
   private readonly unacknowledged: number[] = [];
   private readonly socketTimeoutMS: number;
+  /** The timeout armed while requests are in flight: socketTimeoutMS, or the first request's own (ExhaustOptions). */
+  private armedTimeoutMS = 0;
+  /** The exhaust request whose replies are streaming, if any. */
+  private stream: Stream | undefined;
   /** apiVersion and friends, added to every command body (empty without a declared API). */
   private readonly apiFields: Readonly<Document>;
   private readonly serverApi: ServerApi | undefined;
@@ -259,6 +282,38 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   /**
+   * Runs a command with the OP_MSG exhaustAllowed flag (OP_MSG spec,
+   * "exhaustAllowed"), for the streaming hello of server monitoring: the
+   * server may answer with several replies, each but the last flagged
+   * moreToCome, without further requests. `onReply` gets every reply,
+   * decoded and held to checkedReply()'s rules, in arrival order, the last
+   * one included; the promise resolves once a reply comes without
+   * moreToCome (the connection is then free for the next request) and
+   * rejects with whatever ended the stream. A stream is not cancelled but
+   * by destroying the connection (server monitoring spec, "hello
+   * Cancellation"); a streamed ok: 0 (which the server must not send)
+   * destroys it too. One stream per connection at a time, and nothing else
+   * should be sent while it runs: replies to it arrive unasked.
+   */
+  exhaust(db: string, command: Document, onReply: (reply: Document) => void, options: ExhaustOptions = {}): Promise<void> {
+    if (this.stream) {
+      return Promise.reject(new MgoError('ERR_PROTOCOL', `${this.describe()} is already streaming replies to request ${this.stream.requestId}`, { address: this.address }));
+    }
+    const deliver = (reply: ReplyMessage): void => {
+      try {
+        onReply(this.checkedReply(reply.body, undefined));
+      } catch (err) {
+        const cause = err instanceof MgoError ? err.message : String(err);
+        this.destroy(new NetworkError('ERR_PROTOCOL', `${this.describe()}: streamed reply refused: ${cause}`, { cause: err, address: this.address }));
+      }
+    };
+    return this.send(db, command, { exhaustAllowed: true, socketTimeoutMS: options.socketTimeoutMS, more: deliver }).then((last) => {
+      // The last reply: an ok: 0 here is the server's answer, thrown as a ServerError.
+      onReply(this.checkedReply(last!.body, undefined));
+    });
+  }
+
+  /**
    * The rules every reply is held to, in this one place. A well-framed
    * reply whose BSON is not valid puts the stream in doubt: ERR_PROTOCOL,
    * and the connection is destroyed. A reply that does not say ok: 1 is the
@@ -294,6 +349,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * rejected request leaves the connection usable.
    */
   commandRaw(db: string, command: Document, options: CommandOptions = {}): Promise<ReplyMessage | undefined> {
+    return this.send(db, command, options);
+  }
+
+  /** commandRaw(), and the exhaust request's extras (its flag, its timeout, where streamed replies go). */
+  private send(
+    db: string,
+    command: Document,
+    options: CommandOptions & ExhaustOptions & { exhaustAllowed?: boolean; more?: (reply: ReplyMessage) => void },
+  ): Promise<ReplyMessage | undefined> {
     if (this.currentState !== 'ready' && this.currentState !== 'handshaking') {
       return Promise.reject(this.closeError ?? new NetworkError('ERR_CONNECTION_CLOSED', `${this.describe()} is ${this.currentState}`, { address: this.address }));
     }
@@ -311,7 +375,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const requestId = nextRequestId();
     let message: Buffer;
     try {
-      message = encodeOpMsg({ requestId, body: { ...command, $db: db, ...this.apiFields }, sequences: options.sequences, moreToCome: options.moreToCome }, this.limits);
+      message = encodeOpMsg(
+        { requestId, body: { ...command, $db: db, ...this.apiFields }, sequences: options.sequences, moreToCome: options.moreToCome, exhaustAllowed: options.exhaustAllowed },
+        this.limits,
+      );
       if (this.compressorInUse && !isExemptFromCompression(Object.keys(command)[0] ?? '')) {
         message = compressors.compressMessage(message, this.compressorInUse, this.zlibCompressionLevel);
       }
@@ -327,10 +394,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       });
     }
     return new Promise((resolve, reject) => {
-      this.pending.set(requestId, { resolve, reject });
+      const more = options.more;
+      this.pending.set(requestId, more ? { resolve, reject, more } : { resolve, reject });
+      if (more) this.stream = { requestId, lastReplyId: requestId };
       // socketTimeoutMS applies only while a reply is awaited: an idle pooled
       // connection must not time out.
-      if (this.pending.size === 1 && this.socketTimeoutMS > 0) this.socket.setTimeout(this.socketTimeoutMS);
+      if (this.pending.size === 1) {
+        this.armedTimeoutMS = options.socketTimeoutMS ?? this.socketTimeoutMS;
+        if (this.armedTimeoutMS > 0) this.socket.setTimeout(this.armedTimeoutMS);
+      }
       this.write(message);
     });
   }
@@ -427,7 +499,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       } catch (err) {
         return this.failDecode(err);
       }
-      const request = this.pending.get(reply.responseTo);
+      // A streamed reply answers the previous reply (mongod) or the request itself.
+      const stream = this.stream;
+      const requestId = stream !== undefined && reply.responseTo === stream.lastReplyId ? stream.requestId : reply.responseTo;
+      const request = this.pending.get(requestId);
       if (!request) {
         const unasked = this.unacknowledged.indexOf(reply.responseTo);
         if (unasked >= 0) {
@@ -437,12 +512,19 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         return this.fail(new NetworkError('ERR_PROTOCOL', `${this.describe()}: reply answers request ${reply.responseTo}, which is not pending`, { address: this.address }));
       }
       if (reply.moreToCome) {
-        // We never set exhaustAllowed, so a streamed reply is a protocol violation.
-        return this.fail(new NetworkError('ERR_PROTOCOL', `${this.describe()}: server streamed a reply (moreToCome) that was not asked for`, { address: this.address }));
+        // Only an exhaust request allows a streamed reply (OP_MSG spec, "exhaustAllowed").
+        if (!request.more || stream === undefined) {
+          return this.fail(new NetworkError('ERR_PROTOCOL', `${this.describe()}: server streamed a reply (moreToCome) that was not asked for`, { address: this.address }));
+        }
+        stream.lastReplyId = reply.requestId;
+        if (isMainThread) replies.push([{ resolve: request.more, reject: request.reject }, reply]);
+        else request.more(reply);
+        continue;
       }
-      this.pending.delete(reply.responseTo);
+      this.pending.delete(requestId);
+      if (requestId === stream?.requestId) this.stream = undefined;
       if (this.pending.size === 0) {
-        if (this.socketTimeoutMS > 0) this.socket.setTimeout(0);
+        if (this.armedTimeoutMS > 0) this.socket.setTimeout(0);
         if (this.currentState === 'closing') this.socket.end();
       }
       if (isMainThread) replies.push([request, reply]);
@@ -458,7 +540,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private onSocketTimeout(): void {
     if (this.pending.size === 0) return;
     this.fail(
-      new NetworkError('ERR_NETWORK_TIMEOUT', `${this.describe()}: no reply within socketTimeoutMS (${this.socketTimeoutMS} ms)`, { address: this.address }),
+      new NetworkError('ERR_NETWORK_TIMEOUT', `${this.describe()}: no reply within socketTimeoutMS (${this.armedTimeoutMS} ms)`, { address: this.address }),
     );
   }
 
@@ -477,6 +559,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.closeError = error ?? new NetworkError('ERR_CONNECTION_CLOSED', `${this.describe()} is closed`, { address: this.address });
     const pending = [...this.pending.values()];
     this.pending.clear();
+    this.stream = undefined;
     this.socket.destroy();
     for (const request of pending) request.reject(this.closeError);
     this.emit('close', error);

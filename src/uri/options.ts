@@ -349,12 +349,8 @@ export const OPTIONS: { readonly [K in OptionName]: Entry<OptionValues[K]> } = {
     neutral: isFalse,
   },
   heartbeatFrequencyMS: { type: milliseconds(500), default: 10_000, supported: true },
-  serverMonitoringMode: {
-    type: oneOf(['auto', 'stream', 'poll']),
-    default: 'auto',
-    supported: 'the streaming protocol (awaitable hello) is not implemented yet: servers are polled',
-    neutral: (mode) => mode !== 'stream',
-  },
+  // Server monitoring spec: auto streams unless on a FaaS platform (src/cluster/monitor.ts).
+  serverMonitoringMode: { type: oneOf(['auto', 'stream', 'poll']), default: 'auto', supported: true },
   localThresholdMS: { type: milliseconds(0), default: 15, supported: true },
 
   directConnection: { type: boolean, default: false, supported: true },

@@ -42,6 +42,8 @@ export interface OpMsgRequest {
   sequences?: readonly OutgoingSequence[];
   /** Unacknowledged (w:0) write: the server sends no reply. */
   moreToCome?: boolean;
+  /** The sender takes a stream of replies (moreToCome on each but the last): streaming hello only. */
+  exhaustAllowed?: boolean;
 }
 
 /** The limits a message is encoded under: the server's (its hello reply), or the defaults before a handshake. */
@@ -122,7 +124,7 @@ export function encodeOpMsg(request: OpMsgRequest, limits: MessageLimits): Buffe
   out.writeInt32LE(request.requestId, 4);
   out.writeInt32LE(0, 8);
   out.writeInt32LE(OpCode.OP_MSG, 12);
-  out.writeUInt32LE(request.moreToCome ? OpMsgFlags.moreToCome : 0, 16);
+  out.writeUInt32LE((request.moreToCome ? OpMsgFlags.moreToCome : 0) | (request.exhaustAllowed ? OpMsgFlags.exhaustAllowed : 0), 16);
   out[20] = SectionKind.body;
   let offset = 21;
   out.set(body, offset);

@@ -1,7 +1,9 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { BSON, Long, ObjectId, type Document } from 'bson';
 import { Monitor, type CheckResult } from '../../../src/cluster/monitor.js';
-import { startFakeServer, type FakeServer } from '../../fixtures/fake-server.js';
+import { defaultHello, startFakeServer, type FakeServer, type ReceivedCommand } from '../../fixtures/fake-server.js';
+import { waitFor } from '../../fixtures/wait.js';
 
 const servers: FakeServer[] = [];
 const monitors: Monitor[] = [];
@@ -91,5 +93,219 @@ describe('Monitor', () => {
     monitor.requestCheck();
     await new Promise((r) => setTimeout(r, 700));
     assert.equal(results.length, 1);
+  });
+});
+
+// --- the streaming protocol ---------------------------------------------------
+
+const PROCESS_ID = new ObjectId('65f000000000000000000001');
+
+/** A primary that streams (MongoDB 4.4+: topologyVersion in every hello). */
+function streamingHello(counter: number, extra: Document = {}): Document {
+  return { ...defaultHello, topologyVersion: { processId: PROCESS_ID, counter: Long.fromNumber(counter) }, ...extra };
+}
+
+interface StreamingSetup {
+  server: FakeServer;
+  monitor: Monitor;
+  results: CheckResult[];
+  /** Awaitable hellos received, in order. */
+  awaiting: ReceivedCommand[];
+  nextResult(): Promise<CheckResult>;
+}
+
+/** A fake server whose handshakes and polls answer `hello`, and whose awaitable hellos wait for the test (or `onAwait`). */
+async function streamingSetup(
+  options: { heartbeatFrequencyMS?: number; connectTimeoutMS?: number; serverMonitoringMode?: 'auto' | 'stream' | 'poll' } = {},
+  handler: (cmd: ReceivedCommand) => void | Promise<void> = () => {},
+): Promise<StreamingSetup> {
+  const awaiting: ReceivedCommand[] = [];
+  const server = await startFakeServer(
+    (cmd) => {
+      if (cmd.command.maxAwaitTimeMS !== undefined) awaiting.push(cmd);
+      return handler(cmd);
+    },
+    { hello: streamingHello(1) },
+  );
+  servers.push(server);
+  const results: CheckResult[] = [];
+  const waiters: (() => void)[] = [];
+  const monitor = new Monitor(
+    { type: 'ipv4', host: server.host, port: server.port, address: server.address },
+    {
+      heartbeatFrequencyMS: options.heartbeatFrequencyMS ?? 10_000,
+      connectTimeoutMS: options.connectTimeoutMS ?? 1000,
+      appName: 'monitor-test',
+      serverMonitoringMode: options.serverMonitoringMode ?? 'auto',
+    },
+    (r) => {
+      results.push(r);
+      waiters.splice(0).forEach((w) => w());
+    },
+  );
+  monitors.push(monitor);
+  const nextResult = () => new Promise<CheckResult>((resolve) => waiters.push(() => resolve(results.at(-1)!)));
+  return { server, monitor, results, awaiting, nextResult };
+}
+
+function counterOf(result: CheckResult): number {
+  assert.ok(result.ok, `a failed check: ${result.ok ? '' : result.error.message}`);
+  return Number(result.hello.topologyVersion.counter);
+}
+
+const closedAtServer = (c: { socket: { destroyed: boolean; readyState: string } }) => c.socket.destroyed || c.socket.readyState !== 'open';
+
+describe('Monitor, streaming protocol', () => {
+  test('one awaitable hello with exhaustAllowed, maxAwaitTimeMS = heartbeatFrequencyMS and the int64 topologyVersion; each streamed reply is reported as it comes', { timeout: 20_000 }, async () => {
+    const { server, monitor, results, awaiting, nextResult } = await streamingSetup({ heartbeatFrequencyMS: 10_000 });
+    monitor.start();
+    assert.equal(counterOf(await nextResult()), 1, 'the handshake is the first check');
+    await waitFor('the awaitable hello', () => awaiting.length === 1, 5_000);
+    const request = awaiting[0]!;
+    assert.equal(request.connection.id, 1, 'on the monitoring connection');
+    assert.equal(request.flags, 1 << 16, 'exhaustAllowed');
+    assert.equal(request.command.maxAwaitTimeMS, 10_000);
+    const raw = BSON.deserialize(request.body, { promoteLongs: false });
+    assert.ok(raw.topologyVersion.counter instanceof Long && raw.topologyVersion.counter.toNumber() === 1, 'counter sent back as an int64');
+    assert.ok(raw.topologyVersion.processId.equals(PROCESS_ID));
+    assert.equal(monitor.streaming, true);
+
+    // A stepdown: the server answers at once, long before maxAwaitTimeMS (10 s).
+    const sent = performance.now();
+    request.connection.stream(request, streamingHello(2, { isWritablePrimary: false, secondary: true }), true);
+    const stepdown = await nextResult();
+    assert.equal(counterOf(stepdown), 2);
+    assert.ok(stepdown.ok && stepdown.hello.secondary === true);
+    assert.ok(performance.now() - sent < 2_000, `reported ${(performance.now() - sent).toFixed(0)} ms after the server sent it`);
+    request.connection.stream(request, streamingHello(3), true);
+    assert.equal(counterOf(await nextResult()), 3);
+
+    // A requested check changes nothing while streaming (the stream reports changes).
+    monitor.requestCheck();
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(results.length, 3);
+
+    // The server ends the stream: the next awaitable hello goes at once with the last topologyVersion.
+    request.connection.stream(request, streamingHello(3), false);
+    await waitFor('the next awaitable hello', () => awaiting.length === 2, 5_000);
+    assert.equal(Number(awaiting[1]!.command.topologyVersion.counter), 3);
+    assert.equal(awaiting[1]!.connection.id, 1, 'on the same connection');
+    const polls = server.received.filter((c) => c.connection.id === 1 && c.name === 'hello' && c.command.client === undefined && c.command.maxAwaitTimeMS === undefined);
+    assert.deepEqual(polls, [], 'no polling hello on the monitoring connection');
+    monitor.close();
+  });
+
+  test('a server without topologyVersion is polled: no exhaust, no maxAwaitTimeMS, no RTT connection', { timeout: 20_000 }, async () => {
+    const { server, monitor, nextResult } = await setup(undefined, 100);
+    monitor.start();
+    for (let i = 0; i < 3; i++) assert.ok((await nextResult()).ok);
+    assert.equal(monitor.streaming, false);
+    assert.equal(monitor.connections, 1);
+    assert.equal(server.connections.length, 1);
+    for (const hello of server.received) {
+      assert.equal(hello.flags, 0);
+      assert.equal(hello.command.maxAwaitTimeMS, undefined);
+    }
+    monitor.close();
+    assert.equal(monitor.connections, 0);
+  });
+
+  test('serverMonitoringMode=poll polls a server that could stream', { timeout: 20_000 }, async () => {
+    const { server, monitor, awaiting, nextResult } = await streamingSetup({ heartbeatFrequencyMS: 100, serverMonitoringMode: 'poll' });
+    monitor.start();
+    for (let i = 0; i < 3; i++) assert.equal(counterOf(await nextResult()), 1);
+    assert.equal(awaiting.length, 0);
+    assert.equal(monitor.connections, 1);
+    assert.equal(server.connections.length, 1);
+    monitor.close();
+  });
+
+  test('the RTT monitor measures on a connection of its own; the stream’s waits are never RTT samples', { timeout: 20_000 }, async () => {
+    // The RTT connection's hellos take 60 ms; the stream answers only every 300 ms.
+    const { server, monitor, awaiting, results, nextResult } = await streamingSetup({ heartbeatFrequencyMS: 500 }, async (cmd) => {
+      if (cmd.connection.id === 2 && cmd.name === 'hello' && cmd.command.client === undefined) {
+        await new Promise((r) => setTimeout(r, 60)); // the server is slow; then it answers as usual
+      }
+    });
+    monitor.start();
+    await nextResult();
+    await waitFor('the awaitable hello', () => awaiting.length === 1, 5_000);
+    await waitFor('the RTT connection', () => server.connections.length === 2, 5_000);
+    assert.equal(monitor.connections, 2, 'streaming: the monitoring connection and the RTT one');
+    const stream = awaiting[0]!;
+    let counter = 1;
+    const ticker = setInterval(() => stream.connection.stream(stream, streamingHello(++counter), true), 300);
+    try {
+      await waitFor('the RTT monitor’s samples in the average', () => results.some((r) => r.ok && r.roundTripTimeMS > 20), 10_000);
+    } finally {
+      clearInterval(ticker);
+    }
+    for (const r of results) {
+      assert.ok(r.ok && r.roundTripTimeMS < 150, `an average of ${r.ok ? r.roundTripTimeMS : NaN} ms: a stream wait was counted`);
+    }
+    const last = results.at(-1)!;
+    assert.ok(last.ok && last.minRoundTripTimeMS > 0 && last.minRoundTripTimeMS <= last.roundTripTimeMS);
+    const rttHellos = server.received.filter((c) => c.connection.id === 2);
+    assert.ok(rttHellos.length >= 2 && rttHellos.every((c) => c.name === 'hello' && c.flags === 0 && c.command.maxAwaitTimeMS === undefined));
+    monitor.close();
+  });
+
+  test('close() ends the stream, the RTT monitor and every timer', { timeout: 20_000 }, async () => {
+    const { server, monitor, awaiting, results, nextResult } = await streamingSetup({ heartbeatFrequencyMS: 500 });
+    monitor.start();
+    await nextResult();
+    await waitFor('streaming with an RTT connection', () => awaiting.length === 1 && server.connections.length === 2, 5_000);
+    monitor.close();
+    assert.equal(monitor.connections, 0);
+    await waitFor('both sockets closed at the server', () => server.connections.every(closedAtServer), 5_000);
+    const reported = results.length;
+    await new Promise((r) => setTimeout(r, 1_200));
+    assert.equal(results.length, reported, 'nothing reported after close()');
+    assert.equal(server.connections.length, 2, 'nothing dialed after close()');
+  });
+
+  test('a dropped stream of a known server is retried at once on a new connection, without reporting a failure', { timeout: 20_000 }, async () => {
+    const { server, monitor, awaiting, results, nextResult } = await streamingSetup({ heartbeatFrequencyMS: 10_000 });
+    monitor.start();
+    await nextResult();
+    await waitFor('the awaitable hello', () => awaiting.length === 1, 5_000);
+    awaiting[0]!.connection.socket.destroy();
+    const again = await nextResult();
+    assert.ok(again.ok, 'the retry’s handshake');
+    assert.ok(results.every((r) => r.ok));
+    await waitFor('streaming again', () => awaiting.length === 2, 5_000);
+    assert.notEqual(awaiting[1]!.connection.id, awaiting[0]!.connection.id);
+    monitor.close();
+  });
+
+  test('a stream silent for connectTimeoutMS + heartbeatFrequencyMS fails as a timeout (not retried), and checks resume', { timeout: 20_000 }, async () => {
+    const { monitor, awaiting, nextResult } = await streamingSetup({ heartbeatFrequencyMS: 500, connectTimeoutMS: 300 });
+    monitor.start();
+    await nextResult();
+    await waitFor('the awaitable hello', () => awaiting.length === 1, 5_000);
+    const started = performance.now();
+    const failed = await nextResult();
+    const after = performance.now() - started;
+    assert.ok(!failed.ok && failed.error.code === 'ERR_NETWORK_TIMEOUT', failed.ok ? 'succeeded' : failed.error.message);
+    assert.match(failed.error.message, /\(800 ms\)/);
+    assert.ok(after >= 600, `failed after ${after.toFixed(0)} ms`);
+    assert.ok((await nextResult()).ok, 'the next check, on a new connection');
+    monitor.close();
+  });
+
+  test('cancelCheck() closes the stream without reporting; the next check is on a new connection', { timeout: 20_000 }, async () => {
+    const { monitor, awaiting, results, nextResult } = await streamingSetup({ heartbeatFrequencyMS: 10_000 });
+    monitor.start();
+    await nextResult();
+    await waitFor('the awaitable hello', () => awaiting.length === 1, 5_000);
+    monitor.cancelCheck();
+    assert.equal(monitor.connections, 0, 'the monitoring and RTT connections closed');
+    await waitFor('the stream closed at the server', () => closedAtServer(awaiting[0]!.connection), 5_000);
+    monitor.requestCheck();
+    const next = await nextResult();
+    assert.ok(next.ok);
+    assert.equal(results.length, 2, 'no failure reported for the cancelled stream');
+    await waitFor('streaming again', () => awaiting.length === 2, 5_000);
+    monitor.close();
   });
 });

@@ -275,4 +275,80 @@ describe('Connection', () => {
     conn2.destroy();
     await assert.rejects(aborted, isNetworkError('ERR_CONNECTION_CLOSED', /closed by the driver/));
   });
+
+  describe('exhaust (a stream of replies to one request)', () => {
+    test('every reply reaches onReply in order, each answering the previous one as mongod sends them; the connection then serves the next request', async () => {
+      const server = await fake((cmd) => {
+        if (cmd.name !== 'ping') return;
+        cmd.connection.stream(cmd, { ok: 1, n: 1 }, true);
+        cmd.connection.stream(cmd, { ok: 1, n: 2 }, true);
+        setTimeout(() => cmd.connection.stream(cmd, { ok: 1, n: 3 }, false), 20);
+      });
+      const conn = await Connection.connect(options(server));
+      const seen: number[] = [];
+      await conn.exhaust('admin', { ping: 1 }, (reply) => seen.push(reply.n));
+      assert.deepEqual(seen, [1, 2, 3]);
+      const ping = server.received.find((c) => c.name === 'ping')!;
+      assert.equal(ping.flags, 1 << 16, 'exhaustAllowed, and no other flag');
+      assert.equal(conn.inFlight, 0);
+      assert.deepEqual(await conn.command('db', { buildInfo: 1 }), { ok: 1 });
+      conn.destroy();
+    });
+
+    test('replies that all answer the request itself are taken too', async () => {
+      const server = await fake((cmd) => {
+        if (cmd.name !== 'ping') return;
+        cmd.connection.reply(cmd, { ok: 1, n: 1 }, { flags: 2 });
+        cmd.connection.reply(cmd, { ok: 1, n: 2 }, { flags: 0 });
+      });
+      const conn = await Connection.connect(options(server));
+      const seen: number[] = [];
+      await conn.exhaust('admin', { ping: 1 }, (reply) => seen.push(reply.n));
+      assert.deepEqual(seen, [1, 2]);
+      conn.destroy();
+    });
+
+    test('a streamed reply to a request that did not allow it is a protocol error', async () => {
+      const server = await fake((cmd) => {
+        if (cmd.name === 'ping') cmd.connection.stream(cmd, { ok: 1 }, true);
+      });
+      const conn = await Connection.connect(options(server));
+      await assert.rejects(conn.command('db', { ping: 1 }), isNetworkError('ERR_PROTOCOL', /streamed a reply \(moreToCome\) that was not asked for/));
+      assert.equal(conn.state, 'closed');
+    });
+
+    test('a streamed ok: 0 (which servers must not send) destroys the connection; an ok: 0 that ends the stream is the server error', async () => {
+      let streamedError = true;
+      const server = await fake((cmd) => {
+        if (cmd.name !== 'ping') return;
+        cmd.connection.stream(cmd, { ok: 1, n: 1 }, true);
+        cmd.connection.stream(cmd, { ok: 0, code: 91, errmsg: 'shutting down' }, streamedError);
+      });
+      const conn = await Connection.connect(options(server));
+      const seen: number[] = [];
+      await assert.rejects(conn.exhaust('admin', { ping: 1 }, (reply) => seen.push(reply.n)), isNetworkError('ERR_PROTOCOL', /streamed reply refused: shutting down/));
+      assert.deepEqual(seen, [1]);
+      assert.equal(conn.state, 'closed');
+
+      streamedError = false;
+      const conn2 = await Connection.connect(options(server));
+      await assert.rejects(conn2.exhaust('admin', { ping: 1 }, () => {}), (err: unknown) => err instanceof ServerError && err.serverCode === 91);
+      assert.equal(conn2.state, 'ready', 'an ok: 0 reply leaves the stream in order');
+      conn2.destroy();
+    });
+
+    test('its own socket timeout bounds each silence between replies; one stream at a time', async () => {
+      const server = await fake((cmd) => {
+        if (cmd.name === 'ping') cmd.connection.stream(cmd, { ok: 1, n: 1 }, true);
+      });
+      const conn = await Connection.connect(options(server, { socketTimeoutMS: 0 }));
+      const seen: number[] = [];
+      const started = performance.now();
+      const streaming = conn.exhaust('admin', { ping: 1 }, (reply) => seen.push(reply.n), { socketTimeoutMS: 150 });
+      await assert.rejects(conn.exhaust('admin', { ping: 1 }, () => {}), /already streaming/);
+      await assert.rejects(streaming, isNetworkError('ERR_NETWORK_TIMEOUT', /no reply within socketTimeoutMS \(150 ms\)/));
+      assert.deepEqual(seen, [1]);
+      assert.ok(performance.now() - started < 5_000);
+    });
+  });
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { BSON } from 'bson';
 import { parseHandshakeReply, helloCommand } from '../../../src/connection/handshake.js';
-import { clientMetadata, MAX_CLIENT_METADATA_BYTES } from '../../../src/connection/client-metadata.js';
+import { clientMetadata, faasName, MAX_CLIENT_METADATA_BYTES } from '../../../src/connection/client-metadata.js';
 import { IncompatibleServerError } from '../../../src/errors.js';
 import { DRIVER_NAME, DRIVER_VERSION } from '../../../src/version.js';
 
@@ -65,4 +65,22 @@ describe('client metadata', () => {
     assert.equal(DRIVER_VERSION, pkg.version);
     assert.equal(DRIVER_NAME, pkg.name);
   });
+});
+
+describe('faasName (handshake spec, client.env; it turns streaming monitoring off under serverMonitoringMode=auto)', () => {
+  const cases: [NodeJS.ProcessEnv, ReturnType<typeof faasName>][] = [
+    [{}, undefined],
+    [{ AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs20.x' }, 'aws.lambda'],
+    [{ AWS_EXECUTION_ENV: 'EC2' }, undefined],
+    [{ AWS_LAMBDA_RUNTIME_API: '127.0.0.1:9001' }, 'aws.lambda'],
+    [{ FUNCTIONS_WORKER_RUNTIME: 'node' }, 'azure.func'],
+    [{ K_SERVICE: 'svc' }, 'gcp.func'],
+    [{ FUNCTION_NAME: 'fn' }, 'gcp.func'],
+    [{ VERCEL: '1' }, 'vercel'],
+    [{ VERCEL: '1', AWS_LAMBDA_RUNTIME_API: 'x' }, 'vercel'],
+    [{ FUNCTIONS_WORKER_RUNTIME: 'node', K_SERVICE: 'svc' }, undefined],
+  ];
+  for (const [env, expected] of cases) {
+    test(`${JSON.stringify(env)} -> ${expected}`, () => assert.equal(faasName(env), expected));
+  }
 });

@@ -220,7 +220,6 @@ describe('resolveOptions', () => {
       ['mongodb://u@h/?authMechanism=GSSAPI', {}, /^option 'authMechanism' set to 'GSSAPI' is not supported: mgo-threads implements SCRAM-SHA-256/],
       ['mongodb://h/?timeoutMS=500', {}, /option 'timeoutMS' .* \(CSOT\)/],
       ['mongodb://h/?proxyHost=socks', {}, /option 'proxyHost' .* SOCKS5/],
-      ['mongodb://h/?serverMonitoringMode=stream', {}, /option 'serverMonitoringMode' .* streaming/],
       ['mongodb://h/?serverSelectionTryOnce=true', {}, /single-threaded/],
       ['mongodb://h/?proxyHost=p&proxyUsername=u&proxyPassword=hunter2xyz', {}, /option 'proxyHost'/],
     ];
