@@ -184,6 +184,24 @@ describe('replica set', () => {
     assert.equal((await run(primary, { ping: 1 }, 'admin')).ok, 1);
   });
 
+  test('a frozen member is not elected; when the freeze ends a missing primary is elected', async () => {
+    const b = await bridge();
+    const second = await connect(b.members[1]!);
+    assert.equal((await run(second, { replSetFreeze: 60 }, 'admin')).ok, 1);
+    await b.stepDown();
+    assert.equal(b.primary(), b.members[2], 'member 1, next in line, is frozen');
+    assert.equal((await run(await connect(b.members[2]!), { replSetFreeze: 60 }, 'admin')).code, 95, 'a primary cannot be frozen');
+    assert.equal((await run(second, { replSetFreeze: 0 }, 'admin')).ok, 1);
+    await b.stepDown({ to: 1 });
+    assert.equal(b.primary(), b.members[1]);
+
+    b.freeze(0, 150);
+    b.freeze(2, 150);
+    await b.down(1);
+    assert.equal(b.primary(), undefined, 'every survivor is frozen');
+    await waitFor('a primary elected when the freezes end', () => b.primary() !== undefined, 5000);
+  });
+
   test('after a stepdown the old primary refuses writes with NotWritablePrimary and the new primary takes them', async () => {
     const b = await bridge();
     const old = await connect(b.members[0]!);
@@ -429,6 +447,27 @@ describe('retry table', () => {
     assert.equal(b.retryTableHits(), 1);
   });
 
+  test('a write running when its primary steps down is interrupted (11602) though it ran; its retry is answered from the table', async () => {
+    const b = await bridge();
+    const collection = freshCollection();
+    const statement = { insert: collection, lsid: lsid(), txnNumber: Long.fromNumber(1) };
+    // 20,000 documents keep FerretDB busy for about 300 ms: the stepdown lands while the insert runs.
+    const sequences = [{ identifier: 'documents', documents: Array.from({ length: 20_000 }, (_, i) => ({ i })) }];
+    const c = await connect(b.members[0]!);
+    const running = c.commandRaw(dbName, statement, { sequences });
+    await waitFor('the insert reached FerretDB', () => b.members[0]!.pendingCommands() === 1, 5000);
+    await b.stepDown();
+    const interrupted = BSON.deserialize((await running)!.body);
+    assert.equal(interrupted.code, 11602);
+    assert.equal(interrupted.codeName, 'InterruptedDueToReplStateChange');
+    assert.deepEqual(interrupted.errorLabels, ['RetryableWriteError']);
+    const primary = await connect(b.primary()!);
+    const retried = BSON.deserialize((await primary.commandRaw(dbName, statement, { sequences }))!.body);
+    assert.equal(retried.n, 20_000);
+    assert.equal(b.retryTableHits(), 1);
+    assert.equal(await countDocuments(primary, collection), 20_000);
+  });
+
   test('a statement failed by closeConnection never ran, so its retry runs it once', async () => {
     const b = await bridge();
     const collection = freshCollection();
@@ -479,6 +518,26 @@ describe('sessions and capture', () => {
     const insert = records.find((r) => r.commandName === 'insert');
     assert.deepEqual(insert?.command.documents, [{ _id: 1 }, { _id: 2 }]);
     assert.equal(insert?.reply?.n, 2);
+  });
+
+  test('an unacknowledged (moreToCome) request gets no reply, whoever answers it, and still runs', async () => {
+    const b = await bridge();
+    const records: CommandRecord[] = [];
+    b.onCommand((r) => records.push(r));
+    const collection = freshCollection();
+    const raw = await RawClient.connect(b.members[0]!.port);
+    try {
+      raw.send({ insert: collection, documents: [{ a: 1 }], writeConcern: { w: 0 }, $db: dbName }, OpMsgFlags.moreToCome);
+      raw.send({ endSessions: [lsid()], $db: 'admin' }, OpMsgFlags.moreToCome);
+      // Same connection, same FerretDB connection: the count runs after the insert.
+      const count = raw.send({ count: collection, $db: dbName });
+      const reply = await raw.next();
+      assert.equal(reply.responseTo, count, 'the first reply answers the count');
+      assert.equal(reply.body.n, 1);
+    } finally {
+      raw.close();
+    }
+    assert.deepEqual(records.map((r) => r.commandName).sort(), ['count', 'endSessions', 'insert']);
   });
 
   test('connection counts per member', async () => {
