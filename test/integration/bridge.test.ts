@@ -483,6 +483,64 @@ describe('retry table', () => {
   });
 });
 
+describe('onPrimaryTransactionalWrite', () => {
+  const failPoint = (mode: unknown, data?: Document) => ({ configureFailPoint: 'onPrimaryTransactionalWrite', mode, ...(data ? { data } : {}) });
+
+  test('a batch cut after its first statement committed: the retry runs only the rest', async () => {
+    const b = await bridge();
+    const collection = freshCollection();
+    b.configureFailPoint(0, failPoint({ times: 1 }));
+    const statement = { insert: collection, documents: [{ _id: 1 }, { _id: 2 }], lsid: lsid(), txnNumber: Long.fromNumber(1) };
+    await assert.rejects(run(await connect(b.members[0]!), statement));
+    const c = await connect(b.members[0]!);
+    assert.equal(await countDocuments(c, collection), 1, 'the first statement committed before the connection closed');
+    const retried = await run(c, statement);
+    assert.equal(retried.n, 2);
+    assert.equal(retried.writeErrors, undefined);
+    assert.equal(await countDocuments(c, collection), 2);
+    assert.equal(b.retryTableHits(), 1);
+    // Without a txnNumber it is not a retryable write: the fail point does not apply.
+    b.configureFailPoint(0, failPoint('alwaysOn'));
+    assert.equal((await run(c, { insert: collection, documents: [{ _id: 3 }] })).n, 1);
+  });
+
+  test('failBeforeCommitExceptionCode: nothing commits; with closeConnection false the statement fails instead', async () => {
+    const b = await bridge();
+    const collection = freshCollection();
+    b.configureFailPoint(0, failPoint('alwaysOn', { failBeforeCommitExceptionCode: 1 }));
+    const statement = { insert: collection, documents: [{ _id: 1 }, { _id: 2 }], lsid: lsid(), txnNumber: Long.fromNumber(1) };
+    await assert.rejects(run(await connect(b.members[0]!), statement));
+    const c = await connect(b.members[0]!);
+    assert.equal(await countDocuments(c, collection), 0);
+    b.configureFailPoint(0, failPoint({ skip: 1 }, { failBeforeCommitExceptionCode: 1, closeConnection: false }));
+    const reply = await run(c, statement);
+    assert.equal(reply.n, 1);
+    assert.equal(reply.writeErrors?.[0]?.index, 1);
+    assert.equal(reply.writeErrors?.[0]?.code, 1);
+    assert.equal(await countDocuments(c, collection), 1);
+  });
+
+  test('findAndModify and an upsert committed on the first attempt: the retry gets the first reply', async () => {
+    const b = await bridge();
+    const collection = freshCollection();
+    const c = await connect(b.members[0]!);
+    await run(c, { insert: collection, documents: [{ _id: 1, x: 11 }] });
+    b.configureFailPoint(0, failPoint({ times: 2 }));
+    const findAndModify = { findAndModify: collection, query: { _id: 1 }, update: { $inc: { x: 1 } }, lsid: lsid(), txnNumber: Long.fromNumber(1) };
+    await assert.rejects(run(await connect(b.members[0]!), findAndModify));
+    const upsert = { update: collection, updates: [{ q: { _id: 2 }, u: { $inc: { x: 1 } }, upsert: true }], lsid: lsid(), txnNumber: Long.fromNumber(1) };
+    await assert.rejects(run(await connect(b.members[0]!), upsert));
+    const d = await connect(b.members[0]!);
+    assert.deepEqual((await run(d, findAndModify)).value, { _id: 1, x: 11 }, 'the pre-image of the first attempt');
+    const upserted = await run(d, upsert);
+    assert.equal(upserted.n, 1);
+    assert.deepEqual(upserted.upserted, [{ index: 0, _id: 2 }]);
+    assert.equal(b.retryTableHits(), 2);
+    const docs = await run(d, { find: collection, sort: { _id: 1 } });
+    assert.deepEqual(docs.cursor.firstBatch, [{ _id: 1, x: 12 }, { _id: 2, x: 1 }]);
+  });
+});
+
 describe('sessions and capture', () => {
   test('every command is captured with its reply; endSessions is answered and shows its lsids', async () => {
     const b = await bridge();
