@@ -657,6 +657,29 @@ describe('other topologies', () => {
   });
 });
 
+test('authentication passes through to FerretDB: hello reports the user\'s mechanisms, SCRAM runs on the connection\'s own socket', async () => {
+  const secured = await startTestServer({ user: { name: 'bridge-user', password: 'bridge-pw' } });
+  try {
+    const b = await startBridge({ backend: secured });
+    open.push(b);
+    const records: CommandRecord[] = [];
+    b.onCommand((r) => records.push(r));
+    const session = await dial(`mongodb://bridge-user:bridge-pw@${b.members.map((m) => m.address).join(',')}/?replicaSet=rs0&authSource=admin&serverSelectionTimeoutMS=5000`, { workers: 0 });
+    try {
+      await session.db(dbName).c('auth').insert({ a: 1 });
+      assert.equal(await session.db(dbName).c('auth').count(), 1);
+      await session.db(dbName).dropDatabase();
+    } finally {
+      await session.close();
+    }
+    const handshake = records.find((r) => r.command.saslSupportedMechs !== undefined);
+    assert.deepEqual(handshake?.reply?.saslSupportedMechs, ['SCRAM-SHA-1', 'SCRAM-SHA-256']);
+    assert.ok(records.some((r) => r.commandName === 'saslContinue' && r.reply?.ok === 1));
+  } finally {
+    await secured.stop();
+  }
+});
+
 test('the official driver (OP_QUERY handshake, streaming monitor) rides out a stepdown', async () => {
   const b = await bridge();
   const client = new MongoClient(b.uri, { serverSelectionTimeoutMS: 5000, heartbeatFrequencyMS: 500 });
