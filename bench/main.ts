@@ -32,7 +32,7 @@ import { formatTables } from './lib/table.js';
 import { describeTarget, evaluateTargets } from './lib/targets.js';
 import { cpuHeavyScenario, handlerScenario, runCpuHeavy, type CpuHeavyConfig } from './scenarios/cpu-heavy.js';
 import { PROBE_BSON, PROBE_CLONE, PROBE_SCENARIO, costScenario, runMainThreadCost, type MainThreadCostConfig } from './scenarios/main-thread-cost.js';
-import { MONITORING_SOCKETS, runSeed, seedScenario, type SeedConfig } from './scenarios/seed.js';
+import { runSeed, seedScenario, type SeedConfig } from './scenarios/seed.js';
 import { runSpecTasks, type SpecConfig } from './scenarios/spec-tasks.js';
 import { runWarmup, type WarmupConfig } from './scenarios/warmup.js';
 import { runWrites, writesScenario, type WritesConfig } from './scenarios/writes.js';
@@ -186,7 +186,6 @@ async function main(): Promise<void> {
     writesBusy: profile.writes.busyFractions,
     seedScenario: only.has('seed') ? seedScenario(profile.seed) : undefined,
     poolLimit: profile.seed.poolLimit,
-    monitoringSockets: MONITORING_SOCKETS,
   });
   console.log(formatTables(results.all));
   console.log('\ntargets (reported, not asserted):');

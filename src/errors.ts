@@ -128,16 +128,28 @@ export class InvalidDocumentError extends MgoError {
   }
 }
 
+export interface ServerErrorOptions extends MgoErrorOptions {
+  /** The reply's topologyVersion as it came (a document), for the SDAM error rules; not carried across threads. */
+  topologyVersion?: unknown;
+}
+
 /** A command the server answered with ok: 0. */
 export class ServerError extends MgoError {
   override name = 'ServerError';
   readonly serverCode: number;
   readonly codeName: string | undefined;
+  /**
+   * MongoDB 4.4+ puts its topologyVersion in state change errors: SDAM
+   * ignores such an error when the server's description is as new
+   * (src/cluster/sdam-errors.ts, isStaleError), in the thread it happened in.
+   */
+  readonly topologyVersion: unknown;
 
-  constructor(message: string, serverCode: number, codeName: string | undefined, options: MgoErrorOptions = {}) {
+  constructor(message: string, serverCode: number, codeName: string | undefined, options: ServerErrorOptions = {}) {
     super('ERR_SERVER', message, options);
     this.serverCode = serverCode;
     this.codeName = codeName;
+    this.topologyVersion = options.topologyVersion;
   }
 
   /** Builds the error from a command reply with ok: 0 (errmsg, code, codeName, errorLabels). */
@@ -146,7 +158,7 @@ export class ServerError extends MgoError {
     const serverCode = typeof reply.code === 'number' ? reply.code : 0;
     const codeName = typeof reply.codeName === 'string' ? reply.codeName : undefined;
     const labels = Array.isArray(reply.errorLabels) ? reply.errorLabels.filter((l): l is string => typeof l === 'string') : [];
-    return new ServerError(message, serverCode, codeName, { address, errorLabels: labels });
+    return new ServerError(message, serverCode, codeName, { address, errorLabels: labels, topologyVersion: reply.topologyVersion });
   }
 
   override toRecord(): ErrorRecord {

@@ -8,15 +8,25 @@
 // application errors and reconciles the set of Server objects with the
 // servers the description lists.
 import { Identities } from '../auth/identities.js';
-import { IncompatibleServerError, MgoError, NetworkError, ServerError, ServerSelectionError } from '../errors.js';
+import type { Document } from 'bson';
+import { AuthError, IncompatibleServerError, MgoError, NetworkError, ServerError, ServerSelectionError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { PermitSource } from '../pool/permits.js';
 import type { ReadPreference } from '../read-preference.js';
 import type { ResolvedOptions, ServerAddress } from '../uri/resolve.js';
 import type { CheckResult } from './monitor.js';
 import { Server } from './server.js';
-import { serverDescriptionFromHello, unknownServerDescription, type ServerDescription } from './server-description.js';
-import { applicationErrorDecision, checkErrorDecision, type ApplicationError } from './sdam-errors.js';
+import { parseTopologyVersion, serverDescriptionFromHello, unknownServerDescription, type ServerDescription } from './server-description.js';
+import {
+  applicationErrorDecision,
+  checkErrorDecision,
+  sdamErrorFromReply,
+  unknownReport,
+  type ApplicationError,
+  type ErrorDecision,
+  type ErrorStage,
+  type UnknownReport,
+} from './sdam-errors.js';
 import { seedTopology, updateTopology, type TopologyDescription } from './topology-description.js';
 import { pickServer, selectServers } from './server-selection.js';
 
@@ -33,6 +43,14 @@ export interface ClusterHooks {
    */
   monitoring?: 'internal' | 'external';
   requestCheck?(address: string): void;
+  /**
+   * External monitoring: an application error made a server Unknown here.
+   * `apply` carries the decision out in this cluster (the pool clear, the
+   * Unknown description) and must be called at once; the report goes to
+   * the process's monitor, which applies it process-wide, cancels or
+   * requests its check, and tells the other workers.
+   */
+  forwardUnknown?(report: UnknownReport, apply: () => void): void;
 }
 
 export interface SelectionCriteria {
@@ -106,30 +124,67 @@ export class Cluster {
 
   /**
    * SDAM "Error handling": an application operation failed on a connection
-   * of `generation` (which also makes errors from before a clear stale).
+   * of `generation` (which also makes errors from before a clear stale), in
+   * `stage`: 'operation' once the connection was established; for a dial
+   * that failed, 'handshake' (connecting or its hello) or 'authentication'.
    */
-  handleApplicationError(address: string, error: unknown, generation: number, maxWireVersion: number): void {
+  handleApplicationError(address: string, error: unknown, generation: number, maxWireVersion: number, stage: ErrorStage = 'operation'): void {
+    const sdamError = toApplicationError(error, stage, generation, maxWireVersion);
+    if (sdamError) this.handleError(address, sdamError, error);
+  }
+
+  /**
+   * SDAM "parseCommandResponse": a reply that said ok: 1 with a
+   * writeConcernError is checked as a command error would be (a "not
+   * writable primary" there is a state change too).
+   */
+  handleWriteConcernError(address: string, reply: Document, generation: number, maxWireVersion: number): void {
+    const found = sdamErrorFromReply(reply);
+    if (!found) return;
+    const { code, message, topologyVersion } = found;
+    this.handleError(address, { type: 'command', stage: 'operation', generation, maxWireVersion, code, message, topologyVersion }, new Error(message));
+  }
+
+  private handleError(address: string, sdamError: ApplicationError, cause: unknown): void {
     const server = this.servers.get(address);
-    const sdamError = server ? toApplicationError(error, generation, maxWireVersion) : undefined;
-    if (!server || !sdamError) return;
+    if (!server) return;
     const decision = applicationErrorDecision(this.description, address, sdamError, server.pool.generation);
     if (decision.ignored) return;
+    const apply = () => this.carryOut(server, decision, cause);
+    if (this.hooks.monitoring === 'external' && this.hooks.forwardUnknown && decision.markUnknown) {
+      this.hooks.forwardUnknown(unknownReport(server.address, decision), apply);
+    } else {
+      apply();
+    }
+  }
+
+  private carryOut(server: Server, decision: ErrorDecision, cause: unknown): void {
     // Clear before publishing the Unknown description, so that no selection
     // woken by the change checks out a socket of the old generation.
-    if (decision.clearPool) server.pool.clear({ cause: error, interruptInUseConnections: decision.interruptInUse });
+    if (decision.clearPool) server.pool.clear({ cause, interruptInUseConnections: decision.interruptInUse });
     if (decision.markUnknown && decision.description) this.apply(decision.description);
+    // With external monitoring the process's monitor does these, from the report.
+    if (this.hooks.monitoring === 'external' && this.hooks.forwardUnknown && decision.markUnknown) return;
+    if (decision.cancelCheck && this.hooks.monitoring !== 'external') server.monitor.cancelCheck();
     if (decision.requestImmediateCheck) this.requestCheck(server);
   }
 
   /**
    * A server description from the process's monitor (external monitoring):
-   * applied exactly as a check of our own would be.
+   * applied exactly as a check of our own would be. An Unknown description
+   * with an error clears the pool, unless `clearPool` is false (a state
+   * change error from a 4.2+ server: connections survive a stepdown).
    */
-  applyServerDescription(sd: ServerDescription): void {
+  applyServerDescription(sd: ServerDescription, clearPool = true): void {
     this.apply(sd); // may create the server
     const server = this.servers.get(sd.address);
     if (server && sd.type !== 'Unknown') server.pool.ready();
-    else if (server && sd.error !== undefined) server.pool.clear({ cause: new Error(sd.error) });
+    else if (server && sd.error !== undefined && clearPool) server.pool.clear({ cause: new Error(sd.error) });
+  }
+
+  /** The sockets of the server's monitor: its own (Monitor.connections), none with external monitoring. */
+  monitoringConnections(server: Server): number {
+    return this.hooks.monitoring === 'external' ? 0 : server.monitor.connections;
   }
 
   private requestCheck(server: Server): void {
@@ -247,12 +302,17 @@ export class Cluster {
 }
 
 /** Our errors in the shape the SDAM error rules read; undefined for errors SDAM ignores. */
-function toApplicationError(error: unknown, generation: number, maxWireVersion: number): ApplicationError | undefined {
-  const base = { stage: 'operation' as const, generation, maxWireVersion };
+function toApplicationError(error: unknown, stage: ErrorStage, generation: number, maxWireVersion: number): ApplicationError | undefined {
+  const base = { stage, generation, maxWireVersion };
   if (error instanceof NetworkError) {
-    return { ...base, type: error.isTimeout ? 'timeout' : 'network', message: error.message };
+    return { ...base, type: error.isTimeout ? 'timeout' : 'network', message: error.message, errorLabels: error.errorLabels };
   }
   if (error instanceof ServerError) {
+    const topologyVersion = parseTopologyVersion(error.topologyVersion);
+    return { ...base, type: 'command', code: error.serverCode, message: error.message, errorLabels: error.errorLabels, topologyVersion };
+  }
+  // A refusal of the authentication step (the server's, or the conversation's rules) is a command error there.
+  if (error instanceof AuthError && stage === 'authentication') {
     return { ...base, type: 'command', code: error.serverCode, message: error.message, errorLabels: error.errorLabels };
   }
   return undefined;

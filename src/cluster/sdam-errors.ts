@@ -4,7 +4,7 @@
 // SDAM reads in a command reply, and what the cluster must do about an
 // application error or a failed check. Pure, as topology-description.ts:
 // every function returns a decision; the cluster layer carries it out.
-import type { Document } from 'bson';
+import { ObjectId, type Document } from 'bson';
 import {
   compareTopologyVersion,
   normalizeAddress,
@@ -242,4 +242,49 @@ export function checkErrorDecision(previous: ServerDescription | undefined, type
     // "If this was a network error (a timeout is one) and the server was in a known state".
     checkAgainNow: type !== 'command' && wasKnown,
   });
+}
+
+// --- decisions that cross threads -------------------------------------------
+
+/** A topologyVersion as plain data (an ObjectId does not survive structured clone). */
+export interface PlainTopologyVersion {
+  readonly processId: string;
+  readonly counter: bigint;
+}
+
+export function plainTopologyVersion(tv: TopologyVersion | null): PlainTopologyVersion | null {
+  return tv === null ? null : { processId: tv.processId.toHexString(), counter: tv.counter };
+}
+
+export function topologyVersionOf(plain: PlainTopologyVersion | null | undefined): TopologyVersion | null {
+  return plain ? Object.freeze({ processId: ObjectId.createFromHexString(plain.processId), counter: plain.counter }) : null;
+}
+
+/**
+ * An application error that made a server Unknown in a worker, as the
+ * worker's cluster decided it (its own pool generation ruled out a stale
+ * one): what the process's monitor needs to do the same process-wide. Plain
+ * data: it crosses a MessagePort (src/worker/protocol.ts, UNKNOWN).
+ */
+export interface UnknownReport {
+  readonly address: string;
+  /** The error, stored in the Unknown description. */
+  readonly message: string;
+  /** The error's topologyVersion (state change errors from 4.4+): the main thread ignores the error if its description is as new. */
+  readonly topologyVersion: PlainTopologyVersion | null;
+  readonly clearPool: boolean;
+  readonly requestCheck: boolean;
+  readonly cancelCheck: boolean;
+}
+
+/** The report of a decision that marks a server Unknown. */
+export function unknownReport(address: string, decision: ErrorDecision): UnknownReport {
+  return {
+    address,
+    message: decision.description?.error ?? 'an operation failed',
+    topologyVersion: plainTopologyVersion(decision.description?.topologyVersion ?? null),
+    clearPool: decision.clearPool,
+    requestCheck: decision.requestImmediateCheck,
+    cancelCheck: decision.cancelCheck,
+  };
 }

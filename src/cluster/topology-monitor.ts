@@ -20,7 +20,7 @@ import { parseHost } from '../uri/connection-string.js';
 import type { ResolvedOptions, ServerAddress } from '../uri/resolve.js';
 import { Monitor, type CheckResult } from './monitor.js';
 import { serverDescriptionFromHello, unknownServerDescription, type ServerDescription } from './server-description.js';
-import { checkErrorDecision } from './sdam-errors.js';
+import { checkErrorDecision, isStaleError, topologyVersionOf, type PlainTopologyVersion, type UnknownReport } from './sdam-errors.js';
 import { seedTopology, updateTopology, type TopologyDescription } from './topology-description.js';
 
 /**
@@ -43,12 +43,18 @@ export interface CheckBroadcast {
   errorCode?: string;
   /** A failed check that timed out: in-use connections are interrupted too (CMAP). */
   interruptInUse?: boolean;
+  /** An application's state change error made the server Unknown: that error's topologyVersion, kept in the description. */
+  topologyVersion?: PlainTopologyVersion;
+  /** Unknown without a pool clear (a state change error from a 4.2+ server: connections survive a stepdown). */
+  keepPool?: boolean;
 }
 
 /** A check as a ServerDescription, in the receiving thread (its own clock and BSON classes). */
 export function describeCheck(check: CheckBroadcast): ServerDescription {
   const now = check.time - performance.timeOrigin;
-  if (check.hello === undefined) return unknownServerDescription(check.address, { message: check.error ?? 'check failed', code: check.errorCode }, now);
+  if (check.hello === undefined) {
+    return unknownServerDescription(check.address, { message: check.error ?? 'check failed', code: check.errorCode }, now, topologyVersionOf(check.topologyVersion));
+  }
   const hello = BSON.deserialize(check.hello);
   const extras = check.minRoundTripTimeMS === undefined ? {} : { minRoundTripTime: check.minRoundTripTimeMS };
   return serverDescriptionFromHello(check.address, hello, check.roundTripTimeMS ?? null, now, extras);
@@ -108,6 +114,36 @@ export class TopologyMonitor {
     this.apply(address, describeCheck(check), check, false);
     this.requestCheck(address);
     return check;
+  }
+
+  /**
+   * A worker's application error made a server Unknown there (SDAM "Error
+   * handling", decided by the worker's cluster: UnknownReport). The process
+   * follows unless its own description is as new as the error's
+   * topologyVersion (then the error is stale here, and the newer state is
+   * already on its way to that worker); the monitor's check is cancelled
+   * (network errors) or requested at once (state change errors) as the
+   * decision says. Returns the check for the caller to send to the other
+   * workers (not broadcast from here), or undefined when ignored.
+   */
+  applicationError(report: UnknownReport): CheckBroadcast | undefined {
+    const { address } = report;
+    if (this.closed || !this.description.servers.has(address)) return undefined;
+    const topologyVersion = topologyVersionOf(report.topologyVersion);
+    if (isStaleError(this.description, address, { generation: 0, topologyVersion }, 0)) return undefined;
+    const check: CheckBroadcast = { address, time: performance.timeOrigin + performance.now(), error: report.message, interruptInUse: false };
+    if (report.topologyVersion) check.topologyVersion = report.topologyVersion;
+    if (!report.clearPool) check.keepPool = true;
+    this.apply(address, describeCheck(check), check, false);
+    const monitor = this.monitors.get(address);
+    if (report.cancelCheck) monitor?.cancelCheck();
+    if (report.requestCheck) monitor?.requestCheck();
+    return check;
+  }
+
+  /** The sockets the monitor of `address` holds (Monitor.connections); 0 for a server it does not monitor. */
+  monitoringConnections(address: string): number {
+    return this.monitors.get(address)?.connections ?? 0;
   }
 
   /** The last check of every listed server, oldest first: what a starting worker replays. */

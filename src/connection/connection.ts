@@ -121,6 +121,19 @@ function nextRequestId(): number {
 
 const DEFAULT_KEEPALIVE_DELAY_MS = 120_000;
 
+/** Errors raised by the authentication step of a handshake (see failedInAuthentication). */
+const authenticationFailures = new WeakSet<object>();
+
+/**
+ * Whether a dial failed in its authentication step rather than in the
+ * connection or its hello: SDAM "Network error when reading or writing"
+ * treats the two apart (a network error authenticating marks the server
+ * Unknown, one connecting or in the hello does not).
+ */
+export function failedInAuthentication(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && authenticationFailures.has(error);
+}
+
 /**
  * How many ids of unacknowledged (moreToCome) requests a connection
  * remembers. MongoDB never answers them; FerretDB 1.24 does, against the
@@ -466,7 +479,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.limits = result;
     this.compressorInUse = negotiateCompressor(this.offeredCompressors, reply.compression);
     this.reader.maxMessageSizeBytes = result.maxMessageSizeBytes;
-    if (authenticator) await authenticator.finish(this, reply);
+    if (authenticator) {
+      try {
+        await authenticator.finish(this, reply);
+      } catch (err) {
+        if (typeof err === 'object' && err !== null) authenticationFailures.add(err);
+        throw err;
+      }
+    }
     if (this.currentState === 'handshaking') this.currentState = 'ready';
   }
 

@@ -31,6 +31,14 @@ export interface PoolStats {
 /** One server's pool statistics, as a router reports them (summed over its workers in worker mode). */
 export interface ServerStats extends PoolStats {
   address: string;
+  /**
+   * Sockets the process's monitor of this server holds or is dialing, not
+   * counted in `open` nor against maxPoolSize (server monitoring spec): 1
+   * while polling, 2 while streaming (the RTT monitor's own), 0 while it
+   * has none. One monitor per server per process: in worker mode it is the
+   * main thread's, and a worker's own figure is 0.
+   */
+  monitoringConnections: number;
 }
 
 /** The cumulative half of PoolStats. */

@@ -1,14 +1,14 @@
 // The Router that runs the cluster and its pools in the calling thread:
 // `workers: 0`, and the single-thread baseline every benchmark compares
 // against. The worker router runs this same cluster code inside each worker.
-import type { Document } from 'bson';
+import { BSON, type Document } from 'bson';
 import type { Credential } from '../auth/credential.js';
 import { Cluster, type ClusterHooks } from '../cluster/cluster.js';
 import type { Server } from '../cluster/server.js';
 import { commonLimits, type ServerDescription } from '../cluster/server-description.js';
 import { sessionSupportOf, type SessionSupport } from '../cluster/topology-description.js';
 import { readPreferenceForCommand } from '../cluster/server-selection.js';
-import type { Connection } from '../connection/connection.js';
+import { failedInAuthentication, type Connection } from '../connection/connection.js';
 import { MgoError, NetworkError, ServerError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { ClearOptions } from '../pool/pool.js';
@@ -17,6 +17,7 @@ import type { ReadPreference } from '../read-preference.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
 import { Lifecycle } from '../util/lifecycle.js';
 import type { WireLimits } from '../wire/constants.js';
+import { replyHasField } from '../wire/reply-status.js';
 import { routerClosedError as closedError, type Reservation, type Router, type RouterReply, type RouterRequest } from './router.js';
 
 class HeldSocket implements Reservation {
@@ -35,8 +36,18 @@ class HeldSocket implements Reservation {
   }
 }
 
-/** What run() and runRaw() do with the socket the shared path found: send the command, read the reply their way. */
-type Send<T> = (connection: Connection, command: Document, address: string) => Promise<T>;
+/**
+ * What run() and runRaw() do with the socket the shared path found: send
+ * the command, read the reply their way; and hand back the reply decoded
+ * when it carries a writeConcernError, for the SDAM error rules.
+ */
+type Send<T> = (connection: Connection, command: Document, address: string) => Promise<Sent<T>>;
+interface Sent<T> {
+  result: T;
+  writeConcernError: Document | undefined;
+}
+
+const WRITE_CONCERN_ERROR = 'writeConcernError';
 
 /** How a worker runs a LocalRouter: the cluster's hooks, plus word of reserved sockets dying. */
 export interface LocalRouterHooks extends ClusterHooks {
@@ -94,10 +105,10 @@ export class LocalRouter implements Router {
   run(request: RouterRequest): Promise<RouterReply> {
     const options = { sequences: request.sequences, moreToCome: request.moreToCome, deserialize: request.deserialize };
     return this.lifecycle.run(() =>
-      this.execute(request, request.reservation?.id, async (connection, command, address) => ({
-        reply: await connection.command(request.db, command, options),
-        address,
-      })),
+      this.execute(request, request.reservation?.id, async (connection, command, address) => {
+        const reply = await connection.command(request.db, command, options);
+        return { result: { reply, address }, writeConcernError: reply.writeConcernError !== undefined ? reply : undefined };
+      }),
     );
   }
 
@@ -109,17 +120,19 @@ export class LocalRouter implements Router {
   runRaw(request: RawRouterRequest): Promise<RawRouterReply> {
     const options = { sequences: request.sequences, moreToCome: request.moreToCome };
     return this.lifecycle.run(() =>
-      this.execute(request, request.reservationId, async (connection, command, address) => ({
-        body: await connection.commandBytes(request.db, command, options),
-        address,
-      })),
+      this.execute(request, request.reservationId, async (connection, command, address) => {
+        const body = await connection.commandBytes(request.db, command, options);
+        // Decoded only in the rare reply that has one (SDAM reads its code).
+        const writeConcernError = body !== undefined && replyHasField(body, WRITE_CONCERN_ERROR) ? BSON.deserialize(body) : undefined;
+        return { result: { body, address }, writeConcernError };
+      }),
     );
   }
 
   async reserve(readPreference: ReadPreference, identity = this.dialIdentity): Promise<Reservation> {
     if (!this.lifecycle.isOpen) throw closedError();
     const server = await this.cluster.selectServer({ readPreference });
-    const connection = await server.pool.checkOut({ identity });
+    const connection = await this.checkOut(server, identity);
     const type = this.cluster.topology.servers.get(server.address)?.type;
     const writable = type === 'RSPrimary' || type === 'Standalone' || type === 'Mongos' || type === 'LoadBalancer';
     const socket = new HeldSocket(++this.lastReservationId, server, connection, writable);
@@ -178,7 +191,11 @@ export class LocalRouter implements Router {
   }
 
   stats(): ServerStats[] {
-    return this.cluster.allServers().map((server) => ({ address: server.address, ...server.pool.stats() }));
+    return this.cluster.allServers().map((server) => ({
+      address: server.address,
+      ...server.pool.stats(),
+      monitoringConnections: this.cluster.monitoringConnections(server),
+    }));
   }
 
   onPoolEvent(listener: (event: PoolEvent) => void): () => void {
@@ -188,9 +205,9 @@ export class LocalRouter implements Router {
 
   // ------------------------------------------ what a worker's runtime drives
 
-  /** A server description from the process's monitor (external monitoring), applied as a check of our own would be. */
-  applyServerDescription(sd: ServerDescription): void {
-    this.cluster.applyServerDescription(sd);
+  /** A server description from the process's monitor (external monitoring), applied as a check of our own would be (clearPool: Cluster.applyServerDescription). */
+  applyServerDescription(sd: ServerDescription, clearPool = true): void {
+    this.cluster.applyServerDescription(sd, clearPool);
   }
 
   /** Clears the pool of the server at `address`, if it is part of the cluster. */
@@ -241,7 +258,7 @@ export class LocalRouter implements Router {
     const server = request.address
       ? this.serverAt(request.address)
       : await this.cluster.selectServer({ readPreference: request.readPreference, forWrite: request.write });
-    const connection = await server.pool.checkOut({ identity: request.identity ?? this.dialIdentity });
+    const connection = await this.checkOut(server, request.identity ?? this.dialIdentity);
     try {
       return await this.sendOn(server, connection, request, send);
     } finally {
@@ -251,12 +268,36 @@ export class LocalRouter implements Router {
 
   private async sendOn<T>(server: Server, connection: Connection, request: RawRouterRequest, send: Send<T>): Promise<T> {
     const command = request.write ? request.command : this.withReadPreference(server, request.command, request.readPreference);
+    let sent: Sent<T>;
     try {
-      return await send(connection, command, server.address);
+      sent = await send(connection, command, server.address);
     } catch (err) {
       if (err instanceof NetworkError || err instanceof ServerError) {
         this.cluster.handleApplicationError(server.address, err, connection.generation, connection.hello.maxWireVersion);
       }
+      throw err;
+    }
+    if (sent.writeConcernError) this.cluster.handleWriteConcernError(server.address, sent.writeConcernError, connection.generation, connection.hello.maxWireVersion);
+    return sent.result;
+  }
+
+  /**
+   * A socket from the server's pool. A dial that fails runs SDAM's rules
+   * for handshake errors ("MongoDB Handshake errors"; "Network error when
+   * reading or writing", before the handshake completes): a command error
+   * in the hello, or any error authenticating, marks the server Unknown and
+   * clears its pool; a network error connecting or in the hello changes
+   * nothing. Authentication counts only as the dial-time credential: a
+   * session's own login() with a wrong password is that user's error, not
+   * the server's state, and must not clear everyone's sockets.
+   */
+  private async checkOut(server: Server, identity: number): Promise<Connection> {
+    const generation = server.pool.generation;
+    try {
+      return await server.pool.checkOut({ identity });
+    } catch (err) {
+      const stage = failedInAuthentication(err) ? 'authentication' : 'handshake';
+      if (stage === 'handshake' || identity === this.dialIdentity) this.cluster.handleApplicationError(server.address, err, generation, 0, stage);
       throw err;
     }
   }

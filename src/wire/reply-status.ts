@@ -30,3 +30,18 @@ export function replyIsOk(bytes: Uint8Array): boolean {
   });
   return ok === 1;
 }
+
+/**
+ * Whether the reply document has a top-level field named `name` (ASCII),
+ * read from its bytes in the same walk (a writeConcernError in an ok: 1
+ * reply: SDAM's error rules read it, and only then is the reply decoded).
+ */
+export function replyHasField(bytes: Uint8Array, name: string): boolean {
+  let found = false;
+  walkTopLevel(bytes, (_type, nameAt) => {
+    for (let i = 0; i < name.length; i++) if (bytes[nameAt + i] !== name.charCodeAt(i)) return false;
+    found = bytes[nameAt + name.length] === 0;
+    return found;
+  });
+  return found;
+}

@@ -21,6 +21,8 @@
 //                                             (src/pool/stats.ts) over the control plane
 //   errors                    worker -> main  ErrorRecord (src/errors.ts, re-exported here),
 //                                             in FAILED messages
+//   SDAM error decisions      worker -> main  UnknownReport (src/cluster/sdam-errors.ts,
+//                                             re-exported here), in UNKNOWN messages
 //   documents                 both ways       BSON bytes, exact-size and transferred (below)
 //   credentials               main -> worker  Credential (src/auth/credential.ts): the dial-time
 //                                             one in WorkerConfig.options.credentials, those
@@ -84,8 +86,10 @@
 //     [DEAD, reservation]             a reserved socket closed while held
 //     [STATS, [address, ...PoolStats values in STAT_KEYS order][]]
 //     [EVENT, PoolEvent]              only while the main thread asked for them
-//     [CLEARED, address, interruptInUse, message]   this worker cleared a pool
+//     [CLEARED, address, interruptInUse, message]   this worker cleared a pool (other than for UNKNOWN)
 //     [CHECK, address]                this worker asks for an immediate check
+//     [UNKNOWN, UnknownReport]        an application error made a server Unknown in this
+//                                     worker (and cleared its pool if the report says so)
 //
 // Commands. The main thread serializes the command once (encodeRun); the
 // worker reads it back with promoteValues off (PAYLOAD_DESERIALIZE), so that
@@ -124,6 +128,7 @@ import type { DeserializeOptions, Document } from 'bson';
 import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8';
 import type { Credential } from '../auth/credential.js';
 import type { CheckBroadcast } from '../cluster/topology-monitor.js';
+import type { UnknownReport } from '../cluster/sdam-errors.js';
 import { InvalidDocumentError, MgoError, fromErrorRecord, type ErrorRecord } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { PoolStats, ServerStats } from '../pool/stats.js';
@@ -133,7 +138,7 @@ import { classifySerializeError, concatBytes, serializeRaw, type EncodedSequence
 import type { OutgoingSequence } from '../wire/op-msg.js';
 import { fromTypedClone, toTypedClone, type TypedClone } from './typed-clone.js';
 
-export type { CheckBroadcast, ErrorRecord, PoolEvent };
+export type { CheckBroadcast, ErrorRecord, PoolEvent, UnknownReport };
 
 // ------------------------------------------------------------- start task
 
@@ -204,6 +209,7 @@ export const EVENT = 5;
 export const CLEARED = 6;
 export const CHECK = 7;
 export const DECODED = 8;
+export const UNKNOWN = 9;
 
 /** RUN flags. */
 export const WRITE = 1;
@@ -241,7 +247,8 @@ export type StatsMessage = [kind: typeof STATS, stats: StatsRow[]];
 export type EventMessage = [kind: typeof EVENT, event: PoolEvent];
 export type ClearedMessage = [kind: typeof CLEARED, address: string, interruptInUse: boolean, message: string];
 export type CheckMessage = [kind: typeof CHECK, address: string];
-export type FromWorker = ReplyMessage | FailedMessage | ReservedMessage | DeadMessage | StatsMessage | EventMessage | ClearedMessage | CheckMessage;
+export type UnknownMessage = [kind: typeof UNKNOWN, report: UnknownReport];
+export type FromWorker = ReplyMessage | FailedMessage | ReservedMessage | DeadMessage | StatsMessage | EventMessage | ClearedMessage | CheckMessage | UnknownMessage;
 
 // ---------------------------------------------------------------- batches
 
@@ -523,8 +530,9 @@ export function statsToRow(stats: ServerStats): StatsRow {
   return row;
 }
 
+/** A worker's row: its monitoring is the main thread's (monitoringConnections 0 here; WorkerRouter.stats() fills it in). */
 export function rowToStats(row: StatsRow): ServerStats {
-  const stats = { address: row[0] } as ServerStats;
+  const stats = { address: row[0], monitoringConnections: 0 } as ServerStats;
   STAT_KEYS.forEach((key, i) => (stats[key] = row[i + 1] as number));
   return stats;
 }

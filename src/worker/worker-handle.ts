@@ -25,6 +25,7 @@ import { FairDrain } from '../util/fair-drain.js';
 import {
   CHECK,
   CLEARED,
+  UNKNOWN,
   DEAD,
   DECODED,
   EVENT,
@@ -44,6 +45,7 @@ import {
   type ReservedMessage,
   type StatsRow,
   type ToWorker,
+  type UnknownReport,
   type WorkerConfig,
   type WorkerInit,
   type WorkerStarted,
@@ -73,6 +75,8 @@ export interface WorkerHost {
   poolEvent(event: PoolEvent): void;
   poolCleared(worker: WorkerHandle, address: string, interruptInUse: boolean, message: string): void;
   checkRequested(address: string): void;
+  /** An application error made a server Unknown in the worker (SDAM "Error handling"). */
+  markedUnknown(worker: WorkerHandle, report: UnknownReport): void;
   /** The worker's pools changed (its STATS arrived): a socket may be idle or a permit free now. */
   poolsChanged(worker: WorkerHandle): void;
 }
@@ -475,6 +479,9 @@ export class WorkerHandle {
           break;
         case CHECK:
           this.host.checkRequested(message[1]);
+          break;
+        case UNKNOWN:
+          this.host.markedUnknown(this, message[1]);
           break;
       }
     }

@@ -65,6 +65,7 @@ import {
   encodeRun,
   type EncodedRun,
   type ToWorker,
+  type UnknownReport,
   type WorkerConfig,
 } from './protocol.js';
 import type { SliceStats } from '../util/fair-drain.js';
@@ -139,8 +140,7 @@ export class WorkerRouter implements Router, WorkerHost {
     this.monitor = new TopologyMonitor(options, {
       onCheck: (check) => {
         this.broadcast([TOPOLOGY, check]);
-        this.targets.clear();
-        this.placement.retarget();
+        this.topologyChanged();
       },
       onServersAdded: (addresses) => {
         this.broadcast([
@@ -241,8 +241,9 @@ export class WorkerRouter implements Router, WorkerHost {
         for (const key of STAT_KEYS) sum[key] = key === 'maxOpen' ? Math.max(sum[key], stats[key]) : sum[key] + stats[key];
       }
     }
-    // Reservations that waited on this thread (placement.ts) waited for a pool's connection too.
     for (const [address, sum] of sums) {
+      sum.monitoringConnections = this.monitor.monitoringConnections(address);
+      // Reservations that waited on this thread (placement.ts) waited for a pool's connection too.
       const parked = this.placement.waitsOf(address);
       if (parked === undefined) continue;
       sum.waitCount += parked.waitCount;
@@ -342,10 +343,25 @@ export class WorkerRouter implements Router, WorkerHost {
   poolCleared(origin: WorkerHandle, address: string, interruptInUse: boolean, message: string): void {
     const check = this.monitor.markUnknown(address, message, interruptInUse);
     for (const worker of this.workers) if (worker !== origin) worker.post([TOPOLOGY, check]);
+    this.topologyChanged();
   }
 
   checkRequested(address: string): void {
     this.monitor.requestCheck(address);
+  }
+
+  /** A worker's application error made a server Unknown there: the process follows (unless stale here), and so do the other workers. */
+  markedUnknown(origin: WorkerHandle, report: UnknownReport): void {
+    const check = this.monitor.applicationError(report);
+    if (!check) return;
+    for (const worker of this.workers) if (worker !== origin) worker.post([TOPOLOGY, check]);
+    this.topologyChanged();
+  }
+
+  /** The process's description changed: the servers cached per read preference are chosen again. */
+  private topologyChanged(): void {
+    this.targets.clear();
+    this.placement.retarget();
   }
 
   // ----------------------------------------------------------- dispatch

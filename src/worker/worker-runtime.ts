@@ -22,6 +22,7 @@ import { FairDrain } from '../util/fair-drain.js';
 import {
   CHECK,
   CLEARED,
+  UNKNOWN,
   DEAD,
   EVENT,
   EVENTS,
@@ -49,6 +50,7 @@ import {
   type RunMessage,
   type StatsRow,
   type ToWorker,
+  type UnknownReport,
   type WorkerConfig,
   type WorkerControl,
   type WorkerInit,
@@ -97,6 +99,7 @@ export class WorkerRuntime implements WorkerControl {
       permits: (address) => runtime.permitsFor(address),
       dialSlots: (address) => runtime.dialSlotsFor(address),
       requestCheck: (address) => runtime.askForCheck(address),
+      forwardUnknown: (report, apply) => runtime.forwardUnknown(report, apply),
       onReservationDead: (id) => runtime.outbox.push([DEAD, id]),
     });
     runtime.router.onPoolEvent((event) => runtime.onPoolEvent(event));
@@ -242,8 +245,20 @@ export class WorkerRuntime implements WorkerControl {
     this.remotely(() => {
       // A check that timed out interrupts in-use connections too (CMAP).
       if (check.interruptInUse) this.router.clearPool(check.address, { interruptInUseConnections: true, cause: new Error(check.error) });
-      this.router.applyServerDescription(describeCheck(check));
+      this.router.applyServerDescription(describeCheck(check), !check.keepPool);
     });
+  }
+
+  /**
+   * An application error made a server Unknown here (Cluster.forwardUnknown):
+   * applied at once, and reported whole to the main thread, which applies
+   * it process-wide; the pool clear it may make is part of the report, not
+   * a CLEARED of its own.
+   */
+  private forwardUnknown(report: UnknownReport, apply: () => void): void {
+    this.remotely(apply);
+    if (report.clearPool) this.bumpGeneration(report.address);
+    this.outbox.push([UNKNOWN, report]);
   }
 
   private remotely(apply: () => void): void {
@@ -262,10 +277,14 @@ export class WorkerRuntime implements WorkerControl {
     if (event.type === 'ConnectionPoolCleared' && !this.applyingRemote) {
       const message = `the pool for ${event.address} was cleared in ${this.name} after an operation failed`;
       this.outbox.push([CLEARED, event.address, event.interruptInUseConnections, message]);
-      // The process-wide generation of that server's pools (layout.ts).
-      const slot = this.slots.get(event.address);
-      if (slot !== undefined) this.coordinator.bumpGeneration(slot);
+      this.bumpGeneration(event.address);
     }
+  }
+
+  /** The process-wide generation of that server's pools (layout.ts), after a clear made here. */
+  private bumpGeneration(address: string): void {
+    const slot = this.slots.get(address);
+    if (slot !== undefined) this.coordinator.bumpGeneration(slot);
   }
 
   /** Stats ride along with each batch, when they changed since the last one sent. */

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as BSON from 'bson';
 import { Binary, Decimal128, Double, Int32, Long, MinKey, ObjectId, Timestamp, type Document } from 'bson';
 import { MalformedBSONError } from '../../../src/wire/bson.js';
-import { replyIsOk } from '../../../src/wire/reply-status.js';
+import { replyHasField, replyIsOk } from '../../../src/wire/reply-status.js';
 
 test('replyIsOk reads ok in place as Connection.command() does', () => {
   const ok = (doc: Document) => replyIsOk(BSON.serialize(doc));
@@ -43,4 +43,13 @@ test('replyIsOk reads ok in place as Connection.command() does', () => {
   const corrupt = new Uint8Array(bytes);
   corrupt[4] = 0x42; // unknown type byte
   assert.throws(() => replyIsOk(corrupt), MalformedBSONError);
+});
+
+test('replyHasField finds a top-level field by its whole name, never a nested one or a prefix', () => {
+  const has = (doc: Document) => replyHasField(BSON.serialize(doc), 'writeConcernError');
+  assert.equal(has({ ok: 1, n: 1, writeConcernError: { code: 64, errmsg: 'waiting for replication timed out' } }), true);
+  assert.equal(has({ ok: 1, n: 1 }), false);
+  assert.equal(has({ ok: 1, writeErrors: [{ index: 0, writeConcernError: {} }] }), false, 'nested');
+  assert.equal(has({ ok: 1, writeConcern: {} }), false, 'a prefix of the name');
+  assert.equal(has({ ok: 1, writeConcernErrors: {} }), false, 'a longer name');
 });

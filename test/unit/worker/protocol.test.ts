@@ -252,8 +252,8 @@ describe('error records', () => {
 });
 
 describe('stats rows', () => {
-  test('round trip, and change detection', () => {
-    const stats = { address: 'h:1', maxOpen: 20, open: 3, inUse: 2, idle: 1, connecting: 0, waitCount: 4, waitDurationMS: 1.5, timeouts: 0, idleClosed: 1, lifetimeClosed: 0, errorClosed: 2 };
+  test('round trip (a worker monitors nothing: monitoringConnections 0), and change detection', () => {
+    const stats = { address: 'h:1', maxOpen: 20, open: 3, inUse: 2, idle: 1, connecting: 0, waitCount: 4, waitDurationMS: 1.5, timeouts: 0, idleClosed: 1, lifetimeClosed: 0, errorClosed: 2, monitoringConnections: 0 };
     const row = statsToRow(stats);
     assert.equal(row.length, 1 + STAT_KEYS.length);
     assert.deepEqual(rowToStats(row), stats);
