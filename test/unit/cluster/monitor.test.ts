@@ -210,14 +210,26 @@ describe('Monitor, streaming protocol', () => {
     assert.equal(monitor.connections, 0);
   });
 
-  test('serverMonitoringMode=poll polls a server that could stream', { timeout: 20_000 }, async () => {
-    const { server, monitor, awaiting, nextResult } = await streamingSetup({ heartbeatFrequencyMS: 100, serverMonitoringMode: 'poll' });
-    monitor.start();
-    for (let i = 0; i < 3; i++) assert.equal(counterOf(await nextResult()), 1);
-    assert.equal(awaiting.length, 0);
-    assert.equal(monitor.connections, 1);
-    assert.equal(server.connections.length, 1);
-    monitor.close();
+  test('serverMonitoringMode=poll polls a server that could stream; so does auto on a FaaS platform', { timeout: 20_000 }, async () => {
+    for (const mode of ['poll', 'auto'] as const) {
+      // The handshake spec's detection, read when the monitor is made.
+      const saved = process.env.AWS_LAMBDA_RUNTIME_API;
+      if (mode === 'auto') process.env.AWS_LAMBDA_RUNTIME_API = '127.0.0.1:9001';
+      let setup: StreamingSetup;
+      try {
+        setup = await streamingSetup({ heartbeatFrequencyMS: 100, serverMonitoringMode: mode });
+      } finally {
+        if (saved === undefined) delete process.env.AWS_LAMBDA_RUNTIME_API;
+        else process.env.AWS_LAMBDA_RUNTIME_API = saved;
+      }
+      const { server, monitor, awaiting, nextResult } = setup;
+      monitor.start();
+      for (let i = 0; i < 3; i++) assert.equal(counterOf(await nextResult()), 1);
+      assert.equal(awaiting.length, 0, mode);
+      assert.equal(monitor.connections, 1);
+      assert.equal(server.connections.length, 1);
+      monitor.close();
+    }
   });
 
   test('the RTT monitor measures on a connection of its own; the stream’s waits are never RTT samples', { timeout: 20_000 }, async () => {

@@ -11,13 +11,14 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Long, ObjectId, type Document } from 'bson';
-import { NetworkError, ServerError } from '../../../src/errors.js';
+import { AuthError, NetworkError, ServerError } from '../../../src/errors.js';
 import { PRIMARY } from '../../../src/read-preference.js';
 import { LocalRouter } from '../../../src/router/local-router.js';
 import type { Router } from '../../../src/router/router.js';
 import { resolveOptions } from '../../../src/uri/resolve.js';
 import { WorkerRouter } from '../../../src/worker/worker-router.js';
 import { defaultHello, startFakeServer, type FakeConnection, type FakeServer, type ReceivedCommand } from '../../fixtures/fake-server.js';
+import { ScramServer, startScramFakeServer } from '../../fixtures/scram-server.js';
 import { waitFor } from '../../fixtures/wait.js';
 
 const servers: FakeServer[] = [];
@@ -252,6 +253,41 @@ describe('application errors at run time (SDAM "Error handling")', () => {
         await ping(router);
         await router.close();
       }
+    });
+
+    test(`workers ${workers}: errors authenticating as the dial-time user mark the server Unknown; a session's own login() with a wrong password does not`, { timeout: 30_000 }, async () => {
+      let dropSasl = false;
+      const server = await startScramFakeServer(new ScramServer({ users: [{ username: 'alice', password: 'right' }] }), {
+        onCommand: (name, socket) => {
+          if (!dropSasl || name !== 'saslContinue') return false;
+          socket.destroy();
+          return true;
+        },
+      });
+      servers.push(server);
+      const base = `${server.address}/?directConnection=true&heartbeatFrequencyMS=60000&serverSelectionTimeoutMS=3000&authMechanism=SCRAM-SHA-256`;
+      const router = await routerFor(`mongodb://alice:right@${base}`, workers);
+      await waitFor('known', () => router.liveServers().length === 1, 5_000);
+
+      // Someone else's login() with a wrong password: that user's error, the server stays known.
+      const impostor = (await resolveOptions(`mongodb://alice:wrong@${base}`)).credentials!;
+      const identity = router.login(impostor);
+      await assert.rejects(router.run({ db: 'admin', command: { ping: 1 }, readPreference: PRIMARY, identity }), AuthError);
+      assert.deepEqual(router.liveServers(), [server.address]);
+
+      // The dial-time user's socket loses its connection while authenticating: Unknown (SDAM "Network error when reading or writing").
+      dropSasl = true;
+      await assert.rejects(ping(router), NetworkError);
+      assert.deepEqual(router.liveServers(), []);
+      dropSasl = false;
+      await ping(router);
+      assert.deepEqual(router.liveServers(), [server.address]);
+
+      // The dial-time credential itself refused (a wrong password in the URL): Unknown too.
+      const wrong = await routerFor(`mongodb://alice:wrong@${base}`, workers);
+      await waitFor('known', () => wrong.liveServers().length === 1, 5_000);
+      await assert.rejects(ping(wrong), AuthError);
+      assert.deepEqual(wrong.liveServers(), []);
     });
   }
 });
