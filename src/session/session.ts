@@ -26,6 +26,7 @@ import { deadline } from '../util/deadline.js';
 import { checkFraction, checkInteger } from './arguments.js';
 import { BuildInfo } from './build-info.js';
 import { Database, runCommand } from './database.js';
+import { stateChangeErrorKind } from '../cluster/sdam-errors.js';
 import type { SessionSupport } from '../cluster/topology-description.js';
 import { QueryError } from './errors.js';
 import { INTERNAL, type Operation, type SessionInternals } from './internal.js';
@@ -631,8 +632,12 @@ export class Session {
         return new NetworkError('ERR_NETWORK_TIMEOUT', `no reply from ${where} within the session's socket timeout (${timeoutMS} ms)`, { address: socket?.address ?? request.address });
       });
     } catch (err) {
-      // Never keep a socket that failed: the next operation (or the retry) reserves another.
-      if (socket && (socket.dead || err instanceof NetworkError)) this.#dropSocket(socket);
+      // Never keep a socket that failed, nor one whose server stepped down or
+      // is recovering (4.2+ servers keep connections open across a
+      // stepdown): the next operation, or the retry, reserves another.
+      if (socket && (socket.dead || err instanceof NetworkError || (err instanceof ServerError && stateChangeErrorKind(err.serverCode, err.message) !== null))) {
+        this.#dropSocket(socket);
+      }
       if (err instanceof ServerError && !(err instanceof QueryError)) throw QueryError.fromServerError(err);
       throw err;
     }

@@ -221,6 +221,16 @@ describe('retryable writes', () => {
     assert.equal(router.commands('update').length, 4);
   });
 
+  test('a Strong session whose primary stepped down retries on a newly reserved socket, not the old one', async () => {
+    const { router, session } = setup();
+    session.setMode(Mode.Strong, true);
+    router.failNext(steppedDown(), (r) => 'insert' in r.command);
+    await session.db('d').c('c').insert({ a: 1 });
+    const [first, retry] = router.requestsNamed('insert');
+    assert.notEqual(first!.reservation!.id, retry!.reservation!.id);
+    assert.ok(router.releases.includes(first!.reservation!.id), 'the stepped-down socket was given back');
+  });
+
   test('a write error is not retried (it is the outcome)', async () => {
     const { router, c } = setup();
     router.on('insert', () => ({ n: 0, writeErrors: [{ index: 0, code: 11000, errmsg: 'E11000 duplicate key' }] }));
