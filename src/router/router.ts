@@ -38,6 +38,12 @@ export interface RouterRequest {
    * a router may transfer them to another thread, detaching them here.
    */
   sequences?: readonly OutgoingSequence[];
+  /**
+   * The caller may run this request again with the same sequences (a
+   * retryable write): a router must leave their bytes usable here (copy,
+   * not transfer).
+   */
+  retainSequences?: boolean;
   /** Unacknowledged (w:0): resolved once written, with { ok: 1 }. */
   moreToCome?: boolean;
   /** Which server may run it; ignored when `reservation` or `address` is given. */

@@ -559,11 +559,11 @@ export class Session {
       if (retry && write) command.txnNumber = serverSession.nextTxnNumber();
     }
     try {
-      if (!retry) return await this.#attempt(operation, command);
+      if (!retry) return await this.#attempt(operation, command, false);
       // What to report if the retry has nothing better to say: the first attempt's outcome.
       let first: () => RouterReply;
       try {
-        const result = await this.#attempt(operation, command);
+        const result = await this.#attempt(operation, command, true);
         if (!write || !hasRetryableWriteConcernError(result.reply, support)) return result;
         first = () => result;
       } catch (err) {
@@ -594,7 +594,7 @@ export class Session {
   async #retry(operation: Operation, command: Document, first: () => RouterReply, writeSupport: SessionSupport | undefined): Promise<RouterReply> {
     try {
       this.#checkOpen(String(Object.keys(operation.command)[0] ?? 'command'));
-      return await this.#attempt(operation, command);
+      return await this.#attempt(operation, command, false);
     } catch (err) {
       if (err instanceof MgoError && (err.hasErrorLabel(NO_WRITES_PERFORMED) || err.code === 'ERR_SERVER_SELECTION' || err.code === 'ERR_SESSION_CLOSED')) {
         return first();
@@ -604,10 +604,17 @@ export class Session {
     }
   }
 
-  /** One attempt of an operation: its socket (reserved, or routed by read preference) and one router.run(). */
-  async #attempt(operation: Operation, command: Document): Promise<RouterReply> {
+  /**
+   * One attempt of an operation: its socket (reserved, or routed by read
+   * preference) and one router.run(). `again`: a retry may follow, so the
+   * router must leave the sequences' bytes usable.
+   */
+  async #attempt(operation: Operation, command: Document, again: boolean): Promise<RouterReply> {
     const request: RouterRequest = { db: operation.db, command, readPreference: PRIMARY, identity: this.#settings.identity };
-    if (operation.sequences) request.sequences = operation.sequences;
+    if (operation.sequences) {
+      request.sequences = operation.sequences;
+      if (again) request.retainSequences = true;
+    }
     if (operation.moreToCome) request.moreToCome = true;
     const deserialize = deserializeOptionsOf(operation.bson ? { ...this.#settings.bson, ...operation.bson } : this.#settings.bson, operation.cursor === true);
     if (deserialize) request.deserialize = deserialize;

@@ -377,7 +377,12 @@ export interface EncodedRun {
  * detached here). Sequences given as documents (no caller of the session
  * API does) are serialized here.
  */
-export function encodeRun(command: Document, sequences?: readonly OutgoingSequence[]): EncodedRun {
+/**
+ * `retain`: the caller may send the same sequences again (a retryable
+ * write's retry), so their bytes are copied across rather than transferred
+ * (a transferred buffer is detached on this side).
+ */
+export function encodeRun(command: Document, sequences?: readonly OutgoingSequence[], retain = false): EncodedRun {
   let bytes: Uint8Array;
   try {
     bytes = exactBytes(serializeRaw(command));
@@ -391,6 +396,10 @@ export function encodeRun(command: Document, sequences?: readonly OutgoingSequen
     let packed: Uint8Array;
     let count: number;
     if ('bytes' in sequence) {
+      if (sequence.bytes.byteLength === 0 && sequence.count > 0) {
+        // Sent once already and transferred: sending it again would send nothing.
+        throw new MgoError('ERR_INVALID_ARGUMENT', `the "${sequence.identifier}" sequence was handed to a worker already (its bytes are detached here)`);
+      }
       packed = exactBytes(sequence.bytes);
       count = sequence.count;
     } else {
@@ -407,7 +416,7 @@ export function encodeRun(command: Document, sequences?: readonly OutgoingSequen
       count = sequence.documents.length;
     }
     wire.push([sequence.identifier, count, packed]);
-    transfer.push(packed.buffer as ArrayBuffer);
+    if (!retain) transfer.push(packed.buffer as ArrayBuffer);
   }
   return { command: bytes, sequences: wire, transfer };
 }

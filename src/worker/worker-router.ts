@@ -400,7 +400,7 @@ export class WorkerRouter implements Router, WorkerHost {
     }
     let encoded: EncodedRun;
     try {
-      encoded = encodeRun(request.command, request.sequences);
+      encoded = encodeRun(request.command, request.sequences, request.retainSequences === true);
     } catch (error) {
       if (counted !== undefined) this.placement.answered(counted, worker.id);
       reject(error);

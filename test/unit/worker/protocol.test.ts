@@ -137,6 +137,22 @@ describe('RUN payloads', () => {
     assert.deepEqual(sequenceDocuments(decoded.sequences![1]!)[0]!.u.$set.d, 2);
   });
 
+  test('retained sequences (a retryable write) cross as a copy and can be sent again; a detached one is refused', async () => {
+    const bytes = concatBytes([serializeRaw({ _id: 1 }), serializeRaw({ _id: 2 })]);
+    const sequence = { identifier: 'documents', bytes, count: 2 };
+    const size = bytes.byteLength;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const encoded = encodeRun({ insert: 'things' }, [sequence], true);
+      assert.equal(encoded.transfer.length, 1, 'only the command is transferred');
+      const received = await cross([encoded.command, encoded.sequences] as const, encoded.transfer);
+      assert.deepEqual(sequenceDocuments(decodeRun(received[0], received[1]).sequences![0]!), [{ _id: 1 }, { _id: 2 }]);
+      assert.equal(bytes.byteLength, size, 'still usable here');
+    }
+    const once = encodeRun({ insert: 'things' }, [sequence]);
+    await cross([once.command, once.sequences] as const, once.transfer);
+    assert.throws(() => encodeRun({ insert: 'things' }, [sequence]), (e: unknown) => e instanceof MgoError && e.code === 'ERR_INVALID_ARGUMENT' && /detached/.test(e.message));
+  });
+
   test('a command that cannot be serialized fails as the connection would fail it', () => {
     const circular: Document = { find: 'x' };
     circular.self = circular;
