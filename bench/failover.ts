@@ -134,14 +134,13 @@ export async function failoverExperiment(server: TestServer, overrides: Partial<
     const total = o.phasesMS.steady + o.phasesMS.afterStepDown + o.phasesMS.partitioned + o.phasesMS.afterHeal;
     const stopAt = started + total;
     const root = session;
-    const writeLoop = async (loop: number) => {
+    /** One loop: each operation on its own session copy, timed and recorded, until the run's end or its count. */
+    const loop = async (kind: Op['kind'], body: (s: Session, i: number) => Promise<void>) => {
       for (let i = 0; i < o.maxOpsPerLoop && performance.now() < stopAt; i++) {
-        const id = `${loop}-${i}`;
         const s = root.copy();
-        const op: Op = { kind: 'write', start: performance.now() - started, end: 0 };
+        const op: Op = { kind, start: performance.now() - started, end: 0 };
         try {
-          await s.db(DB).c(COLLECTION).insert({ _id: id, loop, i });
-          acked.push(id);
+          await body(s, i);
         } catch (err) {
           op.error = (err as { code?: string }).code ?? 'unknown';
           samples[op.error] ??= (err as Error).message;
@@ -152,25 +151,18 @@ export async function failoverExperiment(server: TestServer, overrides: Partial<
         }
       }
     };
-    const readLoop = async (loop: number) => {
-      for (let i = 0; i < o.maxOpsPerLoop && performance.now() < stopAt; i++) {
-        const s = root.copy();
-        const op: Op = { kind: 'read', start: performance.now() - started, end: 0 };
-        try {
-          // Any acknowledged write will do; before the first, an empty result.
-          const id = acked[(loop * 7919 + i) % Math.max(1, acked.length)];
-          const found = await s.db(DB).c(COLLECTION).find({ _id: id ?? 'none' }).all();
-          if (id !== undefined && found.length !== 1) throw Object.assign(new Error(`acknowledged write ${id} not found by a read`), { code: 'ERR_LOST_WRITE' });
-        } catch (err) {
-          op.error = (err as { code?: string }).code ?? 'unknown';
-          samples[op.error] ??= (err as Error).message;
-        } finally {
-          op.end = performance.now() - started;
-          ops.push(op);
-          await s.close();
-        }
-      }
-    };
+    const writeLoop = (n: number) =>
+      loop('write', async (s, i) => {
+        await s.db(DB).c(COLLECTION).insert({ _id: `${n}-${i}`, loop: n, i });
+        acked.push(`${n}-${i}`);
+      });
+    const readLoop = (n: number) =>
+      loop('read', async (s, i) => {
+        // Any acknowledged write will do; before the first, an empty result.
+        const id = acked[(n * 7919 + i) % Math.max(1, acked.length)];
+        const found = await s.db(DB).c(COLLECTION).find({ _id: id ?? 'none' }).all();
+        if (id !== undefined && found.length !== 1) throw Object.assign(new Error(`acknowledged write ${id} not found by a read`), { code: 'ERR_LOST_WRITE' });
+      });
     const loops = [...Array.from({ length: o.writeLoops }, (_, i) => writeLoop(i)), ...Array.from({ length: o.readLoops }, (_, i) => readLoop(i))];
     const schedule = (async () => {
       const at = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, started + ms - performance.now())));
