@@ -18,7 +18,7 @@
 // server that stats() reports.
 //
 //   node --import tsx bench/failover.ts [--workers 0,2] [--limit 20] [--reps 3]
-//        [--out bench/results/failover.json] [--chart bench/results/failover.svg]
+//        [--out bench/results/failover.json] [--chart bench/charts/failover.svg]
 //
 // test/integration/failover.test.ts runs a short run per worker count
 // through failoverExperiment() with assertions; main() runs only when this
@@ -268,7 +268,7 @@ async function main(): Promise<void> {
   const reps = integerOption(args, '--reps', 3);
   const poolLimit = integerOption(args, '--limit', FAILOVER_DEFAULTS.poolLimit);
   const outPath = resolve(option(args, '--out', 'bench/results/failover.json'));
-  const chartPath = resolve(option(args, '--chart', 'bench/results/failover.svg'));
+  const chartPath = resolve(option(args, '--chart', 'bench/charts/failover.svg'));
   const server = await startTestServer();
   const runs: FailoverResult[] = [];
   try {

@@ -6,7 +6,7 @@ import type { FailoverResult } from '../failover.js';
 import { PALETTE } from './svg.js';
 
 const W = 760;
-const PANEL_H = 220;
+const PANEL_H = 236;
 const M = { top: 46, right: 20, bottom: 40, left: 64 };
 
 function esc(text: string): string {
@@ -29,7 +29,7 @@ export function failoverChart(runs: readonly FailoverResult[]): string {
 function panel(run: FailoverResult, top: number): string {
   const x0 = M.left;
   const x1 = W - M.right;
-  const y0 = top + M.top - 20;
+  const y0 = top + M.top - 4;
   const y1 = top + PANEL_H - M.bottom;
   const tMax = Math.max(1, run.timeline.at(-1)?.t ?? 1);
   const yMax = Math.max(1, ...run.timeline.map((b) => Math.max(b.writes, b.reads, b.errors)));
@@ -60,6 +60,6 @@ function panel(run: FailoverResult, top: number): string {
     line('writes', PALETTE[0]!),
     line('reads', PALETTE[1]!),
     ...events,
-    `<text x="${x1 - 150}" y="${top + 14}" fill="${PALETTE[0]}">— writes</text><text x="${x1 - 95}" y="${top + 14}" fill="${PALETTE[1]}">— reads</text><text x="${x1 - 45}" y="${top + 14}" fill="#e15759">▮ errors</text>`,
+    `<text x="${x0}" y="${top + 30}" fill="${PALETTE[0]}">— writes</text><text x="${x0 + 55}" y="${top + 30}" fill="${PALETTE[1]}">— reads</text><text x="${x0 + 105}" y="${top + 30}" fill="#e15759">▮ errors surfaced</text>`,
   ].join('\n');
 }
