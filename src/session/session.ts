@@ -68,6 +68,9 @@ export interface SessionOptions {
   retryReads?: boolean;
 }
 
+/** The retry found no server to run on (a selection or reservation timeout, the session closed meanwhile): the first error says more. */
+const NO_RETRY_SERVER: ReadonlySet<string> = new Set(['ERR_SERVER_SELECTION', 'ERR_SYNC_TIMEOUT', 'ERR_SESSION_CLOSED']);
+
 /** How long close() waits for endSessions before closing the router anyway. */
 const END_SESSIONS_TIMEOUT_MS = 1_000;
 /** Sessions spec, "endSessions": sent to any server that will take it, the primary first. */
@@ -596,7 +599,7 @@ export class Session {
       this.#checkOpen(String(Object.keys(operation.command)[0] ?? 'command'));
       return await this.#attempt(operation, command, false);
     } catch (err) {
-      if (err instanceof MgoError && (err.hasErrorLabel(NO_WRITES_PERFORMED) || err.code === 'ERR_SERVER_SELECTION' || err.code === 'ERR_SESSION_CLOSED')) {
+      if (err instanceof MgoError && (err.hasErrorLabel(NO_WRITES_PERFORMED) || NO_RETRY_SERVER.has(err.code))) {
         return first();
       }
       if (writeSupport) labelRetryableWriteError(err, writeSupport);
