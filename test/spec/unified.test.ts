@@ -1,0 +1,101 @@
+// Unified test format spec files: every file with a schemaVersion under the
+// spec root ($MGO_SPECS_DIR, default ../shared/specs), run by
+// test/fixtures/unified against FerretDB behind the bridge (single,
+// replicaset or sharded, whichever a test's runOnRequirements allow, started
+// once per process). One describe per folder and file, one test per test
+// case; what cannot run is a named skip. valid-fail files must be rejected:
+// their tests pass when the runner throws. Failures the driver is known to
+// cause are TODO (known-failures.ts), still counted as failed.
+//
+// MGO_UNIFIED_WORKERS          worker counts the whole suite runs with (default "0")
+// MGO_UNIFIED_SUBSET_WORKERS   worker counts for retryable-writes, retryable-reads
+//                              and sessions on top of those (default none: with the
+//                              stand-in bridge nothing of them runs, yet every test
+//                              dials, ~0.5 s each with workers under tsx)
+// MGO_UNIFIED_FILTER           a regular expression: only files whose path matches
+// MGO_UNIFIED_TOPOLOGIES       the order topologies are preferred in (default single,replicaset,sharded)
+// MGO_UNIFIED_SUMMARY          where to write the per-folder counts as JSON
+import { basename } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { knownDeviation } from '../fixtures/unified/ferretdb.js';
+import { knownDriverFailure } from '../fixtures/unified/known-failures.js';
+import { runTest } from '../fixtures/unified/runner.js';
+import type { TopologyName } from '../fixtures/unified/requirements.js';
+import { UnifiedSkip } from '../fixtures/unified/skip.js';
+import { unifiedFiles, type SpecFile } from '../fixtures/unified/spec-files.js';
+import { Tally, writeSummaries, type Outcome } from '../fixtures/unified/summary.js';
+import { closeTopologies } from '../fixtures/unified/topologies.js';
+
+const SUBSET = /^(retryable-writes|retryable-reads|sessions)\//;
+
+function counts(value: string | undefined, fallback: string): number[] {
+  return [...new Set((value ?? fallback).split(',').filter((s) => s.trim() !== '').map(Number))];
+}
+
+const full = counts(process.env.MGO_UNIFIED_WORKERS, '0');
+const subset = counts(process.env.MGO_UNIFIED_SUBSET_WORKERS, '').filter((w) => !full.includes(w));
+const filter = process.env.MGO_UNIFIED_FILTER ? new RegExp(process.env.MGO_UNIFIED_FILTER) : undefined;
+const topologies = process.env.MGO_UNIFIED_TOPOLOGIES?.split(',') as TopologyName[] | undefined;
+
+const files = unifiedFiles().filter((f) => !filter || filter.test(f.path));
+const tallies: Tally[] = [];
+
+after(async () => {
+  await closeTopologies();
+  for (const tally of tallies) if (!tally.empty) console.log(tally.format());
+  writeSummaries(tallies);
+});
+
+function isValidFail(file: SpecFile): boolean {
+  return file.folder.endsWith('unified-test-format/tests/valid-fail');
+}
+
+async function outcomeOf(file: SpecFile, index: number, workers: number): Promise<Outcome> {
+  const testCase = file.file.tests[index]!;
+  try {
+    await runTest(file.file, testCase, { workers, topologies });
+  } catch (err) {
+    if (err instanceof UnifiedSkip) return { kind: 'skipped', reason: err.reason };
+    if (isValidFail(file)) return { kind: 'passed' };
+    return failed(file, testCase.description, err instanceof Error ? (err.stack ?? err.message) : String(err));
+  }
+  if (isValidFail(file)) return failed(file, testCase.description, 'a valid-fail test ran without an error');
+  return { kind: 'passed' };
+}
+
+/** A failure, or a named skip when it is a known FerretDB deviation (ferretdb.ts). */
+function failed(file: SpecFile, description: string, message: string): Outcome {
+  const deviation = knownDeviation(file.path, description);
+  return deviation ? { kind: 'skipped', reason: deviation } : { kind: 'failed', message };
+}
+
+function suite(workers: number, selected: readonly SpecFile[]): void {
+  const tally = new Tally(workers);
+  tallies.push(tally);
+  describe(`unified spec tests, workers ${workers}`, () => {
+    const folders = [...new Set(selected.map((f) => f.folder))];
+    for (const folder of folders) {
+      describe(folder, () => {
+        for (const file of selected.filter((f) => f.folder === folder)) {
+          describe(basename(file.path), () => {
+            const tests = Array.isArray(file.file.tests) ? file.file.tests : [];
+            tests.forEach((testCase, index) => {
+              test(String(testCase.description), async (t) => {
+                const outcome = await outcomeOf(file, index, workers);
+                tally.record(folder, file.path, String(testCase.description), outcome);
+                if (outcome.kind === 'skipped') t.skip(outcome.reason);
+                const known = knownDriverFailure(file.path, String(testCase.description));
+                if (known && outcome.kind === 'passed') throw new Error(`listed in known-failures.ts (${known}) but passed: take it off the list`);
+                if (known && outcome.kind === 'failed') t.todo(`driver: ${known}`);
+                if (outcome.kind === 'failed') throw new Error(outcome.message);
+              });
+            });
+          });
+        }
+      });
+    }
+  });
+}
+
+for (const workers of full) suite(workers, files);
+for (const workers of subset) suite(workers, files.filter((f) => SUBSET.test(f.path)));
