@@ -52,7 +52,7 @@ const SKIPPED_FOLDERS: Readonly<Record<string, string>> = {
   monitoring:
     'monitoring/ outcomes are SDAM events (topology/server opening and description-changed events), which the cluster layer publishes, not the pure topology functions tested here',
   unified:
-    'unified/ files use the unified test format against a live deployment with failCommand fail points (FerretDB has neither replica sets nor fail points)',
+    'unified/ files use the unified test format: test/spec/unified.test.ts runs them against the bridge',
 };
 
 /** Seeds and topology options from the file's URI. */

@@ -30,7 +30,7 @@ const tally = new SpecTally('server-selection');
 const OPTIONS = { localThresholdMS: 15, heartbeatFrequencyMS: 10_000 };
 
 const LOGGING_SKIP =
-  'logging/ files use the unified test format and check server selection log messages of a live client; this runner tests the pure selection functions, which log nothing';
+  'logging/ files use the unified test format (test/spec/unified.test.ts runs them) and check server selection log messages of a live client; this runner tests the pure selection functions, which log nothing';
 
 interface RttFile {
   avg_rtt_ms: number | 'NULL';
