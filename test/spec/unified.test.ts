@@ -26,6 +26,9 @@ import { unifiedFiles, type SpecFile } from '../fixtures/unified/spec-files.js';
 import { Tally, writeSummaries, type Outcome } from '../fixtures/unified/summary.js';
 import { closeTopologies } from '../fixtures/unified/topologies.js';
 
+/** A test that hangs fails after this long, rather than the whole run. */
+const TEST_TIMEOUT_MS = 60_000;
+
 const SUBSET = /^(retryable-writes|retryable-reads|sessions)\//;
 
 function counts(value: string | undefined, fallback: string): number[] {
@@ -52,15 +55,16 @@ function isValidFail(file: SpecFile): boolean {
 
 async function outcomeOf(file: SpecFile, index: number, workers: number): Promise<Outcome> {
   const testCase = file.file.tests[index]!;
+  let topology: string;
   try {
-    await runTest(file.file, testCase, { workers, topologies });
+    topology = await runTest(file.file, testCase, { workers, topologies });
   } catch (err) {
     if (err instanceof UnifiedSkip) return { kind: 'skipped', reason: err.reason };
     if (isValidFail(file)) return { kind: 'passed' };
     return failed(file, testCase.description, err instanceof Error ? (err.stack ?? err.message) : String(err));
   }
   if (isValidFail(file)) return failed(file, testCase.description, 'a valid-fail test ran without an error');
-  return { kind: 'passed' };
+  return { kind: 'passed', topology };
 }
 
 /** A failure, or a named skip when it is a known FerretDB deviation (ferretdb.ts). */
@@ -80,7 +84,7 @@ function suite(workers: number, selected: readonly SpecFile[]): void {
           describe(basename(file.path), () => {
             const tests = Array.isArray(file.file.tests) ? file.file.tests : [];
             tests.forEach((testCase, index) => {
-              test(String(testCase.description), async (t) => {
+              test(String(testCase.description), { timeout: TEST_TIMEOUT_MS }, async (t) => {
                 const outcome = await outcomeOf(file, index, workers);
                 tally.record(folder, file.path, String(testCase.description), outcome);
                 if (outcome.kind === 'skipped') t.skip(outcome.reason);
