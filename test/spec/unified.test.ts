@@ -7,7 +7,7 @@
 // their tests pass when the runner throws. Failures the driver is known to
 // cause are TODO (known-failures.ts), still counted as failed.
 //
-// MGO_UNIFIED_WORKERS          worker counts the whole suite runs with (default "0")
+// MGO_UNIFIED_WORKERS          worker counts the whole suite also runs with, beside 0 (e.g. "2")
 // MGO_UNIFIED_SUBSET_WORKERS   worker counts the subset also runs with (default "2"; "" for none)
 // MGO_UNIFIED_SUBSET           a regular expression: the subset's files (default: retryable-writes,
 //                              sessions, and retryable-reads' find, aggregate and distinct files;
@@ -36,7 +36,7 @@ function counts(value: string | undefined, fallback: string): number[] {
   return [...new Set((value ?? fallback).split(',').filter((s) => s.trim() !== '').map(Number))];
 }
 
-const full = counts(process.env.MGO_UNIFIED_WORKERS, '0');
+const full = [0, ...counts(process.env.MGO_UNIFIED_WORKERS, '').filter((w) => w !== 0)];
 const subset = counts(process.env.MGO_UNIFIED_SUBSET_WORKERS, '2').filter((w) => !full.includes(w));
 const filter = process.env.MGO_UNIFIED_FILTER ? new RegExp(process.env.MGO_UNIFIED_FILTER) : undefined;
 const topologies = process.env.MGO_UNIFIED_TOPOLOGIES?.split(',') as TopologyName[] | undefined;
