@@ -8,6 +8,7 @@
 // application errors and reconciles the set of Server objects with the
 // servers the description lists.
 import { Identities } from '../auth/identities.js';
+import { failedInAuthentication } from '../connection/connection.js';
 import type { Document } from 'bson';
 import { AuthError, IncompatibleServerError, MgoError, NetworkError, ServerError, ServerSelectionError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
@@ -242,11 +243,13 @@ export class Cluster {
       const server = new Server(host, this.options, this.identities, {
         onCheck: (s, r) => this.onCheck(s, r),
         onPoolEvent: this.onPoolEvent,
-        // CMAP: a failed background (minPoolSize) dial is handled like an
-        // application error during a handshake: clear, and check the server.
+        // CMAP: a failed background (minPoolSize) dial is an application
+        // error while establishing a connection, under the same SDAM rules as
+        // a checkout's dial (LocalRouter): a failed authentication clears the
+        // pool and marks the server Unknown; a network error in the handshake
+        // does neither (the unified SDAM test pool-clear-min-pool-size-error).
         onBackgroundError: (s, error) => {
-          s.pool.clear({ cause: error });
-          this.requestCheck(s);
+          this.handleApplicationError(s.address, error, s.pool.generation, 0, failedInAuthentication(error) ? 'authentication' : 'handshake');
         },
         permits: this.hooks.permits?.(address),
         dialSlots: this.hooks.dialSlots?.(address),

@@ -255,6 +255,27 @@ describe('application errors at run time (SDAM "Error handling")', () => {
       }
     });
 
+    test(`workers ${workers}: a background (minPoolSize) dial whose handshake loses its socket clears no pool and leaves the server known`, { timeout: 30_000 }, async () => {
+      let refused = 0;
+      // The monitor's socket is the first; every pool socket's hello is cut until 3 have been.
+      const server = await startFakeServer((cmd) => {
+        if (cmd.name !== 'hello' || cmd.connection.id === 1 || refused >= 3) return;
+        refused++;
+        cmd.connection.socket.destroy();
+      });
+      servers.push(server);
+      const router = await routerFor(`mongodb://${server.address}/?directConnection=true&heartbeatFrequencyMS=60000&minPoolSize=2&maxConnecting=1`, workers);
+      const cleared: string[] = [];
+      router.onPoolEvent((event) => {
+        if (event.type === 'ConnectionPoolCleared') cleared.push(event.address);
+      });
+      await waitFor('the handshakes cut', () => refused >= 3, 10_000);
+      await waitFor('minPoolSize reached once the server lets handshakes through', () => router.stats().reduce((n, s) => n + s.open, 0) >= 2, 10_000);
+      assert.deepEqual(cleared, []);
+      assert.deepEqual(router.liveServers(), [server.address]);
+      await router.close();
+    });
+
     test(`workers ${workers}: errors authenticating as the dial-time user mark the server Unknown; a session's own login() with a wrong password does not`, { timeout: 30_000 }, async () => {
       let dropSasl = false;
       const server = await startScramFakeServer(new ScramServer({ users: [{ username: 'alice', password: 'right' }] }), {
