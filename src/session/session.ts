@@ -570,6 +570,8 @@ export class Session {
         if (!write || !hasRetryableWriteConcernError(result.reply, support)) return result;
         first = () => result;
       } catch (err) {
+        // Sessions spec: dirty after any network error, even one the retry recovers from.
+        if (serverSession && err instanceof NetworkError) serverSession.dirty = true;
         if (write ? !labelRetryableWriteError(err, support) : !isRetryableReadError(err)) throw err;
         // Retryable writes spec: the retry's server must support retryable writes too, or the first error stands.
         if (write && !family.router.sessionSupport().retryableWrites) throw err;
