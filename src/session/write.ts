@@ -169,7 +169,12 @@ function mergeReply(outcome: WriteOutcome, reply: Document, offset: number): voi
     if (e.errInfo) detail.errInfo = e.errInfo;
     outcome.writeErrors.push(detail);
   }
-  if (reply.writeConcernError && !outcome.writeConcernError) outcome.writeConcernError = reply.writeConcernError;
+  if (reply.writeConcernError && !outcome.writeConcernError) {
+    // 4.4+ servers put the labels (RetryableWriteError) beside writeConcernError, not in it.
+    const labels = Array.isArray(reply.errorLabels) ? reply.errorLabels : [];
+    const own = Array.isArray(reply.writeConcernError.errorLabels) ? reply.writeConcernError.errorLabels : [];
+    outcome.writeConcernError = labels.length === 0 ? reply.writeConcernError : { ...reply.writeConcernError, errorLabels: [...new Set([...own, ...labels])] };
+  }
 }
 
 export function writeCounts(outcome: WriteOutcome): WriteCounts {
