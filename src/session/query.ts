@@ -151,7 +151,8 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
 
   /** The first matching document; ErrNotFound when there is none. */
   async one(): Promise<T> {
-    return firstOf(this.#open(1, 1, true));
+    // CRUD spec findOne: limit 1 and singleBatch; a batchSize adds nothing.
+    return firstOf(this.#open(1, 0, true));
   }
 
   async all(): Promise<T[]> {
@@ -248,7 +249,9 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
     if (this.#hint) command.hint = this.#hint;
     if (this.#skip > 0) command.skip = this.#skip;
     if (limit > 0) command.limit = limit;
-    if (batch > 0) command.batchSize = batch;
+    // CRUD spec: a batchSize equal to the limit is sent as limit + 1, so that
+    // the server's first batch ends the cursor rather than leave it for a killCursors.
+    if (batch > 0) command.batchSize = limit > 0 && batch === limit && !singleBatch ? batch + 1 : batch;
     if (singleBatch) command.singleBatch = true;
     if (this.#comment !== undefined) command.comment = this.#comment;
     this.#addReadOptions(command);
