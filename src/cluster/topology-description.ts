@@ -449,6 +449,8 @@ export function isStaleServerDescription(td: TopologyDescription, sd: ServerDesc
 
 /** What the driver may send the topology: lsid (sessions), txnNumber (retryable writes). */
 export interface SessionSupport {
+  /** A data-bearing server was heard from: the fields below describe the deployment, not an empty view of it. */
+  readonly known: boolean;
   /** The topology's logicalSessionTimeoutMinutes; null: the servers do not support sessions (no lsid is sent). */
   readonly timeoutMinutes: number | null;
   /**
@@ -466,7 +468,7 @@ export interface SessionSupport {
 }
 
 /** No data-bearing server known yet (or none supports sessions): no lsid, no txnNumber. */
-export const NO_SESSION_SUPPORT: SessionSupport = Object.freeze({ timeoutMinutes: null, retryableWrites: false, serverLabelsWrites: false });
+export const NO_SESSION_SUPPORT: SessionSupport = Object.freeze({ known: false, timeoutMinutes: null, retryableWrites: false, serverLabelsWrites: false });
 
 /**
  * The sessions and retryable-writes support of the topology as described.
@@ -489,7 +491,8 @@ const supportByTopology = new WeakMap<TopologyDescription, SessionSupport>();
 
 function computeSessionSupport(td: TopologyDescription): SessionSupport {
   const timeoutMinutes = td.logicalSessionTimeoutMinutes;
-  if (timeoutMinutes === null || td.type === 'LoadBalanced') return NO_SESSION_SUPPORT;
+  const known = [...td.servers.values()].some((sd) => isDataBearing(sd.type));
+  if (timeoutMinutes === null || td.type === 'LoadBalanced') return known ? { ...NO_SESSION_SUPPORT, known } : NO_SESSION_SUPPORT;
   let retryableWrites = true;
   let serverLabelsWrites = true;
   for (const sd of td.servers.values()) {
@@ -497,5 +500,5 @@ function computeSessionSupport(td: TopologyDescription): SessionSupport {
     if (sd.type === 'Standalone' || sd.maxWireVersion < 6) retryableWrites = false;
     if (sd.maxWireVersion < 9) serverLabelsWrites = false;
   }
-  return { timeoutMinutes, retryableWrites, serverLabelsWrites };
+  return { known, timeoutMinutes, retryableWrites, serverLabelsWrites };
 }

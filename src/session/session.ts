@@ -573,8 +573,12 @@ export class Session {
         // Sessions spec: dirty after any network error, even one the retry recovers from.
         if (serverSession && err instanceof NetworkError) serverSession.dirty = true;
         if (write ? !labelRetryableWriteError(err, support) : !isRetryableReadError(err)) throw err;
-        // Retryable writes spec: the retry's server must support retryable writes too, or the first error stands.
-        if (write && !family.router.sessionSupport().retryableWrites) throw err;
+        // Retryable writes spec: the retry's server must support retryable
+        // writes too, or the first error stands. Judged when the servers are
+        // known: the error itself may just have made the only one Unknown (a
+        // single mongos), and the retry's selection waits for it.
+        const now = family.router.sessionSupport();
+        if (write && now.known && !now.retryableWrites) throw err;
         first = () => {
           throw err;
         };

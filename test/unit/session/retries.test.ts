@@ -5,7 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Long, type Document } from 'bson';
-import type { SessionSupport } from '../../../src/cluster/topology-description.js';
+import { NO_SESSION_SUPPORT, type SessionSupport } from '../../../src/cluster/topology-description.js';
 import { NetworkError, ServerError } from '../../../src/errors.js';
 import { LastError, QueryError } from '../../../src/session/errors.js';
 import { Mode } from '../../../src/session/modes.js';
@@ -13,8 +13,8 @@ import { ServerSession, ServerSessionPool } from '../../../src/session/server-se
 import { openSession, type SessionOptions } from '../../../src/session/session.js';
 import { cursorReply, FakeRouter, REPLICA_SET } from '../../fixtures/fake-router.js';
 
-const REPLICA_SET_SUPPORT: SessionSupport = { timeoutMinutes: 30, retryableWrites: true, serverLabelsWrites: true };
-const STANDALONE_SUPPORT: SessionSupport = { timeoutMinutes: 30, retryableWrites: false, serverLabelsWrites: true };
+const REPLICA_SET_SUPPORT: SessionSupport = { known: true, timeoutMinutes: 30, retryableWrites: true, serverLabelsWrites: true };
+const STANDALONE_SUPPORT: SessionSupport = { known: true, timeoutMinutes: 30, retryableWrites: false, serverLabelsWrites: true };
 
 function setup(support: SessionSupport = REPLICA_SET_SUPPORT, options: SessionOptions = {}) {
   const router = new FakeRouter({ servers: REPLICA_SET });
@@ -40,7 +40,7 @@ describe('logical sessions', () => {
     await c.insert({ a: 1 });
     await session.ping();
     for (const command of router.commands()) assert.ok(command.lsid?.id, `${Object.keys(command)[0]} has an lsid`);
-    const none = setup({ timeoutMinutes: null, retryableWrites: false, serverLabelsWrites: false });
+    const none = setup({ known: true, timeoutMinutes: null, retryableWrites: false, serverLabelsWrites: false });
     await none.c.insert({ a: 1 });
     assert.equal(none.router.commands('insert')[0]!.lsid, undefined);
     assert.equal(none.router.commands('insert')[0]!.txnNumber, undefined);
@@ -99,7 +99,7 @@ describe('logical sessions', () => {
     await c.insert({ a: 3 });
     assert.equal(idOf(router.commands('insert').at(-1)!), id, 'the ended session went back to the pool');
     await copy.close();
-    const none = setup({ timeoutMinutes: null, retryableWrites: false, serverLabelsWrites: false });
+    const none = setup({ known: true, timeoutMinutes: null, retryableWrites: false, serverLabelsWrites: false });
     assert.throws(() => none.session.withLogicalSession(), { code: 'ERR_UNSUPPORTED_OPTION' });
   });
 
@@ -238,6 +238,43 @@ describe('retryable writes', () => {
     const [first, retry] = router.requestsNamed('insert');
     assert.notEqual(first!.reservation!.id, retry!.reservation!.id);
     assert.ok(router.releases.includes(first!.reservation!.id), 'the stepped-down socket was given back');
+  });
+
+  test("retried when the error left no server known (a single mongos marked Unknown); not when the servers known cannot take it", async () => {
+    const single = setup();
+    single.router.failNext(lost(), (r) => 'insert' in r.command);
+    let calls = 0;
+    single.router.on('insert', () => {
+      calls++;
+      return { n: 1 };
+    });
+    // The failure made the only router Unknown: nothing is known when the retry is decided.
+    const failing = single.router.run.bind(single.router);
+    single.router.run = async (request) => {
+      try {
+        return await failing(request);
+      } catch (err) {
+        single.router.support = NO_SESSION_SUPPORT;
+        throw err;
+      }
+    };
+    await single.c.insert({ a: 1 });
+    assert.equal(calls, 1, 'the retry ran');
+    single.router.support = REPLICA_SET_SUPPORT;
+
+    const downgraded = setup();
+    downgraded.router.failNext(lost(), (r) => 'insert' in r.command);
+    const run = downgraded.router.run.bind(downgraded.router);
+    downgraded.router.run = async (request) => {
+      try {
+        return await run(request);
+      } catch (err) {
+        downgraded.router.support = STANDALONE_SUPPORT;
+        throw err;
+      }
+    };
+    await assert.rejects(downgraded.c.insert({ a: 1 }), { code: 'ERR_CONNECTION_CLOSED' });
+    assert.equal(downgraded.router.commands('insert').length, 1);
   });
 
   test('a write error is not retried (it is the outcome)', async () => {
