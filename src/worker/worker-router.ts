@@ -70,7 +70,7 @@ import {
 } from './protocol.js';
 import type { SliceStats } from '../util/fair-drain.js';
 import { Placement, type Choice } from './placement.js';
-import { WorkerHandle, WorkerReservation, deliveryQueue, type Answer, type Pending, type WorkerHost, type WorkerState } from './worker-handle.js';
+import { WORKER_LOST_LABELS, WorkerHandle, WorkerReservation, deliveryQueue, type Answer, type Pending, type WorkerHost, type WorkerState } from './worker-handle.js';
 
 /** Options that are not connection options: for tests and benchmarks. */
 export interface WorkerRouterInternals {
@@ -498,10 +498,18 @@ export class WorkerRouter implements Router, WorkerHost {
     /** The server it is counted pending for (countPending()), if any. */
     counted: string | undefined,
   ): void {
+    const incarnation = worker.incarnation;
     worker.send((id) => [RESERVE, id, readPreference, identity], undefined, {
       answer: (message: Answer) => {
         if (counted !== undefined) this.placement.answered(counted, worker.id);
-        if (message[0] === RESERVED) {
+        if (message[0] === RESERVED && worker.incarnation !== incarnation) {
+          // The worker sent it, then died: the answer is delivered after the
+          // loss (behind what the worker sent first), and the socket is gone
+          // with that thread. Adopted now, it would be taken for a socket of
+          // the replacement. Reserving changes nothing: reserve again.
+          if (this.lifecycle.state === 'closed' || resends >= MAX_UNDELIVERED_RESENDS) reject(new NetworkError('ERR_CONNECTION_CLOSED', `${worker.name} was lost with the socket it reserved`, { errorLabels: ['RetryableError', ...WORKER_LOST_LABELS] }));
+          else this.dispatchReserve(readPreference, identity, resolve, reject, resends + 1, worker);
+        } else if (message[0] === RESERVED) {
           const reservation = worker.adopt(message[2], message[3], message[4], ++this.lastReservationId);
           if (!this.lifecycle.isOpen) {
             this.release(reservation);
