@@ -499,6 +499,11 @@ export class WorkerRouter implements Router, WorkerHost {
     counted: string | undefined,
   ): void {
     const incarnation = worker.incarnation;
+    // Reserving changes nothing on the server: always safe to do again elsewhere.
+    const reserveAgain = (error: MgoError) => {
+      if (this.lifecycle.state === 'closed' || resends >= MAX_UNDELIVERED_RESENDS) reject(error);
+      else this.dispatchReserve(readPreference, identity, resolve, reject, resends + 1, worker);
+    };
     worker.send((id) => [RESERVE, id, readPreference, identity], undefined, {
       answer: (message: Answer) => {
         if (counted !== undefined) this.placement.answered(counted, worker.id);
@@ -506,9 +511,8 @@ export class WorkerRouter implements Router, WorkerHost {
           // The worker sent it, then died: the answer is delivered after the
           // loss (behind what the worker sent first), and the socket is gone
           // with that thread. Adopted now, it would be taken for a socket of
-          // the replacement. Reserving changes nothing: reserve again.
-          if (this.lifecycle.state === 'closed' || resends >= MAX_UNDELIVERED_RESENDS) reject(new NetworkError('ERR_CONNECTION_CLOSED', `${worker.name} was lost with the socket it reserved`, { errorLabels: ['RetryableError', ...WORKER_LOST_LABELS] }));
-          else this.dispatchReserve(readPreference, identity, resolve, reject, resends + 1, worker);
+          // the replacement: reserve again.
+          reserveAgain(new NetworkError('ERR_CONNECTION_CLOSED', `${worker.name} was lost with the socket it reserved`, { errorLabels: ['RetryableError', ...WORKER_LOST_LABELS] }));
         } else if (message[0] === RESERVED) {
           const reservation = worker.adopt(message[2], message[3], message[4], ++this.lastReservationId);
           if (!this.lifecycle.isOpen) {
@@ -522,11 +526,9 @@ export class WorkerRouter implements Router, WorkerHost {
         }
         this.placement.look();
       },
-      // Reserving changes nothing on the server: always safe to do again elsewhere.
       lost: (error) => {
         if (counted !== undefined) this.placement.answered(counted, worker.id);
-        if (this.lifecycle.state === 'closed' || resends >= MAX_UNDELIVERED_RESENDS) reject(error);
-        else this.dispatchReserve(readPreference, identity, resolve, reject, resends + 1, worker);
+        reserveAgain(error);
       },
     });
   }
