@@ -558,7 +558,6 @@ export class Session {
     let command = operation.command;
     if (serverSession) {
       command = { ...command, lsid: serverSession.lsid };
-      serverSession.lastUse = performance.now();
       if (retry && write) command.txnNumber = serverSession.nextTxnNumber();
     }
     try {
