@@ -30,6 +30,19 @@ const lost = () => new NetworkError('ERR_CONNECTION_CLOSED', 'connection to prim
 const steppedDown = (labels: string[] = ['RetryableWriteError']) =>
   ServerError.fromReply({ ok: 0, code: 10107, codeName: 'NotWritablePrimary', errmsg: 'not primary', errorLabels: labels }, 'primary.test:27017');
 
+/** From the router's first failure on, sessionSupport() reports `support` (what the failure taught the topology). */
+function supportAfterFailure(router: FakeRouter, support: SessionSupport): void {
+  const run = router.run.bind(router);
+  router.run = async (request) => {
+    try {
+      return await run(request);
+    } catch (err) {
+      router.support = support;
+      throw err;
+    }
+  };
+}
+
 function idOf(command: Document): string {
   return (command.lsid.id as { toHexString(): string }).toHexString();
 }
@@ -249,30 +262,14 @@ describe('retryable writes', () => {
       return { n: 1 };
     });
     // The failure made the only router Unknown: nothing is known when the retry is decided.
-    const failing = single.router.run.bind(single.router);
-    single.router.run = async (request) => {
-      try {
-        return await failing(request);
-      } catch (err) {
-        single.router.support = NO_SESSION_SUPPORT;
-        throw err;
-      }
-    };
+    supportAfterFailure(single.router, NO_SESSION_SUPPORT);
     await single.c.insert({ a: 1 });
     assert.equal(calls, 1, 'the retry ran');
     single.router.support = REPLICA_SET_SUPPORT;
 
     const downgraded = setup();
     downgraded.router.failNext(lost(), (r) => 'insert' in r.command);
-    const run = downgraded.router.run.bind(downgraded.router);
-    downgraded.router.run = async (request) => {
-      try {
-        return await run(request);
-      } catch (err) {
-        downgraded.router.support = STANDALONE_SUPPORT;
-        throw err;
-      }
-    };
+    supportAfterFailure(downgraded.router, STANDALONE_SUPPORT);
     await assert.rejects(downgraded.c.insert({ a: 1 }), { code: 'ERR_CONNECTION_CLOSED' });
     assert.equal(downgraded.router.commands('insert').length, 1);
   });
