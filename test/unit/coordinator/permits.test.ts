@@ -4,6 +4,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Coordinator } from '../../../src/coordinator/coordinator.js';
 import { WorkerCoordinator } from '../../../src/coordinator/worker-coordinator.js';
+import { waitFor } from '../../fixtures/wait.js';
 
 const workerSides: WorkerCoordinator[] = [];
 after(() => workerSides.forEach((s) => s.close()));
@@ -28,14 +29,9 @@ function setup(limit: number, workers = 2) {
   return { coordinator, permits, idle, snapshot: () => coordinator.snapshot()[0]! };
 }
 
-/** Resolves once `done()` holds; fails after 2 s (a grant is a notify away, well under a millisecond once warm). */
-async function until(done: () => boolean, what: string): Promise<void> {
-  const deadline = performance.now() + 2000;
-  while (!done()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 1));
-  }
-}
+// A grant is a notify away (well under a millisecond once warm): the waits'
+// 10 s deadline only turns a lost grant into a failure.
+const GRANT_WAIT_MS = 10_000;
 
 describe('shared permits', () => {
   test('the limit holds across workers; release frees a permit', () => {
@@ -65,7 +61,7 @@ describe('shared permits', () => {
     // Each holder releases in turn: w0 (initial), then w1, w0, w1 as granted.
     for (const [i, holder] of [0, 1, 0].entries()) {
       permits[holder]!.release();
-      await until(() => order.length === i + 1, `grant ${i + 1}`);
+      await waitFor(`grant ${i + 1}`, () => order.length === i + 1, GRANT_WAIT_MS);
     }
     assert.deepEqual(order, ['w1 first', 'w0 second', 'w1 third']);
     assert.equal(snapshot().open, 1, 'handed over each time, never freed in between');
@@ -82,7 +78,7 @@ describe('shared permits', () => {
     assert.equal(snapshot().waiting, 1);
     permits[0]!.release(); // granted to rb, delivery pending in worker 1
     assert.equal(rb.cancel(), false, 'granted already');
-    await until(() => b === 1, 'the grant to be delivered');
+    await waitFor('the grant to be delivered', () => b === 1, GRANT_WAIT_MS);
     assert.equal(a, 0);
     assert.equal(b, 1, 'the granted callback runs; its owner must release');
     assert.deepEqual(snapshot().leases, [0, 1]);
@@ -95,7 +91,7 @@ describe('shared permits', () => {
     idle[0] = 1; // worker 0 holds one of its two sockets idle
     let granted = 0;
     permits[1]!.request(() => granted++);
-    await until(() => granted === 1, 'the give-back');
+    await waitFor('the give-back', () => granted === 1, GRANT_WAIT_MS);
     assert.equal(idle[0], 0);
     assert.deepEqual(snapshot().leases, [1, 1]);
   });
@@ -109,7 +105,7 @@ describe('shared permits', () => {
     permits[1]!.request(() => granted++);
     permits[2]!.request(() => granted++);
     assert.equal(coordinator.reclaim(0), 2);
-    await until(() => granted === 2, 'both waiters served');
+    await waitFor('both waiters served', () => granted === 2, GRANT_WAIT_MS);
     const s = snapshot();
     assert.deepEqual(s.leases, [0, 1, 1]);
     assert.equal(s.open, 2);
@@ -122,7 +118,7 @@ describe('shared permits', () => {
     let granted = 0;
     permits[1]!.request(() => granted++);
     coordinator.slotFor('db:27017', 2);
-    await until(() => granted === 1, 'the new permit');
+    await waitFor('the new permit', () => granted === 1, GRANT_WAIT_MS);
   });
 });
 

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { Coordinator, dialSlotKey } from '../../../src/coordinator/coordinator.js';
 import { WorkerCoordinator } from '../../../src/coordinator/worker-coordinator.js';
 import { Pool, type ConnectionClosedEvent, type PoolableConnection } from '../../../src/pool/index.js';
+import { waitFor } from '../../fixtures/wait.js';
 
 const workerSides: WorkerCoordinator[] = [];
 const pools: Pool[] = [];
@@ -36,7 +37,7 @@ test('a saturated worker yields a checked-in socket to another worker queued bef
 
   const held = [await a.checkOut(), await a.checkOut()]; // worker 0 holds the whole limit
   const forB = b.checkOut(); // worker 1 queues first...
-  await new Promise((r) => setTimeout(r, 20));
+  await waitFor('worker 1 queued at the coordinator', () => coordinator.snapshot()[0]!.waiting === 1, 10_000);
   const forA = a.checkOut(); // ...then worker 0 queues one of its own
   a.checkIn(held[0]!);
   const connB = await forB;
