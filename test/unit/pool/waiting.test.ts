@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PoolTimeoutError } from '../../../src/errors.js';
 import { gate } from '../../fixtures/cmap-fake-connection.js';
 import { outcome, readyPool, TEST_ADDRESS } from '../../fixtures/cmap-pool-fixture.js';
+import { withTimeout } from '../../fixtures/wait.js';
 
 describe('pool wait queue', () => {
   it('serves waiters in the order they arrived', async () => {
@@ -48,27 +49,28 @@ describe('pool wait queue', () => {
     await pool.destroy();
   });
 
-  it('times out with a PoolTimeoutError naming the pool state', async () => {
+  it('times out with a PoolTimeoutError naming the pool state, not before waitQueueTimeoutMS', async () => {
     const fixture = readyPool({ maxPoolSize: 2, waitQueueTimeoutMS: 60 });
     const { pool } = fixture;
     const held = await fixture.checkOutMany(2);
     const started = performance.now();
     const first = outcome(pool.checkOut());
+    // Timers run in deadline order: the second queues before the first's 60 ms are up, however late both fire.
     await sleep(15);
     const second = outcome(pool.checkOut());
-    const result = await first;
+    const result = await withTimeout(first, 10_000, 'the first checkout timing out');
     const elapsed = performance.now() - started;
     assert.equal(result.ok, false);
     const error = (result as { error: unknown }).error;
     assert.ok(error instanceof PoolTimeoutError);
     assert.equal(error.code, 'ERR_POOL_TIMEOUT');
     assert.equal(error.address, TEST_ADDRESS);
-    assert.ok(elapsed >= 55 && elapsed < 1_000, `timed out after ${elapsed} ms`);
+    assert.ok(elapsed >= 60, `timed out after ${elapsed} ms, before waitQueueTimeoutMS`);
     assert.match(error.message, /^Timed out while checking out a connection from connection pool/);
     assert.ok(error.message.includes(TEST_ADDRESS));
     assert.match(error.message, /after \d+ ms/);
     assert.match(error.message, /maxPoolSize 2: 2 open, 2 in use, 0 idle, 0 connecting; 2 waiting including this one/);
-    assert.equal((await second).ok, false);
+    assert.equal((await withTimeout(second, 10_000, 'the second checkout timing out')).ok, false);
     assert.deepEqual(
       fixture.of('ConnectionCheckOutFailed').map((e) => e.reason),
       ['timeout', 'timeout'],
@@ -80,19 +82,23 @@ describe('pool wait queue', () => {
   });
 
   it('times a later waiter out at its own deadline after the head was served early', async () => {
-    const { pool } = readyPool({ maxPoolSize: 1, waitQueueTimeoutMS: 100 });
+    // The queue timer is armed for the head's deadline and left alone when
+    // the head leaves early; when it fires it must re-arm for the next
+    // waiter's own deadline, neither failing it then nor forgetting it.
+    // The head is served at once (no race with its deadline); the second
+    // queues later, while the head's timer is still armed, and must wait its
+    // full waitQueueTimeoutMS (a lower bound, however loaded the machine).
+    const { pool } = readyPool({ maxPoolSize: 1, waitQueueTimeoutMS: 500 });
     const conn = await pool.checkOut();
     const first = pool.checkOut();
-    await sleep(50);
-    const secondStarted = performance.now();
-    const second = outcome(pool.checkOut());
-    await sleep(10);
     pool.checkIn(conn);
     const served = await first;
-    const result = await second;
+    await sleep(50);
+    const secondStarted = performance.now();
+    const result = await withTimeout(outcome(pool.checkOut()), 10_000, 'the second waiter timing out');
     const waited = performance.now() - secondStarted;
     assert.ok(result.ok === false && result.error instanceof PoolTimeoutError);
-    assert.ok(waited >= 95 && waited < 600, `second waiter timed out after ${waited} ms`);
+    assert.ok(waited >= 500, `second waiter timed out after ${waited} ms, before its own deadline`);
     pool.checkIn(served);
     await pool.destroy();
   });
