@@ -37,7 +37,7 @@ describe('TopologyMonitor', () => {
     monitor.start();
     assert.deepEqual(added, [[primary.address]], 'the seed, before its first check');
 
-    await waitFor('the secondary discovered and checked', () => checks.some((c) => c.address === secondary.address && c.hello), 5_000);
+    await waitFor('the secondary discovered and checked', () => checks.some((c) => c.address === secondary.address && c.hello), 10_000);
     assert.deepEqual(added[1], [secondary.address]);
     assert.equal(monitor.topology.type, 'ReplicaSetWithPrimary');
     assert.deepEqual(monitor.liveServers().sort(), [primary.address, secondary.address].sort());
@@ -53,8 +53,8 @@ describe('TopologyMonitor', () => {
     // The primary drops the secondary from its config: its monitor stops.
     primaryHello.hosts = [primary.address];
     monitor.requestCheck(primary.address);
-    await waitFor('the secondary dropped', () => !monitor.topology.servers.has(secondary.address), 5_000);
-    await waitFor('its monitoring socket closed', () => secondary.connections.every((c) => c.socket.destroyed || c.socket.readyState !== 'open'), 5_000);
+    await waitFor('the secondary dropped', () => !monitor.topology.servers.has(secondary.address), 10_000);
+    await waitFor('its monitoring socket closed', () => secondary.connections.every((c) => c.socket.destroyed || c.socket.readyState !== 'open'), 10_000);
     assert.deepEqual(
       monitor.lastChecks().map((c) => c.address),
       [primary.address],
@@ -63,7 +63,7 @@ describe('TopologyMonitor', () => {
     // markUnknown (a worker cleared its pool): the process view follows, and a check is requested.
     monitor.markUnknown(primary.address, 'pool cleared in worker 1');
     assert.deepEqual(monitor.liveServers(), []);
-    await waitFor('checked again', () => monitor.liveServers().length === 1, 5_000);
+    await waitFor('checked again', () => monitor.liveServers().length === 1, 10_000);
     monitor.close();
   });
 
@@ -73,7 +73,7 @@ describe('TopologyMonitor', () => {
     const monitor = new TopologyMonitor(options, { onCheck: (c) => checks.push(c) });
     monitors.push(monitor);
     monitor.start();
-    await waitFor('a check', () => checks.length > 0, 5_000);
+    await waitFor('a check', () => checks.length > 0, 10_000);
     assert.equal(checks[0]!.hello, undefined);
     assert.match(checks[0]!.error ?? '', /127\.0\.0\.1:1/);
     assert.equal(checks[0]!.interruptInUse, false, 'connection refused is not a timeout');

@@ -169,7 +169,7 @@ describe('application errors at run time (SDAM "Error handling")', () => {
       primary.rule = undefined;
       primary.counter = 2;
       primary.stream();
-      await waitFor('the primary known again', () => router.liveServers().length === 2, 5_000);
+      await waitFor('the primary known again', () => router.liveServers().length === 2, 10_000);
       await insert(router);
       assert.deepEqual(primary.appConnections(), sockets, 'no socket dialed');
     });
@@ -183,7 +183,7 @@ describe('application errors at run time (SDAM "Error handling")', () => {
         primary.rule = (cmd) => (cmd.name === 'insert' ? stateChange(primary, code, 2) : undefined);
         await assert.rejects(insert(router), (err: unknown) => err instanceof ServerError && err.serverCode === code);
         assert.deepEqual(router.liveServers(), [secondary.server.address]);
-        await waitFor(`wire ${maxWireVersion}, code ${code}: every pool cleared`, () => primary.appConnections().length === 0, 5_000);
+        await waitFor(`wire ${maxWireVersion}, code ${code}: every pool cleared`, () => primary.appConnections().length === 0, 10_000);
         assert.deepEqual(await openPerWorker(router, primary.server.address), workers === 0 ? [0] : [0, 0]);
         await router.close();
       }
@@ -224,7 +224,7 @@ describe('application errors at run time (SDAM "Error handling")', () => {
       primary.rule = (cmd) => (cmd.name === 'insert' ? 'drop' : undefined);
       await assert.rejects(insert(router), (err: unknown) => err instanceof NetworkError);
       assert.deepEqual(router.liveServers(), [secondary.server.address]);
-      await waitFor('the monitoring connection closed', () => stream.socket.destroyed || stream.socket.readyState !== 'open', 5_000);
+      await waitFor('the monitoring connection closed', () => stream.socket.destroyed || stream.socket.readyState !== 'open', 10_000);
       const before = checks();
       await new Promise((r) => setTimeout(r, 700));
       assert.equal(checks(), before, 'no check requested (SDAM: the server has likely gone)');
@@ -245,7 +245,7 @@ describe('application errors at run time (SDAM "Error handling")', () => {
         });
         servers.push(server);
         const router = await routerFor(`mongodb://${server.address}/?directConnection=true&heartbeatFrequencyMS=60000&serverSelectionTimeoutMS=2000`, workers);
-        await waitFor('known', () => router.liveServers().length === 1, 5_000);
+        await waitFor('known', () => router.liveServers().length === 1, 10_000);
         refuse = true;
         await assert.rejects(ping(router), failure === 'network' ? NetworkError : ServerError);
         assert.deepEqual(router.liveServers(), failure === 'network' ? [server.address] : [], failure);
@@ -288,7 +288,7 @@ describe('application errors at run time (SDAM "Error handling")', () => {
       servers.push(server);
       const base = `${server.address}/?directConnection=true&heartbeatFrequencyMS=60000&serverSelectionTimeoutMS=3000&authMechanism=SCRAM-SHA-256`;
       const router = await routerFor(`mongodb://alice:right@${base}`, workers);
-      await waitFor('known', () => router.liveServers().length === 1, 5_000);
+      await waitFor('known', () => router.liveServers().length === 1, 10_000);
 
       // Someone else's login() with a wrong password: that user's error, the server stays known.
       const impostor = (await resolveOptions(`mongodb://alice:wrong@${base}`)).credentials!;
@@ -306,7 +306,7 @@ describe('application errors at run time (SDAM "Error handling")', () => {
 
       // The dial-time credential itself refused (a wrong password in the URL): Unknown too.
       const wrong = await routerFor(`mongodb://alice:wrong@${base}`, workers);
-      await waitFor('known', () => wrong.liveServers().length === 1, 5_000);
+      await waitFor('known', () => wrong.liveServers().length === 1, 10_000);
       await assert.rejects(ping(wrong), AuthError);
       assert.deepEqual(wrong.liveServers(), []);
     });

@@ -8,6 +8,7 @@ import { QueryError } from '../../../src/session/errors.js';
 import { Mode } from '../../../src/session/modes.js';
 import { openSession } from '../../../src/session/session.js';
 import { FakeRouter } from '../../fixtures/fake-router.js';
+import { waitFor } from '../../fixtures/wait.js';
 
 describe('clone and copy', () => {
   test('clone() shares the reservation; it is released when the last sharer closes', async () => {
@@ -155,7 +156,7 @@ describe('broken sockets', () => {
     const session = openSession(router);
     session.setSyncTimeout(10);
     await assert.rejects(session.ping(), { code: 'ERR_SYNC_TIMEOUT' });
-    await new Promise((resolve) => setTimeout(resolve, 80));
+    await waitFor('the late reservation given back', () => router.reservations[0]?.released === true, 10_000);
     assert.equal(router.reservations.length, 1);
     assert.equal(router.reservations[0]!.released, true);
     assert.equal(router.requests.length, 0);
