@@ -2,7 +2,7 @@
 // between the driver and FerretDB, and FerretDB killed with SIGKILL and
 // started again on the same port and data directory. Each is applied while
 // the load runs and removed again; the attributes are chosen against the
-// driver timeouts of scenario.ts (socketTimeoutMS 1 s): latency, bandwidth,
+// driver timeouts of scenario.ts (socketTimeoutMS 3 s): latency, bandwidth,
 // slicer and slow_close slow the traffic without failing it, the others
 // break connections.
 import type { TestServer } from '../../test/fixtures/server.js';
@@ -74,4 +74,12 @@ export const SERVER_RESTART: Fault = {
   remove: ({ server }) => server.restart(),
 };
 
-export const ALL_FAULTS: readonly Fault[] = [...NETWORK_FAULTS, SERVER_RESTART];
+/** The control of the report: the same load and phases with nothing applied (what the load costs without a fault). */
+export const NO_FAULT: Fault = {
+  name: 'none',
+  description: 'no fault: the same load and phases, nothing applied (the control)',
+  apply: async () => {},
+  remove: async () => {},
+};
+
+export const ALL_FAULTS: readonly Fault[] = [NO_FAULT, ...NETWORK_FAULTS, SERVER_RESTART];
