@@ -72,7 +72,8 @@ export interface WorkerHost {
   configFor(workerId: number): WorkerConfig;
   /** The worker is gone: reclaim its permits now. */
   workerLost(workerId: number): void;
-  poolEvent(event: PoolEvent): void;
+  /** A CMAP event of the worker's pools (only while the router asked for them). */
+  poolEvent(worker: WorkerHandle, event: PoolEvent): void;
   poolCleared(worker: WorkerHandle, address: string, interruptInUse: boolean, message: string): void;
   checkRequested(address: string): void;
   /** An application error made a server Unknown in the worker (SDAM "Error handling"). */
@@ -472,7 +473,7 @@ export class WorkerHandle {
           this.host.poolsChanged(this);
           break;
         case EVENT:
-          this.host.poolEvent(message[1]);
+          this.host.poolEvent(this, message[1]);
           break;
         case CLEARED:
           this.host.poolCleared(this, message[1], message[2], message[3]);

@@ -82,6 +82,9 @@ export interface WorkerRouterInternals {
   closeTimeoutMS?: number;
 }
 
+/** A listener of onPoolEvent(): the event, and the worker whose pool emitted it. */
+export type WorkerPoolEventListener = (event: PoolEvent, workerId: number) => void;
+
 /** One worker's view, for diagnostics (stats() sums these). */
 export interface WorkerDetail {
   workerId: number;
@@ -103,7 +106,7 @@ export class WorkerRouter implements Router, WorkerHost {
   private readonly workers: WorkerHandle[];
   private readonly monitor: TopologyMonitor;
   private readonly coordinator: Coordinator;
-  private readonly listeners = new Set<(event: PoolEvent) => void>();
+  private readonly listeners = new Set<WorkerPoolEventListener>();
   private readonly lifecycle = new Lifecycle(closedError);
   private lastReservationId = 0;
   /** Where the least-loaded search starts: ties go round the workers. */
@@ -287,8 +290,13 @@ export class WorkerRouter implements Router, WorkerHost {
     return this.workers[workerId]?.thread;
   }
 
-  /** CMAP events of every worker's pools; workers only send them while someone listens. */
-  onPoolEvent(listener: (event: PoolEvent) => void): () => void {
+  /**
+   * CMAP events of every worker's pools; workers only send them while
+   * someone listens. Each worker's events arrive in the order its pools
+   * emitted them; `workerId` says whose they are (connection ids are per
+   * pool, so two workers' ids overlap).
+   */
+  onPoolEvent(listener: WorkerPoolEventListener): () => void {
     this.listeners.add(listener);
     if (this.listeners.size === 1) this.broadcast([EVENTS, true]);
     return () => {
@@ -335,8 +343,8 @@ export class WorkerRouter implements Router, WorkerHost {
     this.placement.look();
   }
 
-  poolEvent(event: PoolEvent): void {
-    for (const listener of this.listeners) listener(event);
+  poolEvent(worker: WorkerHandle, event: PoolEvent): void {
+    for (const listener of this.listeners) listener(event, worker.id);
   }
 
   /** One worker cleared a pool: the server is Unknown for the process, and every other worker clears its pool too. */
