@@ -23,7 +23,9 @@
 //
 // After each death: no permit leaked (the coordinator counts exactly the
 // sockets the pools hold, nothing in use, nobody queued) and the server
-// holds exactly those sockets plus the monitor's.
+// holds exactly those sockets plus the monitor's, never more than the limit
+// plus the monitor's: counted at the server's side, exactly, by the counting
+// proxy (test/fixtures/counting-proxy.ts) or the bridge.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +39,8 @@ import { WorkerRouter } from '../../src/worker/worker-router.js';
 import { startBridge, type Bridge } from '../fixtures/bridge/index.js';
 import { runChildScript } from '../fixtures/child-script.js';
 import { CRASH_COMMAND } from '../fixtures/crashing-worker.js';
-import { monitoringSockets, waitForServerSockets } from '../fixtures/server-sockets.js';
+import { startCountingProxy, type CountingProxy } from '../fixtures/counting-proxy.js';
+import { monitoringSockets } from '../fixtures/server-sockets.js';
 import { startTestServer, type TestServer } from '../fixtures/server.js';
 import { waitFor } from '../fixtures/wait.js';
 import { waitForBaseline } from '../fixtures/worker-baseline.js';
@@ -48,6 +51,9 @@ const CRASHING_WORKER = fileURLToPath(new URL('../fixtures/crashing-worker.ts', 
 const STUCK_WORKER = fileURLToPath(new URL('../fixtures/stuck-worker.ts', import.meta.url));
 const routers: WorkerRouter[] = [];
 const bridges: Bridge[] = [];
+const proxies: CountingProxy[] = [];
+/** The monitor's sockets at most (ServerStats.monitoringConnections: 2 while streaming, with the RTT monitor's). */
+const MAX_MONITORING = 2;
 
 before(async () => {
   server = await startTestServer();
@@ -56,6 +62,7 @@ before(async () => {
 after(async () => {
   await Promise.allSettled(routers.map((r) => r.destroy()));
   await Promise.allSettled(bridges.map((b) => b.close()));
+  await Promise.allSettled(proxies.map((p) => p.close()));
   const cleanup = await dial(server.uri).catch(() => undefined);
   await cleanup?.db(DB).dropDatabase().catch(() => {});
   await cleanup?.close();
@@ -67,6 +74,27 @@ async function crashableRouter(uri: string, options: Record<string, unknown>): P
   const router = await WorkerRouter.create(await resolveOptions(uri, options), { filename: CRASHING_WORKER });
   routers.push(router);
   return router;
+}
+
+/**
+ * A counting proxy in front of FerretDB (test/fixtures/counting-proxy.ts):
+ * the server's side of the sockets, counted exactly from accept to FIN.
+ */
+async function countedServer(): Promise<CountingProxy> {
+  const proxy = await startCountingProxy(server);
+  proxies.push(proxy);
+  return proxy;
+}
+
+/** The server's side of the sockets: the counting proxy's or the bridge member's exact counts. */
+interface ServerSide {
+  address: string;
+  open(): number;
+  maxOpen(): number;
+}
+
+function sideOf(member: { address: string; openConnections(): number; maxOpenConnections(): number }): ServerSide {
+  return { address: member.address, open: () => member.openConnections(), maxOpen: () => member.maxOpenConnections() };
 }
 
 type Death = 'terminate()' | 'an uncaught exception';
@@ -112,20 +140,23 @@ function assertWorkerLost(error: unknown, why?: string): void {
 
 /**
  * No permit leaked: back to baseline in the workers and the coordinator,
- * and the server holds exactly the pools' sockets plus the monitor's.
+ * and the server holds exactly the pools' sockets plus the monitor's; it
+ * never held more than the limit plus the monitor's.
  */
-async function assertNoLeak(router: WorkerRouter, address: string, target: { host: string; port: number }, what: string): Promise<void> {
-  const settled = await waitForBaseline(router, address, what);
-  const expected = settled.coordinated + monitoringSockets(router.stats(), address);
-  await waitForServerSockets(target, (count) => count === expected, 15_000).catch((error: Error) => {
-    throw new Error(`${what}: the server should hold ${expected} sockets (${settled.coordinated} pooled + the monitor's): ${error.message}`);
+async function assertNoLeak(router: WorkerRouter, side: ServerSide, limit: number, what: string): Promise<void> {
+  const settled = await waitForBaseline(router, side.address, what);
+  const expected = settled.coordinated + monitoringSockets(router.stats(), side.address);
+  await waitFor(`${what}: the server holds ${expected} sockets (${settled.coordinated} pooled + the monitor's)`, () => side.open() === expected, 15_000).catch((error: Error) => {
+    throw new Error(`${error.message}; it holds ${side.open()}`);
   });
+  assert.ok(side.maxOpen() <= limit + MAX_MONITORING, `${what}: the server saw ${side.maxOpen()} sockets at once: over ${limit} pooled + ${MAX_MONITORING} monitoring`);
 }
 
 describe('worker crashes', () => {
   for (const how of ['terminate()', 'an uncaught exception'] as const) {
     test(`a long-lived Strong session whose worker dies of ${how} continues on a new socket, and so does its clone; no permit leaked`, { timeout: 60_000 }, async () => {
-      const router = await crashableRouter(server.uri, { workers: 2, poolLimit: 6 });
+      const proxy = await countedServer();
+      const router = await crashableRouter(proxy.uri(), { workers: 2, poolLimit: 6 });
       const session = openSession(router, { mode: Mode.Strong, database: DB });
       let clone: Session | undefined;
       try {
@@ -163,7 +194,7 @@ describe('worker crashes', () => {
         await clone.close();
         session.refresh(); // gives the socket back; the session stays open (its close() would close the router)
         await waitFor('the replacement is serving', () => router.workerStats()[worker]!.state === 'ready', 30_000);
-        await assertNoLeak(router, server.address, server, `after ${how}`);
+        await assertNoLeak(router, proxy, 6, `after ${how}`);
       } finally {
         await Promise.all([clone?.close(), session.close()]);
         await router.destroy();
@@ -204,7 +235,7 @@ describe('worker crashes', () => {
         );
         session.refresh();
         await waitFor('the replacement is serving', () => router.workerStats()[worker]!.state === 'ready', 30_000);
-        await assertNoLeak(router, bridge.members[0]!.address, { host: '127.0.0.1', port: member.port }, `after ${how}`);
+        await assertNoLeak(router, sideOf(member), 6, `after ${how}`);
       } finally {
         await session.close();
         await router.destroy();
@@ -213,7 +244,8 @@ describe('worker crashes', () => {
   }
 
   test('a worker dying of an uncaught exception under load: reads never fail, writes fail only retryably, no acknowledged write is lost; a replacement serves; no permit leaked', { timeout: 60_000 }, async () => {
-    const router = await crashableRouter(server.uri, { workers: 2, poolLimit: 10, waitQueueTimeoutMS: 30_000 });
+    const proxy = await countedServer();
+    const router = await crashableRouter(proxy.uri(), { workers: 2, poolLimit: 10, waitQueueTimeoutMS: 30_000 });
     const session = openSession(router, { mode: Mode.Eventual, database: DB });
     const c = session.db(DB).c('load');
     try {
@@ -271,7 +303,7 @@ describe('worker crashes', () => {
       const detail = router.workerStats()[worker]!;
       assert.equal(detail.restarts, 1);
       assert.match(detail.lastLoss ?? '', /its thread ended: boom under load/);
-      await assertNoLeak(router, server.address, server, 'after the crash under load');
+      await assertNoLeak(router, proxy, 10, 'after the crash under load');
     } finally {
       await session.close();
       await router.destroy();
@@ -281,7 +313,8 @@ describe('worker crashes', () => {
   for (const how of ['terminate()', 'an uncaught exception'] as const) {
     test(`requests queued for a worker that died of ${how}, before its loss was handled, are resent and run once; none is reported lost`, { timeout: 60_000 }, async () => {
       // One worker: whatever is sent while it is down waits for its replacement.
-      const router = await crashableRouter(server.uri, { workers: 1 });
+      const proxy = await countedServer();
+      const router = await crashableRouter(proxy.uri(), { workers: 1, poolLimit: 30 });
       const session = openSession(router, { mode: Mode.Eventual, database: DB });
       const strong = session.copy();
       strong.setMode(Mode.Strong, true);
@@ -310,7 +343,7 @@ describe('worker crashes', () => {
         const ids = (await c.find({}).all()).map((d: Document) => d._id).sort((a, b) => String(a).localeCompare(String(b)));
         assert.equal(ids.length, 21, 'each insert ran exactly once');
         await strong.close();
-        await assertNoLeak(router, server.address, server, `after ${how}`);
+        await assertNoLeak(router, proxy, 30, `after ${how}`);
       } finally {
         await Promise.all([strong.close(), session.close()]);
         await router.destroy();
