@@ -25,65 +25,30 @@
 // sockets the pools hold, nothing in use, nobody queued) and the server
 // holds exactly those sockets plus the monitor's, never more than the limit
 // plus the monitor's: counted at the server's side, exactly, by the counting
-// proxy (test/fixtures/counting-proxy.ts) or the bridge.
-import { after, before, describe, test } from 'node:test';
+// proxy (test/fixtures/counting-proxy.ts: from accept to FIN) or the bridge.
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import type { Document } from 'bson';
 import { MgoError } from '../../src/errors.js';
-import { dial } from '../../src/session/dial.js';
 import { Mode } from '../../src/session/modes.js';
 import { openSession, type Session } from '../../src/session/session.js';
-import { resolveOptions } from '../../src/uri/resolve.js';
-import { WorkerRouter } from '../../src/worker/worker-router.js';
-import { startBridge, type Bridge } from '../fixtures/bridge/index.js';
+import type { WorkerRouter } from '../../src/worker/worker-router.js';
 import { runChildScript } from '../fixtures/child-script.js';
 import { CRASH_COMMAND } from '../fixtures/crashing-worker.js';
-import { startCountingProxy, type CountingProxy } from '../fixtures/counting-proxy.js';
 import { monitoringSockets } from '../fixtures/server-sockets.js';
-import { startTestServer, type TestServer } from '../fixtures/server.js';
 import { waitFor } from '../fixtures/wait.js';
-import { waitForBaseline } from '../fixtures/worker-baseline.js';
+import { MAX_MONITORING_SOCKETS as MAX_MONITORING, waitForBaseline } from '../fixtures/worker-baseline.js';
+import { workerTestEnv } from '../fixtures/worker-env.js';
 
-let server: TestServer;
 const DB = `mgo_worker_crashes_${process.pid}`;
+const env = workerTestEnv(DB);
 const CRASHING_WORKER = fileURLToPath(new URL('../fixtures/crashing-worker.ts', import.meta.url));
 const STUCK_WORKER = fileURLToPath(new URL('../fixtures/stuck-worker.ts', import.meta.url));
-const routers: WorkerRouter[] = [];
-const bridges: Bridge[] = [];
-const proxies: CountingProxy[] = [];
-/** The monitor's sockets at most (ServerStats.monitoringConnections: 2 while streaming, with the RTT monitor's). */
-const MAX_MONITORING = 2;
-
-before(async () => {
-  server = await startTestServer();
-});
-
-after(async () => {
-  await Promise.allSettled(routers.map((r) => r.destroy()));
-  await Promise.allSettled(bridges.map((b) => b.close()));
-  await Promise.allSettled(proxies.map((p) => p.close()));
-  const cleanup = await dial(server.uri).catch(() => undefined);
-  await cleanup?.db(DB).dropDatabase().catch(() => {});
-  await cleanup?.close();
-  await server?.stop();
-});
 
 /** A WorkerRouter on `uri` whose workers can be made to throw (crashing-worker.ts). */
-async function crashableRouter(uri: string, options: Record<string, unknown>): Promise<WorkerRouter> {
-  const router = await WorkerRouter.create(await resolveOptions(uri, options), { filename: CRASHING_WORKER });
-  routers.push(router);
-  return router;
-}
-
-/**
- * A counting proxy in front of FerretDB (test/fixtures/counting-proxy.ts):
- * the server's side of the sockets, counted exactly from accept to FIN.
- */
-async function countedServer(): Promise<CountingProxy> {
-  const proxy = await startCountingProxy(server);
-  proxies.push(proxy);
-  return proxy;
+function crashableRouter(uri: string, options: Record<string, unknown>): Promise<WorkerRouter> {
+  return env.router(uri, options, { filename: CRASHING_WORKER });
 }
 
 /** The server's side of the sockets: the counting proxy's or the bridge member's exact counts. */
@@ -155,7 +120,7 @@ async function assertNoLeak(router: WorkerRouter, side: ServerSide, limit: numbe
 describe('worker crashes', () => {
   for (const how of ['terminate()', 'an uncaught exception'] as const) {
     test(`a long-lived Strong session whose worker dies of ${how} continues on a new socket, and so does its clone; no permit leaked`, { timeout: 60_000 }, async () => {
-      const proxy = await countedServer();
+      const proxy = await env.countingProxy();
       const router = await crashableRouter(proxy.uri(), { workers: 2, poolLimit: 6 });
       const session = openSession(router, { mode: Mode.Strong, database: DB });
       let clone: Session | undefined;
@@ -205,8 +170,7 @@ describe('worker crashes', () => {
   for (const how of ['terminate()', 'an uncaught exception'] as const) {
     test(`a Strong session with a find and an insert in flight when its worker dies of ${how}: the find is retried, the insert fails once (retryable, never ran), then the session goes on`, { timeout: 60_000 }, async () => {
       // The bridge holds the two commands at the server's side, so they are in flight when the worker dies.
-      const bridge = await startBridge({ backend: server, topology: 'standalone' });
-      bridges.push(bridge);
+      const bridge = await env.bridge();
       const router = await crashableRouter(bridge.uri, { workers: 2, poolLimit: 6 });
       const session = openSession(router, { mode: Mode.Strong, database: DB });
       try {
@@ -244,7 +208,7 @@ describe('worker crashes', () => {
   }
 
   test('a worker dying of an uncaught exception under load: reads never fail, writes fail only retryably, no acknowledged write is lost; a replacement serves; no permit leaked', { timeout: 60_000 }, async () => {
-    const proxy = await countedServer();
+    const proxy = await env.countingProxy();
     const router = await crashableRouter(proxy.uri(), { workers: 2, poolLimit: 10, waitQueueTimeoutMS: 30_000 });
     const session = openSession(router, { mode: Mode.Eventual, database: DB });
     const c = session.db(DB).c('load');
@@ -313,7 +277,7 @@ describe('worker crashes', () => {
   for (const how of ['terminate()', 'an uncaught exception'] as const) {
     test(`requests queued for a worker that died of ${how}, before its loss was handled, are resent and run once; none is reported lost`, { timeout: 60_000 }, async () => {
       // One worker: whatever is sent while it is down waits for its replacement.
-      const proxy = await countedServer();
+      const proxy = await env.countingProxy();
       const router = await crashableRouter(proxy.uri(), { workers: 1, poolLimit: 30 });
       const session = openSession(router, { mode: Mode.Eventual, database: DB });
       const strong = session.copy();
@@ -364,7 +328,7 @@ describe('worker crashes', () => {
         console.log(JSON.stringify({ code: error.code, message: error.message }));
       }
     `;
-    const { code, signal, stdout, stderr } = await runChildScript(script, { env: { MGO_CRASHES_URI: server.uri, MGO_STUCK_WORKER: STUCK_WORKER } });
+    const { code, signal, stdout, stderr } = await runChildScript(script, { env: { MGO_CRASHES_URI: env.server.uri, MGO_STUCK_WORKER: STUCK_WORKER } });
     assert.equal(signal, null, `the child did not exit by itself (killed after 30 s): a thread or handle was left; stdout ${stdout}; stderr ${stderr}`);
     assert.equal(code, 0, stderr);
     const outcome = JSON.parse(stdout.trim()) as { code?: string; message?: string; created?: boolean };

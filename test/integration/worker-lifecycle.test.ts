@@ -10,43 +10,25 @@
 // Every wait is on an event (a count, a settled promise) under a generous
 // deadline; the blocks are long enough that the operations are still held
 // when close() or destroy() comes, whatever the machine's load.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Document } from 'bson';
 import { MgoError } from '../../src/errors.js';
 import { dial } from '../../src/session/dial.js';
 import { Mode } from '../../src/session/modes.js';
 import { openSession, type Session } from '../../src/session/session.js';
-import { resolveOptions } from '../../src/uri/resolve.js';
-import { WorkerRouter, type WorkerRouterInternals } from '../../src/worker/worker-router.js';
-import { startBridge, type Bridge } from '../fixtures/bridge/index.js';
-import { startTestServer, type TestServer } from '../fixtures/server.js';
+import type { WorkerRouter, WorkerRouterInternals } from '../../src/worker/worker-router.js';
+import type { Bridge } from '../fixtures/bridge/index.js';
 import { waitFor } from '../fixtures/wait.js';
+import { workerTestEnv } from '../fixtures/worker-env.js';
 
-let server: TestServer;
 const DB = `mgo_worker_lifecycle_${process.pid}`;
-const bridges: Bridge[] = [];
-const routers: WorkerRouter[] = [];
-
-before(async () => {
-  server = await startTestServer();
-});
-
-after(async () => {
-  await Promise.allSettled(routers.map((r) => r.destroy()));
-  await Promise.allSettled(bridges.map((b) => b.close()));
-  const cleanup = await dial(server.uri).catch(() => undefined);
-  await cleanup?.db(DB).dropDatabase().catch(() => {});
-  await cleanup?.close();
-  await server?.stop();
-});
+const env = workerTestEnv(DB);
 
 /** A standalone bridge in front of FerretDB, a WorkerRouter on it, and an Eventual session. */
 async function setup(options: Record<string, unknown>, internals: WorkerRouterInternals = {}): Promise<{ bridge: Bridge; router: WorkerRouter; session: Session }> {
-  const bridge = await startBridge({ backend: server, topology: 'standalone' });
-  bridges.push(bridge);
-  const router = await WorkerRouter.create(await resolveOptions(bridge.uri, { workers: 2, ...options }), internals);
-  routers.push(router);
+  const bridge = await env.bridge();
+  const router = await env.router(bridge.uri, { workers: 2, ...options }, internals);
   return { bridge, router, session: openSession(router, { mode: Mode.Eventual, database: DB }) };
 }
 
@@ -141,7 +123,7 @@ describe('WorkerRouter close() and destroy() with operations in flight in the wo
     await assert.rejects(async () => session.db(DB).c('drain').find({}).all(), { code: 'ERR_SESSION_CLOSED' });
 
     // What close() drained did run: the writes are there.
-    const check = await dial(server.uri);
+    const check = await dial(env.server.uri);
     try {
       const written = await check.db(DB).c('drain').find({}).sort('_id').all();
       assert.deepEqual(

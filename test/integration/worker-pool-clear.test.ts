@@ -18,52 +18,31 @@
 //
 // Each worker's CMAP events (WorkerRouter.onPoolEvent, with the worker id)
 // arrive in the order its pool emitted them: the evidence is read there.
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { MgoError, NetworkError } from '../../src/errors.js';
 import type { PoolEvent } from '../../src/pool/events.js';
 import type { Reservation } from '../../src/router/router.js';
-import { dial } from '../../src/session/dial.js';
 import { Mode } from '../../src/session/modes.js';
 import { openSession } from '../../src/session/session.js';
-import { resolveOptions } from '../../src/uri/resolve.js';
 import type { WorkerReservation } from '../../src/worker/worker-handle.js';
-import { WorkerRouter } from '../../src/worker/worker-router.js';
-import { startBridge, type Bridge } from '../fixtures/bridge/index.js';
+import type { WorkerRouter } from '../../src/worker/worker-router.js';
+import type { Bridge } from '../fixtures/bridge/index.js';
 import { monitoringSockets } from '../fixtures/server-sockets.js';
-import { startTestServer, type TestServer } from '../fixtures/server.js';
 import { waitFor } from '../fixtures/wait.js';
-import { waitForBaseline } from '../fixtures/worker-baseline.js';
+import { MAX_MONITORING_SOCKETS as MAX_MONITORING, waitForBaseline } from '../fixtures/worker-baseline.js';
+import { workerTestEnv } from '../fixtures/worker-env.js';
 
-let server: TestServer;
 const DB = `mgo_worker_pool_clear_${process.pid}`;
+const env = workerTestEnv(DB);
 const PRIMARY = { mode: 'primary' } as const;
-/** The monitor's sockets at most (ServerStats.monitoringConnections: 2 while streaming, with the RTT monitor's). */
-const MAX_MONITORING = 2;
-const routers: WorkerRouter[] = [];
-const bridges: Bridge[] = [];
-
-before(async () => {
-  server = await startTestServer();
-});
-
-after(async () => {
-  await Promise.allSettled(routers.map((r) => r.destroy()));
-  await Promise.allSettled(bridges.map((b) => b.close()));
-  const cleanup = await dial(server.uri).catch(() => undefined);
-  await cleanup?.db(DB).dropDatabase().catch(() => {});
-  await cleanup?.close();
-  await server?.stop();
-});
 
 /** A standalone bridge, a two-worker router on it, and each worker's CMAP events in order. */
 async function setup(options: Record<string, unknown>) {
-  const bridge = await startBridge({ backend: server, topology: 'standalone' });
-  bridges.push(bridge);
+  const bridge = await env.bridge();
   // The monitor checks rarely (it still checks at once after an error): while
   // the handshake fail point waits for a dial, nothing else says hello.
-  const router = await WorkerRouter.create(await resolveOptions(bridge.uri, { workers: 2, heartbeatFrequencyMS: 60_000, waitQueueTimeoutMS: 30_000, ...options }));
-  routers.push(router);
+  const router = await env.router(bridge.uri, { workers: 2, heartbeatFrequencyMS: 60_000, waitQueueTimeoutMS: 30_000, ...options });
   const streams: PoolEvent[][] = [[], []];
   router.onPoolEvent((event, workerId) => streams[workerId]!.push(event));
   const member = bridge.members[0]!;
