@@ -6,6 +6,7 @@
 // Standalone like the other reports: no script, nothing loaded.
 import { summarize } from '../lib/stats.js';
 import { PALETTE, barChart, type Range } from '../lib/svg.js';
+import { NO_FAULT } from './faults.js';
 import type { ChaosOptions, ChaosResult } from './scenario.js';
 
 export interface ChaosRunInfo {
@@ -55,6 +56,7 @@ interface Row {
   lost: string;
   serverSockets: string;
   clientSockets: string;
+  longest: string;
   recovery: string;
   invariants: string;
 }
@@ -69,6 +71,7 @@ function rows(runs: readonly ChaosResult[]): Row[] {
     lost: rs.map((r) => r.lost).join(', '),
     serverSockets: `${Math.max(...rs.map((r) => r.maxServerSockets))} (${rs[0]!.socketAllowance})`,
     clientSockets: `${Math.max(...rs.map((r) => r.maxClientSockets))} (${rs[0]!.poolLimit})`,
+    longest: span(rs.map((r) => r.longestOpMS)),
     recovery: span(rs.map((r) => r.recoveryMS ?? Number.NaN)),
     invariants: rs.every((r) => r.violations.length === 0) ? 'held' : `${rs.reduce((n, r) => n + r.violations.length, 0)} broken`,
   }));
@@ -83,6 +86,7 @@ const HEADER = [
   'acknowledged writes lost',
   'most sockets, server side (allowed)',
   'most pool sockets, client side (limit)',
+  'longest operation, ms',
   'time to recover, ms',
   'invariants',
 ];
@@ -91,7 +95,7 @@ const HEADER = [
 export function chaosTable(runs: readonly ChaosResult[]): string {
   const lines = [`| ${HEADER.join(' | ')} |`, `|${HEADER.map(() => '---').join('|')}|`];
   for (const r of rows(runs)) {
-    lines.push(`| ${r.fault} | ${r.workers} | ${r.runs} | ${r.operations} | ${r.errors} | ${r.lost} | ${r.serverSockets} | ${r.clientSockets} | ${r.recovery} | ${r.invariants} |`);
+    lines.push(`| ${r.fault} | ${r.workers} | ${r.runs} | ${r.operations} | ${r.errors} | ${r.lost} | ${r.serverSockets} | ${r.clientSockets} | ${r.longest} | ${r.recovery} | ${r.invariants} |`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -150,7 +154,7 @@ export function timelineSvg(r: ChaosResult): string {
     `<text x="${x0}" y="13" font-size="12" font-weight="bold">${esc(r.fault)} · workers ${r.workers}</text>`,
     `<text x="${x0}" y="25" fill="#444">${r.operations} ops, ${sum(r.errors)} errors, ${r.lost} lost, sockets ${r.maxServerSockets}/${r.socketAllowance}, recovered ${r.recoveryMS === null ? 'never' : `${r.recoveryMS.toFixed(0)} ms`} after removal</text>`,
     `<rect x="${x(r.faultAt).toFixed(1)}" y="${y0}" width="${Math.max(1, x(r.removedAt) - x(r.faultAt)).toFixed(1)}" height="${y1 - y0}" fill="#fbe3e3"/>`,
-    `<text x="${(x(r.faultAt) + 2).toFixed(1)}" y="${y0 + 10}" fill="#a33">fault</text>`,
+    `<text x="${(x(r.faultAt) + 2).toFixed(1)}" y="${y0 + 10}" fill="#a33">${r.fault === NO_FAULT.name ? 'nothing applied' : 'fault'}</text>`,
   ];
   for (const b of r.timeline) {
     if (b.errors > 0) parts.push(`<rect x="${x(b.t).toFixed(1)}" y="${y(b.errors).toFixed(1)}" width="${barW.toFixed(1)}" height="${(y1 - y(b.errors)).toFixed(1)}" fill="#e15759"/>`);
@@ -197,7 +201,7 @@ export function chaosHtml(info: ChaosRunInfo): string {
   const table = rows(info.runs)
     .map(
       (r) =>
-        `<tr>${[r.fault, r.workers, r.runs, r.operations, r.errors, r.lost, r.serverSockets, r.clientSockets, r.recovery]
+        `<tr>${[r.fault, r.workers, r.runs, r.operations, r.errors, r.lost, r.serverSockets, r.clientSockets, r.longest, r.recovery]
           .map((cell) => `<td>${esc(cell)}</td>`)
           .join('')}<td class="${r.invariants === 'held' ? '' : 'broken'}">${esc(r.invariants)}</td></tr>`,
     )
@@ -217,6 +221,7 @@ ${esc(loadSentence(info.options))}</p>
 <h2>Results</h2>
 <p>Errors surfaced: operations that failed at the application (by error code; HANG: missed its deadline). Lost: acknowledged writes missing when read back after the fault.
 Server side: the most sockets the counting proxy had open at once (pool and monitoring). Client side: ${esc([...new Set(info.runs.map((r) => r.clientSocketsSource))].join(', '))}.
+Longest operation: from its <code>copy()</code> to its result or error, what an application waited at worst.
 Time to recover: from the fault's removal to the first success of an operation started after it.</p>
 <table><tr>${HEADER.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>
 ${table}</table>

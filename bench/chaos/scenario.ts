@@ -124,6 +124,8 @@ export interface ChaosResult {
   /** The most pool sockets the client had at once, and where the figure comes from. */
   maxClientSockets: number;
   clientSocketsSource: string;
+  /** The longest any operation took, from its copy() to its settling (the longest an application waited). */
+  longestOpMS: number;
   /** From the fault's removal to the first success of an operation started after it; null if none came. */
   recoveryMS: number | null;
   /** ms since the load started. */
@@ -217,6 +219,7 @@ export async function runChaosScenario(env: ChaosEnvironment, fault: Fault, over
       socketAllowance: invariants.socketAllowance,
       maxClientSockets: client.value,
       clientSocketsSource: client.source,
+      longestOpMS: Math.max(0, ...result.ops.map((op) => op.end - op.start)),
       recoveryMS: result.recoveryMS,
       faultAt: result.faultAt,
       removedAt: result.removedAt,
@@ -347,7 +350,7 @@ export function describeChaosRun(r: ChaosResult): string {
   return (
     `${r.fault}, workers ${r.workers}: ${r.operations} operations, ${r.succeeded} succeeded, errors: ${errors}; ` +
     `${r.acknowledged} writes acknowledged, ${r.lost} lost; most sockets: server ${r.maxServerSockets} (allowed ${r.socketAllowance}), ` +
-    `client ${r.maxClientSockets} (${r.clientSocketsSource}, limit ${r.poolLimit}); recovered ${r.recoveryMS === null ? 'never' : `${r.recoveryMS.toFixed(0)} ms`} after the removal` +
+    `client ${r.maxClientSockets} (${r.clientSocketsSource}, limit ${r.poolLimit}); longest operation ${r.longestOpMS.toFixed(0)} ms; recovered ${r.recoveryMS === null ? 'never' : `${r.recoveryMS.toFixed(0)} ms`} after the removal` +
     (r.violations.length > 0 ? `; VIOLATIONS: ${r.violations.join(' | ')}` : '')
   );
 }
