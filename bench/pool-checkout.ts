@@ -23,6 +23,9 @@ class FakeConnection implements PoolableConnection {
   destroy(): void {
     this.isClosed = true;
   }
+  afterClose(callback: () => void): void {
+    callback();
+  }
 }
 
 function makePool(maxPoolSize: number, monitor?: (event: PoolEvent) => void): Pool<FakeConnection> {

@@ -13,6 +13,7 @@ import type { Document } from 'bson';
 import { AuthError, IncompatibleServerError, MgoError, NetworkError, ServerError, ServerSelectionError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { PermitSource } from '../pool/permits.js';
+import type { SocketTally } from '../connection/socket-tally.js';
 import type { ReadPreference } from '../read-preference.js';
 import type { ResolvedOptions, ServerAddress } from '../uri/resolve.js';
 import type { CheckResult } from './monitor.js';
@@ -37,6 +38,8 @@ export interface ClusterHooks {
   permits?(address: string): PermitSource | undefined;
   /** Dial slots (maxConnecting) for a server's pool, shared the same way. */
   dialSlots?(address: string): PermitSource | undefined;
+  /** The count of a server's pool sockets, shared the same way. */
+  sockets?(address: string): SocketTally | undefined;
   /**
    * 'external': no monitors here; descriptions arrive through
    * applyServerDescription() from the process's one monitor per server,
@@ -253,6 +256,7 @@ export class Cluster {
         },
         permits: this.hooks.permits?.(address),
         dialSlots: this.hooks.dialSlots?.(address),
+        sockets: this.hooks.sockets?.(address),
       });
       this.servers.set(address, server);
       if (this.hooks.monitoring !== 'external') server.start();

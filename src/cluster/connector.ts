@@ -7,6 +7,7 @@
 import { UNAUTHENTICATED, type Identities } from '../auth/identities.js';
 import { Connection, type ConnectionOptions } from '../connection/connection.js';
 import { MgoError } from '../errors.js';
+import type { SocketTally } from '../connection/socket-tally.js';
 import type { TlsOptions } from '../connection/tls.js';
 import type { ConnectFn } from '../pool/poolable-connection.js';
 import type { ResolvedOptions, ServerAddress } from '../uri/resolve.js';
@@ -53,9 +54,10 @@ export function socketOptionsFor(server: ServerAddress, options: ConnectorOption
 /**
  * The pool's dialer for a server: each socket authenticates as the identity
  * its checkout asked for (src/auth/identities.ts), with that credential;
- * without `identities`, every socket is unauthenticated.
+ * without `identities`, every socket is unauthenticated. `tally` counts
+ * every socket it creates until its 'close' event.
  */
-export function createConnector(server: ServerAddress, options: ConnectorOptions, identities?: Identities): ConnectFn<Connection> {
+export function createConnector(server: ServerAddress, options: ConnectorOptions, identities?: Identities, tally?: SocketTally): ConnectFn<Connection> {
   const socketOptions = socketOptionsFor(server, options);
   return ({ id, generation, signal, identity }) => {
     const credential = identities?.credential(identity);
@@ -63,6 +65,6 @@ export function createConnector(server: ServerAddress, options: ConnectorOptions
       // A number this thread never learned: a bug in the LOGIN crossing, not the user's.
       return Promise.reject(new MgoError('ERR_AUTH', `no credential is known for identity ${identity} on this thread`, { address: server.address }));
     }
-    return Connection.connect({ ...socketOptions, id, generation, signal, ...(credential ? { credential } : {}) });
+    return Connection.connect({ ...socketOptions, id, generation, signal, tally, ...(credential ? { credential } : {}) });
   };
 }

@@ -5,6 +5,7 @@ import type { Identities } from '../auth/identities.js';
 import { Connection } from '../connection/connection.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { PermitSource } from '../pool/permits.js';
+import { LocalSocketTally, type SocketTally } from '../connection/socket-tally.js';
 import { Pool } from '../pool/pool.js';
 import type { ResolvedOptions, ServerAddress } from '../uri/resolve.js';
 import { createConnector, type ConnectorOptions } from './connector.js';
@@ -23,18 +24,23 @@ export interface ServerHooks {
   permits?: PermitSource | undefined;
   /** Where dial slots (maxConnecting) come from, likewise. */
   dialSlots?: PermitSource | undefined;
+  /** Where the pool's sockets are counted: the shared coordinator in a worker; this server's own tally otherwise. */
+  sockets?: SocketTally | undefined;
 }
 
 export class Server {
   readonly address: string;
   readonly pool: Pool<Connection>;
   readonly monitor: Monitor;
+  /** The pool's sockets from creation to 'close' (ServerStats.sockets). */
+  readonly sockets: SocketTally;
 
   constructor(server: ServerAddress, options: ServerOptions, identities: Identities, hooks: ServerHooks) {
     this.address = server.address;
+    this.sockets = hooks.sockets ?? new LocalSocketTally();
     this.pool = new Pool<Connection>({
       address: server.address,
-      connect: createConnector(server, options, identities),
+      connect: createConnector(server, options, identities, this.sockets),
       defaultIdentity: identities.dialIdentity,
       maxPoolSize: options.maxPoolSize,
       minPoolSize: options.minPoolSize,

@@ -24,6 +24,7 @@ import { serverApiFields, type ServerApi } from '../wire/server-api.js';
 import { createAuthenticator } from '../auth/authenticate.js';
 import type { Credential } from '../auth/credential.js';
 import { helloCommand, parseHandshakeReply, type HandshakeResult } from './handshake.js';
+import type { SocketTally } from './socket-tally.js';
 import { connectTls, tlsFailure, type TlsOptions } from './tls.js';
 
 export type ConnectionState = 'connecting' | 'handshaking' | 'ready' | 'closing' | 'closed';
@@ -63,6 +64,8 @@ export interface ConnectionOptions {
   /** Authenticate as this user during the handshake (pool sockets; never monitoring ones). */
   credential?: Credential;
   signal?: AbortSignal;
+  /** Counts this socket from creation to its 'close' event (pool sockets; never monitoring ones). */
+  tally?: SocketTally;
 }
 
 export interface CommandOptions {
@@ -168,6 +171,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private corked = false;
   private closeError: MgoError | undefined;
   private readonly closed: Promise<void>;
+  /** True once the socket's 'close' event ran: its descriptor is closed, the FIN or RST sent. */
+  private socketClosed = false;
+  private readonly afterCloseCallbacks: (() => void)[] = [];
   /** Filled in by the handshake. */
   private handshakeResult: HandshakeResult | undefined;
   private readonly offeredCompressors: readonly CompressorName[];
@@ -189,7 +195,16 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.offeredCompressors = compressors.usable(options.compressors ?? []);
     this.zlibCompressionLevel = options.zlibCompressionLevel ?? -1;
     this.socket = socket;
-    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    const tally = options.tally;
+    tally?.opened();
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.socketClosed = true;
+        tally?.closed();
+        resolve();
+        for (const callback of this.afterCloseCallbacks.splice(0)) callback();
+      }),
+    );
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) =>
       this.fail(
@@ -231,6 +246,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       return connection;
     } catch (err) {
       connection.destroy(err instanceof MgoError ? err : undefined);
+      // Settle only once the socket is gone: the pool releases the dial's
+      // permit when this promise settles, and a permit must not outlive
+      // its socket's close (see afterClose).
+      await connection.closed;
       throw err;
     } finally {
       clearTimeout(timer);
@@ -426,6 +445,19 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.currentState = 'closing';
     if (this.pending.size === 0) this.socket.end();
     return this.closed;
+  }
+
+  /**
+   * Runs `callback` once the socket's 'close' event has run, i.e. once its
+   * descriptor is closed and the server has been sent a FIN or RST; at once
+   * if that already happened. destroy() issues the close but the event comes
+   * a turn later: a pool releases the socket's permit here, never before, so
+   * the server cannot see the socket that replaces this one while this one
+   * is still open.
+   */
+  afterClose(callback: () => void): void {
+    if (this.socketClosed) callback();
+    else this.afterCloseCallbacks.push(callback);
   }
 
   /** Aborts now: every pending request fails with `error` (or a "destroyed" error). Idempotent. */

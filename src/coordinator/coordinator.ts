@@ -9,6 +9,7 @@ import { GENERATION, LIMIT, OPEN, RING_LEN, bufferBytes, layoutOf, writeHeader, 
 
 export { dialSlotKey } from './layout.js';
 import { SlotView, notifyWorker } from './slot.js';
+import type { SocketCounts } from '../connection/socket-tally.js';
 
 export interface CoordinatorOptions {
   /** Workers that will share the buffer (ids 0..maxWorkers-1). */
@@ -104,6 +105,12 @@ export class Coordinator {
     return view;
   }
 
+  /** The pool sockets of a server open across all workers, counted at the sockets (layout.ts, SOCKETS). */
+  socketCounts(address: string): SocketCounts | undefined {
+    const slot = this.slots.get(address);
+    return slot === undefined ? undefined : this.view(slot).socketCounts();
+  }
+
   /** Every slot assigned so far, by address. */
   slotMap(): Record<string, number> {
     return Object.fromEntries(this.slots);
@@ -125,6 +132,10 @@ export class Coordinator {
       else view.lock(this.owner);
       const lease = view.lease(worker);
       for (let i = 0; i < lease; i++) view.drop(worker);
+      // Its thread's sockets were closed when the thread ended ('exit'
+      // comes after the worker's handles are closed), but their 'close'
+      // events never ran there.
+      view.dropSocketsOf(worker);
       view.removeAllQueued(worker);
       view.resetGrants(worker); // its replacement starts counting from zero
       const notify = view.grantFreePermits();

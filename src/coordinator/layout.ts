@@ -19,14 +19,23 @@
 //     GENERATION    pool generation, bumped by whichever worker clears its pool
 //     GIVE_BACK     queued requests no worker has yet answered by closing an
 //                   idle socket ("give-back tokens")
+//     SOCKETS       sockets open now, from creation to their 'close' event,
+//                   all workers together (src/connection/socket-tally.ts):
+//                   what the permits stand for, counted at the sockets
+//     SOCKETS_MAX   the most SOCKETS ever was
+//     SOCKETS_OPENED sockets ever created
 //     LEASE[w]      permits worker w holds; reclaimed when w dies
 //     GRANTS[w]     permits handed to w's queued requests, ever (monotonic):
 //                   w matches them, in order, to its own oldest requests
+//     SOCKETS_OF[w] of SOCKETS, those worker w opened; dropped when w dies
+//                   (its thread's sockets closed with it)
 //     RING[c]       FIFO of queued requests across workers, each entry the id
 //                   of the requesting worker
 //
-// Every field of a slot but GIVE_BACK and GENERATION is written only under
-// the slot's LOCK, and read under it by the workers. The main thread also
+// Every field of a slot but GIVE_BACK, GENERATION and the socket counts is
+// written only under the slot's LOCK, and read under it by the workers. The
+// socket counts are plain atomic counters, written lock-free (they decide
+// nothing: they check the permits from the sockets' side). The main thread also
 // reads LIMIT, OPEN, LEASE[w] and the ring's head without it, to choose
 // where to send work (src/worker/placement.ts): a momentary answer there
 // costs at most a request sent to a worker that has to wait, never a permit. The lock is a compare-and-swap spin: its critical
@@ -35,7 +44,7 @@
 // event loop). A worker that dies holding it is detected by the main thread
 // (owner id) and the lock is taken over during reclaim.
 
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 export const HEADER_INTS = 4;
 export const H_VERSION = 0;
 export const H_MAX_WORKERS = 1;
@@ -49,7 +58,10 @@ export const RING_HEAD = 3;
 export const RING_LEN = 4;
 export const GENERATION = 5;
 export const GIVE_BACK = 6;
-export const SLOT_FIXED_INTS = 7;
+export const SOCKETS = 7;
+export const SOCKETS_MAX = 8;
+export const SOCKETS_OPENED = 9;
+export const SLOT_FIXED_INTS = 10;
 
 export interface Layout {
   readonly maxWorkers: number;
@@ -59,7 +71,7 @@ export interface Layout {
 }
 
 export function layoutOf(maxWorkers: number, maxServers: number, ringCapacity: number): Layout {
-  return { maxWorkers, maxServers, ringCapacity, slotInts: SLOT_FIXED_INTS + 2 * maxWorkers + ringCapacity };
+  return { maxWorkers, maxServers, ringCapacity, slotInts: SLOT_FIXED_INTS + 3 * maxWorkers + ringCapacity };
 }
 
 export function bufferBytes(layout: Layout): number {
@@ -97,8 +109,12 @@ export function grantsIndex(layout: Layout, base: number, worker: number): numbe
   return base + SLOT_FIXED_INTS + layout.maxWorkers + worker;
 }
 
+export function socketsOfIndex(layout: Layout, base: number, worker: number): number {
+  return base + SLOT_FIXED_INTS + 2 * layout.maxWorkers + worker;
+}
+
 export function ringIndex(layout: Layout, base: number, position: number): number {
-  return base + SLOT_FIXED_INTS + 2 * layout.maxWorkers + (position % layout.ringCapacity);
+  return base + SLOT_FIXED_INTS + 3 * layout.maxWorkers + (position % layout.ringCapacity);
 }
 
 /**

@@ -10,13 +10,18 @@ import {
   OPEN,
   RING_HEAD,
   RING_LEN,
+  SOCKETS,
+  SOCKETS_MAX,
+  SOCKETS_OPENED,
   grantsIndex,
   leaseIndex,
   notifyIndex,
   ringIndex,
   slotBase,
+  socketsOfIndex,
   type Layout,
 } from './layout.js';
+import type { SocketCounts } from '../connection/socket-tally.js';
 
 /** ~1 s of compare-and-swap attempts: far beyond any critical section, short of a hang. */
 const MAX_SPINS = 1 << 26;
@@ -192,6 +197,37 @@ export class SlotView {
   /** Lock-free: the generation is a counter no other field depends on. */
   bumpGeneration(): number {
     return Atomics.add(this.ints, this.base + GENERATION, 1) + 1;
+  }
+
+  /**
+   * Lock-free: `worker` created a socket. The maximum is raised with a
+   * compare-and-swap so that every total some worker reached is seen.
+   */
+  socketOpened(worker: number): void {
+    Atomics.add(this.ints, this.base + SOCKETS_OPENED, 1);
+    Atomics.add(this.ints, socketsOfIndex(this.layout, this.base, worker), 1);
+    const open = Atomics.add(this.ints, this.base + SOCKETS, 1) + 1;
+    const maxIndex = this.base + SOCKETS_MAX;
+    for (let max = Atomics.load(this.ints, maxIndex); open > max; max = Atomics.load(this.ints, maxIndex)) {
+      if (Atomics.compareExchange(this.ints, maxIndex, max, open) === max) break;
+    }
+  }
+
+  /** Lock-free: one of `worker`'s sockets ran its 'close' event. */
+  socketClosed(worker: number): void {
+    Atomics.sub(this.ints, socketsOfIndex(this.layout, this.base, worker), 1);
+    Atomics.sub(this.ints, this.base + SOCKETS, 1);
+  }
+
+  /** A dead worker's sockets closed with its thread: they leave the count. Returns how many. */
+  dropSocketsOf(worker: number): number {
+    const sockets = Atomics.exchange(this.ints, socketsOfIndex(this.layout, this.base, worker), 0);
+    Atomics.sub(this.ints, this.base + SOCKETS, sockets);
+    return sockets;
+  }
+
+  socketCounts(): SocketCounts {
+    return { open: this.get(SOCKETS), maxOpen: this.get(SOCKETS_MAX), opened: this.get(SOCKETS_OPENED) };
   }
 
   /** Claims one give-back token (lock-free); false when none is left. */

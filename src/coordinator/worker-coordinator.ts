@@ -22,6 +22,7 @@
 import type { PermitRequest, PermitSource } from '../pool/permits.js';
 import { GIVE_BACK, LIMIT, notifyIndex, readLayout, type Layout } from './layout.js';
 import { SlotView, notifyWorker } from './slot.js';
+import type { SocketTally } from '../connection/socket-tally.js';
 
 /** Long enough never to fire; it only holds the event loop open. */
 const KEEP_ALIVE_MS = 2 ** 30;
@@ -34,8 +35,6 @@ class SharedPermits implements PermitSource {
   private readonly queue: QueuedRequest[] = [];
   /** Grants of GRANTS[worker] already delivered to local requests. */
   private delivered = 0;
-  /** Set while this worker closes an idle socket for a give-back (see release()). */
-  private givingBack = false;
 
   constructor(
     private readonly coordinator: WorkerCoordinator,
@@ -93,15 +92,17 @@ class SharedPermits implements PermitSource {
     return { cancel: () => this.cancel(entry) };
   }
 
-  release(): void {
+  release(answersGiveBack = false): void {
     const { view, worker } = this;
     view.lock(worker);
     const next = view.dequeue();
     if (next >= 0) view.handOver(worker, next);
     else view.drop(worker);
-    // dequeue() spent a give-back token: a give-back in progress must not
-    // spend a second one for the same waiter (service() already took it).
-    if (next >= 0 && this.givingBack) view.returnGiveBackToken();
+    // dequeue() spent a give-back token: the permit of a socket closed for a
+    // give-back must not spend a second one for the same waiter
+    // (answerGiveBacks() took it when it closed the socket, a turn earlier:
+    // the permit is released after the socket's 'close' event).
+    if (next >= 0 && answersGiveBack) view.returnGiveBackToken();
     view.unlock(worker);
     if (next === worker) this.deliverGrants();
     else if (next >= 0) notifyWorker(view.ints, next);
@@ -150,13 +151,7 @@ class SharedPermits implements PermitSource {
   private answerGiveBacks(): void {
     if (this.queue.length > 0 || this.view.get(GIVE_BACK) <= 0) return;
     while (this.view.takeGiveBackToken()) {
-      this.givingBack = true;
-      let gave: boolean;
-      try {
-        gave = this.giveBack();
-      } finally {
-        this.givingBack = false;
-      }
+      const gave = this.giveBack();
       if (!gave) {
         this.view.returnGiveBackToken();
         return;
@@ -192,6 +187,17 @@ export class WorkerCoordinator {
       throw new RangeError(`worker id ${workerId} is outside 0..${this.layout.maxWorkers - 1}`);
     }
     this.arm();
+  }
+
+  /** The socket tally of a server slot: this worker's sockets, counted with every other worker's. */
+  sockets(slot: number): SocketTally {
+    const view = new SlotView(this.ints, this.layout, slot);
+    const worker = this.workerId;
+    return {
+      opened: () => view.socketOpened(worker),
+      closed: () => view.socketClosed(worker),
+      counts: () => view.socketCounts(),
+    };
   }
 
   /**

@@ -59,8 +59,13 @@ export interface PermitSource {
    * another caller's release(); so it must not re-enter pool logic directly.
    */
   request(granted: () => void): PermitRequest;
-  /** Returns a permit: handed to the oldest request if there is one, else freed. */
-  release(): void;
+  /**
+   * Returns a permit: handed to the oldest request if there is one, else
+   * freed. `answersGiveBack`: it is the permit of a socket closed to answer
+   * another worker's give-back request (shared permits only; see
+   * src/coordinator/worker-coordinator.ts).
+   */
+  release(answersGiveBack?: boolean): void;
   /**
    * Shared permits only: true when the oldest queued request belongs to
    * another worker. A pool then closes a connection being checked in

@@ -104,6 +104,8 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
   /** Stack: push on check-in, pop on checkout (most recently used first). */
   readonly #idle: Entry<C>[] = [];
   #inUse = 0;
+  /** Records in 'closing': their permits are held until their sockets are gone. */
+  #closing = 0;
   readonly #established = new Map<C, Entry<C>>();
 
   readonly #waiters = new WaitQueue<CheckOutRequest<C>>();
@@ -157,8 +159,9 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
     return this.#waiters.size;
   }
 
+  /** Connections holding a permit: dialing, idle, in use, and closed ones whose socket is not gone yet. */
   get #open(): number {
-    return this.#dialing.size + this.#idle.length + this.#inUse;
+    return this.#dialing.size + this.#idle.length + this.#inUse + this.#closing;
   }
 
   stats(): PoolStats {
@@ -295,7 +298,9 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
   closeIdle(max: number): number {
     let closed = 0;
     while (closed < max && this.#idle.length > 0) {
-      this.#close(this.#idle.shift()!, 'yielded');
+      const entry = this.#idle.shift()!;
+      entry.givenBack = true;
+      this.#close(entry, 'yielded');
       closed++;
     }
     return closed;
@@ -798,15 +803,16 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
   }
 
   /**
-   * The one way into 'closed' (CMAP "Closing a Connection"): leave the state's
-   * bookkeeping, destroy the socket, release the permit, emit ConnectionClosed.
-   * Idle records must already be out of #idle; dialing ones must have settled.
+   * The one way into 'closing' and 'closed' (CMAP "Closing a Connection"):
+   * leave the state's bookkeeping, destroy the socket, emit ConnectionClosed,
+   * release the permit once the socket is gone. Idle records must already
+   * be out of #idle; dialing ones must have settled.
    */
   #close(entry: Entry<C>, reason: ConnectionClosedReason, destroyReason?: Error): void {
-    if (entry.state === 'closed') return;
+    if (entry.state === 'closing' || entry.state === 'closed') return;
     if (entry.state === 'inUse') this.#inUse--;
     const heldDialSlot = entry.state === 'dialing' && this.#dialing.delete(entry);
-    entry.state = 'closed';
+    entry.state = 'closing';
     const conn = entry.conn;
     if (conn !== undefined) {
       conn.destroy(destroyReason);
@@ -820,7 +826,33 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
     // dial in another worker at once, and its ConnectionCreated must not be
     // seen before this ConnectionClosed (the limit would look exceeded).
     if (heldDialSlot) this.#dialSlots.release();
-    this.#permits.release();
+    // And the permit only once the socket is closed at the OS level: destroy()
+    // issues the close, but its 'close' event (descriptor closed, FIN sent)
+    // comes a turn later. A permit released before it could start the dial
+    // of a socket the server accepts before it reads this one's FIN: one
+    // over the limit from the server's side (issue 13, the scans that saw
+    // 103 sockets at limit 100). A dial that failed settled after its close
+    // already (Connection.connect), so it has nothing to wait for.
+    if (conn === undefined) {
+      this.#releasePermit(entry);
+      return;
+    }
+    this.#closing++;
+    let later = false;
+    conn.afterClose(() => {
+      this.#closing--;
+      this.#releasePermit(entry);
+      // Released a turn after the close: what the close made room for
+      // (a minPoolSize refill, a waiter of this pool) is run now, as it
+      // would have been by the close itself.
+      if (later && this.#state !== 'closed') queueMicrotask(() => this.#processWaitQueue());
+    });
+    later = true;
+  }
+
+  #releasePermit(entry: Entry<C>): void {
+    entry.state = 'closed';
+    this.#permits.release(entry.givenBack);
     if (this.#drain !== undefined && this.#open === 0) {
       this.#drain.resolve();
       this.#drain = undefined;

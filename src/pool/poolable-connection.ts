@@ -22,6 +22,14 @@ export interface PoolableConnection {
    * with that retryable error.
    */
   destroy(reason?: Error): void;
+  /**
+   * Runs `callback` once the socket destroy() closed is gone at the OS level
+   * (its descriptor closed, the FIN or RST sent); at once if it already is.
+   * The pool releases the connection's permit there: released any earlier,
+   * the socket replacing this one could reach the server first, and the
+   * server would see one socket over the limit.
+   */
+  afterClose(callback: () => void): void;
 }
 
 export interface ConnectInit {
@@ -43,6 +51,8 @@ export interface ConnectInit {
  * carries `init.id`, `init.generation` and `init.address`, or reject.
  * The pool holds a permit for the whole dial and releases it when the
  * returned promise settles (after destroying the connection if it is no
- * longer wanted), so the limit counts sockets still being set up.
+ * longer wanted), so the limit counts sockets still being set up; a
+ * rejection must therefore come after the failed socket's close (as
+ * afterClose() would call back), not before.
  */
 export type ConnectFn<C extends PoolableConnection = PoolableConnection> = (init: ConnectInit) => Promise<C>;

@@ -5,15 +5,18 @@
 //
 //   dialing ──► inUse ◄──► idle
 //      │          │          │
-//      └──────────┴──────────┴──► closed
+//      └──────────┴──────────┴──► closing ──► closed
 //
 // 'dialing' lasts until the ConnectFn's promise settles, even when the dial
 // was aborted: the permit is held that long, because the socket may exist
-// until then. 'closed' is final; the permit is released on entering it.
+// until then. 'closing' lasts from destroy() until the socket's 'close'
+// event (PoolableConnection.afterClose): the permit is still held, since
+// the server may still count the socket. 'closed' is final; the permit is
+// released on entering it.
 
 import type { PoolableConnection } from './poolable-connection.js';
 
-export type ConnectionState = 'dialing' | 'idle' | 'inUse' | 'closed';
+export type ConnectionState = 'dialing' | 'idle' | 'inUse' | 'closing' | 'closed';
 
 export class PooledConnection<C extends PoolableConnection, R> {
   state: ConnectionState = 'dialing';
@@ -29,6 +32,8 @@ export class PooledConnection<C extends PoolableConnection, R> {
   interrupted = false;
   /** Closed by destroy() while checked out; its check-in is still expected and accepted once. */
   awaitingCheckIn = false;
+  /** Closed to answer another worker's give-back request (Pool.closeIdle): its permit goes to that request. */
+  givenBack = false;
 
   constructor(
     readonly id: number,

@@ -4,6 +4,7 @@
 // worker mode: README, "Worker mode"), so it is a plain object of numbers.
 
 import type { ConnectionClosedReason } from './events.js';
+import type { SocketCounts } from '../connection/socket-tally.js';
 
 export interface PoolStats {
   /** The connection limit (maxPoolSize); 0 means unlimited. */
@@ -39,6 +40,13 @@ export interface ServerStats extends PoolStats {
    * main thread's, and a worker's own figure is 0.
    */
   monitoringConnections: number;
+  /**
+   * The pool's sockets counted at the sockets themselves, from creation to
+   * their 'close' event (src/connection/socket-tally.ts), across all
+   * workers: `open` never exceeds maxOpen, since a permit is released only
+   * after its socket's 'close'. Monitoring sockets are not counted.
+   */
+  sockets: SocketCounts;
 }
 
 /** The cumulative half of PoolStats. */

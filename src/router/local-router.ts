@@ -195,6 +195,7 @@ export class LocalRouter implements Router {
       address: server.address,
       ...server.pool.stats(),
       monitoringConnections: this.cluster.monitoringConnections(server),
+      sockets: server.sockets.counts(),
     }));
   }
 

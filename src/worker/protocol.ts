@@ -539,9 +539,13 @@ export function statsToRow(stats: ServerStats): StatsRow {
   return row;
 }
 
-/** A worker's row: its monitoring is the main thread's (monitoringConnections 0 here; WorkerRouter.stats() fills it in). */
+/**
+ * A worker's row: its monitoring is the main thread's, and its sockets are
+ * counted with every worker's in the coordinator's buffer (both 0 here;
+ * WorkerRouter.stats() fills them in).
+ */
 export function rowToStats(row: StatsRow): ServerStats {
-  const stats = { address: row[0], monitoringConnections: 0 } as ServerStats;
+  const stats = { address: row[0], monitoringConnections: 0, sockets: { open: 0, maxOpen: 0, opened: 0 } } as ServerStats;
   STAT_KEYS.forEach((key, i) => (stats[key] = row[i + 1] as number));
   return stats;
 }

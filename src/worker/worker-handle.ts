@@ -252,8 +252,8 @@ export class WorkerHandle {
     for (const [address, retired] of this.retired) {
       const stats = byAddress.get(address);
       if (stats === undefined) {
-        const zero = Object.fromEntries(STAT_KEYS.map((key) => [key, 0])) as Omit<ServerStats, 'address'>;
-        byAddress.set(address, { address, ...zero, ...retired });
+        const zero = rowToStats([address, ...STAT_KEYS.map(() => 0)]);
+        byAddress.set(address, { ...zero, ...retired });
       } else {
         for (const key of CUMULATIVE) stats[key] += retired[key];
       }

@@ -246,6 +246,8 @@ export class WorkerRouter implements Router, WorkerHost {
     }
     for (const [address, sum] of sums) {
       sum.monitoringConnections = this.monitor.monitoringConnections(address);
+      // Counted in the shared buffer by every worker: exact now, not summed.
+      sum.sockets = this.coordinator.socketCounts(address) ?? sum.sockets;
       // Reservations that waited on this thread (placement.ts) waited for a pool's connection too.
       const parked = this.placement.waitsOf(address);
       if (parked === undefined) continue;

@@ -12,6 +12,7 @@ import { WorkerCoordinator } from '../coordinator/worker-coordinator.js';
 import { PoolClosedError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { PermitSource } from '../pool/permits.js';
+import type { SocketTally } from '../connection/socket-tally.js';
 import type { ServerStats } from '../pool/stats.js';
 import { PRIMARY } from '../read-preference.js';
 import { LocalRouter, type RawRouterRequest } from '../router/local-router.js';
@@ -42,6 +43,7 @@ import {
   decodeRun,
   encodeReply,
   sameRows,
+  rowToStats,
   statsToRow,
   toErrorRecord,
   type CheckBroadcast,
@@ -98,6 +100,7 @@ export class WorkerRuntime implements WorkerControl {
       monitoring: 'external',
       permits: (address) => runtime.permitsFor(address),
       dialSlots: (address) => runtime.dialSlotsFor(address),
+      sockets: (address) => runtime.socketsFor(address),
       requestCheck: (address) => runtime.askForCheck(address),
       forwardUnknown: (report, apply) => runtime.forwardUnknown(report, apply),
       onReservationDead: (id) => runtime.outbox.push([DEAD, id]),
@@ -115,8 +118,9 @@ export class WorkerRuntime implements WorkerControl {
 
   // ------------------------------------------------------------ control
 
+  /** This worker's stats as its pushed rows carry them (rowToStats: the process-wide figures are the main thread's to fill in). */
   stats(): ServerStats[] {
-    return this.router.stats();
+    return this.router.stats().map((stats) => rowToStats(statsToRow(stats)));
   }
 
   drain(): Promise<void> {
@@ -223,6 +227,12 @@ export class WorkerRuntime implements WorkerControl {
     if (slot === undefined) return undefined;
     // A dial slot is only held during a handshake: there is nothing idle to give back.
     return this.coordinator.permits(slot, () => false);
+  }
+
+  /** The server slot's socket tally, counted with every worker's; undefined (the server's own) only for a server without a slot. */
+  private socketsFor(address: string): SocketTally | undefined {
+    const slot = this.slots.get(address);
+    return slot === undefined ? undefined : this.coordinator.sockets(slot);
   }
 
   /** Idle give-back: close one idle socket of the server so that another worker's waiter gets its permit. */

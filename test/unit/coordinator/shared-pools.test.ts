@@ -15,9 +15,29 @@ after(async () => {
   workerSides.forEach((s) => s.close());
 });
 
+// A socket's 'close' comes a turn after destroy(), as a real one's does:
+// the permit (and a give-back's token accounting) follows it.
 function fakeConnect({ id, generation, address }: { id: number; generation: number; address: string }): Promise<PoolableConnection> {
   let closed = false;
-  return Promise.resolve({ id, generation, address, get isClosed() { return closed; }, destroy: () => void (closed = true) });
+  let gone = false;
+  const afterClose: (() => void)[] = [];
+  return Promise.resolve({
+    id,
+    generation,
+    address,
+    get isClosed() {
+      return closed;
+    },
+    destroy: () => {
+      if (closed) return;
+      closed = true;
+      setImmediate(() => {
+        gone = true;
+        for (const callback of afterClose.splice(0)) callback();
+      });
+    },
+    afterClose: (callback: () => void) => void (gone ? callback() : afterClose.push(callback)),
+  });
 }
 
 test('a saturated worker yields a checked-in socket to another worker queued before it', { timeout: 10_000 }, async () => {

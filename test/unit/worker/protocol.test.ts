@@ -268,8 +268,11 @@ describe('error records', () => {
 });
 
 describe('stats rows', () => {
-  test('round trip (a worker monitors nothing: monitoringConnections 0), and change detection', () => {
-    const stats = { address: 'h:1', maxOpen: 20, open: 3, inUse: 2, idle: 1, connecting: 0, waitCount: 4, waitDurationMS: 1.5, timeouts: 0, idleClosed: 1, lifetimeClosed: 0, errorClosed: 2, monitoringConnections: 0 };
+  test('round trip (a worker monitors nothing and its sockets are counted in the shared buffer: both 0), and change detection', () => {
+    const stats = {
+      ...{ address: 'h:1', maxOpen: 20, open: 3, inUse: 2, idle: 1, connecting: 0, waitCount: 4, waitDurationMS: 1.5, timeouts: 0 },
+      ...{ idleClosed: 1, lifetimeClosed: 0, errorClosed: 2, monitoringConnections: 0, sockets: { open: 0, maxOpen: 0, opened: 0 } },
+    };
     const row = statsToRow(stats);
     assert.equal(row.length, 1 + STAT_KEYS.length);
     assert.deepEqual(rowToStats(row), stats);
