@@ -1,16 +1,18 @@
 // The seed experiment (issue 5): 10,000 concurrent sessions, each
 // session.copy() -> a find by _id (a real server round trip) -> hold 50 ms ->
 // close() (one operation per session), through dial(uri, { workers: N, poolLimit: 100 }) against the
-// embedded FerretDB, with the server-side established connections sampled
-// throughout (test/fixtures/server-sockets.ts: two-scan intersection, every
-// ~5 ms from a worker thread). N = 0 (LocalRouter, sockets in the main
+// embedded FerretDB, with every socket counted on both sides: the server's
+// side through a counting TCP proxy in front of it
+// (test/fixtures/counting-proxy.ts: accepted minus FIN or RST arrived, its
+// maximum read once per event-loop turn; nothing sampled), the client's at
+// the connector (stats().sockets: created to 'close', one count across all
+// workers in the coordinator's buffer). N = 0 (LocalRouter, sockets in the main
 // thread) is the baseline; N = 1, 2, 4 run the workers, whose pools
 // all draw from one coordinator. mgo's published figure is the yardstick:
 // 10k goroutines at poolLimit 4096 opened 4390-4700 sockets (README, "The
 // benchmark").
 //
-// Measured per run: the most server-side sockets at once (and the most in a
-// single scan), completion time, the wait for a connection per session
+// Measured per run: the most sockets open at once on each side, completion time, the wait for a connection per session
 // (ConnectionCheckedOut.durationMS of its one checkout: the session's
 // socket reservation), the time from copy() to the find's reply per
 // session, connections dialed (ConnectionCreated events) and closed by
@@ -26,7 +28,7 @@
 // pool measures, leaves it out; copy() to reply includes it.
 //
 //   node --import tsx bench/seed-experiment.ts [--reps 3] [--sessions 10000] [--limit 100]
-//        [--hold-ms 50] [--workers 0,1,2,4] [--sample-ms 5] [--no-events] [--secure]
+//        [--hold-ms 50] [--workers 0,1,2,4] [--no-events] [--secure]
 //        [--out bench/results/seed-experiment.json]
 //
 // --no-events: no pool-event listener (no per-session waits, dials or
@@ -50,7 +52,7 @@ import { LocalRouter } from '../src/router/local-router.js';
 import type { ServerStats } from '../src/pool/stats.js';
 import { WorkerRouter } from '../src/worker/worker-router.js';
 import { percentile, withTimeout } from '../test/fixtures/pool-load.js';
-import { ServerSocketSampler, countServerSockets, waitForServerSockets } from '../test/fixtures/server-sockets.js';
+import { startCountingProxy } from '../test/fixtures/counting-proxy.js';
 import { startTestServer, type TestServer } from '../test/fixtures/server.js';
 import { testCertificates } from '../test/fixtures/tls-certs.js';
 
@@ -66,8 +68,6 @@ export interface SeedOptions {
   waitQueueTimeoutMS: number;
   /** The whole run (all sessions) must finish within this. */
   timeoutMS: number;
-  /** Socket sampling period; 0 = no sampler. */
-  sampleMS: number;
   /** Listen to the pool events (per-session waits, dials, closes by reason); their transport costs worker-mode time. */
   events: boolean;
 }
@@ -79,7 +79,6 @@ export const SEED_DEFAULTS: SeedOptions = {
   holdMS: 50,
   waitQueueTimeoutMS: 30_000,
   timeoutMS: 60_000,
-  sampleMS: 5,
   events: true,
 };
 
@@ -96,14 +95,19 @@ export interface SeedResult {
   failed: number;
   poolTimeouts: number;
   totalMS: number;
-  /** Server-side established sockets: most at once (two-scan samples), most in one scan, sample count. */
+  /**
+   * The server's side: the most client sockets open at once at the counting
+   * proxy during the load (the pool's and the monitor's), and how many it
+   * accepted in the whole run (the dial's included).
+   */
   serverSocketsMax: number;
-  serverSocketsScanMax: number;
-  samples: number;
-  /** Mean time from one socket sample to the next, ms: the sampler aims at sampleMS but competes for the CPU with the load. */
-  samplePeriodMS: number;
-  /** Server-side sockets of other clients before the run (external MONGODB_URI only), subtracted above. */
-  baseline: number;
+  serverSocketsAccepted: number;
+  /** The client's side: stats().sockets of the run (pool sockets only, created to 'close', across all workers). */
+  clientSocketsMax: number;
+  clientSocketsOpened: number;
+  /** Open on each side once session.close() resolved: 0 and 0. */
+  clientSocketsLeft: number;
+  serverSocketsLeft: number;
   /** Per session, ms: the wait for its connection (ConnectionCheckedOut.durationMS). */
   waitP50MS: number;
   waitP99MS: number;
@@ -175,16 +179,17 @@ export async function dropSeedDatabase(server: TestServer, uri = server.uri): Pr
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** One run; `uri` is what it dials (the server's, or one with credentials and TLS options: kept out of the result, which is written to a file). */
+/**
+ * One run; `uri` is what it dials (the server's, or one with credentials
+ * and TLS options: kept out of the result, which is written to a file). The
+ * run dials it through a counting proxy of its own, in front of the server.
+ */
 export async function seedExperiment(server: TestServer, overrides: Partial<SeedOptions> = {}, uri = server.uri): Promise<SeedResult> {
   const options: SeedOptions = { ...SEED_DEFAULTS, ...overrides };
-  const { workers, sessions, poolLimit, holdMS, waitQueueTimeoutMS, timeoutMS, sampleMS } = options;
-  // Every client of an earlier run must be gone: the count is of the whole server.
-  let baseline = 0;
-  if (process.env.MONGODB_URI) baseline = countServerSockets(server);
-  else await waitForServerSockets(server, (n) => n === 0, 10_000);
-
-  const { session, router } = await dialKeepingRouter(uri, { workers, poolLimit, waitQueueTimeoutMS });
+  const { workers, sessions, poolLimit, holdMS, waitQueueTimeoutMS, timeoutMS } = options;
+  const proxy = await startCountingProxy(server);
+  const proxied = uri.replace(server.address, proxy.address);
+  const { session, router } = await dialKeepingRouter(proxied, { workers, poolLimit, waitQueueTimeoutMS });
   const waits: number[] = [];
   const closed: Record<string, number> = {};
   let created = 0;
@@ -196,7 +201,6 @@ export async function seedExperiment(server: TestServer, overrides: Partial<Seed
     else if (event.type === 'ConnectionClosed') closed[event.reason] = (closed[event.reason] ?? 0) + 1;
   };
   const stopEvents = options.events ? router.onPoolEvent(onEvent) : () => {};
-  const sampler = sampleMS > 0 ? await ServerSocketSampler.start(server, sampleMS) : undefined;
   const replies = new Float64Array(sessions).fill(Number.NaN);
   const failures: unknown[] = [];
   let failed = 0;
@@ -204,6 +208,7 @@ export async function seedExperiment(server: TestServer, overrides: Partial<Seed
   let completed = 0;
   let totalMS: number;
   let mainELU: number;
+  let serverSocketsMax: number;
   try {
     // Events of the dial's first ping (before the load) are not the load's.
     await sleep(20);
@@ -211,7 +216,7 @@ export async function seedExperiment(server: TestServer, overrides: Partial<Seed
     created = 0;
     checkedIn = 0;
     for (const key of Object.keys(closed)) delete closed[key];
-    sampler?.reset();
+    proxy.resetMaxOpen();
     const elu = performance.eventLoopUtilization();
     const started = performance.now();
     const one = async (i: number): Promise<void> => {
@@ -238,20 +243,27 @@ export async function seedExperiment(server: TestServer, overrides: Partial<Seed
     );
     totalMS = performance.now() - started;
     mainELU = performance.eventLoopUtilization(elu).utilization;
+    serverSocketsMax = proxy.maxOpen();
     // Worker events follow their replies by at most a batch: wait for the last check-ins.
     const deadline = performance.now() + 2_000;
     while (options.events && checkedIn < sessions && performance.now() < deadline) await sleep(5);
   } finally {
-    await sampler?.stop();
     stopEvents();
   }
-  const stats = session.stats().find((s) => s.address === server.address) ?? session.stats()[0]!;
+  const stats = session.stats().find((s) => s.address === proxy.address) ?? session.stats()[0]!;
   const perWorker: WorkerFigures[] =
     router instanceof WorkerRouter
-      ? (await router.workerStatsNow()).map((w) => ({ workerId: w.workerId, stats: w.servers.find((s) => s.address === server.address) }))
+      ? (await router.workerStatsNow()).map((w) => ({ workerId: w.workerId, stats: w.servers.find((s) => s.address === proxy.address) }))
       : [{ workerId: -1, stats }];
   await session.close();
-  await waitForServerSockets(server, (n) => n <= baseline, 10_000);
+  // close() drains: every pool socket is closed, and counted as such, when it resolves.
+  const clientSocketsLeft = router.stats().find((s) => s.address === proxy.address)?.sockets.open ?? 0;
+  // The server's side learns of the last FINs a moment later.
+  const until = performance.now() + 10_000;
+  while (proxy.open() > 0 && performance.now() < until) await sleep(5);
+  const serverSocketsLeft = proxy.open();
+  const serverSocketsAccepted = proxy.accepted();
+  await proxy.close();
   return {
     options,
     completed,
@@ -259,11 +271,12 @@ export async function seedExperiment(server: TestServer, overrides: Partial<Seed
     failed,
     poolTimeouts,
     totalMS,
-    serverSocketsMax: sampler ? sampler.max - baseline : Number.NaN,
-    serverSocketsScanMax: sampler ? sampler.scanMax - baseline : Number.NaN,
-    samples: sampler?.samples ?? 0,
-    samplePeriodMS: sampler && sampler.samples > 0 ? totalMS / sampler.samples : Number.NaN,
-    baseline,
+    serverSocketsMax,
+    serverSocketsAccepted,
+    clientSocketsMax: stats.sockets.maxOpen,
+    clientSocketsOpened: stats.sockets.opened,
+    clientSocketsLeft,
+    serverSocketsLeft,
     waitP50MS: percentile(waits, 50),
     waitP99MS: percentile(waits, 99),
     waitMaxMS: percentile(waits, 100),
@@ -287,7 +300,8 @@ export function describeSeedRun(r: SeedResult): string {
     .join(', ');
   return (
     `workers ${r.options.workers}: ${r.completed}/${r.options.sessions} sessions in ${r.totalMS.toFixed(0)} ms; ` +
-    `server sockets max ${r.serverSocketsMax} (single scan ${r.serverSocketsScanMax}, ${r.samples} samples, one per ${r.samplePeriodMS.toFixed(0)} ms); ` +
+    `most sockets open at once: server side ${r.serverSocketsMax} (pool + monitoring), client side ${r.clientSocketsMax} (pool); ` +
+    `${r.clientSocketsOpened} pool sockets opened, ${r.serverSocketsAccepted} accepted in all; ` +
     `wait p50 ${r.waitP50MS.toFixed(1)} p99 ${r.waitP99MS.toFixed(1)} max ${r.waitMaxMS.toFixed(1)} ms over ${r.checkouts} checkouts; ` +
     `copy->reply p50 ${r.replyP50MS.toFixed(1)} p99 ${r.replyP99MS.toFixed(1)} ms; ` +
     `${r.created} dialed (${r.dialsPer1000.toFixed(1)} per 1,000 operations), closed: ${closes || 'none'}; main ELU ${(r.mainELU * 100).toFixed(0)} %; ` +
@@ -340,7 +354,6 @@ async function main(): Promise<void> {
   const sessions = integerOption(args, '--sessions', SEED_DEFAULTS.sessions);
   const poolLimit = integerOption(args, '--limit', SEED_DEFAULTS.poolLimit);
   const holdMS = integerOption(args, '--hold-ms', SEED_DEFAULTS.holdMS, 0);
-  const sampleMS = integerOption(args, '--sample-ms', SEED_DEFAULTS.sampleMS);
   const workerCounts = option(args, '--workers', '0,1,2,4').split(',').map(Number);
   if (!workerCounts.every((n) => Number.isInteger(n) && n >= 0)) throw new Error('--workers must list integers >= 0');
   const outPath = resolve(option(args, '--out', 'bench/results/seed-experiment.json'));
@@ -349,7 +362,7 @@ async function main(): Promise<void> {
 
   log(
     `${reps} reps x workers ${workerCounts.join('/')}: ${sessions} concurrent sessions (copy, findId, hold ${holdMS} ms, close) at poolLimit ${poolLimit}, ` +
-      `server sockets sampled every ${sampleMS} ms${secure ? ', TLS + SCRAM-SHA-256' : ''}; node ${process.version}, ${cpus().length} cpus`,
+      `sockets counted at a proxy and at the connector${secure ? ', TLS + SCRAM-SHA-256' : ''}; node ${process.version}, ${cpus().length} cpus`,
   );
   const { server, uri } = await benchServer(secure);
   log(`server ${server.address}`);
@@ -357,12 +370,12 @@ async function main(): Promise<void> {
   try {
     await seedCollection(server, uri);
     log('warm-up (1,000 sessions, workers 0, not recorded)');
-    await seedExperiment(server, { workers: 0, sessions: Math.min(sessions, 1_000), poolLimit, holdMS, sampleMS: 0, events }, uri);
+    await seedExperiment(server, { workers: 0, sessions: Math.min(sessions, 1_000), poolLimit, holdMS, events }, uri);
     for (let rep = 1; rep <= reps; rep++) {
       // Rotate the order so that no N always runs first on a cold server.
       const order = workerCounts.map((_, i) => workerCounts[(i + rep - 1) % workerCounts.length]!);
       for (const workers of order) {
-        const r = await seedExperiment(server, { workers, sessions, poolLimit, holdMS, sampleMS, timeoutMS: 300_000, events }, uri);
+        const r = await seedExperiment(server, { workers, sessions, poolLimit, holdMS, timeoutMS: 300_000, events }, uri);
         runs.get(workers)!.push(r);
         log(`rep ${rep}/${reps} ${describeSeedRun(r)}`);
         log(`  per worker: ${describeWorkers(r)}`);
@@ -379,9 +392,7 @@ async function main(): Promise<void> {
   const table: string[] = [];
   const metrics: [label: string, metric: string, unit: string, pick: (r: SeedResult) => number, digits: number][] = [
     ['max server-side sockets', 'max_server_sockets', 'sockets', (r) => r.serverSocketsMax, 0],
-    ['max in a single scan', 'max_server_sockets_single_scan', 'sockets', (r) => r.serverSocketsScanMax, 0],
-    ['socket samples', 'socket_samples', 'samples', (r) => r.samples, 0],
-    ['time between samples', 'socket_sample_period', 'ms', (r) => r.samplePeriodMS, 1],
+    ['max client-side pool sockets', 'max_client_sockets', 'sockets', (r) => r.clientSocketsMax, 0],
     ['completion time', 'total_time', 'ms', (r) => r.totalMS, 0],
     ['sessions completed', 'completed', 'sessions', (r) => r.completed, 0],
     ['wait for connection p50', 'wait_p50', 'ms', (r) => r.waitP50MS, 1],
@@ -429,7 +440,6 @@ async function main(): Promise<void> {
         sessions,
         poolLimit,
         holdMS,
-        sampleMS,
         events,
         secure,
         reference: { mgo: '10k goroutines on poolLimit 4096 opened 4390-4700 sockets (published)' },
@@ -441,8 +451,8 @@ async function main(): Promise<void> {
   );
   log(`wrote ${outPath}`);
   for (const r of [...runs.values()].flat()) {
-    if (r.serverSocketsMax <= poolLimit + r.stats.monitoringConnections) continue;
-    console.error(`LIMIT EXCEEDED: the server saw ${r.serverSocketsMax} sockets at poolLimit ${poolLimit} + ${r.stats.monitoringConnections} monitoring (workers ${r.options.workers})`);
+    if (r.serverSocketsMax <= poolLimit + r.stats.monitoringConnections && r.clientSocketsMax <= poolLimit) continue;
+    console.error(`LIMIT EXCEEDED: ${r.serverSocketsMax} sockets at the server, ${r.clientSocketsMax} pool sockets at the client, at poolLimit ${poolLimit} + ${r.stats.monitoringConnections} monitoring (workers ${r.options.workers})`);
     process.exitCode = 1;
   }
 }

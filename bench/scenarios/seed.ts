@@ -1,6 +1,6 @@
 // Scenario 3: the seed experiment. Many concurrent sessions at poolLimit 100
 // against the real server, with the server-side sockets counted throughout
-// (test/fixtures/server-sockets.ts). The mgo-threads variants run the seed
+// by a counting proxy in front of it (test/fixtures/counting-proxy.ts). The mgo-threads variants run the seed
 // experiment of bench/seed-experiment.ts (each session: copy(), a find by
 // _id, which reserves a socket, hold it, close()). The official driver has
 // no sessions that hold sockets: its variant runs the same number of
@@ -8,7 +8,7 @@
 // own monitoring sockets. mgo's published figure is the reference row:
 // 10,000 goroutines at poolLimit 4096 opened 4390-4700 sockets.
 import { MongoClient } from 'mongodb';
-import { ServerSocketSampler, countServerSockets, waitForServerSockets } from '../../test/fixtures/server-sockets.js';
+import { startCountingProxy } from '../../test/fixtures/counting-proxy.js';
 import type { TestServer } from '../../test/fixtures/server.js';
 import { SEED_COLLECTION, SEED_DB, dropSeedDatabase, seedCollection, seedExperiment } from '../seed-experiment.js';
 import { type Variant } from '../lib/clients.js';
@@ -19,7 +19,6 @@ export interface SeedConfig {
   sessions: number;
   poolLimit: number;
   holdMS: number;
-  sampleMS: number;
 }
 
 export const seedScenario = (config: SeedConfig): string => `seed: ${config.sessions} sessions, poolLimit ${config.poolLimit}`;
@@ -35,17 +34,15 @@ interface SeedRun {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** The official driver's counterpart: `sessions` concurrent findOne, each followed by a hold, with the server-side sockets sampled. */
+/** The official driver's counterpart: `sessions` concurrent findOne, each followed by a hold, through a counting proxy. */
 async function officialRun(server: TestServer, config: SeedConfig): Promise<SeedRun> {
-  const baseline = process.env.MONGODB_URI ? countServerSockets(server) : 0;
-  if (!process.env.MONGODB_URI) await waitForServerSockets(server, (n) => n === 0, 10_000);
-  const client = new MongoClient(server.uri, { directConnection: true, maxPoolSize: config.poolLimit, waitQueueTimeoutMS: 120_000 });
+  const proxy = await startCountingProxy(server);
+  const client = new MongoClient(proxy.uri(), { directConnection: true, maxPoolSize: config.poolLimit, waitQueueTimeoutMS: 120_000 });
   await client.connect();
-  const sampler = await ServerSocketSampler.start(server, config.sampleMS);
   const collection = client.db(SEED_DB).collection(SEED_COLLECTION);
   let failed = 0;
   try {
-    sampler.reset();
+    proxy.resetMaxOpen();
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: config.sessions }, async () => {
@@ -57,11 +54,10 @@ async function officialRun(server: TestServer, config: SeedConfig): Promise<Seed
         }
       }),
     );
-    return { serverSocketsMax: sampler.max - baseline, monitoringSockets: 0, totalMS: performance.now() - t0, failed };
+    return { serverSocketsMax: proxy.maxOpen(), monitoringSockets: 0, totalMS: performance.now() - t0, failed };
   } finally {
-    await sampler.stop();
     await client.close();
-    await waitForServerSockets(server, (n) => n <= baseline, 10_000);
+    await proxy.close();
   }
 }
 
@@ -71,7 +67,6 @@ async function mgoRun(server: TestServer, workers: number, config: SeedConfig): 
     sessions: config.sessions,
     poolLimit: config.poolLimit,
     holdMS: config.holdMS,
-    sampleMS: config.sampleMS,
     timeoutMS: 300_000,
     events: false,
   });
