@@ -19,7 +19,8 @@ import { isDup } from '../../src/session/errors.js';
 import { Mode } from '../../src/session/modes.js';
 import { openSession, type Session } from '../../src/session/session.js';
 import { resolveOptions } from '../../src/uri/resolve.js';
-import { ServerSocketSampler, countServerSockets, monitoringSockets } from '../fixtures/server-sockets.js';
+import { monitoringSockets } from '../fixtures/server-sockets.js';
+import { startCountingProxy } from '../fixtures/counting-proxy.js';
 import { runChildScript } from '../fixtures/child-script.js';
 import { startTestServer, type TestServer } from '../fixtures/server.js';
 import { waitFor } from '../fixtures/wait.js';
@@ -43,8 +44,8 @@ after(async () => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A WorkerRouter and a session on it (tests reach the router's diagnostics). */
-async function workerSession(options: Record<string, unknown>, mode: Mode = Mode.Strong): Promise<{ router: WorkerRouter; session: Session }> {
-  const router = await WorkerRouter.create(await resolveOptions(server.uri, options));
+async function workerSession(options: Record<string, unknown>, mode: Mode = Mode.Strong, uri = server.uri): Promise<{ router: WorkerRouter; session: Session }> {
+  const router = await WorkerRouter.create(await resolveOptions(uri, options));
   routers.add(router);
   return { router, session: openSession(router, { mode, database: DB }) };
 }
@@ -268,23 +269,36 @@ describe('workers', () => {
     // death, not about permits running out (see the report on cross-worker
     // fairness: a replacement that starts with no permit, while the other
     // worker keeps every one busy, waits for one).
-    // The invariant is watched from the server's side throughout, and after
-    // the load the idle sockets go (maxIdleTimeMS) until exactly minPoolSize
-    // stay open across both workers: no permit leaked with the dead worker.
-    await waitFor('no client sockets left from earlier tests', () => countServerSockets(server) === 0, 10_000);
-    const sampler = await ServerSocketSampler.start(server);
-    const { router, session } = await workerSession({ workers: 2, poolLimit: 40, waitQueueTimeoutMS: 10_000, minPoolSize: 4, maxIdleTimeMS: 500 }, Mode.Eventual);
+    // The invariant is watched on both sides throughout (a counting proxy in
+    // front of the server, and stats().sockets), and after the load the idle
+    // sockets go (maxIdleTimeMS) until exactly minPoolSize stay open across
+    // both workers: no permit, and no socket in the count, leaked with the
+    // dead worker.
+    const proxy = await startCountingProxy(server);
+    const { router, session } = await workerSession(
+      { workers: 2, poolLimit: 40, waitQueueTimeoutMS: 10_000, minPoolSize: 4, maxIdleTimeMS: 500 },
+      Mode.Eventual,
+      proxy.uri(),
+    );
     try {
       await killMidLoad(router, session, t);
-      const settledMS = await waitFor('open back to minPoolSize (4) after the idle timeout', () => router.coordinatorSnapshot()[0]!.open === 4, 10_000);
-      const monitoring = monitoringSockets(session.stats(), server.address);
-      t.diagnostic(`open back to minPoolSize 4 after ${settledMS.toFixed(0)} ms; server-side max during the run ${sampler.max} (limit 40 + ${monitoring} monitoring)`);
+      const sockets = () => session.stats()[0]!.sockets;
+      const settledMS = await waitFor(
+        'open back to minPoolSize (4) after the idle timeout, on both sides',
+        () => router.coordinatorSnapshot()[0]!.open === 4 && sockets().open === 4 && proxy.open() === 4 + monitoringSockets(session.stats(), proxy.address),
+        10_000,
+      );
+      const monitoring = monitoringSockets(session.stats(), proxy.address);
+      t.diagnostic(
+        `open back to minPoolSize 4 after ${settledMS.toFixed(0)} ms; most open during the run: server side ${proxy.maxOpen()}, client side ${sockets().maxOpen} (limit 40 + ${monitoring} monitoring)`,
+      );
       assert.ok(monitoring >= 1, 'the process monitors the server');
-      assert.ok(sampler.max <= 40 + monitoring, `the server saw ${sampler.max} sockets at once: over 40 pool + ${monitoring} monitoring`);
+      assert.ok(proxy.maxOpen() <= 40 + monitoring, `the server saw ${proxy.maxOpen()} sockets at once: over 40 pool + ${monitoring} monitoring`);
+      assert.ok(sockets().maxOpen <= 40, `${sockets().maxOpen} pool sockets open at once at the client: over 40`);
     } finally {
-      await sampler.stop();
       await session.close();
       await router.destroy();
+      await proxy.close();
     }
   });
 
@@ -380,18 +394,18 @@ describe('workers', () => {
     assert.ok(lingerMS < 2_000, `the child took ${lingerMS.toFixed(0)} ms to exit after close()`);
   });
 
-  test('2,000 concurrent sessions at poolLimit 20 over 2 workers: the server never sees more than 20 + the monitoring sockets stats() reports', { timeout: 120_000 }, async (t) => {
-    // The count includes every client: the earlier tests' sockets must be gone.
-    await waitFor('no client sockets left from earlier tests', () => countServerSockets(server) === 0, 10_000);
-    const { router, session } = await workerSession({ workers: 2, poolLimit: 20, waitQueueTimeoutMS: 60_000 });
+  test('2,000 concurrent sessions at poolLimit 20 over 2 workers: never more than 20 pool sockets, counted at the client and at the server (+ the monitoring sockets)', { timeout: 120_000 }, async (t) => {
+    // Counted on both sides: at a counting proxy in front of the server, and
+    // at the connector (stats().sockets, one count for both workers).
+    const proxy = await startCountingProxy(server);
+    const { router, session } = await workerSession({ workers: 2, poolLimit: 20, waitQueueTimeoutMS: 60_000 }, Mode.Strong, proxy.uri());
     const c = session.db(DB).c('limit');
     await c.insert({ _id: 1 });
-    const sampler = await ServerSocketSampler.start(server);
     let completed = 0;
     const failures: unknown[] = [];
     const started = performance.now();
     try {
-      sampler.reset();
+      proxy.resetMaxOpen();
       await Promise.all(
         Array.from({ length: 2_000 }, async () => {
           const copy = session.copy();
@@ -407,24 +421,30 @@ describe('workers', () => {
           }
         }),
       );
-    } finally {
-      await sampler.stop();
+    } catch (error) {
+      await proxy.close();
+      throw error;
     }
     const elapsedMS = performance.now() - started;
+    const serverMax = proxy.maxOpen();
     const stats = session.stats()[0]!;
-    const monitoring = monitoringSockets(session.stats(), server.address);
+    const monitoring = monitoringSockets(session.stats(), proxy.address);
     t.diagnostic(
-      `2000 sessions in ${elapsedMS.toFixed(0)} ms: server-side max ${sampler.max} (single-scan max ${sampler.scanMax}) over ${sampler.samples} samples; ` +
-        `per worker open ${router.workerStats().map((w) => w.servers[0]?.open).join('/')}; waitCount ${stats.waitCount}, timeouts ${stats.timeouts}`,
+      `2000 sessions in ${elapsedMS.toFixed(0)} ms: most open at once ${serverMax} at the server, ${stats.sockets.maxOpen} pool sockets at the client ` +
+        `(${stats.sockets.opened} opened); per worker open ${router.workerStats().map((w) => w.servers[0]?.open).join('/')}; waitCount ${stats.waitCount}, timeouts ${stats.timeouts}`,
     );
     assert.deepEqual(failures.slice(0, 3), []);
     assert.equal(completed, 2_000);
-    assert.ok(sampler.samples > 50, `only ${sampler.samples} samples`);
     assert.ok(monitoring >= 1, 'the process monitors the server');
-    assert.ok(sampler.max <= 20 + monitoring, `the server saw ${sampler.max} sockets at once: over 20 pool + ${monitoring} monitoring`);
-    assert.ok(sampler.max >= 15, `the load used only ${sampler.max} sockets: the limit was not exercised`);
+    assert.ok(serverMax <= 20 + monitoring, `the server saw ${serverMax} sockets at once: over 20 pool + ${monitoring} monitoring`);
+    assert.ok(stats.sockets.maxOpen <= 20, `${stats.sockets.maxOpen} pool sockets open at once at the client: over 20`);
+    assert.ok(serverMax >= 15, `the load used only ${serverMax} sockets: the limit was not exercised`);
     assert.equal(stats.timeouts, 0);
     await session.close();
+    // close() resolves once every pool socket is closed; the server's side sees the last FINs a moment later.
+    assert.equal(router.stats()[0]!.sockets.open, 0, 'pool sockets open at the client after close()');
+    await waitFor('no socket left at the server', () => proxy.open() === 0, 10_000);
+    await proxy.close();
   });
 });
 
