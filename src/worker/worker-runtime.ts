@@ -232,7 +232,19 @@ export class WorkerRuntime implements WorkerControl {
   /** The server slot's socket tally, counted with every worker's; undefined (the server's own) only for a server without a slot. */
   private socketsFor(address: string): SocketTally | undefined {
     const slot = this.slots.get(address);
-    return slot === undefined ? undefined : this.coordinator.sockets(slot);
+    if (slot === undefined) return undefined;
+    const tally = this.coordinator.sockets(slot);
+    // A closed connection's permit is released at its socket's 'close',
+    // after the pool's last event about it: the stats change then too.
+    // (The flush comes a turn later, after the release this close runs.)
+    return {
+      opened: () => tally.opened(),
+      closed: () => {
+        tally.closed();
+        this.statsChanged();
+      },
+      counts: () => tally.counts(),
+    };
   }
 
   /** Idle give-back: close one idle socket of the server so that another worker's waiter gets its permit. */
@@ -280,9 +292,13 @@ export class WorkerRuntime implements WorkerControl {
     }
   }
 
-  private onPoolEvent(event: PoolEvent): void {
+  private statsChanged(): void {
     this.statsDirty = true;
     this.outbox.requestFlush();
+  }
+
+  private onPoolEvent(event: PoolEvent): void {
+    this.statsChanged();
     if (this.forwardEvents) this.outbox.push([EVENT, event]);
     if (event.type === 'ConnectionPoolCleared' && !this.applyingRemote) {
       const message = `the pool for ${event.address} was cleared in ${this.name} after an operation failed`;
