@@ -17,7 +17,7 @@ import { decodeMessage, encodeOpMsg } from '../../src/wire/op-msg.js';
 import { DEFAULT_WIRE_LIMITS } from '../../src/wire/constants.js';
 import { startBridge, type Bridge, type BridgeMember, type BridgeOptions, type CommandRecord } from '../fixtures/bridge/index.js';
 import { startTestServer, type TestServer } from '../fixtures/server.js';
-import { waitFor } from '../fixtures/wait.js';
+import { waitFor, withTimeout } from '../fixtures/wait.js';
 
 let server: TestServer;
 const dbName = `mgo_bridge_it_${process.pid}`;
@@ -85,7 +85,7 @@ describe('replica set', () => {
     b.onCommand((r) => records.push(r));
     const session = await dial(`${b.uri}&serverSelectionTimeoutMS=5000`, { workers: 0 });
     try {
-      await waitFor('all three members discovered', () => session.liveServers().length === 3, 5000);
+      await waitFor('all three members discovered', () => session.liveServers().length === 3, 10_000);
       assert.deepEqual(new Set(session.liveServers()), new Set(b.members.map((m) => m.address)));
       const collection = freshCollection();
       await session.db(dbName).c(collection).insert({ _id: 1, a: 'x' });
@@ -199,7 +199,7 @@ describe('replica set', () => {
     b.freeze(2, 150);
     await b.down(1);
     assert.equal(b.primary(), undefined, 'every survivor is frozen');
-    await waitFor('a primary elected when the freezes end', () => b.primary() !== undefined, 5000);
+    await waitFor('a primary elected when the freezes end', () => b.primary() !== undefined, 10_000);
   });
 
   test('after a stepdown the old primary refuses writes with NotWritablePrimary and the new primary takes them', async () => {
@@ -224,20 +224,22 @@ describe('replica set', () => {
     assert.ok(performance.now() - started >= 150, 'an unchanged member waits maxAwaitTimeMS');
     assert.equal(Number(quiet.topologyVersion.counter), Number(current.counter));
 
+    // maxAwaitTimeMS 30 s, deadlines 20 s: an answer within them came at
+    // the change, not at the end of the wait (and its counter moved).
     const waiting = run(c, { hello: 1, topologyVersion: current, maxAwaitTimeMS: 30_000 }, 'admin');
-    await waitFor('the awaitable hello is waiting', () => b.members[1]!.pendingCommands() === 1, 5000);
-    const changedAt = performance.now();
+    await waitFor('the awaitable hello is waiting', () => b.members[1]!.pendingCommands() === 1, 10_000);
     await b.stepDown();
-    const changed = await waiting;
-    assert.ok(performance.now() - changedAt < 5000, 'answered at the change');
+    const changed = await withTimeout(waiting, 20_000, 'the awaitable hello answered at the change');
     assert.ok(Number(changed.topologyVersion.counter) > Number(current.counter));
     assert.equal(changed.isWritablePrimary, true);
 
     // A stale topologyVersion (or another processId) is answered at once.
-    const stale = performance.now();
-    await run(c, { hello: 1, topologyVersion: current, maxAwaitTimeMS: 30_000 }, 'admin');
-    await run(c, { hello: 1, topologyVersion: { processId: new ObjectId(), counter: Long.fromNumber(0) }, maxAwaitTimeMS: 30_000 }, 'admin');
-    assert.ok(performance.now() - stale < 5000);
+    await withTimeout(run(c, { hello: 1, topologyVersion: current, maxAwaitTimeMS: 30_000 }, 'admin'), 20_000, 'a stale topologyVersion answered');
+    await withTimeout(
+      run(c, { hello: 1, topologyVersion: { processId: new ObjectId(), counter: Long.fromNumber(0) }, maxAwaitTimeMS: 30_000 }, 'admin'),
+      20_000,
+      'another processId answered',
+    );
   });
 
   test('an exhaust hello streams a reply every maxAwaitTimeMS and at each change until the socket closes', async () => {
@@ -260,7 +262,7 @@ describe('replica set', () => {
     } finally {
       raw.close();
     }
-    await waitFor('the streaming connection released', () => b.members[0]!.openConnections() === 0, 5000);
+    await waitFor('the streaming connection released', () => b.members[0]!.openConnections() === 0, 10_000);
   });
 
   test('down and up: a primary going down is replaced; it comes back as a secondary with a new processId', async () => {
@@ -311,12 +313,12 @@ describe('replica set', () => {
     // A new connection is accepted but its handshake gets no answer.
     const stuck = Connection.connect({ id: 99, generation: 0, host: '127.0.0.1', port: b.members[0]!.port, connectTimeoutMS: 30_000, socketTimeoutMS: 0 });
     stuck.catch(() => {});
-    await waitFor('the ping and the handshake reach the partitioned member', () => b.members[0]!.pendingCommands() === 2, 5000);
+    await waitFor('the ping and the handshake reach the partitioned member', () => b.members[0]!.pendingCommands() === 2, 10_000);
     assert.equal(records.length, 0, 'nothing answered');
     b.heal(0);
     await assert.rejects(lost);
     await assert.rejects(stuck);
-    await waitFor('records of the black-holed commands', () => records.filter((r) => r.failure === 'network').length === 2, 5000);
+    await waitFor('records of the black-holed commands', () => records.filter((r) => r.failure === 'network').length === 2, 10_000);
     assert.deepEqual(records.map((r) => r.commandName).sort(), ['hello', 'ping']);
     assert.equal(b.members[0]!.state, 'secondary');
     assert.equal(b.primary(), b.members[1]);
@@ -455,7 +457,7 @@ describe('retry table', () => {
     const sequences = [{ identifier: 'documents', documents: Array.from({ length: 20_000 }, (_, i) => ({ i })) }];
     const c = await connect(b.members[0]!);
     const running = c.commandRaw(dbName, statement, { sequences });
-    await waitFor('the insert reached FerretDB', () => b.members[0]!.pendingCommands() === 1, 5000);
+    await waitFor('the insert reached FerretDB', () => b.members[0]!.pendingCommands() === 1, 10_000);
     await b.stepDown();
     const interrupted = BSON.deserialize((await running)!.body);
     assert.equal(interrupted.code, 11602);
@@ -605,7 +607,7 @@ describe('sessions and capture', () => {
     const c = await connect(member);
     assert.equal(member.openConnections(), 2);
     c.destroy();
-    await waitFor('one connection left', () => member.openConnections() === 1, 5000);
+    await waitFor('one connection left', () => member.openConnections() === 1, 10_000);
     assert.equal(member.maxOpenConnections(), 2);
     member.resetMaxOpen();
     assert.equal(member.maxOpenConnections(), 1);
@@ -632,7 +634,7 @@ describe('other topologies', () => {
     assert.equal(await countDocuments(await connect(b.members[1]!), collection), 1);
     const session = await dial(`${b.uri}?serverSelectionTimeoutMS=5000`, { workers: 0 });
     try {
-      await waitFor('both routers discovered', () => session.liveServers().length === 2, 5000);
+      await waitFor('both routers discovered', () => session.liveServers().length === 2, 10_000);
       assert.equal(await session.db(dbName).c(collection).count(), 1);
     } finally {
       await session.close();
@@ -722,7 +724,7 @@ class RawClient {
     return requestId;
   }
 
-  async next(timeoutMS = 5000): Promise<{ flags: number; requestId: number; responseTo: number; body: Document }> {
+  async next(timeoutMS = 10_000): Promise<{ flags: number; requestId: number; responseTo: number; body: Document }> {
     const deadline = performance.now() + timeoutMS;
     while (this.#frames.length === 0) {
       const left = deadline - performance.now();

@@ -76,27 +76,29 @@ async function watch(uri: string, workers: number): Promise<Watched> {
 
 describe('the streaming monitor against the bridge', () => {
   for (const workers of [0, 2]) {
-    test(`workers ${workers}: a stepdown reaches the topology within a fraction of heartbeatFrequencyMS (10 s); two monitoring sockets per member`, { timeout: 60_000 }, async (t) => {
+    // heartbeatFrequencyMS is a minute and each stepdown must be seen within
+    // 20 s: only a streamed reply can bring it (a polling monitor would see
+    // it at the next heartbeat). How soon is a speed figure, printed.
+    test(`workers ${workers}: a stepdown reaches the topology long before a heartbeat (60 s) would; two monitoring sockets per member`, { timeout: 120_000 }, async (t) => {
       const b = await bridge();
-      const watched = await watch(`${b.uri}&heartbeatFrequencyMS=10000`, workers);
+      const watched = await watch(`${b.uri}&heartbeatFrequencyMS=60000`, workers);
       try {
-        await waitFor('the primary known', () => primaryOf(watched.topology()) === b.members[0]!.address, 10_000);
-        await waitFor('every member streamed to, RTT measured on a second socket', () => b.members.every((m) => watched.monitoringConnections(m.address) === 2), 10_000);
-        await waitFor('the members see them, and nothing else', () => b.members.every((m) => m.openConnections() === 2), 5_000);
+        await waitFor('the primary known', () => primaryOf(watched.topology()) === b.members[0]!.address, 20_000);
+        await waitFor('every member streamed to, RTT measured on a second socket', () => b.members.every((m) => watched.monitoringConnections(m.address) === 2), 20_000);
+        await waitFor('the members see them, and nothing else', () => b.members.every((m) => m.openConnections() === 2), 10_000);
 
         for (const to of [1, 2, 0]) {
           const started = performance.now();
           await b.stepDown({ to });
           // The new primary's reply may come first (the old one is then Unknown until its own reply says secondary).
           const settled = () => primaryOf(watched.topology()) === b.members[to]!.address && [...watched.topology().servers.values()].filter((sd) => sd.type === 'RSSecondary').length === 2;
-          const seenMS = await waitFor(`member ${to} seen as primary, the others as secondaries`, settled, 5_000);
+          const seenMS = await waitFor(`member ${to} seen as primary, the others as secondaries (the monitor streams)`, settled, 20_000);
           t.diagnostic(`stepdown to member ${to} seen after ${seenMS.toFixed(1)} ms (${(performance.now() - started).toFixed(1)} ms from the call)`);
-          assert.ok(seenMS < 1_000, `seen after ${seenMS.toFixed(0)} ms: the monitor did not stream`);
         }
       } finally {
         await watched.close();
       }
-      await waitFor('the monitoring sockets closed', () => b.members.every((m) => m.openConnections() === 0), 5_000);
+      await waitFor('the monitoring sockets closed', () => b.members.every((m) => m.openConnections() === 0), 10_000);
     });
   }
 });
@@ -121,7 +123,7 @@ describe('a stepdown of a 4.2+ primary through the routers', () => {
         await Promise.all(reservations.map((reservation) => router.run({ db: 'admin', command: { ping: 1 }, readPreference: PRIMARY, reservation })));
         const [held, ...rest] = reservations;
         for (const reservation of rest) router.release(reservation);
-        await waitFor('stats() of every worker in', () => router.stats().find((s) => s.address === old.address)?.open === 4, 5_000);
+        await waitFor('stats() of every worker in', () => router.stats().find((s) => s.address === old.address)?.open === 4, 10_000);
         await waitFor('the monitor streams: its socket and the RTT monitor’s', () => monitoringSockets(router.stats(), old.address) === 2, 10_000);
         const monitoring = monitoringSockets(router.stats(), old.address);
         assert.equal(old.openConnections(), 4 + monitoring, 'the member sees the pool and the monitoring sockets');
