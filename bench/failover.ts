@@ -131,12 +131,12 @@ export async function failoverExperiment(server: TestServer, overrides: Partial<
     const samples: Record<string, string> = {};
     const events: { name: FailoverEventName; at: number; member: string }[] = [];
     const started = performance.now();
-    const total = o.phasesMS.steady + o.phasesMS.afterStepDown + o.phasesMS.partitioned + o.phasesMS.afterHeal;
-    const stopAt = started + total;
+    // Set once the last phase has run its full length after the heal (or the schedule failed).
+    let stopped = false;
     const root = session;
     /** One loop: each operation on its own session copy, timed and recorded, until the run's end or its count. */
     const loop = async (kind: Op['kind'], body: (s: Session, i: number) => Promise<void>) => {
-      for (let i = 0; i < o.maxOpsPerLoop && performance.now() < stopAt; i++) {
+      for (let i = 0; i < o.maxOpsPerLoop && !stopped; i++) {
         const s = root.copy();
         const op: Op = { kind, start: performance.now() - started, end: 0 };
         try {
@@ -165,22 +165,36 @@ export async function failoverExperiment(server: TestServer, overrides: Partial<
       });
     const loops = [...Array.from({ length: o.writeLoops }, (_, i) => writeLoop(i)), ...Array.from({ length: o.readLoops }, (_, i) => readLoop(i))];
     const schedule = (async () => {
-      const at = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, started + ms - performance.now())));
-      await at(o.phasesMS.steady);
-      const first = bridge.primary()!;
-      await bridge.stepDown();
-      events.push({ name: 'stepDown', at: performance.now() - started, member: first.address });
-      log(`  stepped down ${first.address}; new primary ${bridge.primary()?.address}`);
-      await at(o.phasesMS.steady + o.phasesMS.afterStepDown);
-      const second = bridge.primary()!;
-      const index = bridge.members.indexOf(second);
-      bridge.partition(index);
-      events.push({ name: 'partition', at: performance.now() - started, member: second.address });
-      log(`  partitioned ${second.address}; new primary ${bridge.primary()?.address}`);
-      await at(o.phasesMS.steady + o.phasesMS.afterStepDown + o.phasesMS.partitioned);
-      bridge.heal(index);
-      events.push({ name: 'heal', at: performance.now() - started, member: second.address });
-      log(`  healed ${second.address}`);
+      // Each phase is timed from the event that began it, as it happened: a
+      // late timer or a slow event on a loaded machine lengthens the run
+      // instead of shortening the phase after it (the heal once came too
+      // late for any write to start after it before a fixed end).
+      let phaseStart = started;
+      const phase = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, phaseStart + ms - performance.now())));
+      const happened = (name: FailoverEventName, member: string) => {
+        phaseStart = performance.now();
+        events.push({ name, at: phaseStart - started, member });
+      };
+      try {
+        await phase(o.phasesMS.steady);
+        const first = bridge.primary()!;
+        await bridge.stepDown();
+        happened('stepDown', first.address);
+        log(`  stepped down ${first.address}; new primary ${bridge.primary()?.address}`);
+        await phase(o.phasesMS.afterStepDown);
+        const second = bridge.primary()!;
+        const index = bridge.members.indexOf(second);
+        bridge.partition(index);
+        happened('partition', second.address);
+        log(`  partitioned ${second.address}; new primary ${bridge.primary()?.address}`);
+        await phase(o.phasesMS.partitioned);
+        bridge.heal(index);
+        happened('heal', second.address);
+        log(`  healed ${second.address}`);
+        await phase(o.phasesMS.afterHeal);
+      } finally {
+        stopped = true;
+      }
     })();
     await Promise.all([...loops, schedule]);
     const durationMS = performance.now() - started;

@@ -27,7 +27,8 @@ describe('failover', () => {
       const result = await failoverExperiment(server, {
         workers,
         poolLimit: 20,
-        // Bounded in time (about 6 s of load) and in count.
+        // Bounded in count, and in time: about 6 s of load (each phase timed
+        // from the event that began it: longer if an event comes late).
         phasesMS: { steady: 800, afterStepDown: 1_500, partitioned: 3_000, afterHeal: 800 },
         maxOpsPerLoop: 5_000,
       });

@@ -39,7 +39,7 @@ async function storedIds(collection: string): Promise<string[]> {
 }
 
 describe('retries against a replica set', () => {
-  test('a worker killed with writes in flight: each is retried once with its txnNumber, none fails, none is written twice', { timeout: 90_000 }, async (t) => {
+  test('a worker killed with writes in flight: each is retried once with its txnNumber, none fails, none is written twice', { timeout: 120_000 }, async (t) => {
     const bridge = await startBridge({ backend: { host: server.host, port: server.port }, topology: 'replicaset', members: 3 });
     const router = await WorkerRouter.create(await resolveOptions(bridge.uri, { workers: 2, maxPoolSize: 20 }));
     const session = openSession(router, { mode: Mode.Strong, database: DB });
@@ -47,7 +47,10 @@ describe('retries against a replica set', () => {
       const acked: string[] = [];
       const failures: MgoError[] = [];
       let stop = false;
-      const deadline = performance.now() + 30_000;
+      // The loops run until `stop`; their own time bound only ends a run
+      // whose waits below all failed (they may take 80 s together on a
+      // loaded machine, and the last one needs the loops still running).
+      const deadline = performance.now() + 90_000;
       const loops = Array.from({ length: 16 }, async (_, loop) => {
         for (let i = 0; i < 2_000 && !stop && performance.now() < deadline; i++) {
           const writer = session.copy();
@@ -91,7 +94,7 @@ describe('retries against a replica set', () => {
   });
 
   for (const workers of [0, 2]) {
-    test(`workers ${workers}: a sharded cluster (two mongos) rides out a router going down and coming back`, { timeout: 60_000 }, async (t) => {
+    test(`workers ${workers}: a sharded cluster (two mongos) rides out a router going down and coming back`, { timeout: 90_000 }, async (t) => {
       const bridge: Bridge = await startBridge({ backend: { host: server.host, port: server.port }, topology: 'sharded', members: 2 });
       const session = await dial(`${bridge.uri}${bridge.uri.includes('?') ? '&' : '?'}heartbeatFrequencyMS=500`, { workers, poolLimit: 10 });
       try {
@@ -99,7 +102,8 @@ describe('retries against a replica set', () => {
         const acked: string[] = [];
         const failures: string[] = [];
         let stop = false;
-        const deadline = performance.now() + 20_000;
+        // Until `stop`; the time bound outlasts the three waits below (60 s together at worst).
+        const deadline = performance.now() + 70_000;
         const loops = Array.from({ length: 8 }, async (_, loop) => {
           for (let i = 0; i < 5_000 && !stop && performance.now() < deadline; i++) {
             const s = session.copy();
