@@ -166,7 +166,7 @@ describe('TLS certificate fixtures', { timeout: 60_000 }, () => {
     try {
       const { port } = server.address() as AddressInfo;
       const socket = tls.connect({ host: '127.0.0.1', port, ca: readFileSync(ca), servername });
-      socket.setTimeout(5_000, () => socket.destroy(new Error('TLS handshake: no answer within 5 s')));
+      socket.setTimeout(10_000, () => socket.destroy(new Error('TLS handshake: no answer within 10 s')));
       try {
         await once(socket, 'secureConnect');
       } finally {
