@@ -3,10 +3,9 @@
 // released on the socket's 'close', a turn after ConnectionClosed), the sum
 // must come back to what the pools hold: found by the fault tests
 // (network-faults.test.ts: stats() kept reporting open 2 while the workers,
-// asked over the control plane, held 0+0). Fails since 7e67356 (permits
-// released on 'close'): that release emits no pool event, so the worker
-// pushes no stats after it and stats() keeps counting the closed sockets
-// until the pool next changes. Marked todo until the pool reports it.
+// asked over the control plane, held 0+0). That release emits no pool
+// event: the worker pushes its stats again when a socket's 'close' is
+// counted (WorkerRuntime.socketsFor), a turn before the flush.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Mode } from '../../src/session/modes.js';
@@ -26,7 +25,7 @@ after(async () => {
   await server?.stop();
 });
 
-test('workers 2: after idle sockets are closed, stats() reports what the pools hold', { timeout: 60_000, todo: 'the release after a socket closed pushes no stats (src/pool, the lead)' }, async () => {
+test('workers 2: after idle sockets are closed, stats() reports what the pools hold', { timeout: 60_000 }, async () => {
   const router = await WorkerRouter.create(await resolveOptions(server.uri, { workers: 2, poolLimit: 4, maxIdleTimeMS: 200 }));
   try {
     const root = openSession(router, { mode: Mode.Strong, database: 'mgo_stats_after_close' });
