@@ -22,6 +22,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { LocalSocketTally } from '../src/connection/socket-tally.js';
 import type { PoolStats } from '../src/pool/index.js';
 import { integerOption, option } from './lib/args.js';
 import type { Measurement } from './lib/results.js';
@@ -34,7 +35,6 @@ import {
   seedLoadCollection,
   trackMaxOpen,
   withTimeout,
-  type ClientSockets,
   type PoolOperation,
 } from '../test/fixtures/pool-load.js';
 import { countServerSockets, ServerSocketSampler, waitForServerSockets } from '../test/fixtures/server-sockets.js';
@@ -61,7 +61,7 @@ interface Run {
   sampleCostMS: number;
   /** Server-side sockets right after the last operation completed. */
   serverSocketsAfter: number;
-  /** Most client-side sockets open at once, counted at the connector. */
+  /** Most client-side sockets open at once, counted at the connector (creation to 'close'). */
   clientSocketsMax: number;
   poolOpenMax: number;
   totalMS: number;
@@ -98,8 +98,8 @@ function summary(values: number[]): { median: number; min: number; max: number }
 async function oneRun(config: BenchConfig, ops = config.ops): Promise<Run> {
   const { server, baseline, limit, operation, sampleMS } = config;
   const sampler = sampleMS > 0 ? await ServerSocketSampler.start(server, sampleMS) : undefined;
-  const sockets: ClientSockets = { open: 0, max: 0, dialed: 0 };
-  const pool = connectionPool(server, { maxPoolSize: limit, waitQueueTimeoutMS: 120_000 }, sockets);
+  const tally = new LocalSocketTally();
+  const pool = connectionPool(server, { maxPoolSize: limit, waitQueueTimeoutMS: 120_000 }, tally);
   const opened = trackMaxOpen(pool);
   try {
     sampler?.reset();
@@ -114,7 +114,7 @@ async function oneRun(config: BenchConfig, ops = config.ops): Promise<Run> {
       samplePeriodMS: samples > 0 ? load.elapsedMS / samples : Number.NaN,
       sampleCostMS: sampler === undefined ? Number.NaN : sampler.busyMS / samples,
       serverSocketsAfter,
-      clientSocketsMax: sockets.max,
+      clientSocketsMax: tally.counts().maxOpen,
       poolOpenMax: opened.max,
       totalMS: load.elapsedMS,
       opsPerSecond: ops / (load.elapsedMS / 1000),

@@ -1,20 +1,18 @@
 // Pool<Connection> through the real connector against the test server
 // (embedded FerretDB, or MONGODB_URI): real sockets, counted on the server's
-// side of the wire.
+// side of the wire and on the client's.
 //
-// How sockets are counted: ESTABLISHED entries of /proc/net/tcp whose local
-// port is the server port, i.e. the server's own end of every connection
-// (test/fixtures/server-sockets.ts explains the choice over spawning `ss`, what a scan
-// costs, and why a scan is not a snapshot). countServerSockets() scans once,
-// for quiet moments; ServerSocketSampler scans in a worker thread every
-// ~5 ms, so that samples keep their pace while the main thread is saturated,
-// and counts the sockets present in two consecutive scans, which were all
-// open at one instant. The client side is counted at the connector
-// (ClientSockets), independently of the pool's own stats(). The count includes
-// every client of the server, so this file opens no connection to it other
-// than the pool under test's (the seeding connection is closed, and the
-// count back at 0, before the first test), and afterEach waits for the count
-// to return to 0 so that no test sees another's sockets.
+// How sockets are counted, exactly and on both sides, nothing sampled:
+// - the server's side by a counting proxy (test/fixtures/counting-proxy.ts)
+//   in front of the server, in a thread of its own: every pool here dials
+//   the proxy, which counts a socket from its accept until its FIN or RST
+//   arrives and takes the most open at once once per event-loop turn;
+// - the client's side at the connector (WindowedSocketTally, a
+//   LocalSocketTally): from each socket's creation to its 'close' event,
+//   independently of the pool's own stats().
+// Only the pool under test dials the proxy (the seeding connection goes to
+// the server directly), and afterEach waits for the proxy's count to return
+// to 0 so that no test sees another's sockets.
 //
 // Every load is bounded in count (a fixed number of operations) and in time
 // (runConcurrent's deadline, waitQueueTimeoutMS, socketTimeoutMS, the test's
@@ -25,16 +23,15 @@ import { spawnSync } from 'node:child_process';
 import { MinKey, type Document } from 'bson';
 import {
   connectionPool,
-  delay,
   findOne,
   ping,
   runConcurrent,
   seedLoadCollection,
   trackMaxOpen,
-  type ClientSockets,
+  WindowedSocketTally,
   type PoolOperation,
 } from '../fixtures/pool-load.js';
-import { countServerSockets, ServerSocketSampler, waitForServerSockets } from '../fixtures/server-sockets.js';
+import { startCountingProxy, type CountingProxy } from '../fixtures/counting-proxy.js';
 import type { Connection } from '../../src/connection/connection.js';
 import { MgoError, PoolClosedError } from '../../src/errors.js';
 import type { ConnectionClosedEvent, Pool, PoolOptions } from '../../src/pool/index.js';
@@ -43,14 +40,15 @@ import { startTestServer, type TestServer } from '../fixtures/server.js';
 import { waitFor, withTimeout } from '../fixtures/wait.js';
 
 let server: TestServer;
-let sampler: ServerSocketSampler;
+/** In front of `server`: every pool of this file dials it. */
+let proxy: CountingProxy;
 const pools = new Set<Pool<Connection>>();
 
 type TestPoolOptions = Omit<PoolOptions<Connection>, 'address' | 'connect'>;
 
-/** A ready pool to the test server, destroyed after the test whatever happens. */
-function newPool(options: TestPoolOptions, sockets?: ClientSockets): Pool<Connection> {
-  const pool = connectionPool(server, options, sockets);
+/** A ready pool to the test server (through the proxy), destroyed after the test whatever happens. */
+function newPool(options: TestPoolOptions, tally?: WindowedSocketTally): Pool<Connection> {
+  const pool = connectionPool(proxy, options, tally);
   pools.add(pool);
   return pool;
 }
@@ -85,18 +83,17 @@ async function assertNeverHandedOut(pool: Pool<Connection>, dead: Connection[], 
 before(async () => {
   server = await startTestServer();
   await seedLoadCollection(server);
-  await waitForServerSockets(server, (n) => n === 0, 10_000);
-  sampler = await ServerSocketSampler.start(server, 5);
+  proxy = await startCountingProxy(server);
 });
 
 afterEach(async () => {
   await Promise.all([...pools].map((pool) => withTimeout(pool.destroy(), 10_000, 'pool.destroy()')));
   pools.clear();
-  await waitForServerSockets(server, (n) => n === 0, 10_000);
+  await waitFor('no socket left at the server', () => proxy.open() === 0, 10_000);
 });
 
 after(async () => {
-  await sampler?.stop();
+  await proxy?.close();
   await server?.stop();
 });
 
@@ -111,45 +108,47 @@ describe('Pool<Connection> against the test server', () => {
     ];
     for (const [label, extra] of cases) {
       test(label, { timeout: 90_000 }, async (t) => {
-        const sockets: ClientSockets = { open: 0, max: 0, dialed: 0 };
-        const pool = newPool({ maxPoolSize: LIMIT, waitQueueTimeoutMS: 60_000, ...extra }, sockets);
+        const tally = new WindowedSocketTally();
+        const pool = newPool({ maxPoolSize: LIMIT, waitQueueTimeoutMS: 60_000, ...extra }, tally);
         const opened = trackMaxOpen(pool);
-        sampler.reset();
+        proxy.resetMaxOpen();
+        const acceptedBefore = proxy.accepted(); // accepted() counts since the proxy started
+        const accepted = (): number => proxy.accepted() - acceptedBefore;
         const load = await runConcurrent(pool, OPS, findSeeded, 60_000);
-        const samplesDuringLoad = sampler.samples;
-        const serverNow = countServerSockets(server);
+        // A dial the load no longer needed may still be connecting: the two
+        // sides count the same sockets once it is through. Every socket the
+        // client created reached the server, and nothing else did.
+        await waitFor('the proxy to have accepted every socket the client opened', () => accepted() >= tally.counts().opened, 10_000);
+        assert.equal(accepted(), tally.counts().opened);
+        const serverMax = proxy.maxOpen();
+        const serverNow = proxy.open();
+        const client = tally.counts();
         const stats = pool.stats();
-        // The sampler's pace is the machine's: on a shared 2-core machine it
-        // took one sample per 200 ms, fewer than 10 during a load this short.
-        // It samples on until it has 10 since the reset, the last ones of
-        // the sockets the load left open.
-        await waitFor('10 samples of the server-side sockets', () => sampler.samples >= 10, 30_000);
-        const serverMax = sampler.max;
-        const samples = sampler.samples;
         t.diagnostic(
-          `${load.elapsedMS.toFixed(0)} ms; server side: max ${serverMax} over ${samples} samples, ${samplesDuringLoad} during the load (one per ` +
-            `${(load.elapsedMS / samplesDuringLoad).toFixed(1)} ms; single scans up to ${sampler.scanMax}), ${serverNow} after; ` +
-            `client side: max ${sockets.max}, ${sockets.dialed} dialed; pool: open max ${opened.max}, ` +
+          `${load.elapsedMS.toFixed(0)} ms; server side: max ${serverMax}, ${serverNow} after, ${accepted()} accepted; ` +
+            `client side: max ${client.maxOpen}, ${client.opened} opened; pool: open max ${opened.max}, ` +
             `${opened.created} created, ${opened.closed} closed; stats ${JSON.stringify(stats)}`,
         );
         assert.equal(load.failed, 0, `first failure: ${String(load.firstError)}`);
         assert.equal(load.completed, OPS);
         assert.ok(serverMax <= LIMIT, `the server had ${serverMax} sockets open at once at maxPoolSize ${LIMIT}`);
-        assert.ok(sockets.max <= LIMIT, `the client had ${sockets.max} sockets open at once`);
+        assert.ok(client.maxOpen <= LIMIT, `the client had ${client.maxOpen} sockets open at once`);
         assert.ok(opened.max <= LIMIT, `stats().open reached ${opened.max}`);
-        // ...and the limit was actually reached, by the pool and on the server.
+        // ...and the limit was actually reached, by the pool and at the client.
         assert.equal(opened.max, LIMIT);
-        assert.equal(sockets.max, LIMIT);
+        assert.equal(client.maxOpen, LIMIT);
         if (extra.maxLifetimeMS === undefined) {
+          // Every socket carried a command through the proxy, after its
+          // accept had been counted: the server held all 20 at once.
           assert.equal(serverMax, LIMIT);
           assert.equal(serverNow, LIMIT, 'all 20 sockets still open after the load');
           assert.equal(opened.created, LIMIT, 'no socket replaced');
+          assert.equal(client.opened, LIMIT, 'no socket replaced');
         } else {
-          // Sockets live 50 ms: a sample (two scans, see ServerSocketSampler)
-          // sees only those that lived through both, and with scans 200 ms
-          // apart on a loaded machine that may be none. A single scan lists
-          // the ~20 open at its moment: the load did reach the server.
-          assert.ok(sampler.scanMax >= LIMIT / 4, `single scans saw at most ${sampler.scanMax} sockets on the server`);
+          // Sockets live 50 ms, so one may be gone before the last of a
+          // round is accepted: the server's most at once can fall short of
+          // 20, but the load did reach it.
+          assert.ok(serverMax >= LIMIT / 2, `the server saw at most ${serverMax} sockets at once`);
           assert.ok(stats.lifetimeClosed > 0, 'sockets were replaced during the load');
           // A closed connection stays in open (its permit held) until its
           // socket's 'close', which comes after its ConnectionClosed event.
@@ -187,7 +186,7 @@ describe('Pool<Connection> against the test server', () => {
       assert.equal(stats.inUse, 1);
       pool.checkIn(fresh);
       await assertNeverHandedOut(pool, [dead]);
-      await waitForServerSockets(server, (n) => n === 1, 10_000);
+      await waitFor('the server down to the one fresh socket', () => proxy.open() === 1, 10_000);
     }
 
     test('destroyed by the user while checked out, with a checkout queued behind it', { timeout: 30_000 }, async () => {
@@ -225,10 +224,12 @@ describe('Pool<Connection> against the test server', () => {
     test('killed server-side (ss -K) while idle in the pool', { timeout: 30_000 }, async (t: TestContext) => {
       const { pool, closed, dead } = await poolOfOne();
       pool.checkIn(dead);
-      await waitForServerSockets(server, (n) => n === 1, 10_000);
-      // Destroys the server's end of the one socket on the port; the kernel
-      // sends the client a RST. Needs CAP_NET_ADMIN and CONFIG_INET_DIAG_DESTROY.
-      const kill = spawnSync('ss', ['-K', '-Htn', 'state', 'established', `( sport = :${server.port} )`], { timeout: 5_000 });
+      await waitFor('the one socket at the server', () => proxy.open() === 1, 10_000);
+      // Destroys the far end of the one socket on the proxy's port (the
+      // pool's peer, as the server's end would be without the proxy); the
+      // kernel sends the client a RST. Needs CAP_NET_ADMIN and
+      // CONFIG_INET_DIAG_DESTROY.
+      const kill = spawnSync('ss', ['-K', '-Htn', 'state', 'established', `( sport = :${proxy.port} )`], { timeout: 5_000 });
       const killed = await waitFor('idle connection closed', () => dead.isClosed, 10_000).then(
         () => true,
         () => false,
@@ -253,8 +254,8 @@ describe('Pool<Connection> against the test server', () => {
       const closed = closedEvents(pool);
       const load = await runConcurrent(pool, 300, findSeeded, 30_000);
       assert.equal(load.failed, 0, String(load.firstError));
-      const peak = countServerSockets(server);
-      const dropMS = await waitForServerSockets(server, (n) => n === 0, 20_000);
+      const peak = proxy.open();
+      const dropMS = await waitFor('the server-side sockets closed for being idle', () => proxy.open() === 0, 20_000);
       t.diagnostic(`${peak} server-side sockets after the load, 0 after ${dropMS.toFixed(0)} ms`);
       assert.ok(peak > 1, `only ${peak} sockets open after the load`);
       // The server sees the FIN before the client sees its socket's 'close', which ends its count in open.
@@ -265,59 +266,66 @@ describe('Pool<Connection> against the test server', () => {
     });
 
     test('with minPoolSize 3: refilled to 3 in the background, back to 3 after the load', { timeout: 60_000 }, async (t) => {
-      const pool = newPool({ maxPoolSize: 10, minPoolSize: 3, maxIdleTimeMS: 200, maxConnecting: 10 });
+      const tally = new WindowedSocketTally();
+      const pool = newPool({ maxPoolSize: 10, minPoolSize: 3, maxIdleTimeMS: 200, maxConnecting: 10 }, tally);
       const opened = trackMaxOpen(pool);
+      const atMinimum = (): boolean => pool.stats().open === 3 && tally.counts().open === 3 && proxy.open() === 3;
       // No checkout yet: the pool opens minPoolSize sockets by itself.
-      const fillMS = await waitForServerSockets(server, (n) => n === 3, 10_000);
+      const fillMS = await waitFor('3 sockets at the server', () => proxy.open() === 3, 10_000);
       assert.equal(pool.stats().inUse, 0);
-      sampler.reset();
+      proxy.resetMaxOpen();
       const load = await runConcurrent(pool, 300, findSeeded, 30_000);
       assert.equal(load.failed, 0, String(load.firstError));
-      const peak = sampler.max;
-      const dropMS = await waitForServerSockets(server, (n) => n <= 3, 20_000);
-      await waitFor('pool and server back at 3', () => pool.stats().open === 3 && countServerSockets(server) === 3, 10_000);
+      const peak = proxy.maxOpen();
+      const dropMS = await waitFor('the server back to at most 3 sockets', () => proxy.open() <= 3, 20_000);
+      await waitFor('pool, client and server back at 3', atMinimum, 10_000);
       const stats = pool.stats();
       t.diagnostic(
-        `3 sockets ${fillMS.toFixed(0)} ms after ready(); peak ${peak} during the load (pool ${opened.max}); ` +
+        `3 sockets ${fillMS.toFixed(0)} ms after ready(); peak ${peak} during the load (pool ${opened.max}, client ${tally.counts().maxOpen}); ` +
           `<= 3 ${dropMS.toFixed(0)} ms after it; idleClosed ${stats.idleClosed}`,
       );
       assert.ok(peak > 3, `the load opened no socket beyond minPoolSize (peak ${peak})`);
       assert.ok(stats.idleClosed >= opened.max - 3, `idleClosed ${stats.idleClosed} for a peak of ${opened.max}`);
       // It stays at minPoolSize, never above: idle sockets past maxIdleTimeMS
-      // are still replaced (CMAP), so the count may dip while one is redialled.
-      // Watched over at least three replacement rounds (an observation window:
-      // a loaded machine only makes it longer).
-      sampler.reset();
+      // are still replaced (CMAP), so the count may dip while one is
+      // redialled, but a replacement is dialled only once the socket it
+      // replaces has closed. Watched over two rounds of replacements of all
+      // three sockets, on both sides.
+      proxy.resetMaxOpen();
+      tally.resetMaxOpen();
       const idleClosedBefore = stats.idleClosed;
-      await delay(600);
-      t.diagnostic(`next 600 ms: server-side max ${sampler.max}, ${pool.stats().idleClosed - idleClosedBefore} more closed idle`);
-      assert.ok(sampler.max <= 3, `server saw ${sampler.max} sockets with an idle pool at minPoolSize 3`);
-      await waitFor('pool and server at 3', () => pool.stats().open === 3 && countServerSockets(server) === 3, 10_000);
+      await waitFor('6 more idle sockets replaced', () => pool.stats().idleClosed >= idleClosedBefore + 6, 20_000);
+      t.diagnostic(`over ${pool.stats().idleClosed - idleClosedBefore} more idle closes: most open at once at the server ${proxy.maxOpen()}, at the client ${tally.windowMaxOpen()}`);
+      assert.ok(proxy.maxOpen() <= 3, `server saw ${proxy.maxOpen()} sockets with an idle pool at minPoolSize 3`);
+      assert.ok(tally.windowMaxOpen() <= 3, `the client had ${tally.windowMaxOpen()} sockets open with an idle pool at minPoolSize 3`);
+      await waitFor('pool, client and server at 3', atMinimum, 10_000);
     });
   });
 
   describe('close()', () => {
     test('closes idle sockets at once and checked-out ones at check-in; the server count goes to 0', { timeout: 30_000 }, async () => {
-      const pool = newPool({ maxPoolSize: 10, maxConnecting: 10 });
+      const tally = new WindowedSocketTally();
+      const pool = newPool({ maxPoolSize: 10, maxConnecting: 10 }, tally);
       const closed = closedEvents(pool);
       const load = await runConcurrent(pool, 200, findSeeded, 30_000);
       assert.equal(load.failed, 0, String(load.firstError));
       const open = pool.stats().open;
       assert.ok(open > 2, `only ${open} open`);
-      await waitForServerSockets(server, (n) => n === open, 10_000);
+      await waitFor(`the ${open} sockets at the server`, () => proxy.open() === open, 10_000);
       const held = [await pool.checkOut(), await pool.checkOut()];
       let drained = false;
       const closing = pool.close().then(() => {
         drained = true;
       });
-      await waitForServerSockets(server, (n) => n === held.length, 10_000);
+      await waitFor('the server down to the checked-out sockets', () => proxy.open() === held.length, 10_000);
       assert.ok(!drained, 'close() resolved with connections still checked out');
       await ping(held[0]!); // a checked-out connection stays usable until its check-in
       await assert.rejects(pool.checkOut(), PoolClosedError);
       for (const conn of held) pool.checkIn(conn);
       await withTimeout(closing, 10_000, 'close() after the last check-in');
-      await waitForServerSockets(server, (n) => n === 0, 10_000);
+      await waitFor('no socket left at the server', () => proxy.open() === 0, 10_000);
       assert.equal(pool.stats().open, 0);
+      assert.equal(tally.counts().open, 0, 'pool sockets open at the client after close()');
       assert.equal(closed.length, open);
       assert.deepEqual(new Set(closed.map((e) => e.reason)), new Set(['poolClosed']));
     });
@@ -337,7 +345,7 @@ describe('Pool<Connection> against the test server', () => {
         console.log(JSON.stringify({ completed: load.completed, used, closed: pool.stats(), resources: process.getActiveResourcesInfo() }));
       `;
       const { code, signal, stdout, stderr, lingerMS } = await runChildScript(script, {
-        env: { MGO_POOL_TEST_SERVER: JSON.stringify({ host: server.host, port: server.port, address: server.address }) },
+        env: { MGO_POOL_TEST_SERVER: JSON.stringify({ host: proxy.host, port: proxy.port, address: proxy.address }) },
       });
       assert.equal(signal, null, `child killed after 30 s: it did not exit by itself; stdout ${stdout}; stderr ${stderr}`);
       assert.equal(code, 0, `child failed: ${stderr}`);
@@ -348,7 +356,7 @@ describe('Pool<Connection> against the test server', () => {
       assert.equal(report.closed.open, 0);
       // What could hold it for a while but less than the kill: a ref'd timer. None is left (how soon it exits is a diagnostic).
       assert.ok(!report.resources.includes('Timeout'), `a timer keeps the child alive after pool.close(): ${report.resources.join(', ')}`);
-      await waitForServerSockets(server, (n) => n === 0, 10_000);
+      await waitFor("no socket of the child's left at the server", () => proxy.open() === 0, 10_000);
     });
   });
 });
