@@ -2,45 +2,61 @@
 // thread (workers: 0) and in two workers: the URL a user gives the official
 // driver works here; each failure is a coded error within its timeout,
 // names the server, never shows the password, and leaves no socket and no
-// permit behind.
+// permit behind. The tests dial `secure`, `wrongHost` and `untrusted`
+// through a counting proxy in front of each (test/fixtures/counting-proxy.ts):
+// the sockets a server holds are counted exactly, from its side.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dial, type Session } from '../../src/index.js';
 import { MgoError } from '../../src/errors.js';
-import { countServerSockets, monitoringSockets, waitForServerSockets } from '../fixtures/server-sockets.js';
+import { startCountingProxy, type CountingProxy } from '../fixtures/counting-proxy.js';
+import { monitoringSockets } from '../fixtures/server-sockets.js';
 import { startTestServer, type TestServer } from '../fixtures/server.js';
 import { testCertificates, type TestCertificates } from '../fixtures/tls-certs.js';
-import { withTimeout } from '../fixtures/wait.js';
+import { waitFor, withTimeout } from '../fixtures/wait.js';
 
 const USER = 'ada';
 const PASSWORD = 'pä$$ wörd:/@42';
 const FAST_FAIL = 'serverSelectionTimeoutMS=1500&connectTimeoutMS=1500';
 
 let certs: TestCertificates;
-let secure: TestServer; // TLS + SCRAM
-let wrongHost: TestServer; // TLS with a certificate for another host name
-let untrusted: TestServer; // TLS with a certificate from a CA nobody trusts
+let secure: CountingProxy; // in front of a server with TLS + SCRAM
+let wrongHost: CountingProxy; // ... with TLS, a certificate for another host name
+let untrusted: CountingProxy; // ... with TLS, a certificate from a CA nobody trusts
 let mutual: TestServer; // TLS requiring a client certificate, no users
 const servers: TestServer[] = [];
+const proxies: CountingProxy[] = [];
 
 before(async () => {
   certs = await testCertificates();
-  [secure, wrongHost, untrusted, mutual] = await Promise.all([
-    startTestServer({ tls: { certKeyFile: certs.serverCertKeyFile }, user: { name: USER, password: PASSWORD } }),
-    startTestServer({ tls: { certKeyFile: certs.wrongHostServerCertKeyFile } }),
-    startTestServer({ tls: { certKeyFile: certs.untrustedServerCertKeyFile } }),
-    startTestServer({ tls: { certKeyFile: certs.serverCertKeyFile, caFile: certs.caFile } }),
-  ]);
-  servers.push(secure, wrongHost, untrusted, mutual);
+  servers.push(
+    ...(await Promise.all([
+      startTestServer({ tls: { certKeyFile: certs.serverCertKeyFile }, user: { name: USER, password: PASSWORD } }),
+      startTestServer({ tls: { certKeyFile: certs.wrongHostServerCertKeyFile } }),
+      startTestServer({ tls: { certKeyFile: certs.untrustedServerCertKeyFile } }),
+      startTestServer({ tls: { certKeyFile: certs.serverCertKeyFile, caFile: certs.caFile } }),
+    ])),
+  );
+  mutual = servers[3]!;
+  proxies.push(...(await Promise.all(servers.slice(0, 3).map((server) => startCountingProxy(server)))));
+  [secure, wrongHost, untrusted] = proxies as [CountingProxy, CountingProxy, CountingProxy];
 });
 
-after(() => Promise.all(servers.map((s) => s.stop())));
+after(async () => {
+  await Promise.all(proxies.map((p) => p.close()));
+  await Promise.all(servers.map((s) => s.stop()));
+});
+
+/** Waits until the server behind `proxy` holds no socket: whatever a test opened is gone. */
+function noSocketLeft(proxy: CountingProxy): Promise<number> {
+  return waitFor(`no socket left at the server behind ${proxy.address}`, () => proxy.open() === 0, 10_000);
+}
 
 function userinfo(password = PASSWORD): string {
   return `${USER}:${encodeURIComponent(password)}@`;
 }
 
-function url(server: TestServer, options: string, credentials = userinfo()): string {
+function url(server: { address: string }, options: string, credentials = userinfo()): string {
   return `mongodb://${credentials}${server.address}/?${options}`;
 }
 
@@ -109,7 +125,7 @@ for (const workers of [0, 2]) {
         assert.match(err.message, new RegExp(secure.address.replace(/\./g, '\\.')));
       }
       // The monitor's socket is the only one a dial may leave, and dial() closed it.
-      await waitForServerSockets(secure, (n) => n === 0, 10_000);
+      await noSocketLeft(secure);
     });
 
     test('an untrusted certificate is ERR_TLS_CERTIFICATE; a wrong host name ERR_TLS_HOSTNAME unless allowed', async () => {
@@ -127,14 +143,14 @@ for (const workers of [0, 2]) {
       const insecure = await dial(url(untrusted, withCA(`${base}&tlsAllowInvalidCertificates=true`), ''));
       await insecure.ping();
       await insecure.close();
-      await waitForServerSockets(untrusted, (n) => n === 0, 10_000);
-      await waitForServerSockets(wrongHost, (n) => n === 0, 10_000);
+      await noSocketLeft(untrusted);
+      await noSocketLeft(wrongHost);
     });
 
     test('plain TCP to a TLS port fails within the timeout with a coded error', async () => {
       const err = await dialError(url(secure, `workers=${workers}&${FAST_FAIL}`));
       assert.ok(['ERR_SERVER_SELECTION', 'ERR_CONNECTION_CLOSED', 'ERR_NETWORK'].includes(err.code), `${err.code}: ${err.message}`);
-      await waitForServerSockets(secure, (n) => n === 0, 10_000);
+      await noSocketLeft(secure);
     });
 
     test('mutual TLS: refused without a client certificate, served with one (plain or encrypted key)', async () => {
@@ -158,6 +174,9 @@ for (const workers of [0, 2]) {
     });
 
     test('login() and logoutAll(): sessions of different users never share a socket, within poolLimit 1', async () => {
+      // Counted over the whole test, from the dial: earlier tests' sockets gone first.
+      await noSocketLeft(secure);
+      secure.resetMaxOpen();
       const root = await dial(`mongodb://${secure.address}/?${withCA(`tls=true&tlsCAFile=@CA@&workers=${workers}&maxPoolSize=1`)}`);
       const anonymous = root.copy();
       const user = root.copy();
@@ -188,12 +207,15 @@ for (const workers of [0, 2]) {
         user.logoutAll();
         assert.deepEqual(await authenticatedUsers(user), []);
         const monitoring = monitoringSockets(root.stats(), secure.address);
-        assert.ok(countServerSockets(secure) <= 1 + monitoring, `poolLimit 1 plus the ${monitoring} monitoring socket(s) stats() reports`);
+        assert.ok(secure.maxOpen() <= 1 + monitoring, `the server saw ${secure.maxOpen()} sockets at once: over poolLimit 1 plus the ${monitoring} monitoring socket(s) stats() reports`);
+        const { sockets } = root.stats().find((s) => s.address === secure.address)!;
+        assert.ok(sockets.maxOpen <= 1, `${sockets.maxOpen} pool sockets open at once at the client at poolLimit 1`);
+        assert.ok(sockets.opened >= 2, `${sockets.opened} pool sockets opened: the users never needed a socket of their own`);
       } finally {
         await Promise.all([anonymous.close(), user.close()]);
         await root.close();
       }
-      await waitForServerSockets(secure, (n) => n === 0, 10_000);
+      await noSocketLeft(secure);
     });
   });
 }
