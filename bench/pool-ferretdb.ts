@@ -13,11 +13,18 @@
 // repetition runs once with the socket sampler and once without, since the
 // sampler's CPU slows the load down (see "the bench" below).
 //
+// The server side is still sampled by scanning /proc
+// (bench/lib/server-socket-sampler.ts), not counted at a counting proxy as
+// the tests do: this benchmark reports the sampler itself (its pace, its
+// cost, what a scan sees), and measures the pool against the server with no
+// proxy hop in the path. The client side is counted exactly at the connector
+// (LocalSocketTally).
+//
 //   node --import tsx bench/pool-ferretdb.ts [--reps 5] [--ops 10000] [--limit 100]
 //        [--op find|ping] [--sample-ms 5] [--out bench/results/pool-ferretdb.json]
 //
-// The test test/integration/pool.test.ts reuses the socket sampler and the
-// load driver exported below; main() only runs when this file is the entry point.
+// The load driver is shared with test/integration/pool.test.ts
+// (test/fixtures/pool-load.ts); main() only runs when this file is the entry point.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -37,7 +44,7 @@ import {
   withTimeout,
   type PoolOperation,
 } from '../test/fixtures/pool-load.js';
-import { countServerSockets, ServerSocketSampler, waitForServerSockets } from '../test/fixtures/server-sockets.js';
+import { countServerSockets, ServerSocketSampler, waitForServerSockets } from './lib/server-socket-sampler.js';
 import { startTestServer, type TestServer } from '../test/fixtures/server.js';
 
 // --------------------------------------------------------------- the bench
@@ -46,7 +53,7 @@ import { startTestServer, type TestServer } from '../test/fixtures/server.js';
 // dials its sockets under contention, where mgo overshot), in alternating
 // order: once with the socket sampler running, for the server-side maximum,
 // and once without it, for throughput and wait times undisturbed by the
-// sampler's kernel time (see "Why /proc and not `ss`" above).
+// sampler's kernel time (see "Why /proc and not `ss`" in lib/server-socket-sampler.ts).
 
 
 interface Run {
