@@ -11,6 +11,7 @@ import { BSON, type Document } from 'bson';
 import { SERIALIZE_OPTIONS, classifySerializeError, packedDocumentSizes, type EncodedSequence } from './bson.js';
 import { compressors } from './compression.js';
 import { COMMAND_OVERHEAD_BYTES, HEADER_SIZE, KNOWN_REQUIRED_FLAGS, OpCode, OpMsgFlags, SectionKind, type WireLimits } from './constants.js';
+import { crc32c } from './crc32c.js';
 import { DecodeError } from './decode-error.js';
 
 export interface DocumentSequence {
@@ -187,7 +188,13 @@ export function decodeMessage(frame: Buffer, maxMessageSizeBytes: number): Reply
     if (originalOpcode !== OpCode.OP_MSG) {
       throw new DecodeError('ERR_PROTOCOL', `OP_COMPRESSED wraps opCode ${originalOpcode}, expected OP_MSG`);
     }
-    return decodeOpMsgSections(message, 0, message.byteLength, requestId, responseTo);
+    // A checksum covers the OP_MSG as it was before compression, header included: rebuilt here.
+    const header = Buffer.allocUnsafe(HEADER_SIZE);
+    header.writeInt32LE(HEADER_SIZE + message.byteLength, 0);
+    header.writeInt32LE(requestId, 4);
+    header.writeInt32LE(responseTo, 8);
+    header.writeInt32LE(OpCode.OP_MSG, 12);
+    return decodeOpMsgSections(message, 0, message.byteLength, requestId, responseTo, header);
   }
   if (opCode !== OpCode.OP_MSG) {
     throw new DecodeError('ERR_PROTOCOL', `unexpected opCode ${opCode} in reply (only OP_MSG and OP_COMPRESSED are accepted)`);
@@ -195,7 +202,8 @@ export function decodeMessage(frame: Buffer, maxMessageSizeBytes: number): Reply
   return decodeOpMsgSections(frame, HEADER_SIZE, frame.byteLength, requestId, responseTo);
 }
 
-function decodeOpMsgSections(frame: Buffer, start: number, end: number, requestId: number, responseTo: number): ReplyMessage {
+/** `header`: the message's header when it is not `frame`'s first bytes (a decompressed OP_MSG), for the checksum. */
+function decodeOpMsgSections(frame: Buffer, start: number, end: number, requestId: number, responseTo: number, header?: Uint8Array): ReplyMessage {
   if (end - start < 4 + 1 + 5) throw new DecodeError('ERR_PROTOCOL', `OP_MSG of ${end - start + HEADER_SIZE} bytes is too short`);
   const flags = frame.readUInt32LE(start);
   // OP_MSG: "the first 16 bits are required and parsers MUST error if an unknown bit is set".
@@ -203,11 +211,16 @@ function decodeOpMsgSections(frame: Buffer, start: number, end: number, requestI
   if (unknownRequired !== 0) {
     throw new DecodeError('ERR_PROTOCOL', `OP_MSG has unknown required flag bits 0x${unknownRequired.toString(16)}`);
   }
-  // The checksum is tolerated but not verified: Node has no CRC-32C built in,
-  // and TCP already checksums loopback and LAN traffic; it is stripped.
+  // A checksum is verified (crc32c.ts) and stripped: a flipped flag bit or
+  // a corrupted message is refused rather than read four bytes short.
   if (flags & OpMsgFlags.checksumPresent) {
     end -= 4;
     if (end - start < 4 + 1 + 5) throw new DecodeError('ERR_PROTOCOL', 'OP_MSG with checksum is too short');
+    const carried = frame.readUInt32LE(end);
+    const computed = header ? crc32c(header, frame.subarray(start, end)) : crc32c(frame.subarray(0, end));
+    if (carried !== computed) {
+      throw new DecodeError('ERR_PROTOCOL', `OP_MSG checksum mismatch: the message carries 0x${carried.toString(16)}, its bytes give 0x${computed.toString(16)}`);
+    }
   }
 
   let offset = start + 4;

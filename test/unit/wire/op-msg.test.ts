@@ -4,6 +4,8 @@ import { BSON, Long, ObjectId } from 'bson';
 import { DecodeError } from '../../../src/wire/decode-error.js';
 import { EncodeError, decodeMessage, encodeOpMsg } from '../../../src/wire/op-msg.js';
 import { OpCode, OpMsgFlags } from '../../../src/wire/constants.js';
+import { compressors } from '../../../src/wire/compression.js';
+import { crc32c } from '../../../src/wire/crc32c.js';
 import { encodeReply } from '../../fixtures/fake-server.js';
 
 const limits = { maxBsonObjectSize: 16 * 1024 * 1024, maxMessageSizeBytes: 48_000_000 };
@@ -84,12 +86,33 @@ describe('decodeMessage', () => {
     return copy;
   }
 
-  test('tolerates checksumPresent by stripping the trailing CRC', () => {
-    const plain = encodeReply(9, { ok: 1 });
-    const withSum = Buffer.concat([plain, Buffer.from([1, 2, 3, 4])]);
+  /** `plain` with checksumPresent set and a CRC-32C appended (`corrupt` flips a bit of it). */
+  function withChecksum(plain: Buffer, corrupt = false): Buffer {
+    const withSum = Buffer.concat([plain, Buffer.alloc(4)]);
     withSum.writeInt32LE(withSum.byteLength, 0);
     withSum.writeUInt32LE(OpMsgFlags.checksumPresent, 16);
-    assert.deepEqual(BSON.deserialize(decodeMessage(withSum, limits.maxMessageSizeBytes).body), { ok: 1 });
+    withSum.writeUInt32LE((crc32c(withSum.subarray(0, withSum.byteLength - 4)) ^ (corrupt ? 1 : 0)) >>> 0, withSum.byteLength - 4);
+    return withSum;
+  }
+
+  test('CRC-32C is the Castagnoli checksum (RFC 3720 check value)', () => {
+    assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283);
+    assert.equal(crc32c(Buffer.from('1234'), Buffer.from('56789')), 0xe3069283, 'parts are taken back to back');
+  });
+
+  test('verifies and strips a checksum (checksumPresent), plain or compressed', () => {
+    const plain = encodeReply(9, { ok: 1 });
+    assert.deepEqual(BSON.deserialize(decodeMessage(withChecksum(plain), limits.maxMessageSizeBytes).body), { ok: 1 });
+    const compressed = compressors.compressMessage(withChecksum(plain), 'zlib');
+    assert.deepEqual(BSON.deserialize(decodeMessage(compressed, limits.maxMessageSizeBytes).body), { ok: 1 });
+  });
+
+  test('refuses a checksum that does not match the message', () => {
+    const plain = encodeReply(9, { ok: 1 });
+    assert.throws(() => decodeMessage(withChecksum(plain, true), limits.maxMessageSizeBytes), /OP_MSG checksum mismatch/);
+    assert.throws(() => decodeMessage(compressors.compressMessage(withChecksum(plain, true), 'zlib'), limits.maxMessageSizeBytes), /OP_MSG checksum mismatch/);
+    // The flag set on a message that carries no checksum: its last four bytes are not one.
+    assert.throws(() => decodeMessage(withFlags(plain, OpMsgFlags.checksumPresent), limits.maxMessageSizeBytes), (err: unknown) => err instanceof DecodeError && err.reason === 'ERR_PROTOCOL');
   });
 
   test('reports moreToCome on a reply', () => {
