@@ -27,6 +27,7 @@ import { MonitoringConnection } from './monitoring-connection.js';
 import { RttMonitor } from './rtt-monitor.js';
 import { addRttSample, EMPTY_RTT_STATS, minRoundTripTime, type RttStats } from './rtt.js';
 import { parseTopologyVersion, type TopologyVersion } from './server-description.js';
+import { checkHello } from '../wire/reply-shape.js';
 
 /** SDAM: the shortest interval between two checks, whatever requestCheck() asks. */
 export const MIN_HEARTBEAT_FREQUENCY_MS = 500;
@@ -222,6 +223,8 @@ export class Monitor {
       }
       // Client metadata goes with the handshake only (Handshake spec).
       const hello = await connection.command('admin', { [this.socket.helloName(connection)]: 1 });
+      // A malformed reply fails the check (the dial's own reply is checked by the handshake).
+      checkHello(hello, this.server.address);
       this.sample(performance.now() - started);
       return this.succeeded(hello);
     } catch (err) {
@@ -278,6 +281,8 @@ export class Monitor {
 
   private onStreamed(hello: Document): void {
     if (this.state !== 'streaming') return;
+    // A malformed reply ends the stream (Connection.exhaust closes the connection) and fails the check.
+    checkHello(hello, this.server.address);
     this.lastCheckStarted = performance.now();
     // Spec: no RTT sample from a streamed reply; the RTT monitor's figures go with it.
     this.report(this.succeeded(hello));

@@ -20,6 +20,7 @@ import { DecodeError } from '../wire/decode-error.js';
 import { compressors, isExemptFromCompression, negotiateCompressor, type CompressorName } from '../wire/compression.js';
 import { EncodeError, decodeMessage, encodeOpMsg, sequenceCount, type OutgoingSequence, type ReplyMessage } from '../wire/op-msg.js';
 import { replyIsOk } from '../wire/reply-status.js';
+import { commandErrorOf, okOf } from '../wire/reply-shape.js';
 import { serverApiFields, type ServerApi } from '../wire/server-api.js';
 import { createAuthenticator } from '../auth/authenticate.js';
 import type { Credential } from '../auth/credential.js';
@@ -348,30 +349,45 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /**
    * The rules every reply is held to, in this one place. A well-framed
    * reply whose BSON is not valid puts the stream in doubt: ERR_PROTOCOL,
-   * and the connection is destroyed. A reply that does not say ok: 1 is the
-   * server's error: a ServerError. `decode` false reads only the top-level
-   * `ok` from the bytes (reply-status.ts) and returns nothing; otherwise
-   * the reply is deserialized with those options and returned.
+   * and the connection is destroyed. A reply without a usable `ok` is
+   * malformed (ERR_PROTOCOL, reply-shape.ts) but the stream is intact: the
+   * connection stays. A reply that says ok: 0 (or another number) is the
+   * server's error: a ServerError (ERR_PROTOCOL if its error fields have
+   * the wrong types). `decode` false reads only the top-level `ok` from the
+   * bytes (reply-status.ts) and returns nothing; otherwise the reply is
+   * deserialized with those options and returned.
    */
   private checkedReply(body: Uint8Array, decode: false): undefined;
   private checkedReply(body: Uint8Array, decode: DeserializeOptions | undefined): Document;
   private checkedReply(body: Uint8Array, decode: DeserializeOptions | undefined | false): Document | undefined {
-    let doc: Document | undefined;
-    let ok: boolean;
+    let doc: Document;
     try {
       if (decode === false) {
-        ok = replyIsOk(body);
+        if (replyIsOk(body) === true) return undefined;
+        // Rare: a refusal (or a malformed status), decoded for its error.
+        doc = BSON.deserialize(body);
       } else {
         doc = BSON.deserialize(body, decode);
-        ok = Number(doc.ok) === 1;
       }
     } catch (err) {
-      const error = new NetworkError('ERR_PROTOCOL', `${this.describe()}: invalid BSON in reply: ${(err as Error).message}`, { address: this.address });
-      this.destroy(error);
-      throw error;
+      throw this.refuse(`invalid BSON in reply: ${(err as Error).message}`, err);
     }
-    if (!ok) throw ServerError.fromReply(doc ?? BSON.deserialize(body), this.address);
-    return doc;
+    if (!okOf(doc, this.address)) throw commandErrorOf(doc, this.address);
+    return decode === false ? undefined : doc;
+  }
+
+  /**
+   * Destroys the connection because a reply it delivered is not what the
+   * wire protocol allows, and returns the error (ERR_PROTOCOL, naming the
+   * connection and its server) that every request on it failed with: the
+   * byte stream is in doubt. For checkedReply(), and for a worker that
+   * finds the BSON of a reply from commandBytes() invalid before it gives
+   * the socket back (LocalRouter.runRaw).
+   */
+  refuse(problem: string, cause?: unknown): NetworkError {
+    const error = new NetworkError('ERR_PROTOCOL', `${this.describe()}: ${problem}`, { cause, address: this.address });
+    this.destroy(error);
+    return error;
   }
 
   /**

@@ -3,6 +3,7 @@
 import type { Document } from 'bson';
 import { IncompatibleServerError } from '../errors.js';
 import { DEFAULT_WIRE_LIMITS, MAX_SUPPORTED_WIRE_VERSION, MIN_SUPPORTED_WIRE_VERSION, type WireLimits } from '../wire/constants.js';
+import { checkHello } from '../wire/reply-shape.js';
 import { clientMetadata } from './client-metadata.js';
 
 export interface HandshakeResult extends WireLimits {
@@ -42,8 +43,13 @@ export function wireLimitsOf(reply: Document): WireLimits {
   };
 }
 
-/** Reads the limits and identity from a hello reply and checks wire version overlap. */
+/**
+ * Reads the limits and identity from a hello reply, after checking its
+ * fields' types (checkHello: ERR_PROTOCOL, the handshake fails), and
+ * checks wire version overlap.
+ */
 export function parseHandshakeReply(reply: Document, address: string): HandshakeResult {
+  checkHello(reply, address);
   const minWireVersion = typeof reply.minWireVersion === 'number' ? reply.minWireVersion : 0;
   const maxWireVersion = typeof reply.maxWireVersion === 'number' ? reply.maxWireVersion : 0;
   if (minWireVersion > MAX_SUPPORTED_WIRE_VERSION) {

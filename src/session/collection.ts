@@ -5,7 +5,8 @@ import type { Document } from 'bson';
 import { MgoError } from '../errors.js';
 import { Bulk } from './bulk.js';
 import { removeChange, updateChange, upsertChange, type ChangeInfo } from './change-info.js';
-import { runCommand, type Database } from './database.js';
+import { LISTING_BSON, runCommand, type Database } from './database.js';
+import { checkIndexSpecs } from '../wire/reply-shape.js';
 import { ErrNotFound, isDup } from './errors.js';
 import { indexFromSpec, indexSpec, parseIndexKey, type Index } from './indexes.js';
 import { INTERNAL } from './internal.js';
@@ -146,7 +147,8 @@ export class Collection {
 
   /** The collection's indexes, sorted by name. */
   async indexes(): Promise<Index[]> {
-    const options = cursorOptions(this.session[INTERNAL], this.database.name, this.name);
+    const internals = this.session[INTERNAL];
+    const options = cursorOptions(internals, this.database.name, this.name, internals.batch, 0, internals.prefetch, LISTING_BSON, checkIndexSpecs);
     const cursor = openCursor(options, { command: { listIndexes: this.name, cursor: cursorField(options.batch) }, routing: 'read' });
     const specs = await cursor.all();
     return specs.map(indexFromSpec).sort((a, b) => (a.name! < b.name! ? -1 : a.name! > b.name! ? 1 : 0));
@@ -188,7 +190,7 @@ export class Collection {
   }
 
   // Commands that change the database go to the primary.
-  #command(command: Document): Promise<Document> {
-    return runCommand(this.session, this.database.name, command, 'write');
+  async #command(command: Document): Promise<Document> {
+    return (await runCommand(this.session, this.database.name, command, 'write')).reply;
   }
 }

@@ -2,22 +2,31 @@
 import type { BSONOptions } from '../uri/options.js';
 import type { Document } from 'bson';
 import { MgoError } from '../errors.js';
+import type { RouterReply } from '../router/router.js';
+import { checkCollectionInfos } from '../wire/reply-shape.js';
 import { Collection } from './collection.js';
 import { INTERNAL, type Operation, type Routing } from './internal.js';
 import { cursorField, cursorOptions, openCursor } from './iter.js';
 import type { Session } from './session.js';
 
 /**
- * Runs one command on `db` and returns the reply document (ok: 0 rejects
- * with a QueryError); `retryable` for those the retryable reads spec retries (count, distinct, listDatabases), never a user's own command.
+ * Runs one command on `db` and returns the reply document and the server
+ * that gave it (ok: 0 rejects with a QueryError); `retryable` for those the
+ * retryable reads spec retries (count, distinct, listDatabases), never a
+ * user's own command.
  */
-export async function runCommand(session: Session, db: string, command: Document, routing: Routing, bson?: BSONOptions, retryable = false): Promise<Document> {
+export function runCommand(session: Session, db: string, command: Document, routing: Routing, bson?: BSONOptions, retryable = false): Promise<RouterReply> {
   const operation: Operation = { db, command, routing };
   if (bson) operation.bson = bson;
   if (retryable) operation.retryable = true;
-  const { reply } = await session[INTERNAL].run(operation);
-  return reply;
+  return session[INTERNAL].run(operation);
 }
+
+/**
+ * The decoding of the driver's own listings (listCollections, listIndexes):
+ * documents, whatever `raw` the session asks for its queries and pipes.
+ */
+export const LISTING_BSON: BSONOptions = Object.freeze({ raw: false });
 
 export class Database {
   constructor(
@@ -37,9 +46,9 @@ export class Database {
    * mgo, it is routed as a read: in modes other than Strong it may run on a
    * secondary, so send writing commands through a Strong session.
    */
-  run(command: string | Document): Promise<Document> {
+  async run(command: string | Document): Promise<Document> {
     const document = typeof command === 'string' ? { [command]: 1 } : command;
-    return runCommand(this.session, this.name, document, 'read');
+    return (await runCommand(this.session, this.name, document, 'read')).reply;
   }
 
   /** mgo's Database.Login: session.login() with this database as the auth database. */
@@ -55,7 +64,8 @@ export class Database {
 
   /** Names of the database's collections, sorted. */
   async collectionNames(): Promise<string[]> {
-    const options = cursorOptions(this.session[INTERNAL], this.name, '$cmd.listCollections');
+    const internals = this.session[INTERNAL];
+    const options = cursorOptions(internals, this.name, '$cmd.listCollections', internals.batch, 0, internals.prefetch, LISTING_BSON, checkCollectionInfos);
     const cursor = openCursor<{ name: string }>(options, {
       command: { listCollections: 1, nameOnly: true, cursor: cursorField(options.batch) },
       routing: 'read',

@@ -12,7 +12,7 @@
 // (sessions spec: a getMore must carry the lsid of the command that opened
 // the cursor), and gives it back once the server or close() ended it.
 import { Long, type Document } from 'bson';
-import { MgoError } from '../errors.js';
+import { cursorReplyOf, type CursorReply } from '../wire/reply-shape.js';
 import { ErrNotFound } from './errors.js';
 import type { RouterReply } from '../router/router.js';
 import type { BSONOptions } from '../uri/options.js';
@@ -32,14 +32,12 @@ export interface CursorOptions {
   limit: number;
   /** BSON decoding options of the query or pipe, over the session's; every batch is decoded with them. */
   bson?: BSONOptions;
-}
-
-/** A cursor id as the int64 getMore and killCursors need, whatever the reply decoded it to. */
-export function cursorIdOf(value: unknown): Long {
-  if (Long.isLong(value)) return value;
-  if (typeof value === 'bigint') return Long.fromBigInt(value);
-  if (typeof value === 'number') return Long.fromNumber(value);
-  return Long.ZERO;
+  /**
+   * Checks each batch's documents for what the command's results must
+   * hold (an index's name and key: src/wire/reply-shape.ts); a throw is
+   * the iteration's error.
+   */
+  check?: (batch: unknown[], address: string) => void;
 }
 
 export class Iter<T extends Document = Document> implements AsyncIterable<T> {
@@ -50,6 +48,7 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
   readonly #prefetch: number;
   readonly #limit: number;
   readonly #bson: BSONOptions | undefined;
+  readonly #check: CursorOptions['check'];
   #buffer: T[] = [];
   #head = 0;
   #cursorId: Long = Long.ZERO;
@@ -75,8 +74,9 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
     this.#bson = options.bson;
     this.#prefetch = options.prefetch;
     this.#limit = options.limit;
+    this.#check = options.check;
     const serverSession = (this.#serverSession = options.session.leaseServerSession());
-    this.#fetch(() => open(serverSession));
+    this.#fetch(() => open(serverSession), 'firstBatch');
   }
 
   /** The server-side cursor id; zero once the server or close() ended it. */
@@ -168,9 +168,9 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
     if (this.#buffer.length - this.#head < this.#threshold) this.#getMore();
   }
 
-  #fetch(request: () => Promise<RouterReply>): void {
+  #fetch(request: () => Promise<RouterReply>, batch: 'firstBatch' | 'nextBatch'): void {
     const fetching = request().then(
-      ({ reply, address }) => this.#receive(reply, address),
+      ({ reply, address }) => this.#receive(reply, address, batch),
       (err: unknown) => {
         this.#err ??= err instanceof Error ? err : new Error(String(err));
       },
@@ -189,23 +189,34 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
     if (size > 0) command.batchSize = size;
     const address = this.#address!;
     const serverSession = this.#serverSession;
-    this.#fetch(() => this.#session.run({ db: this.#db, command, routing: { address }, bson: this.#bson, cursor: true, serverSession }));
+    this.#fetch(() => this.#session.run({ db: this.#db, command, routing: { address }, bson: this.#bson, cursor: true, serverSession }), 'nextBatch');
   }
 
-  #receive(reply: Document, address: string): void {
-    const cursor: Document | undefined = reply.cursor;
-    if (typeof cursor !== 'object' || cursor === null) {
-      this.#err ??= new MgoError('ERR_PROTOCOL', `${address} answered a cursor command without a cursor`, { address });
+  /**
+   * A batch from the opening command's reply or a getMore's. A reply of
+   * the wrong shape (reply-shape.ts) is the iteration's error, and nothing
+   * of it is taken: not its cursor id either (after a getMore, close() kills
+   * the cursor id the previous reply gave).
+   */
+  #receive(reply: Document, address: string, batch: 'firstBatch' | 'nextBatch'): void {
+    let cursor: CursorReply;
+    try {
+      // raw (the session's, or this query's): the batch holds each document's bytes.
+      const raw = { ...this.#session.bson, ...this.#bson }.raw === true;
+      cursor = cursorReplyOf(reply, address, batch, raw);
+      this.#check?.(cursor.batch, address);
+    } catch (err) {
+      this.#err ??= err as Error;
       return;
     }
     this.#address ??= address;
-    if (typeof cursor.ns === 'string' && cursor.ns.includes('.')) {
+    if (cursor.ns?.includes('.')) {
       const dot = cursor.ns.indexOf('.');
       this.#db = cursor.ns.slice(0, dot);
       this.#collection = cursor.ns.slice(dot + 1);
     }
-    this.#cursorId = cursorIdOf(cursor.id);
-    let docs: T[] = cursor.firstBatch ?? cursor.nextBatch ?? [];
+    this.#cursorId = cursor.id;
+    let docs = cursor.batch as T[];
     if (this.#limit > 0 && this.#received + docs.length > this.#limit) docs = docs.slice(0, this.#limit - this.#received);
     this.#received += docs.length;
     this.#buffer = this.#head === this.#buffer.length ? docs : this.#buffer.slice(this.#head).concat(docs);
@@ -267,9 +278,11 @@ export function cursorOptions(
   limit = 0,
   prefetch = session.prefetch,
   bson?: BSONOptions,
+  check?: CursorOptions['check'],
 ): CursorOptions {
   const options: CursorOptions = { session, db, collection, batch, prefetch, limit };
   if (bson) options.bson = bson;
+  if (check) options.check = check;
   return options;
 }
 

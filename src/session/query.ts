@@ -3,6 +3,8 @@
 // iter(), count(), distinct() and apply() run it.
 import type { Document } from 'bson';
 import { MgoError } from '../errors.js';
+import type { RouterReply } from '../router/router.js';
+import { countReplyOf, distinctReplyOf, findAndModifyReplyOf } from '../wire/reply-shape.js';
 import { readBSONOptions, type BSONOptions } from '../uri/options.js';
 import { checkFraction, checkInteger } from './arguments.js';
 import { applyChange, type ChangeInfo } from './change-info.js';
@@ -175,8 +177,8 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
     if (this.#skip > 0) command.skip = this.#skip;
     if (this.#hint) command.hint = this.#hint;
     this.#addReadOptions(command);
-    const reply = await runCommand(this.#collection.session, this.#collection.database.name, command, 'read', undefined, true);
-    return Number(reply.n ?? 0);
+    const { reply, address } = await runCommand(this.#collection.session, this.#collection.database.name, command, 'read', undefined, true);
+    return countReplyOf(reply, address);
   }
 
   /** The distinct values of `key` among the matching documents. */
@@ -184,8 +186,8 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
     const command: Document = { distinct: this.#collection.name, key };
     if (this.#filter) command.query = this.#filter;
     this.#addReadOptions(command);
-    const reply = await runCommand(this.#collection.session, this.#collection.database.name, command, 'read', this.#bson, true);
-    return Array.isArray(reply.values) ? reply.values : [];
+    const { reply, address } = await runCommand(this.#collection.session, this.#collection.database.name, command, 'read', this.#bson, true);
+    return distinctReplyOf(reply, address) as V[];
   }
 
   /**
@@ -207,10 +209,10 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
     if (command.update !== undefined) checkDocument(command.update, `the update of apply() on ${this.#collection.fullName}`, maxBsonObjectSize);
     const writeConcern = writeConcernOf(session.safe());
     if (writeConcern) command.writeConcern = writeConcern;
-    let reply: Document;
+    let replied: RouterReply;
     for (let attempt = 1; ; attempt++) {
       try {
-        reply = (await session[INTERNAL].run({ db: this.#collection.database.name, command, routing: 'write', bson: this.#bson, retryable: true })).reply;
+        replied = await session[INTERNAL].run({ db: this.#collection.database.name, command, routing: 'write', bson: this.#bson, retryable: true });
         break;
       } catch (err) {
         if (change.upsert && isDup(err) && attempt < MAX_UPSERT_ATTEMPTS) continue;
@@ -219,23 +221,21 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
         throw err;
       }
     }
-    const status: Document = reply.lastErrorObject ?? {};
-    const n = Number(status.n ?? 0);
+    const { n, updatedExisting, upserted, value, writeConcernError } = findAndModifyReplyOf(replied.reply, replied.address);
     if (n === 0) throw ErrNotFound;
-    const updatedExisting = status.updatedExisting === true;
-    const info = applyChange({ n, updatedExisting, upserted: status.upserted }, change);
-    if (reply.writeConcernError) {
+    const info = applyChange({ n, updatedExisting, upserted }, change);
+    if (writeConcernError) {
       throw lastErrorOf({
         acknowledged: true,
         n,
         nModified: info.updated,
         upserted: info.upsertedId === undefined ? [] : [{ index: 0, _id: info.upsertedId }],
         writeErrors: [],
-        writeConcernError: reply.writeConcernError,
-        address: undefined,
+        writeConcernError,
+        address: replied.address,
       })!;
     }
-    return { info, doc: (reply.value ?? undefined) as T | undefined };
+    return { info, doc: (value ?? undefined) as T | undefined };
   }
 
   #open(limit: number, batch: number, singleBatch: boolean): Iter<T> {

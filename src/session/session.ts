@@ -25,6 +25,7 @@ import { readBSONOptions, type BSONOptions } from '../uri/options.js';
 import { deadline } from '../util/deadline.js';
 import { checkFraction, checkInteger } from './arguments.js';
 import { BuildInfo } from './build-info.js';
+import { databasesReplyOf } from '../wire/reply-shape.js';
 import { Database, runCommand } from './database.js';
 import { stateChangeErrorKind } from '../cluster/sdam-errors.js';
 import type { SessionSupport } from '../cluster/topology-description.js';
@@ -512,11 +513,10 @@ export class Session {
   /** Names of the non-empty databases, sorted. */
   async databaseNames(): Promise<string[]> {
     this.#checkOpen('databaseNames');
-    const reply = await runCommand(this, 'admin', { listDatabases: 1, nameOnly: true }, 'read', undefined, true);
-    const databases: Document[] = Array.isArray(reply.databases) ? reply.databases : [];
-    return databases
-      .filter((d) => d.empty !== true)
-      .map((d) => String(d.name))
+    const { reply, address } = await runCommand(this, 'admin', { listDatabases: 1, nameOnly: true }, 'read', undefined, true);
+    return databasesReplyOf(reply, address)
+      .filter((d) => !d.empty)
+      .map((d) => d.name)
       .sort();
   }
 

@@ -11,6 +11,7 @@ import type { Session } from './session.js';
 import { LastError, QueryError, type BulkErrorCase } from './errors.js';
 import type { WriteCounts } from './change-info.js';
 import { writeConcernOf } from './write-concern.js';
+import { integerOf, writeReplyOf, type WriteReply } from '../wire/reply-shape.js';
 import { encodeDocument } from './validate.js';
 
 /** Room kept in each message for the header, the command body and the sequence framing. */
@@ -114,10 +115,6 @@ export function splitBatches(statements: WriteStatement[], limits: Pick<WireLimi
   return batches;
 }
 
-function numberOf(value: unknown): number {
-  return value === undefined || value === null ? 0 : Number(value);
-}
-
 /**
  * Runs the statements as one logical write. Ordered writes stop at the
  * first batch that reports an error; unordered ones send every batch.
@@ -150,30 +147,28 @@ export async function runWrite(target: WriteTarget, kind: WriteKind, statements:
       retryable: batch.every((s) => s.multi === undefined),
     });
     outcome.address = address;
-    if (safe !== null) mergeReply(outcome, reply, offset);
+    if (safe !== null) mergeReply(outcome, writeReplyOf(reply, address, batch.length), offset);
     offset += batch.length;
     if (ordered && (outcome.writeErrors.length > 0 || outcome.writeConcernError)) break;
   }
   return outcome;
 }
 
-function mergeReply(outcome: WriteOutcome, reply: Document, offset: number): void {
-  outcome.n += numberOf(reply.n);
-  outcome.nModified += numberOf(reply.nModified);
-  for (const up of Array.isArray(reply.upserted) ? reply.upserted : []) {
-    outcome.upserted.push({ index: numberOf(up.index) + offset, _id: up._id });
-  }
-  for (const e of Array.isArray(reply.writeErrors) ? reply.writeErrors : []) {
-    const detail: WriteErrorDetail = { index: numberOf(e.index) + offset, code: numberOf(e.code), errmsg: String(e.errmsg ?? 'write error') };
-    if (typeof e.codeName === 'string') detail.codeName = e.codeName;
+function mergeReply(outcome: WriteOutcome, reply: WriteReply, offset: number): void {
+  outcome.n += reply.n;
+  outcome.nModified += reply.nModified;
+  for (const up of reply.upserted) outcome.upserted.push({ index: up.index + offset, _id: up._id });
+  for (const e of reply.writeErrors) {
+    const detail: WriteErrorDetail = { index: e.index + offset, code: e.code, errmsg: e.errmsg };
+    if (e.codeName !== undefined) detail.codeName = e.codeName;
     if (e.errInfo) detail.errInfo = e.errInfo;
     outcome.writeErrors.push(detail);
   }
-  if (reply.writeConcernError && !outcome.writeConcernError) {
+  const concern = reply.writeConcernError;
+  if (concern && !outcome.writeConcernError) {
     // 4.4+ servers put the labels (RetryableWriteError) beside writeConcernError, not in it.
-    const labels = Array.isArray(reply.errorLabels) ? reply.errorLabels : [];
-    const own = Array.isArray(reply.writeConcernError.errorLabels) ? reply.writeConcernError.errorLabels : [];
-    outcome.writeConcernError = labels.length === 0 ? reply.writeConcernError : { ...reply.writeConcernError, errorLabels: [...new Set([...own, ...labels])] };
+    const own: string[] = concern.errorLabels ?? [];
+    outcome.writeConcernError = reply.errorLabels.length === 0 ? concern : { ...concern, errorLabels: [...new Set([...own, ...reply.errorLabels])] };
   }
 }
 
@@ -220,7 +215,7 @@ export function lastErrorOf(outcome: WriteOutcome): LastError | undefined {
   return new LastError({
     ...common,
     message: String(concern.errmsg ?? 'write concern error'),
-    serverCode: numberOf(concern.code),
+    serverCode: integerOf(concern.code) ?? 0,
     codeName: typeof concern.codeName === 'string' ? concern.codeName : undefined,
     errInfo,
     writeConcern: true,

@@ -12,11 +12,14 @@
 import { walkTopLevel } from './bson.js';
 
 /**
- * Whether the reply document says ok: 1, as Connection.command() decides it
- * (`Number(reply.ok) === 1`: a number equal to 1, or true). Throws
- * MalformedBSONError when the top level of the document is not valid BSON.
+ * Whether the reply document says ok: 1, as okOf() (reply-shape.ts) reads
+ * a decoded reply: true for a number equal to 1 (double, int32, int64) or
+ * true; false for another number or false; undefined when there is no
+ * `ok` or it has another type (a malformed reply: the caller decodes it
+ * and okOf() says what is wrong). Throws MalformedBSONError when the top
+ * level of the document is not valid BSON.
  */
-export function replyIsOk(bytes: Uint8Array): boolean {
+export function replyIsOk(bytes: Uint8Array): boolean | undefined {
   let ok: number | undefined;
   walkTopLevel(bytes, (type, nameAt, valueAt, view) => {
     // "ok" is the key we want: 0x6f 0x6b 0x00. The whole top level is still
@@ -26,9 +29,9 @@ export function replyIsOk(bytes: Uint8Array): boolean {
     else if (type === 0x10) ok = view.getInt32(valueAt, true);
     else if (type === 0x12) ok = Number(view.getBigInt64(valueAt, true));
     else if (type === 0x08) ok = bytes[valueAt] === 1 ? 1 : 0;
-    else ok = Number.NaN;
+    else ok = undefined;
   });
-  return ok === 1;
+  return ok === undefined ? undefined : ok === 1;
 }
 
 /**

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { BSON } from 'bson';
 import { parseHandshakeReply, helloCommand } from '../../../src/connection/handshake.js';
 import { clientMetadata, faasName, MAX_CLIENT_METADATA_BYTES } from '../../../src/connection/client-metadata.js';
-import { IncompatibleServerError } from '../../../src/errors.js';
+import { IncompatibleServerError, MgoError } from '../../../src/errors.js';
 import { DRIVER_NAME, DRIVER_VERSION } from '../../../src/version.js';
 
 describe('parseHandshakeReply', () => {
@@ -22,8 +22,17 @@ describe('parseHandshakeReply', () => {
     assert.equal(result.connectionId, 12);
   });
 
-  test('falls back to MongoDB defaults for missing or nonsense limits', () => {
-    const result = parseHandshakeReply({ ismaster: true, maxWireVersion: 8, maxBsonObjectSize: -1, maxMessageSizeBytes: 'x' }, 'h:1');
+  test('refuses nonsense limits as a malformed reply naming the server', () => {
+    for (const limits of [{ maxBsonObjectSize: -1 }, { maxMessageSizeBytes: 'x' }, { maxWriteBatchSize: 0.5 }, { maxMessageSizeBytes: 2 ** 40 }]) {
+      assert.throws(
+        () => parseHandshakeReply({ ismaster: true, maxWireVersion: 8, ...limits }, 'h:1'),
+        (err: unknown) => err instanceof MgoError && err.code === 'ERR_PROTOCOL' && err.address === 'h:1' && err.message.includes(Object.keys(limits)[0]!),
+      );
+    }
+  });
+
+  test('falls back to MongoDB defaults for missing limits', () => {
+    const result = parseHandshakeReply({ ismaster: true, maxWireVersion: 8 }, 'h:1');
     assert.equal(result.maxBsonObjectSize, 16 * 1024 * 1024);
     assert.equal(result.maxMessageSizeBytes, 48_000_000);
     assert.equal(result.maxWriteBatchSize, 100_000);

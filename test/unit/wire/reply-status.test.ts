@@ -7,7 +7,7 @@ import { Binary, Decimal128, Double, Int32, Long, MinKey, ObjectId, Timestamp, t
 import { MalformedBSONError } from '../../../src/wire/bson.js';
 import { replyHasField, replyIsOk } from '../../../src/wire/reply-status.js';
 
-test('replyIsOk reads ok in place as Connection.command() does', () => {
+test('replyIsOk reads ok in place as okOf() reads it decoded', () => {
   const ok = (doc: Document) => replyIsOk(BSON.serialize(doc));
   assert.equal(ok({ ok: 1 }), true);
   assert.equal(ok({ ok: new Double(1) }), true);
@@ -16,8 +16,10 @@ test('replyIsOk reads ok in place as Connection.command() does', () => {
   assert.equal(ok({ ok: true }), true);
   assert.equal(ok({ ok: 0, errmsg: 'no', code: 2 }), false);
   assert.equal(ok({ ok: false }), false);
-  assert.equal(ok({ ok: '1' }), false);
-  assert.equal(ok({ n: 1 }), false, 'no ok field');
+  assert.equal(ok({ ok: 2 }), false);
+  assert.equal(ok({ ok: '1' }), undefined, 'a string is no status');
+  assert.equal(ok({ ok: null }), undefined, 'null is no status');
+  assert.equal(ok({ n: 1 }), undefined, 'no ok field');
   assert.equal(ok({ okay: 1, ok: 0 }), false, 'a key that starts with ok is not ok');
   // ok after one of each variable-size type
   const before = {
