@@ -64,10 +64,10 @@ export interface RawRouterRequest extends Omit<RouterRequest, 'reservation'> {
   reservationId?: number;
 }
 
-/** A reply left as BSON bytes (runRaw), for a worker to hand to the main thread undecoded. */
-export interface RawRouterReply {
-  /** The reply document's bytes (a view into the received frame); undefined for a moreToCome request. */
-  body: Uint8Array | undefined;
+/** A reply as runRaw()'s `prepare` made it from the reply's bytes, for a worker to hand to the main thread. */
+export interface RawRouterReply<R> {
+  /** What `prepare` returned; undefined for a moreToCome request (no reply). */
+  result: R | undefined;
   address: string;
 }
 
@@ -113,18 +113,31 @@ export class LocalRouter implements Router {
   }
 
   /**
-   * run(), with the reply left as BSON bytes: the same path and the same
-   * checks (an ok: 0 reply still throws a ServerError, after the SDAM error
-   * rules ran); `deserialize` is ignored.
+   * run(), with the reply left as BSON bytes (a view into the received
+   * frame) for `prepare`, which makes what the caller keeps of them (a
+   * worker: the bytes or their decoded clone, protocol.ts encodeReply):
+   * the same path and the same checks (an ok: 0 reply still throws a
+   * ServerError, after the SDAM error rules ran); `deserialize` is ignored.
+   * `prepare` runs before the socket goes back to its pool: if it throws,
+   * the bytes are not a valid reply, and the connection is destroyed with
+   * ERR_PROTOCOL rather than handed to the next operation (the stream is in
+   * doubt), as run() does when its decoding fails (Connection.checkedReply).
    */
-  runRaw(request: RawRouterRequest): Promise<RawRouterReply> {
+  runRaw<R>(request: RawRouterRequest, prepare: (body: Uint8Array) => R): Promise<RawRouterReply<R>> {
     const options = { sequences: request.sequences, moreToCome: request.moreToCome };
     return this.lifecycle.run(() =>
-      this.execute(request, request.reservationId, async (connection, command, address) => {
+      this.execute(request, request.reservationId, async (connection, command, address): Promise<Sent<RawRouterReply<R>>> => {
         const body = await connection.commandBytes(request.db, command, options);
+        if (body === undefined) return { result: { result: undefined, address }, writeConcernError: undefined };
+        let result: R;
+        try {
+          result = prepare(body);
+        } catch (err) {
+          throw connection.refuse(`invalid BSON in reply: ${(err as Error).message}`, err);
+        }
         // Decoded only in the rare reply that has one (SDAM reads its code).
-        const writeConcernError = body !== undefined && replyHasField(body, WRITE_CONCERN_ERROR) ? BSON.deserialize(body) : undefined;
-        return { result: { body, address }, writeConcernError };
+        const writeConcernError = replyHasField(body, WRITE_CONCERN_ERROR) ? BSON.deserialize(body) : undefined;
+        return { result: { result, address }, writeConcernError };
       }),
     );
   }

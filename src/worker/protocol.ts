@@ -107,9 +107,14 @@
 // thread pays for receiving it inside its slices rather than when the
 // message arrives. The main thread's fromTypedClone() gives exactly what
 // BSON.deserialize(body, options) gives. Smaller replies, replies asked for
-// with options the worker does not carry (raw's fieldsAsRaw), and bytes the
-// worker cannot decode cross as the server's bytes and are decoded on the
-// main thread (where a decoding error is reported as ERR_PROTOCOL). The
+// with options the worker does not carry (raw's fieldsAsRaw), and values
+// the typed clone cannot carry cross as the server's bytes and are decoded
+// on the main thread. Bytes that are not BSON never cross: the worker's
+// decoding, or for the bytes it sends undecoded a check of their structure
+// (checkBSON, src/wire/bson.ts), finds them before the socket goes back to
+// its pool, and the connection is closed with ERR_PROTOCOL (what remains
+// for the main thread's decoding to refuse, ERR_PROTOCOL too, is content
+// the structure check does not judge, on a stream that is intact). The
 // worker reads the top-level `ok` field first (src/wire/reply-status.ts) to
 // turn ok: 0 into a ServerError where the SDAM error rules run.
 //
@@ -134,7 +139,7 @@ import type { PoolEvent } from '../pool/events.js';
 import type { PoolStats, ServerStats } from '../pool/stats.js';
 import type { ReadPreference } from '../read-preference.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
-import { classifySerializeError, concatBytes, serializeRaw, type EncodedSequence } from '../wire/bson.js';
+import { checkBSON, classifySerializeError, concatBytes, serializeRaw, type EncodedSequence } from '../wire/bson.js';
 import type { OutgoingSequence } from '../wire/op-msg.js';
 import { fromTypedClone, toTypedClone, type TypedClone } from './typed-clone.js';
 
@@ -483,15 +488,25 @@ export function decodeOptionsOf(flags: number): DeserializeOptions {
  */
 export const WORKER_DECODE_MIN_BYTES = 512;
 
-/** Worker: a reply ready to post, as [kind, bytes]: decoded here (DECODED) when asked and worth it, else the BSON bytes (REPLY). */
+/**
+ * Worker: a reply ready to post, as [kind, bytes]: decoded here (DECODED)
+ * when asked and worth it, else the BSON bytes (REPLY), checked first
+ * (checkBSON: the structure, without decoding). Throws when the bytes are
+ * not a BSON document: it runs before the socket goes back to its pool
+ * (LocalRouter.runRaw), which then closes that connection, as
+ * Connection.command() does when a reply does not decode (the decoding
+ * here, or the check, is that decoding's stand-in).
+ */
 export function encodeReply(body: Uint8Array, decode: number): [kind: typeof REPLY | typeof DECODED, bytes: Uint8Array] {
   if (decode & DECODE_HERE && body.byteLength >= WORKER_DECODE_MIN_BYTES) {
+    const doc = BSON.deserialize(body, decodeOptionsOf(decode));
     try {
-      const clone = toTypedClone(BSON.deserialize(body, decodeOptionsOf(decode)));
-      return [DECODED, exactBytes(v8Serialize(clone))];
+      return [DECODED, exactBytes(v8Serialize(toTypedClone(doc)))];
     } catch {
-      // Invalid BSON, or a value the typed clone cannot carry: the main thread decodes the bytes and reports what it finds.
+      // A value the typed clone cannot carry: the main thread decodes the bytes.
     }
+  } else {
+    checkBSON(body);
   }
   return [REPLY, new Uint8Array(body)];
 }

@@ -183,13 +183,13 @@ export class WorkerRuntime implements WorkerControl {
       return;
     }
     this.track(
-      this.router.runRaw(request).then(
+      // Decoded here when the caller's options allow it and the reply is worth it, else checked (protocol.ts).
+      this.router.runRaw(request, (body) => encodeReply(body, decode)).then(
         (reply) => {
-          if (reply.body === undefined) {
+          if (reply.result === undefined) {
             this.outbox.push([REPLY, id, reply.address, null]);
           } else {
-            // Decoded here when the caller's options allow it and the reply is worth it (protocol.ts).
-            const [kind, bytes] = encodeReply(reply.body, decode);
+            const [kind, bytes] = reply.result;
             this.outbox.push([kind, id, reply.address, bytes], bytes.buffer as ArrayBuffer);
           }
         },

@@ -8,7 +8,7 @@ import * as BSON from 'bson';
 import { Binary, BSONRegExp, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp, UUID, type Document } from 'bson';
 import { describeCheck, type CheckBroadcast } from '../../../src/cluster/topology-monitor.js';
 import { serverDescriptionFromHello, serverDescriptionsEqual } from '../../../src/cluster/server-description.js';
-import { concatBytes, serializeRaw } from '../../../src/wire/bson.js';
+import { MalformedBSONError, concatBytes, serializeRaw } from '../../../src/wire/bson.js';
 import { sequenceDocuments } from '../../../src/wire/op-msg.js';
 import { assertExact } from '../../fixtures/bson-exact.js';
 import { AuthError, InvalidDocumentError, MgoError, NetworkError, PoolClearedError, ServerError, fromErrorRecord } from '../../../src/errors.js';
@@ -192,7 +192,7 @@ describe('replies', () => {
     }
   });
 
-  test('options the worker does not carry (raw fields), and bytes that are not BSON, leave the decoding to the main thread', () => {
+  test('options the worker does not carry (raw fields) leave the decoding to the main thread; bytes that are not BSON are refused in the worker', () => {
     const body = BSON.serialize(reply(40));
     const rawFields = { fieldsAsRaw: { firstBatch: true } };
     assert.equal(decodeFlagsOf(rawFields), 0);
@@ -201,7 +201,12 @@ describe('replies', () => {
     assertExact(decodeReply(REPLY, bytes, rawFields), BSON.deserialize(body, rawFields));
     const broken = new Uint8Array(body);
     broken[broken.byteLength - 1] = 7;
-    assert.equal(encodeReply(broken, decodeFlagsOf(undefined))[0], REPLY, 'the main thread decodes it and reports the protocol error');
+    // The worker then closes the connection that brought them (LocalRouter.runRaw).
+    assert.throws(() => encodeReply(broken, decodeFlagsOf(undefined)), 'decoded in the worker');
+    assert.throws(() => encodeReply(broken, decodeFlagsOf(rawFields)), MalformedBSONError, 'checked, sent undecoded');
+    const small = BSON.serialize({ ok: 1, s: 'x' });
+    small[small.byteLength - 3] = 0xff; // the string's one byte: not UTF-8
+    assert.throws(() => encodeReply(small, decodeFlagsOf(undefined)), MalformedBSONError, 'a small reply is checked, not decoded');
   });
 
   test('exactBytes copies pooled and partial views, and keeps an array that owns its buffer', () => {
