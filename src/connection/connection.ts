@@ -20,7 +20,8 @@ import { DecodeError } from '../wire/decode-error.js';
 import { compressors, isExemptFromCompression, negotiateCompressor, type CompressorName } from '../wire/compression.js';
 import { EncodeError, decodeMessage, encodeOpMsg, sequenceCount, type OutgoingSequence, type ReplyMessage } from '../wire/op-msg.js';
 import { replyIsOk } from '../wire/reply-status.js';
-import { commandErrorOf, okOf } from '../wire/reply-shape.js';
+import { commandErrorOf, malformedReply, okOf } from '../wire/reply-shape.js';
+import { checkBSON } from '../wire/bson.js';
 import { serverApiFields, type ServerApi } from '../wire/server-api.js';
 import { createAuthenticator } from '../auth/authenticate.js';
 import type { Credential } from '../auth/credential.js';
@@ -349,7 +350,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /**
    * The rules every reply is held to, in this one place. A well-framed
    * reply whose BSON is not valid puts the stream in doubt: ERR_PROTOCOL,
-   * and the connection is destroyed. A reply without a usable `ok` is
+   * and the connection is destroyed (undecodable()). A reply without a usable `ok` is
    * malformed (ERR_PROTOCOL, reply-shape.ts) but the stream is intact: the
    * connection stays. A reply that says ok: 0 (or another number) is the
    * server's error: a ServerError (ERR_PROTOCOL if its error fields have
@@ -370,10 +371,28 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         doc = BSON.deserialize(body, decode);
       }
     } catch (err) {
-      throw this.refuse(`invalid BSON in reply: ${(err as Error).message}`, err);
+      throw this.undecodable(body, err);
     }
     if (!okOf(doc, this.address)) throw commandErrorOf(doc, this.address);
     return decode === false ? undefined : doc;
+  }
+
+  /**
+   * The error of a reply that did not decode. Bytes that are not BSON
+   * (checkBSON finds where) put the stream in doubt: the connection is
+   * refused. BSON whose structure holds but holding a value js-bson cannot
+   * make a JavaScript value of (a regex that is valid PCRE but no JS
+   * RegExp, with bsonRegExp off) is only that reply's content: malformed
+   * for this operation (reply-shape.ts), and the connection stays.
+   */
+  private undecodable(body: Uint8Array, err: unknown): MgoError {
+    const reason = err instanceof Error ? err.message : String(err);
+    try {
+      checkBSON(body);
+    } catch {
+      return this.refuse(`invalid BSON in reply: ${reason}`, err);
+    }
+    return malformedReply(this.address, `a value cannot be decoded: ${reason}`);
   }
 
   /**

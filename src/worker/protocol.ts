@@ -113,8 +113,9 @@
 // decoding, or for the bytes it sends undecoded a check of their structure
 // (checkBSON, src/wire/bson.ts), finds them before the socket goes back to
 // its pool, and the connection is closed with ERR_PROTOCOL (what remains
-// for the main thread's decoding to refuse, ERR_PROTOCOL too, is content
-// the structure check does not judge, on a stream that is intact). The
+// for the main thread's decoding to refuse, a malformed reply with
+// ERR_PROTOCOL too, is a value js-bson cannot decode in BSON whose
+// structure holds, such as a PCRE-only regex: the stream is intact). The
 // worker reads the top-level `ok` field first (src/wire/reply-status.ts) to
 // turn ok: 0 into a ServerError where the SDAM error rules run.
 //
@@ -499,7 +500,15 @@ export const WORKER_DECODE_MIN_BYTES = 512;
  */
 export function encodeReply(body: Uint8Array, decode: number): [kind: typeof REPLY | typeof DECODED, bytes: Uint8Array] {
   if (decode & DECODE_HERE && body.byteLength >= WORKER_DECODE_MIN_BYTES) {
-    const doc = BSON.deserialize(body, decodeOptionsOf(decode));
+    let doc: Document;
+    try {
+      doc = BSON.deserialize(body, decodeOptionsOf(decode));
+    } catch {
+      // Not BSON: refused here. BSON holding a value js-bson cannot decode (a
+      // PCRE-only regex): the main thread decodes it and reports the reply as malformed.
+      checkBSON(body);
+      return [REPLY, new Uint8Array(body)];
+    }
     try {
       return [DECODED, exactBytes(v8Serialize(toTypedClone(doc)))];
     } catch {

@@ -46,6 +46,7 @@ import { routerClosedError as closedError, type Reservation, type Router, type R
 import type { ResolvedOptions } from '../uri/resolve.js';
 import { Lifecycle } from '../util/lifecycle.js';
 import type { WireLimits } from '../wire/constants.js';
+import { malformedReply } from '../wire/reply-shape.js';
 import {
   DECODED,
   EVENTS,
@@ -443,7 +444,8 @@ export class WorkerRouter implements Router, WorkerHost {
           try {
             reply = decodeReply(message[0], message[3], request.deserialize);
           } catch (error) {
-            reject(new NetworkError('ERR_PROTOCOL', `invalid BSON in a reply from ${message[2]}: ${(error as Error).message}`, { address: message[2] }));
+            // The worker checked the structure before it sent the bytes (protocol.ts, encodeReply): what fails here is a value, not the stream.
+            reject(malformedReply(message[2], `a value cannot be decoded: ${(error as Error).message}`));
             return;
           }
           resolve({ reply, address: message[2] });

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as BSON from 'bson';
 import { Long, ObjectId } from 'bson';
-import { SERIALIZE_OPTIONS, concatBytes, encodeStatement, packedDocumentSizes, serializeRaw, topLevelDollarKey } from '../../../src/wire/bson.js';
+import { MalformedBSONError, SERIALIZE_OPTIONS, checkBSON, concatBytes, encodeStatement, packedDocumentSizes, serializeRaw, topLevelDollarKey } from '../../../src/wire/bson.js';
 import { encodeOpMsg, sequenceDocuments } from '../../../src/wire/op-msg.js';
 
 const LIMITS = { maxBsonObjectSize: 16 * 1024 * 1024, maxMessageSizeBytes: 48_000_000 };
@@ -64,5 +64,73 @@ describe('topLevelDollarKey', () => {
       assert.equal(topLevelDollarKey(serializeRaw(withDollar)), expected ?? '$set');
     }
     assert.equal(topLevelDollarKey(serializeRaw({ a: { $b: 1 }, c: [{ $d: 2 }] })), undefined, 'nested $ keys are not top-level');
+  });
+});
+
+describe('checkBSON', () => {
+  test('accepts every document BSON.serialize writes, of every BSON type', async () => {
+    const { prng, randomDocument, benchDocument } = await import('../../fixtures/bson-exact.js');
+    const docs = [benchDocument('full_bson.json'), benchDocument('deep_bson.json'), benchDocument('tweet.json'), { s: 'é😀', code: new BSON.Code('f()', { a: 1 }), old: new BSON.Binary(Buffer.from([1, 2]), 2) }];
+    for (let seed = 1; seed <= 200; seed++) docs.push(randomDocument(prng(seed)));
+    for (const doc of docs) checkBSON(serializeRaw(doc));
+  });
+
+  test('refuses what a decoder refuses, saying what is wrong', () => {
+    const refused = (bytes: Uint8Array, reason: RegExp) => assert.throws(() => checkBSON(bytes), (err: unknown) => err instanceof MalformedBSONError && reason.test(err.message));
+    const at = (doc: BSON.Document, key: string) => {
+      const bytes = Buffer.from(BSON.serialize(doc));
+      return { bytes, valueAt: bytes.indexOf(Buffer.from(`${key}\0`)) + key.length + 1 };
+    };
+    const truncated = Buffer.from(BSON.serialize({ a: 1 }));
+    refused(truncated.subarray(0, truncated.byteLength - 1), /bad document length/);
+    const nested = at({ d: { x: 1 }, z: 1 }, 'd');
+    nested.bytes.writeInt32LE(nested.bytes.readInt32LE(nested.valueAt) + 2, nested.valueAt);
+    refused(nested.bytes, /bad document length|overruns|unterminated|unknown BSON type/);
+    const type = at({ a: 1 }, 'a');
+    type.bytes[type.valueAt - 3] = 0x42;
+    refused(type.bytes, /unknown BSON type 0x42/);
+    const utf8 = at({ s: 'ab' }, 's');
+    utf8.bytes[utf8.valueAt + 5] = 0xc3;
+    refused(utf8.bytes, /not valid UTF-8/);
+    const unterminated = at({ s: 'ab' }, 's');
+    unterminated.bytes[unterminated.valueAt + 6] = 0x41;
+    refused(unterminated.bytes, /not NUL-terminated/);
+    const empty = at({ s: 'ab' }, 's');
+    empty.bytes.writeInt32LE(0, empty.valueAt);
+    refused(empty.bytes, /string length out of bounds/);
+    const bool = at({ b: true }, 'b');
+    bool.bytes[bool.valueAt] = 2;
+    refused(bool.bytes, /boolean byte/);
+    const old = at({ o: new BSON.Binary(Buffer.from([1, 2]), 2) }, 'o');
+    old.bytes.writeInt32LE(7, old.valueAt + 5);
+    refused(old.bytes, /subtype 2 length/);
+    const scope = at({ c: new BSON.Code('f()', { a: 1 }) }, 'c');
+    scope.bytes.writeInt32LE(scope.bytes.readInt32LE(scope.valueAt + 4) - 1, scope.valueAt + 4);
+    refused(scope.bytes, /.+/);
+    let deep: BSON.Document = { x: 1 };
+    for (let i = 0; i < 201; i++) deep = { d: deep };
+    refused(BSON.serialize(deep), /nested deeper than 200/);
+  });
+
+  test('seeded mutations: whatever checkBSON accepts, js-bson decodes (but for a regex JavaScript cannot compile)', async () => {
+    const { prng, randomDocument } = await import('../../fixtures/bson-exact.js');
+    let accepted = 0;
+    for (let seed = 1; seed <= 4000; seed++) {
+      const random = prng(seed);
+      const bytes = Buffer.from(serializeRaw(randomDocument(random, 2)));
+      for (let flips = 1 + Math.floor(random() * 3); flips > 0; flips--) bytes[Math.floor(random() * bytes.byteLength)] = Math.floor(random() * 256);
+      try {
+        checkBSON(bytes);
+      } catch {
+        continue;
+      }
+      accepted++;
+      try {
+        BSON.deserialize(bytes);
+      } catch (err) {
+        assert.match((err as Error).message, /regular expression|RegExp/, `seed ${seed}: checkBSON accepted bytes js-bson refuses`);
+      }
+    }
+    assert.ok(accepted > 100, `enough mutations kept their structure to compare (${accepted})`);
   });
 });
