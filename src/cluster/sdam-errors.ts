@@ -14,6 +14,7 @@ import {
   type TopologyVersion,
 } from './server-description.js';
 import type { TopologyDescription } from './topology-description.js';
+import { integerOf } from '../wire/reply-shape.js';
 
 // --- staleness by generation and topologyVersion ------------------------------
 
@@ -84,7 +85,8 @@ export interface SdamCommandError {
  * is neither. Errors inside writeErrors are never checked.
  */
 export function sdamErrorFromReply(reply: Document): SdamCommandError | null {
-  const codeOf = (doc: Document): number | undefined => (typeof doc.code === 'number' ? doc.code : undefined);
+  // A code decoded as a BSON Int32 (promoteValues: false) is read too (reply-shape.ts).
+  const codeOf = (doc: Document): number | undefined => integerOf(doc.code);
   const messageOf = (doc: Document): string => (typeof doc.errmsg === 'string' ? doc.errmsg : '');
   const ok: unknown = reply.ok;
   if (!(ok === true || Number(ok) === 1)) {

@@ -4,6 +4,7 @@
 import type { Document } from 'bson';
 import type { SessionSupport } from '../cluster/topology-description.js';
 import { MgoError, NetworkError } from '../errors.js';
+import { integerOf } from '../wire/reply-shape.js';
 
 export const RETRYABLE_WRITE_ERROR = 'RetryableWriteError';
 /** A retry attempt that failed with this label did nothing: the first attempt's error is the one to report. */
@@ -57,8 +58,9 @@ export function hasRetryableWriteConcernError(reply: Document, support: SessionS
   const concern: unknown = reply.writeConcernError;
   if (typeof concern !== 'object' || concern === null) return false;
   if (Array.isArray(reply.errorLabels) && reply.errorLabels.includes(RETRYABLE_WRITE_ERROR)) return true;
-  const code = (concern as Document).code;
-  return !support.serverLabelsWrites && typeof code === 'number' && RETRYABLE_WRITE_CODES.has(code);
+  // A code decoded as a BSON Int32 (the session's promoteValues: false) is read too (reply-shape.ts).
+  const code = integerOf((concern as Document).code);
+  return !support.serverLabelsWrites && code !== undefined && RETRYABLE_WRITE_CODES.has(code);
 }
 
 /** A retryable read failed with `error`: whether to retry it (retryable reads spec, "Retryable Error"). */

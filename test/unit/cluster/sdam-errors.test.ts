@@ -2,7 +2,7 @@
 // checkErrorDecision) and the reply parsing that feeds it.
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
-import { Long, ObjectId, type Document } from 'bson';
+import { BSON, Long, ObjectId, type Document } from 'bson';
 import { serverDescriptionFromHello } from '../../../src/cluster/server-description.js';
 import {
   applicationErrorDecision,
@@ -161,6 +161,11 @@ describe('sdamErrorFromReply', () => {
     assert.deepEqual([wce?.code, wce?.message, wce?.topologyVersion], [10107, 'not primary', null]);
     assert.equal(sdamErrorFromReply({ ok: 1, writeErrors: [{ code: 10107, errmsg: 'NotWritablePrimary', index: 0 }] }), null);
     assert.equal(sdamErrorFromReply({ ok: 1 }), null);
+  });
+
+  test('reads a code decoded as a BSON Int32 (promoteValues: false)', () => {
+    const reply = BSON.deserialize(BSON.serialize({ ok: 1, writeConcernError: { code: 10107, errmsg: 'not primary' } }), { promoteValues: false });
+    assert.equal(sdamErrorFromReply(reply)?.code, 10107);
   });
 });
 

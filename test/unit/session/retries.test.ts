@@ -4,7 +4,7 @@
 // which error is reported, and how server sessions are pooled.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Long, type Document } from 'bson';
+import { Int32, Long, type Document } from 'bson';
 import { NO_SESSION_SUPPORT, type SessionSupport } from '../../../src/cluster/topology-description.js';
 import { NetworkError, ServerError } from '../../../src/errors.js';
 import { LastError, QueryError } from '../../../src/session/errors.js';
@@ -197,6 +197,15 @@ describe('retryable writes', () => {
     const { router, c } = setup();
     let calls = 0;
     router.on('insert', () => (++calls === 1 ? { n: 1, writeConcernError: { code: 91, errmsg: 'shutting down' }, errorLabels: ['RetryableWriteError'] } : { n: 1 }));
+    await c.insert({ a: 1 });
+    assert.equal(calls, 2);
+  });
+
+  test('a pre-4.4 writeConcernError whose retryable code was decoded as a BSON Int32 (promoteValues: false) is retried', async () => {
+    const { router, session, c } = setup({ ...REPLICA_SET_SUPPORT, serverLabelsWrites: false });
+    session.setBSONOptions({ promoteValues: false });
+    let calls = 0;
+    router.on('insert', () => (++calls === 1 ? { n: new Int32(1), writeConcernError: { code: new Int32(91), errmsg: 'shutting down' } } : { n: new Int32(1) }));
     await c.insert({ a: 1 });
     assert.equal(calls, 2);
   });
