@@ -61,6 +61,8 @@ export interface SelectionCriteria {
   readPreference: ReadPreference;
   /** A write: only a writable server will do, whatever the read preference says. */
   forWrite?: boolean;
+  /** Servers a retried operation's first attempt failed on: chosen only when no other is suitable. */
+  deprioritized?: readonly string[] | undefined;
 }
 
 export class Cluster {
@@ -111,7 +113,7 @@ export class Cluster {
       if (td.compatibilityError) throw new IncompatibleServerError(td.compatibilityError);
       const candidates = selectServers(
         td,
-        { readPreference: criteria.readPreference, forWrite: criteria.forWrite },
+        { readPreference: criteria.readPreference, forWrite: criteria.forWrite, deprioritized: criteria.deprioritized },
         { localThresholdMS: this.options.localThresholdMS, heartbeatFrequencyMS: this.options.heartbeatFrequencyMS },
       )
         .map((sd) => this.servers.get(sd.address))

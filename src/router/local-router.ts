@@ -142,9 +142,9 @@ export class LocalRouter implements Router {
     );
   }
 
-  async reserve(readPreference: ReadPreference, identity = this.dialIdentity): Promise<Reservation> {
+  async reserve(readPreference: ReadPreference, identity = this.dialIdentity, deprioritized?: readonly string[]): Promise<Reservation> {
     if (!this.lifecycle.isOpen) throw closedError();
-    const server = await this.cluster.selectServer({ readPreference });
+    const server = await this.cluster.selectServer({ readPreference, deprioritized });
     const connection = await this.checkOut(server, identity);
     const type = this.cluster.topology.servers.get(server.address)?.type;
     const writable = type === 'RSPrimary' || type === 'Standalone' || type === 'Mongos' || type === 'LoadBalancer';
@@ -271,7 +271,7 @@ export class LocalRouter implements Router {
     }
     const server = request.address
       ? this.serverAt(request.address)
-      : await this.cluster.selectServer({ readPreference: request.readPreference, forWrite: request.write });
+      : await this.cluster.selectServer({ readPreference: request.readPreference, forWrite: request.write, deprioritized: request.deprioritized });
     const connection = await this.checkOut(server, request.identity ?? this.dialIdentity);
     try {
       return await this.sendOn(server, connection, request, send);

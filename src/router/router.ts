@@ -57,6 +57,12 @@ export interface RouterRequest {
   reservation?: Reservation;
   /** Run on this server (any pooled socket): getMore and killCursors follow their cursor's server. */
   address?: string;
+  /**
+   * Servers an earlier attempt of this operation failed on (the retry of a
+   * retryable read or write): selection leaves them out while another
+   * server is suitable (server selection spec, "deprioritized servers").
+   */
+  deprioritized?: readonly string[];
   deserialize?: DeserializeOptions;
   /**
    * Who the socket must be authenticated as (src/auth/identities.ts): a
@@ -84,7 +90,7 @@ export interface Router {
    */
   run(request: RouterRequest): Promise<RouterReply>;
   /** Reserves a socket on a server matching the read preference, authenticated as `identity` (dialIdentity by default). */
-  reserve(readPreference: ReadPreference, identity?: number): Promise<Reservation>;
+  reserve(readPreference: ReadPreference, identity?: number, deprioritized?: readonly string[]): Promise<Reservation>;
   /** What operations run as unless a session logged in: the dial-time credential's number, or UNAUTHENTICATED. */
   readonly dialIdentity: number;
   /**

@@ -564,10 +564,13 @@ export class Session {
       if (!retry) return await this.#attempt(operation, command, false);
       // What to report if the retry has nothing better to say: the first attempt's outcome.
       let first: () => RouterReply;
+      // Where it failed: the retry's selection avoids that server while another will do.
+      let failedOn: string | undefined;
       try {
         const result = await this.#attempt(operation, command, true);
         if (!write || !hasRetryableWriteConcernError(result.reply, support)) return result;
         first = () => result;
+        failedOn = result.address;
       } catch (err) {
         // Sessions spec: dirty after any network error, even one the retry recovers from.
         if (serverSession && err instanceof NetworkError) serverSession.dirty = true;
@@ -581,8 +584,9 @@ export class Session {
         first = () => {
           throw err;
         };
+        failedOn = err instanceof MgoError ? err.address : undefined;
       }
-      return await this.#retry(operation, command, first, write ? support : undefined);
+      return await this.#retry(operation, command, first, write ? support : undefined, failedOn);
     } catch (err) {
       // Sessions spec: a server session that met a network error may still be busy on the server.
       if (serverSession && err instanceof NetworkError) serverSession.dirty = true;
@@ -599,10 +603,16 @@ export class Session {
    * unless it says it wrote nothing (NoWritesPerformed) or found no server,
    * where the first attempt's outcome says more.
    */
-  async #retry(operation: Operation, command: Document, first: () => RouterReply, writeSupport: SessionSupport | undefined): Promise<RouterReply> {
+  async #retry(
+    operation: Operation,
+    command: Document,
+    first: () => RouterReply,
+    writeSupport: SessionSupport | undefined,
+    failedOn: string | undefined,
+  ): Promise<RouterReply> {
     try {
       this.#checkOpen(String(Object.keys(operation.command)[0] ?? 'command'));
-      return await this.#attempt(operation, command, false);
+      return await this.#attempt(operation, command, false, failedOn === undefined ? undefined : [failedOn]);
     } catch (err) {
       if (err instanceof MgoError && (err.hasErrorLabel(NO_WRITES_PERFORMED) || NO_RETRY_SERVER.has(err.code))) {
         return first();
@@ -615,10 +625,13 @@ export class Session {
   /**
    * One attempt of an operation: its socket (reserved, or routed by read
    * preference) and one router.run(). `again`: a retry may follow, so the
-   * router must leave the sequences' bytes usable.
+   * router must leave the sequences' bytes usable. `deprioritized`: the
+   * servers an earlier attempt failed on (retryable reads and writes specs:
+   * the retry goes elsewhere when it can, e.g. to another mongos).
    */
-  async #attempt(operation: Operation, command: Document, again: boolean): Promise<RouterReply> {
+  async #attempt(operation: Operation, command: Document, again: boolean, deprioritized?: readonly string[]): Promise<RouterReply> {
     const request: RouterRequest = { db: operation.db, command, readPreference: PRIMARY, identity: this.#settings.identity };
+    if (deprioritized) request.deprioritized = deprioritized;
     if (operation.sequences) {
       request.sequences = operation.sequences;
       if (again) request.retainSequences = true;
@@ -634,7 +647,7 @@ export class Session {
       if (!socket) request.address = address;
     } else {
       const read = operation.routing === 'read';
-      socket = await this.#socketFor(read);
+      socket = await this.#socketFor(read, deprioritized);
       request.readPreference = this.#readPreference(read);
       if (!read) request.write = true;
     }
@@ -666,7 +679,7 @@ export class Session {
   }
 
   /** The reserved socket an operation uses, reserving one if the mode asks for it; undefined: route by read preference. */
-  async #socketFor(read: boolean): Promise<SharedReservation | undefined> {
+  async #socketFor(read: boolean, deprioritized?: readonly string[]): Promise<SharedReservation | undefined> {
     for (;;) {
       for (const slot of ['primary', 'secondary'] as const) if (this.#slots[slot]?.dead) this.#drop(slot);
       const held = this.#heldFor(read);
@@ -682,7 +695,7 @@ export class Session {
         this.#checkOpen(read ? 'read' : 'write');
         continue;
       }
-      const reserved = this.#reserve(this.#readPreference(read));
+      const reserved = this.#reserve(this.#readPreference(read), deprioritized);
       // Operations waiting for this reservation fail with its error too.
       const shared = reserved.then(() => {});
       shared.catch(() => {});
@@ -724,11 +737,11 @@ export class Session {
     if (this.#settings.mode === Mode.Monotonic) this.#secondaryReads = false;
   }
 
-  #reserve(readPreference: ReadPreference): Promise<Reservation> {
+  #reserve(readPreference: ReadPreference, deprioritized?: readonly string[]): Promise<Reservation> {
     const { router } = this.#family;
     const timeoutMS = this.#settings.syncTimeoutMS;
     return deadline(
-      router.reserve(readPreference, this.#settings.identity),
+      router.reserve(readPreference, this.#settings.identity, deprioritized),
       timeoutMS,
       () =>
         new MgoError(

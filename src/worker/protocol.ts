@@ -60,7 +60,7 @@
 // that port; the main thread chose it and the worker echoes it.
 //
 //   main -> worker (ToWorker)
-//     [RUN, id, flags, db, command, sequences, readPreference, reservation, address, decode, identity]
+//     [RUN, id, flags, db, command, sequences, readPreference, reservation, address, decode, identity, deprioritized]
 //         flags: WRITE | MORE_TO_COME; command: the command's BSON bytes;
 //         sequences: [identifier, count, bytes][] or null (WireSequence:
 //         the documents' BSON back to back); readPreference: null means
@@ -68,8 +68,10 @@
 //         address: run on that server (cursor follow-ups), or null;
 //         decode: how to decode the reply (decodeFlagsOf(): 0 = send the
 //         bytes, else DECODE_HERE | the BSON options that differ from js-bson's defaults);
-//         identity: who the socket is authenticated as (src/auth/identities.ts).
-//     [RESERVE, id, readPreference, identity]
+//         identity: who the socket is authenticated as (src/auth/identities.ts);
+//         deprioritized: servers the first attempt of a retried operation
+//         failed on, or null (the worker's selection avoids them).
+//     [RESERVE, id, readPreference, identity, deprioritized]
 //     [LOGIN, identity, credential]                     a credential's number, before any RUN or
 //                                                       RESERVE that uses it (no answer)
 //     [RELEASE, reservation]                            (no answer)
@@ -236,8 +238,9 @@ export type RunMessage = [
   address: string | null,
   decode: number,
   identity: number,
+  deprioritized: readonly string[] | null,
 ];
-export type ReserveMessage = [kind: typeof RESERVE, id: number, readPreference: ReadPreference, identity: number];
+export type ReserveMessage = [kind: typeof RESERVE, id: number, readPreference: ReadPreference, identity: number, deprioritized: readonly string[] | null];
 export type LoginMessage = [kind: typeof LOGIN, identity: number, credential: Credential];
 export type ReleaseMessage = [kind: typeof RELEASE, reservation: number];
 export type TopologyMessage = [kind: typeof TOPOLOGY, check: CheckBroadcast];

@@ -185,8 +185,9 @@ export class WorkerRouter implements Router, WorkerHost {
     return this.lifecycle.run(() => new Promise((resolve, reject) => this.dispatch(request, resolve, reject, 0)));
   }
 
-  reserve(readPreference: ReadPreference, identity = this.dialIdentity): Promise<Reservation> {
-    return this.lifecycle.run(() => new Promise((resolve, reject) => this.dispatchReserve(readPreference, identity, resolve, reject, 0)));
+  reserve(readPreference: ReadPreference, identity = this.dialIdentity, deprioritized?: readonly string[]): Promise<Reservation> {
+    const ask: ReserveAsk = { readPreference, identity, deprioritized: deprioritized ?? null };
+    return this.lifecycle.run(() => new Promise((resolve, reject) => this.dispatchReserve(ask, resolve, reject, 0)));
   }
 
   get dialIdentity(): number {
@@ -404,7 +405,7 @@ export class WorkerRouter implements Router, WorkerHost {
       worker = held.worker;
       reservationId = held.remoteId;
     } else {
-      const addresses = request.address !== undefined ? [request.address] : this.targetsOf(request.readPreference, request.write === true);
+      const addresses = request.address !== undefined ? [request.address] : this.targetsOf(request.readPreference, request.write === true, request.deprioritized);
       const choice: Choice = avoid === undefined ? this.placement.choose(addresses) : { kind: 'full' };
       worker = choice.kind === 'spare' ? this.workers[choice.worker]! : this.leastLoaded(avoid);
       counted = this.countPending(addresses, choice, worker);
@@ -434,6 +435,7 @@ export class WorkerRouter implements Router, WorkerHost {
       address,
       decode,
       identity,
+      request.deprioritized ?? null,
     ];
     const pending: Pending = {
       answer: (message: Answer) => {
@@ -468,14 +470,13 @@ export class WorkerRouter implements Router, WorkerHost {
   }
 
   private dispatchReserve(
-    readPreference: ReadPreference,
-    identity: number,
+    ask: ReserveAsk,
     resolve: (reservation: Reservation) => void,
     reject: (error: unknown) => void,
     resends: number,
     avoid?: WorkerHandle,
   ): void {
-    const addresses = this.targetsOf(readPreference, false);
+    const addresses = this.targetsOf(ask.readPreference, false, ask.deprioritized ?? undefined);
     // Only a reservation with one server to go to waits here: with several, the worker chooses.
     const only = addresses.length === 1 ? addresses[0]! : undefined;
     const behindOthers = only !== undefined && this.placement.hasParked(only);
@@ -486,23 +487,22 @@ export class WorkerRouter implements Router, WorkerHost {
         send: (to) => {
           const worker = to === undefined ? this.leastLoaded() : this.workers[to]!;
           this.placement.sent(only, worker.id);
-          this.sendReserve(readPreference, identity, resolve, reject, resends, worker, only);
+          this.sendReserve(ask, resolve, reject, resends, worker, only);
         },
         fail: reject,
         stillTargets: () => {
-          const now = this.targetsOf(readPreference, false);
+          const now = this.targetsOf(ask.readPreference, false, ask.deprioritized ?? undefined);
           return now.length === 1 && now[0] === only;
         },
       });
       return;
     }
     const worker = choice.kind === 'spare' || choice.kind === 'queued' ? this.workers[choice.worker]! : this.leastLoaded(avoid);
-    this.sendReserve(readPreference, identity, resolve, reject, resends, worker, this.countPending(addresses, choice, worker));
+    this.sendReserve(ask, resolve, reject, resends, worker, this.countPending(addresses, choice, worker));
   }
 
   private sendReserve(
-    readPreference: ReadPreference,
-    identity: number,
+    ask: ReserveAsk,
     resolve: (reservation: Reservation) => void,
     reject: (error: unknown) => void,
     resends: number,
@@ -514,9 +514,9 @@ export class WorkerRouter implements Router, WorkerHost {
     // Reserving changes nothing on the server: always safe to do again elsewhere.
     const reserveAgain = (error: MgoError) => {
       if (this.lifecycle.state === 'closed' || resends >= MAX_UNDELIVERED_RESENDS) reject(error);
-      else this.dispatchReserve(readPreference, identity, resolve, reject, resends + 1, worker);
+      else this.dispatchReserve(ask, resolve, reject, resends + 1, worker);
     };
-    worker.send((id) => [RESERVE, id, readPreference, identity], undefined, {
+    worker.send((id) => [RESERVE, id, ask.readPreference, ask.identity, ask.deprioritized], undefined, {
       answer: (message: Answer) => {
         if (counted !== undefined) this.placement.answered(counted, worker.id);
         if (message[0] === RESERVED && worker.incarnation !== incarnation) {
@@ -563,14 +563,14 @@ export class WorkerRouter implements Router, WorkerHost {
    * empty while none is known. Cached per simple read preference until the
    * next check.
    */
-  private targetsOf(readPreference: ReadPreference, forWrite: boolean): readonly string[] {
-    const key = selectionKey(readPreference, forWrite);
+  private targetsOf(readPreference: ReadPreference, forWrite: boolean, deprioritized?: readonly string[]): readonly string[] {
+    const key = deprioritized?.length ? undefined : selectionKey(readPreference, forWrite);
     const cached = key === undefined ? undefined : this.targets.get(key);
     if (cached !== undefined) return cached;
     let addresses: string[];
     try {
       const { localThresholdMS, heartbeatFrequencyMS } = this.options;
-      addresses = selectServers(this.monitor.topology, { readPreference, forWrite }, { localThresholdMS, heartbeatFrequencyMS }).map((sd) => sd.address);
+      addresses = selectServers(this.monitor.topology, { readPreference, forWrite, deprioritized }, { localThresholdMS, heartbeatFrequencyMS }).map((sd) => sd.address);
     } catch {
       addresses = []; // an invalid read preference: the worker's selection reports it
     }
@@ -634,6 +634,13 @@ function selectionKey(readPreference: ReadPreference, forWrite: boolean): string
 
 function isPlainPrimary(readPreference: ReadPreference): boolean {
   return readPreference.mode === 'primary' && readPreference.tags === undefined && readPreference.maxStalenessSeconds === undefined;
+}
+
+/** What a reservation asks for, as sent to a worker (RESERVE). */
+interface ReserveAsk {
+  readPreference: ReadPreference;
+  identity: number;
+  deprioritized: readonly string[] | null;
 }
 
 function deadReservationError(reservation: Reservation): NetworkError {

@@ -168,7 +168,7 @@ export class WorkerRuntime implements WorkerControl {
   }
 
   private run(message: RunMessage): void {
-    const [, id, flags, db, commandBytes, wireSequences, readPreference, reservation, address, decode, identity] = message;
+    const [, id, flags, db, commandBytes, wireSequences, readPreference, reservation, address, decode, identity, deprioritized] = message;
     let request: RawRouterRequest;
     try {
       const { command, sequences } = decodeRun(commandBytes, wireSequences);
@@ -178,6 +178,7 @@ export class WorkerRuntime implements WorkerControl {
       if (flags & MORE_TO_COME) request.moreToCome = true;
       if (reservation !== 0) request.reservationId = reservation;
       if (address !== null) request.address = address;
+      if (deprioritized !== null) request.deprioritized = deprioritized;
     } catch (error) {
       this.outbox.push([FAILED, id, toErrorRecord(error, this.name)]);
       return;
@@ -199,9 +200,9 @@ export class WorkerRuntime implements WorkerControl {
   }
 
   private reserve(message: ReserveMessage): void {
-    const [, id, readPreference, identity] = message;
+    const [, id, readPreference, identity, deprioritized] = message;
     this.track(
-      this.router.reserve(readPreference, identity).then(
+      this.router.reserve(readPreference, identity, deprioritized ?? undefined).then(
         (reservation) => this.outbox.push([RESERVED, id, reservation.id, reservation.address, reservation.writable]),
         (error: unknown) => this.outbox.push([FAILED, id, toErrorRecord(error, this.name)]),
       ),

@@ -159,6 +159,20 @@ describe('retryable writes', () => {
     assert.equal(String(retry!.txnNumber), String(first!.txnNumber));
   });
 
+  test('the retry avoids the server the first attempt failed on (deprioritized), routed or on a newly reserved socket', async () => {
+    const { router, c } = setup();
+    router.failNext(lost(), (r) => 'insert' in r.command);
+    await c.insert({ a: 1 });
+    const [first, retry] = router.requestsNamed('insert');
+    assert.equal(first!.deprioritized, undefined);
+    assert.deepEqual(retry!.deprioritized, ['primary.test:27017']);
+
+    const strong = setup(REPLICA_SET_SUPPORT, { mode: Mode.Strong });
+    strong.router.failNext(lost(), (r) => 'insert' in r.command);
+    await strong.c.insert({ a: 1 });
+    assert.deepEqual(strong.router.reserveDeprioritized, [undefined, ['primary.test:27017']]);
+  });
+
   test('at most one retry: the second failure is reported, labelled RetryableWriteError', async () => {
     const { router, c } = setup();
     router.failNext(lost(), (r) => 'insert' in r.command).failNext(lost(), (r) => 'insert' in r.command);
