@@ -60,17 +60,6 @@ export function isDocument(value: unknown): value is Document {
   return prototype === Object.prototype || prototype === null || value instanceof DBRef;
 }
 
-/** An integral number in any of the forms a decoder gives, as a JS number; undefined for anything else. */
-export function integerOf(value: unknown): number | undefined {
-  let n: number;
-  if (typeof value === 'number') n = value;
-  else if (typeof value === 'bigint') n = Number(value);
-  else if (value instanceof Int32 || value instanceof Double) n = value.value;
-  else if (Long.isLong(value)) n = value.toNumber();
-  else return undefined;
-  return Number.isInteger(n) ? n : undefined;
-}
-
 /** A number in any of the forms a decoder gives (integral or not); undefined for anything else. */
 function numberOf(value: unknown): number | undefined {
   if (typeof value === 'number') return value;
@@ -78,6 +67,12 @@ function numberOf(value: unknown): number | undefined {
   if (value instanceof Int32 || value instanceof Double) return value.value;
   if (Long.isLong(value)) return value.toNumber();
   return undefined;
+}
+
+/** An integral number in any of the forms a decoder gives, as a JS number; undefined for anything else. */
+export function integerOf(value: unknown): number | undefined {
+  const n = numberOf(value);
+  return n !== undefined && Number.isInteger(n) ? n : undefined;
 }
 
 const TWO_TO_63 = 2 ** 63;
