@@ -246,7 +246,6 @@ describe('worker crashes', () => {
       const crasher = session.copy();
       crasher.setMode(Mode.Strong, true);
       await crasher.ping();
-      const inFlight = router.workerStats().map((w) => w.inFlight);
       // The worker is whichever holds the copy's socket: the one that dies.
       assertWorkerLost(await kill(router, -1, 'an uncaught exception', crasher, 'boom under load'), 'boom under load');
       const worker = router.workerStats().findIndex((w) => w.restarts === 1);
@@ -260,7 +259,10 @@ describe('worker crashes', () => {
 
       assert.deepEqual(readFailures, [], 'reads in flight on the dead worker are retried');
       for (const error of writeFailures) assertWorkerLost(error, 'boom under load');
-      assert.ok(writeFailures.length <= inFlight[worker]!, `${writeFailures.length} writes failed, ${inFlight[worker]} requests were in flight there`);
+      // The bound is what the router counted as lost at the death itself (reads among them
+      // were retried): a count of in-flight requests taken before the crash command was sent
+      // misses those the loops sent to that worker in between (CI: 6 failed, 5 sampled).
+      assert.ok(writeFailures.length <= router.losses.lost, `${writeFailures.length} writes failed, ${router.losses.lost} requests were lost with the worker`);
       const stored = new Set((await c.find({ _id: { $regex: '^w' } }).all()).map((d: Document) => d._id as string));
       const lost = acknowledged.filter((id) => !stored.has(id));
       assert.deepEqual(lost, [], `${acknowledged.length} acknowledged writes, all stored`);
