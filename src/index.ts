@@ -9,3 +9,27 @@ export { parseConnectionString, redactUri } from './uri/connection-string.js';
 export { resolveOptions, type ResolvedOptions, type ServerAddress } from './uri/resolve.js';
 export type { Credential, ScramCredential, X509Credential } from './auth/credential.js';
 export { DRIVER_NAME, DRIVER_VERSION } from './version.js';
+// The BSON classes, as the official driver re-exports them: the copy of
+// js-bson the driver decodes with (its ES module build), so that
+// `doc._id instanceof ObjectId` holds for an application that imports
+// ObjectId from here rather than require('bson') (the CommonJS build, whose
+// classes are different objects).
+export {
+  BSON,
+  Binary,
+  BSONRegExp,
+  BSONSymbol,
+  BSONType,
+  Code,
+  DBRef,
+  Decimal128,
+  Double,
+  Int32,
+  Long,
+  MaxKey,
+  MinKey,
+  ObjectId,
+  Timestamp,
+  UUID,
+  type Document,
+} from 'bson';
