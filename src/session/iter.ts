@@ -38,6 +38,19 @@ export interface CursorOptions {
    * the iteration's error.
    */
   check?: (batch: unknown[], address: string) => void;
+  /**
+   * A cursor that waits on the server for data (a change stream's): each
+   * getMore carries maxTimeMS = maxAwaitTimeMS when above 0, and a getMore
+   * that comes back empty while the cursor lives ends that next() with
+   * undefined and timeout() true; the next call of next() asks again.
+   */
+  awaitData?: { maxAwaitTimeMS: number };
+  /**
+   * Sees each reply whose batch was taken, after `check`, before its
+   * documents are read: what a cursor reply holds besides the batch (a
+   * change stream's postBatchResumeToken and operationTime).
+   */
+  observe?: (reply: Document, batchSize: number, address: string) => void;
 }
 
 export class Iter<T extends Document = Document> implements AsyncIterable<T> {
@@ -49,6 +62,10 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
   readonly #limit: number;
   readonly #bson: BSONOptions | undefined;
   readonly #check: CursorOptions['check'];
+  readonly #awaitData: CursorOptions['awaitData'];
+  readonly #observe: CursorOptions['observe'];
+  /** The last next() found no document because an awaitData getMore came back empty. */
+  #timedOut = false;
   #buffer: T[] = [];
   #head = 0;
   #cursorId: Long = Long.ZERO;
@@ -75,6 +92,8 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
     this.#prefetch = options.prefetch;
     this.#limit = options.limit;
     this.#check = options.check;
+    this.#awaitData = options.awaitData;
+    this.#observe = options.observe;
     const serverSession = (this.#serverSession = options.session.leaseServerSession());
     this.#fetch(() => open(serverSession), 'firstBatch');
   }
@@ -128,9 +147,14 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
     return !(await this.#ready());
   }
 
-  /** Whether next() ended on a tailable cursor's timeout. There are no tailable cursors yet: always false. */
+  /** Whether the last next() ended because an awaitData cursor's wait ran out (the cursor lives on: next() asks again). */
   timeout(): boolean {
-    return false;
+    return this.#timedOut;
+  }
+
+  /** @internal Waits for the batch in flight, if any, without asking for another (a change stream's opening aggregate). */
+  async settled(): Promise<void> {
+    if (this.#fetching) await this.#fetching;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<T, undefined> {
@@ -151,6 +175,8 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
 
   // Resolves true once a document is buffered, false at the end.
   async #ready(): Promise<boolean> {
+    this.#timedOut = false;
+    let asked = false;
     for (;;) {
       if (this.#head < this.#buffer.length) return true;
       if (this.#err || this.#closed) return false;
@@ -159,7 +185,13 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
         continue;
       }
       if (this.#cursorId.isZero()) return false;
+      // Our awaitData getMore came back empty: the server's wait ran out.
+      if (asked && this.#awaitData) {
+        this.#timedOut = true;
+        return false;
+      }
       this.#getMore();
+      asked = true;
     }
   }
 
@@ -187,6 +219,7 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
     const remaining = this.#limit > 0 ? this.#limit - this.#received : 0;
     const size = this.#batch > 0 && remaining > 0 ? Math.min(this.#batch, remaining) : this.#batch || remaining;
     if (size > 0) command.batchSize = size;
+    if (this.#awaitData && this.#awaitData.maxAwaitTimeMS > 0) command.maxTimeMS = this.#awaitData.maxAwaitTimeMS;
     const address = this.#address!;
     const serverSession = this.#serverSession;
     this.#fetch(() => this.#session.run({ db: this.#db, command, routing: { address }, bson: this.#bson, cursor: true, serverSession }), 'nextBatch');
@@ -205,6 +238,7 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
       const raw = { ...this.#session.bson, ...this.#bson }.raw === true;
       cursor = cursorReplyOf(reply, address, batch, raw);
       this.#check?.(cursor.batch, address);
+      this.#observe?.(reply, cursor.batch.length, address);
     } catch (err) {
       this.#err ??= err as Error;
       return;
