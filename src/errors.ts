@@ -36,7 +36,8 @@ export type ErrorCode =
   | 'ERR_INVALID_ARGUMENT'
   | 'ERR_QUERY'
   | 'ERR_WRITE'
-  | 'ERR_BULK';
+  | 'ERR_BULK'
+  | 'ERR_CHANGE_STREAM';
 
 export interface ErrorRecord {
   name: string;

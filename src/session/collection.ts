@@ -4,6 +4,7 @@
 import type { Document } from 'bson';
 import { MgoError } from '../errors.js';
 import { Bulk } from './bulk.js';
+import { ChangeStream, watchTarget, type ChangeEvent, type ChangeStreamOptions } from './change-stream.js';
 import { removeChange, updateChange, upsertChange, type ChangeInfo } from './change-info.js';
 import { LISTING_BSON, runCommand, type Database } from './database.js';
 import { checkIndexSpecs } from '../wire/reply-shape.js';
@@ -129,6 +130,16 @@ export class Collection {
   pipe<T extends Document = Document>(pipeline: Document[]): Pipe<T> {
     this.session[INTERNAL].checkOpen('pipe');
     return new Pipe<T>(this, pipeline);
+  }
+
+  /**
+   * mgo's Collection.Watch: a change stream of this collection's events
+   * (an aggregate with $changeStream first, then `pipeline`). Resolves once
+   * the server accepted the aggregate; rejects with its error otherwise
+   * (mgo returns it as Watch's error).
+   */
+  watch<T extends Document = ChangeEvent>(pipeline?: Document[] | null, options?: ChangeStreamOptions): Promise<ChangeStream<T>> {
+    return ChangeStream.open<T>(this.session, watchTarget(this.database.name, this.name, `watch() on ${this.fullName}`), pipeline, options);
   }
 
   bulk(): Bulk {

@@ -4,6 +4,7 @@ import type { Document } from 'bson';
 import { MgoError } from '../errors.js';
 import type { RouterReply } from '../router/router.js';
 import { checkCollectionInfos } from '../wire/reply-shape.js';
+import { ChangeStream, watchTarget, type ChangeEvent, type ChangeStreamOptions } from './change-stream.js';
 import { Collection } from './collection.js';
 import { INTERNAL, type Operation, type Routing } from './internal.js';
 import { cursorField, cursorOptions, openCursor } from './iter.js';
@@ -72,6 +73,11 @@ export class Database {
     });
     const collections = await cursor.all();
     return collections.map((c) => c.name).sort();
+  }
+
+  /** A change stream of every collection of this database (Collection.watch(); mgo has it on Collection only). */
+  watch<T extends Document = ChangeEvent>(pipeline?: Document[] | null, options?: ChangeStreamOptions): Promise<ChangeStream<T>> {
+    return ChangeStream.open<T>(this.session, watchTarget(this.name, 1, `watch() on database ${this.name}`), pipeline, options);
   }
 
   async dropDatabase(): Promise<void> {

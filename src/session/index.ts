@@ -8,6 +8,7 @@ export { Collection, type CollectionInfo } from './collection.js';
 export { Query, type Change, type ApplyResult } from './query.js';
 export { Iter } from './iter.js';
 export { Pipe } from './pipe.js';
+export { ChangeStream, type ChangeEvent, type ChangeStreamOptions } from './change-stream.js';
 export { Bulk, type BulkResult } from './bulk.js';
 export { Mode, type ServerSelection } from './modes.js';
 export type { Safe } from './write-concern.js';

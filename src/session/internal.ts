@@ -3,6 +3,7 @@
 // that the package does not export, so it stays out of users' way.
 import type { Document } from 'bson';
 import type { RouterReply, RouterRequest } from '../router/router.js';
+import type { SessionSupport } from '../cluster/topology-description.js';
 import type { BSONOptions } from '../uri/options.js';
 import type { WireLimits } from '../wire/constants.js';
 import type { ServerSession } from './server-sessions.js';
@@ -61,4 +62,6 @@ export interface SessionInternals {
   releaseServerSession(session: ServerSession): void;
   /** The limits the router's servers reported (Router.limits()): what writes are split and sized by. */
   limits(): WireLimits;
+  /** What the router's servers support (Router.sessionSupport()): whether they label errors themselves (wire 9+). */
+  sessionSupport(): SessionSupport;
 }

@@ -71,6 +71,38 @@ export function isRetryableReadError(error: unknown): error is MgoError {
   return code !== undefined && RETRYABLE_READ_CODES.has(code);
 }
 
+/** Change streams spec, "Resumable Error": the retryable write codes plus these, for servers before 4.4 (which label nothing). */
+const RESUMABLE_CHANGE_STREAM_CODES: ReadonlySet<number> = new Set([
+  ...RETRYABLE_WRITE_CODES,
+  63, // StaleShardVersion
+  150, // StaleEpoch
+  13388, // StaleConfig
+  234, // RetryChangeStream
+  133, // FailedToSatisfyReadPreference
+]);
+/** CursorNotFound: resumable whatever the server's version. */
+const CURSOR_NOT_FOUND = 43;
+export const RESUMABLE_CHANGE_STREAM_ERROR = 'ResumableChangeStreamError';
+
+/**
+ * A change stream's getMore failed with `error`: whether the stream resumes
+ * (change streams spec, "Resumable Error"). A lost connection (or a cleared
+ * pool) is; CursorNotFound is; otherwise a 4.4+ server's label decides,
+ * and for older servers the code list. The spec asks for the wire version
+ * of the connection that failed; the session layer knows the deployment's
+ * (SessionSupport.serverLabelsWrites: every data-bearing server is 4.4+),
+ * which differs only while a cluster mixes versions in an upgrade.
+ */
+export function isResumableChangeStreamError(error: unknown, support: SessionSupport): error is MgoError {
+  if (!(error instanceof MgoError)) return false;
+  if (isConnectionLoss(error) || error.code === 'ERR_POOL_CLEARED') return true;
+  const code = serverCodeOf(error);
+  if (code === undefined) return false;
+  if (code === CURSOR_NOT_FOUND) return true;
+  if (support.serverLabelsWrites) return error.hasErrorLabel(RESUMABLE_CHANGE_STREAM_ERROR);
+  return RESUMABLE_CHANGE_STREAM_CODES.has(code);
+}
+
 /**
  * A network error that another connection may not meet: not a TLS
  * verdict or a compressor refusal, which the next server of the same

@@ -26,6 +26,7 @@ import { deadline } from '../util/deadline.js';
 import { checkFraction, checkInteger } from './arguments.js';
 import { BuildInfo } from './build-info.js';
 import { databasesReplyOf } from '../wire/reply-shape.js';
+import { ChangeStream, watchTarget, type ChangeEvent, type ChangeStreamOptions } from './change-stream.js';
 import { Database, runCommand } from './database.js';
 import { stateChangeErrorKind } from '../cluster/sdam-errors.js';
 import type { SessionSupport } from '../cluster/topology-description.js';
@@ -232,6 +233,7 @@ export class Session {
         return session.#settings.bson;
       },
       limits: () => family.router.limits(),
+      sessionSupport: () => family.router.sessionSupport(),
       leaseServerSession: () => this.#leaseServerSession(),
       releaseServerSession: (serverSession) => {
         if (serverSession !== this.#logical) family.serverSessions.release(serverSession, family.router.sessionSupport().timeoutMinutes);
@@ -476,6 +478,15 @@ export class Session {
   async run(command: string | Document): Promise<Document> {
     this.#checkOpen('run');
     return this.db('admin').run(command);
+  }
+
+  /**
+   * A change stream of every database of the deployment (aggregate on
+   * admin with allChangesForCluster; Collection.watch(); mgo has it on
+   * Collection only).
+   */
+  watch<T extends Document = ChangeEvent>(pipeline?: Document[] | null, options?: ChangeStreamOptions): Promise<ChangeStream<T>> {
+    return ChangeStream.open<T>(this, watchTarget('admin', 1, 'Session.watch()', true), pipeline, options);
   }
 
   async ping(): Promise<void> {

@@ -23,7 +23,7 @@
 // Numbers arrive as the caller's decoding options make them: a JS number,
 // a bigint (useBigInt64), or a BSON Int32, Double or Long wrapper
 // (promoteValues: false, promoteLongs: false). All are read here.
-import { DBRef, Double, Int32, Long, ObjectId, type Document } from 'bson';
+import { DBRef, Double, Int32, Long, ObjectId, Timestamp, type Document } from 'bson';
 import { MgoError, ServerError } from '../errors.js';
 
 /** A reply whose content is not what its command answers with: ERR_PROTOCOL, naming the server and the problem. */
@@ -238,6 +238,22 @@ export function cursorReplyOf(reply: Document, address: string, batch: 'firstBat
     if (!isDocument(doc) && !(raw && doc instanceof Uint8Array)) throw wrong(address, `cursor.${batch}[${i}]`, doc, 'a document');
   });
   return { id, ns, batch: docs };
+}
+
+/** What a change stream reads from its cursor's replies besides the batch (change streams spec, "Resume Token"). */
+export interface ChangeStreamReply {
+  /** cursor.postBatchResumeToken (4.0.7+): where the stream stands after this batch. */
+  postBatchResumeToken: Document | undefined;
+  /** The reply's operationTime: where a stream with no token yet resumes (startAtOperationTime). */
+  operationTime: Timestamp | undefined;
+}
+
+/** The change stream fields of an aggregate or getMore reply that cursorReplyOf() accepted; each may be absent. */
+export function changeStreamReplyOf(reply: Document, address: string): ChangeStreamReply {
+  const postBatchResumeToken = optionalDocument(reply.cursor as Document, 'postBatchResumeToken', address, 'cursor.postBatchResumeToken');
+  const isTimestamp = (value: unknown): value is Timestamp => value instanceof Timestamp;
+  const operationTime = optional(reply, 'operationTime', address, 'operationTime', 'a BSON Timestamp', isTimestamp);
+  return { postBatchResumeToken, operationTime };
 }
 
 /** The documents of a listIndexes cursor: each with a string name and a key document. */
