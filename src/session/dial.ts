@@ -14,14 +14,22 @@ import { resolveOptions, type ResolvedOptions } from '../uri/resolve.js';
 import { deadline } from '../util/deadline.js';
 import { fromDialInfo, sessionOptionsOf, type DialInfo, type DialOptions, type SessionOverrides } from './dial-info.js';
 import { Mode } from './modes.js';
+import { checkInteger } from './arguments.js';
+import { emitOptionWarnings } from './option-warnings.js';
+import { parseURL } from './parse-url.js';
 import { openSession, type Session } from './session.js';
 
 /** Extra time the first ping gets past serverSelectionTimeoutMS, so that the router's own (more specific) error wins. */
 const PING_GRACE_MS = 250;
 
-/** Connects to the cluster at `url` and returns a session in Strong mode (or the URL's readPreference). */
+/**
+ * Connects to the cluster at `url` and returns a session in Strong mode (or
+ * the URL's readPreference). URL keys it does not use are reported through
+ * process.emitWarning (code MGO_CONNECTION_OPTION), once per dial.
+ */
 export async function dial(url: string, options: DialOptions = {}): Promise<Session> {
   const resolved = await resolveOptions(url, options);
+  emitOptionWarnings('dial', resolved.warnings);
   return connect(resolved, {}, redactUri(url));
 }
 
@@ -29,7 +37,23 @@ export async function dial(url: string, options: DialOptions = {}): Promise<Sess
 export async function dialWithInfo(info: DialInfo): Promise<Session> {
   const { url, options, overrides } = fromDialInfo(info);
   const resolved = await resolveOptions(url, options);
+  emitOptionWarnings('dialWithInfo', resolved.warnings);
   return connect(resolved, overrides, redactUri(url));
+}
+
+/**
+ * mgo's DialWithTimeout: parseURL(url), then dialWithInfo() with `timeoutMS`
+ * as DialInfo.timeoutMS, which bounds connecting (connectTimeoutMS), server
+ * selection (serverSelectionTimeoutMS) and the session's socket
+ * reservations (its sync timeout). Differs from mgo: 0 is refused rather
+ * than meaning "wait forever" (every wait here ends; use a large value),
+ * mongodb+srv:// is refused as by parseURL (dial() takes it), and
+ * `options` takes what only the options object sets (workers, ...).
+ */
+export async function dialWithTimeout(url: string, timeoutMS: number, options: DialOptions = {}): Promise<Session> {
+  checkInteger('dialWithTimeout', timeoutMS, 1);
+  const info = parseURL(url);
+  return dialWithInfo({ ...info, timeoutMS, options: { ...info.options, ...options } });
 }
 
 async function connect(resolved: ResolvedOptions, overrides: SessionOverrides, shownUrl: string): Promise<Session> {

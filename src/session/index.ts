@@ -1,6 +1,8 @@
 // The mgo session API: dial, Session, Database, Collection, Query, Iter,
 // Pipe, Bulk, modes, safety and errors.
-export { dial, dialWithInfo } from './dial.js';
+export { dial, dialWithInfo, dialWithTimeout } from './dial.js';
+export { parseURL } from './parse-url.js';
+export { OPTION_WARNING_CODE } from './option-warnings.js';
 export type { DialInfo, DialOptions, DialTLS } from './dial-info.js';
 export { Session, openSession, type LoginCredential, type SessionOptions } from './session.js';
 export { Database } from './database.js';

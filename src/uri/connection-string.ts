@@ -19,6 +19,7 @@ import {
   invalidValue,
   optionLabel,
   settableInUrl,
+  showValue,
   specOf,
   type FoundOption,
   type OptionName,
@@ -294,13 +295,22 @@ function settle(name: OptionName, instances: Instance[], out: UrlOptions, quote:
   }
 
   const values: unknown[] = [];
-  for (const { found, text } of list) {
+  for (const { found, text: written } of list) {
+    // An mgo key spells its values its own way (Alias.values).
+    const text = found.values === undefined ? written : found.values[written];
+    if (text === undefined) {
+      const accepts = Object.keys(found.values!).map((v) => `'${v}'`).join(' or ');
+      const error = new InvalidOptionError('ERR_INVALID_OPTION', `invalid value ${showValue(name, written, quote)} for option ${optionLabel(name, found.key)}: expected ${accepts}`);
+      out.invalid.push(error);
+      out.warnings.push(`${error.message}; ignored`);
+      continue;
+    }
     const value = spec.type.fromString(text);
     if (value !== undefined) {
       values.push(value);
       continue;
     }
-    const error = invalidValue(name, found.key, text, quote);
+    const error = invalidValue(name, found.key, written, quote);
     out.invalid.push(error);
     out.warnings.push(`${error.message}; ignored`);
   }

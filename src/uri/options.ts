@@ -70,6 +70,7 @@ export interface OptionValues {
   authSource: string | undefined;
   authMechanism: AuthMechanism | undefined;
   authMechanismProperties: TagSet | undefined;
+  gssapiServiceName: string | undefined;
   // TLS.
   tls: boolean;
   tlsInsecure: boolean;
@@ -115,6 +116,12 @@ export interface ValueType<T> {
 export interface Alias {
   readonly name: string;
   readonly kind: 'alias' | 'deprecated' | 'object';
+  /**
+   * An mgo URL key whose values are spelled differently: each URL text it
+   * takes, as the option's own URL text (mgo's connect=direct is
+   * directConnection=true). Such a key is read in URLs only.
+   */
+  readonly values?: Readonly<Record<string, string>>;
 }
 
 // Methods rather than function-valued properties: method parameters are
@@ -312,7 +319,8 @@ export const OPTIONS: { readonly [K in OptionName]: Entry<OptionValues[K]> } = {
   maxPoolSize: {
     type: integer(0),
     default: 100,
-    aliases: [{ name: 'poolLimit', kind: 'object' }],
+    // mgo's name (DialInfo.PoolLimit, Session.SetPoolLimit), in URLs too.
+    aliases: [{ name: 'poolLimit', kind: 'alias' }],
     supported: true,
     refuse: (n) =>
       n === 0
@@ -353,7 +361,13 @@ export const OPTIONS: { readonly [K in OptionName]: Entry<OptionValues[K]> } = {
   serverMonitoringMode: { type: oneOf(['auto', 'stream', 'poll']), default: 'auto', supported: true },
   localThresholdMS: { type: milliseconds(0), default: 15, supported: true },
 
-  directConnection: { type: boolean, default: false, supported: true },
+  // mgo's connect=direct / connect=replicaSet (globalsign/mgo ParseURL).
+  directConnection: {
+    type: boolean,
+    default: false,
+    aliases: [{ name: 'connect', kind: 'alias', values: { direct: 'true', replicaSet: 'false' } }],
+    supported: true,
+  },
   replicaSet: { type: string(), supported: true },
   loadBalanced: { type: boolean, default: false, supported: 'load-balanced mode is not implemented yet', neutral: isFalse },
   srvMaxHosts: { type: integer(0), default: 0, supported: true },
@@ -389,7 +403,8 @@ export const OPTIONS: { readonly [K in OptionName]: Entry<OptionValues[K]> } = {
     aliases: [{ name: 'wtimeout', kind: 'deprecated' }],
     supported: true,
   },
-  journal: { type: boolean, supported: true },
+  // 'j' is mgo's URL key (and the write concern field's name).
+  journal: { type: boolean, aliases: [{ name: 'j', kind: 'alias' }], supported: true },
   // Session.#run applies them (src/session/retry.ts); README, "Retries".
   retryReads: { type: boolean, default: true, supported: true },
   retryWrites: { type: boolean, default: true, supported: true },
@@ -415,6 +430,8 @@ export const OPTIONS: { readonly [K in OptionName]: Entry<OptionValues[K]> } = {
     supported: UNIMPLEMENTED_MECHANISMS,
     neutral: isImplementedMechanism,
   },
+  // An mgo URL key: refused when set, since GSSAPI is not implemented.
+  gssapiServiceName: { type: string(), supported: 'GSSAPI (Kerberos) authentication is not implemented' },
   // Secret: AWS_SESSION_TOKEN travels here. No implemented mechanism takes
   // properties; resolveCredential says so.
   authMechanismProperties: { type: keyValues, secret: true, supported: true },
@@ -469,6 +486,8 @@ export interface FoundOption {
   /** The key as the table spells it (canonical name or alias). */
   readonly key: string;
   readonly kind: 'name' | Alias['kind'];
+  /** An mgo key's URL texts (Alias.values). */
+  readonly values?: Alias['values'];
 }
 
 // Keys are matched after lowering A-Z only (connection-string spec, "Keys").
@@ -477,7 +496,7 @@ export const lowerKey = (key: string) => key.replace(/[A-Z]/g, (c) => c.toLowerC
 const byLowerKey = new Map<string, FoundOption>();
 for (const name of OPTION_NAMES) {
   byLowerKey.set(lowerKey(name), { name, key: name, kind: 'name' });
-  for (const alias of specOf(name).aliases ?? []) byLowerKey.set(lowerKey(alias.name), { name, key: alias.name, kind: alias.kind });
+  for (const alias of specOf(name).aliases ?? []) byLowerKey.set(lowerKey(alias.name), { name, key: alias.name, kind: alias.kind, values: alias.values });
 }
 
 /** The option a URL key names (any case), or undefined for an unknown key. */
@@ -488,6 +507,11 @@ export function findOption(key: string): FoundOption | undefined {
 /** Whether the URL may set the option under this key. */
 export function settableInUrl(found: FoundOption): boolean {
   return found.kind !== 'object' && specOf(found.name).url !== false;
+}
+
+/** Whether the options object may set the option under this key (mgo's connect=... is URL text only). */
+export function settableInObject(found: FoundOption): boolean {
+  return found.values === undefined;
 }
 
 /** "'ssl' (alias of 'tls')" or "'tls'": the option as the user wrote it. */
@@ -532,8 +556,8 @@ export function readObjectOptions(input: Readonly<Record<string, unknown>>): Obj
   for (const [key, raw] of Object.entries(input)) {
     if (raw === undefined) continue;
     const found = findOption(key);
-    if (found?.key !== key) {
-      const hint = found ? `; did you mean '${found.key}'?` : '';
+    if (found?.key !== key || !settableInObject(found)) {
+      const hint = found ? `; did you mean '${settableInObject(found) ? found.key : found.name}'?` : '';
       throw new InvalidOptionError('ERR_INVALID_OPTION', `unknown option '${key}' in the options object${hint}`);
     }
     const value = specOf(found.name).type.fromValue(raw);

@@ -112,9 +112,11 @@ export async function resolveOptions(
   };
 }
 
-// An option the table marks unsupported fails unless its value is neutral;
-// every default is neutral, so only a value someone set can fail.
-function checkSupported(name: OptionName, key: string, value: unknown): void {
+/**
+ * An option the table marks unsupported fails unless its value is neutral;
+ * every default is neutral, so only a value someone set can fail.
+ */
+export function checkSupported(name: OptionName, key: string, value: unknown): void {
   const spec = specOf(name);
   if (spec.supported === true || value === undefined || spec.neutral?.(value)) return;
   throw new InvalidOptionError(

@@ -208,13 +208,17 @@ describe('options', () => {
     assert.deepEqual(warnings, ["unknown option 'connectMS' ignored"]);
   });
 
-  test('object-only options are ignored in the URL with a warning', () => {
-    const { options, warnings } = parseConnectionString('mongodb://h/?workers=4&poolLimit=3');
+  test('object-only options are ignored in the URL with a warning; mgo keys are aliases', () => {
+    const { options, warnings } = parseConnectionString('mongodb://h/?workers=4&poolLimit=3&connect=direct&j=true');
+    assert.deepEqual(options, { maxPoolSize: 3, directConnection: true, journal: true });
+    assert.deepEqual(warnings, ["option 'workers' can only be set in the options object; ignored in the URL"]);
+  });
+
+  test("mgo's connect key takes mgo's values only", () => {
+    assert.deepEqual(parseConnectionString('mongodb://h/?connect=replicaSet').options, { directConnection: false });
+    const { options, warnings } = parseConnectionString('mongodb://h/?connect=true');
     assert.deepEqual(options, {});
-    assert.deepEqual(warnings, [
-      "option 'workers' can only be set in the options object; ignored in the URL",
-      "option 'poolLimit' can only be set in the options object; ignored in the URL",
-    ]);
+    assert.deepEqual(warnings, ["invalid value 'true' for option 'connect' (alias of 'directConnection'): expected 'direct' or 'replicaSet'; ignored"]);
   });
 
   test('an invalid value is ignored with a warning naming the option and what it accepts', () => {
