@@ -48,6 +48,16 @@ export class Collection {
     return this.database.session;
   }
 
+  /**
+   * The same collection on `session` (mgo's With): e.g. `c.with(s.copy())`
+   * per request, so that each request has its own socket and settings.
+   * Operations then follow that session's mode, safety and sockets, and
+   * fail with ERR_SESSION_CLOSED once it is closed.
+   */
+  with(session: Session): Collection {
+    return this.database.with(session).c(this.name);
+  }
+
   /** A query for the documents matching `query` (all of them without one). */
   find<T extends Document = Document>(query?: Document | null): Query<T> {
     this.session[INTERNAL].checkOpen('find');
@@ -168,6 +178,17 @@ export class Collection {
   /** Drops the index with this key (in ensureIndex's notation). */
   async dropIndex(...key: string[]): Promise<void> {
     await this.#command({ dropIndexes: this.name, index: parseIndexKey(key).name });
+  }
+
+  /** Drops the index with this name (as indexes() lists it); a QueryError when there is none. */
+  async dropIndexName(name: string): Promise<void> {
+    if (typeof name !== 'string' || name === '' || name === '*') throw new MgoError('ERR_INVALID_ARGUMENT', `dropIndexName(): expected an index name, got ${JSON.stringify(name)}`);
+    await this.#command({ dropIndexes: this.name, index: name });
+  }
+
+  /** Drops every index of the collection but the _id index, which the server keeps ("*"). */
+  async dropAllIndexes(): Promise<void> {
+    await this.#command({ dropIndexes: this.name, index: '*' });
   }
 
   async dropCollection(): Promise<void> {

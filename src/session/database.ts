@@ -35,6 +35,16 @@ export class Database {
     readonly name: string,
   ) {}
 
+  /**
+   * The same database on `session` (mgo's With): its collections and
+   * commands then use that session's mode, safety and sockets, and fail
+   * with ERR_SESSION_CLOSED once it is closed.
+   */
+  with(session: Session): Database {
+    session[INTERNAL].checkOpen('with');
+    return new Database(session, this.name);
+  }
+
   /** The collection `name` of this database. */
   c(name: string): Collection {
     this.session[INTERNAL].checkOpen('c');

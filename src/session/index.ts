@@ -16,6 +16,8 @@ export { Mode, type ServerSelection } from './modes.js';
 export type { Safe } from './write-concern.js';
 export type { ChangeInfo } from './change-info.js';
 export type { Index } from './indexes.js';
+export type { Collation } from './collation.js';
+export type { ExplainVerbosity } from './explain.js';
 export { BuildInfo } from './build-info.js';
 export { ErrNotFound, NotFoundError, QueryError, LastError, BulkError, isDup, type BulkErrorCase } from './errors.js';
 export { PoolTimeoutError } from '../errors.js';

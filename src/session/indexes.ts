@@ -10,6 +10,13 @@ export interface Index {
   /** Field names, see above. */
   key: string[];
   unique?: boolean;
+  /**
+   * mgo's DropDups: accepted and never sent. Servers since 3.0 ignore it and
+   * strip it from the spec (SERVER-14710: duplicates make a unique index
+   * build fail instead of being dropped), and FerretDB refuses the whole
+   * createIndexes as naming an unknown option.
+   */
+  dropDups?: boolean;
   background?: boolean;
   sparse?: boolean;
   /** Only documents matching this filter are indexed. */

@@ -52,6 +52,8 @@ export interface SessionInternals {
   readonly prefetch: number;
   /** The session's BSON decoding options. */
   readonly bson: BSONOptions;
+  /** Session.setBypassValidation(): writes that take it carry bypassDocumentValidation. */
+  readonly bypassValidation: boolean;
   /**
    * A server session for a cursor's whole life (its getMores must carry the
    * same lsid): the explicit one of withLogicalSession(), else one from the

@@ -3,7 +3,9 @@ import { readBSONOptions, type BSONOptions } from '../uri/options.js';
 import type { Document } from 'bson';
 import { MgoError } from '../errors.js';
 import { checkInteger } from './arguments.js';
+import { collationDocument, type Collation } from './collation.js';
 import type { Collection } from './collection.js';
+import { runExplain, type ExplainVerbosity } from './explain.js';
 import { INTERNAL } from './internal.js';
 import { cursorField, cursorOptions, firstOf, openCursor, type Iter } from './iter.js';
 import { readConcernOf, writeConcernOf } from './write-concern.js';
@@ -21,6 +23,7 @@ export class Pipe<T extends Document = Document> implements AsyncIterable<T> {
   #batch: number;
   #bson: BSONOptions | undefined;
   #maxTimeMS = 0;
+  #collation: Document | undefined;
 
   /** @internal Pipes come from Collection.pipe(). */
   constructor(collection: Collection, pipeline: Document[]) {
@@ -55,18 +58,45 @@ export class Pipe<T extends Document = Document> implements AsyncIterable<T> {
     return this;
   }
 
+  /** How strings compare in the pipeline's stages (server 3.4+), as Query.collation(). */
+  collation(collation: Collation): this {
+    this.#collation = collationDocument('Pipe.collation()', collation);
+    return this;
+  }
+
+  /**
+   * How the server would run the pipeline: the explain command's reply for
+   * its aggregate. 'queryPlanner' by default, which is what mgo's aggregate
+   * with explain: true gave, and which never runs the pipeline (a $out stage
+   * writes nothing). mgo's Explain(result) filled an out-parameter; here the
+   * reply is returned.
+   */
+  async explain(verbosity: ExplainVerbosity = 'queryPlanner'): Promise<Document> {
+    const { session, database } = this.#collection;
+    session[INTERNAL].checkOpen('explain');
+    const command = this.#aggregateCommand();
+    return runExplain(session, database.name, command, verbosity, writesOutput(this.#pipeline) ? 'write' : 'read', 'Pipe.explain()');
+  }
+
   /** Runs the pipeline now and iterates its results. */
   iter(): Iter<T> {
     const { session, database, name } = this.#collection;
     const internals = session[INTERNAL];
     internals.checkOpen('iter');
     const writes = writesOutput(this.#pipeline);
-    const command: Document = { aggregate: name, pipeline: this.#pipeline, cursor: cursorField(this.#batch) };
-    if (this.#allowDiskUse) command.allowDiskUse = true;
-    if (this.#maxTimeMS > 0) command.maxTimeMS = this.#maxTimeMS;
+    const command = this.#aggregateCommand();
     const concern = writes ? writeConcernOf(session.safe()) : readConcernOf(session.safe());
     if (concern) command[writes ? 'writeConcern' : 'readConcern'] = concern;
+    if (writes && internals.bypassValidation) command.bypassDocumentValidation = true;
     return openCursor<T>(cursorOptions(internals, database.name, name, this.#batch, 0, internals.prefetch, this.#bson), { command, routing: writes ? 'write' : 'read' });
+  }
+
+  #aggregateCommand(): Document {
+    const command: Document = { aggregate: this.#collection.name, pipeline: this.#pipeline, cursor: cursorField(this.#batch) };
+    if (this.#allowDiskUse) command.allowDiskUse = true;
+    if (this.#maxTimeMS > 0) command.maxTimeMS = this.#maxTimeMS;
+    if (this.#collation) command.collation = this.#collation;
+    return command;
   }
 
   async all(): Promise<T[]> {

@@ -8,9 +8,11 @@ import { countReplyOf, distinctReplyOf, findAndModifyReplyOf } from '../wire/rep
 import { readBSONOptions, type BSONOptions } from '../uri/options.js';
 import { checkFraction, checkInteger } from './arguments.js';
 import { applyChange, type ChangeInfo } from './change-info.js';
+import { collationDocument, type Collation } from './collation.js';
 import type { Collection } from './collection.js';
 import { runCommand } from './database.js';
 import { ErrNotFound, QueryError, isDup } from './errors.js';
+import { runExplain, type ExplainVerbosity } from './explain.js';
 import { parseIndexKey } from './indexes.js';
 import { INTERNAL } from './internal.js';
 import { cursorOptions, firstOf, openCursor, type Iter } from './iter.js';
@@ -72,6 +74,7 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
   #prefetch: number;
   #maxTimeMS = 0;
   #comment: string | undefined;
+  #collation: Document | undefined;
   #bson: BSONOptions | undefined;
 
   /** @internal Queries come from Collection.find() and findId(). */
@@ -151,6 +154,31 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
     return this;
   }
 
+  /**
+   * How strings compare in this query's filter and sort (server 3.4+): used
+   * by its find, count(), distinct(), apply() and explain(). mgo sent it with
+   * find and count only; the server takes it on all of them.
+   */
+  collation(collation: Collation): this {
+    this.#collation = collationDocument('collation()', collation);
+    return this;
+  }
+
+  /**
+   * How the server would run this query: the explain command's reply for
+   * the query's find (filter, sort, projection, hint, skip, limit,
+   * collation...). Without a verbosity the server's default applies
+   * (allPlansExecution, closest to what mgo's $explain returned). mgo's
+   * Explain(result) filled an out-parameter; here the reply is returned.
+   */
+  async explain(verbosity?: ExplainVerbosity): Promise<Document> {
+    const { session, database } = this.#collection;
+    session[INTERNAL].checkOpen('explain');
+    const command = this.#findCommand(this.#limit, 0, this.#singleBatch);
+    if (this.#maxTimeMS > 0) command.maxTimeMS = this.#maxTimeMS;
+    return runExplain(session, database.name, command, verbosity, 'read', 'explain()');
+  }
+
   /** The first matching document; ErrNotFound when there is none. */
   async one(): Promise<T> {
     // CRUD spec findOne: limit 1 and singleBatch; a batchSize adds nothing.
@@ -176,6 +204,7 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
     if (this.#limit > 0) command.limit = this.#limit;
     if (this.#skip > 0) command.skip = this.#skip;
     if (this.#hint) command.hint = this.#hint;
+    if (this.#collation) command.collation = this.#collation;
     this.#addReadOptions(command);
     const { reply, address } = await runCommand(this.#collection.session, this.#collection.database.name, command, 'read', undefined, true);
     return countReplyOf(reply, address);
@@ -185,6 +214,7 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
   async distinct<V = unknown>(key: string): Promise<V[]> {
     const command: Document = { distinct: this.#collection.name, key };
     if (this.#filter) command.query = this.#filter;
+    if (this.#collation) command.collation = this.#collation;
     this.#addReadOptions(command);
     const { reply, address } = await runCommand(this.#collection.session, this.#collection.database.name, command, 'read', this.#bson, true);
     return distinctReplyOf(reply, address) as V[];
@@ -204,6 +234,8 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
     else if (change.update !== undefined) command.update = change.update;
     if (change.upsert) command.upsert = true;
     if (change.returnNew) command.new = true;
+    if (this.#collation) command.collation = this.#collation;
+    if (!change.remove && session[INTERNAL].bypassValidation) command.bypassDocumentValidation = true;
     const { maxBsonObjectSize } = session[INTERNAL].limits();
     checkDocument(command.query, `the selector of apply() on ${this.#collection.fullName}`, maxBsonObjectSize);
     if (command.update !== undefined) checkDocument(command.update, `the update of apply() on ${this.#collection.fullName}`, maxBsonObjectSize);
@@ -242,7 +274,13 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
     const { session, database, name } = this.#collection;
     const internals = session[INTERNAL];
     internals.checkOpen('iter');
-    const command: Document = { find: name };
+    const command = this.#findCommand(limit, batch, singleBatch);
+    this.#addReadOptions(command);
+    return openCursor<T>(cursorOptions(internals, database.name, name, batch, limit, this.#prefetch, this.#bson), { command, routing: 'read' });
+  }
+
+  #findCommand(limit: number, batch: number, singleBatch: boolean): Document {
+    const command: Document = { find: this.#collection.name };
     if (this.#filter) command.filter = this.#filter;
     if (this.#sort) command.sort = this.#sort;
     if (this.#projection) command.projection = this.#projection;
@@ -254,8 +292,8 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
     if (batch > 0) command.batchSize = limit > 0 && batch === limit && !singleBatch ? batch + 1 : batch;
     if (singleBatch) command.singleBatch = true;
     if (this.#comment !== undefined) command.comment = this.#comment;
-    this.#addReadOptions(command);
-    return openCursor<T>(cursorOptions(internals, database.name, name, batch, limit, this.#prefetch, this.#bson), { command, routing: 'read' });
+    if (this.#collation) command.collation = this.#collation;
+    return command;
   }
 
   #addReadOptions(command: Document): void {

@@ -34,7 +34,7 @@ import { QueryError } from './errors.js';
 import { INTERNAL, type Operation, type SessionInternals } from './internal.js';
 import { Mode, allowsSecondaryReads, checkMode, modeName, readPreferenceOf, reservesSocket, type ServerSelection } from './modes.js';
 import { SharedReservation } from './reservation.js';
-import { checkSafe, type Safe } from './write-concern.js';
+import { checkSafe, strongerSafe, type Safe } from './write-concern.js';
 import { ServerSession, ServerSessionPool } from './server-sessions.js';
 import { hasRetryableWriteConcernError, isRetryableReadError, labelRetryableWriteError, NO_WRITES_PERFORMED } from './retry.js';
 
@@ -147,6 +147,8 @@ interface Settings {
   identity: number;
   /** The auth database of the session's credential (dial-time or login()), for Database.logout(). */
   credentialSource: string | undefined;
+  /** setBypassValidation(): bypassDocumentValidation on the writes that take it. */
+  bypassValidation: boolean;
 }
 
 /** mgo's Credential: what Session.login() takes. */
@@ -181,6 +183,7 @@ export function openSession(router: Router, options: SessionOptions = {}): Sessi
     bson: options.bson ? readBSONOptions(options.bson, {}, 'dial') : {},
     identity: router.dialIdentity,
     credentialSource: options.dialSource,
+    bypassValidation: false,
   };
   return new Session(family, settings);
 }
@@ -231,6 +234,9 @@ export class Session {
       },
       get bson() {
         return session.#settings.bson;
+      },
+      get bypassValidation() {
+        return session.#settings.bypassValidation;
       },
       limits: () => family.router.limits(),
       sessionSupport: () => family.router.sessionSupport(),
@@ -389,6 +395,30 @@ export class Session {
   setSafe(safe: Safe | null): void {
     this.#checkOpen('setSafe');
     this.#settings.safe = checkSafe(safe);
+  }
+
+  /**
+   * mgo's EnsureSafe: strengthens the session's safety, never weakens it.
+   * Each setting of `safe` is taken where it is stronger than the current
+   * one (a wMode or rMode always, a greater w, a shorter wTimeout, fsync,
+   * j); an unacknowledged session takes `safe` whole; null changes nothing.
+   */
+  ensureSafe(safe: Safe | null): void {
+    this.#checkOpen('ensureSafe');
+    this.#settings.safe = strongerSafe(this.#settings.safe, safe);
+  }
+
+  /**
+   * mgo's SetBypassValidation: with true, the collection validators
+   * (server 3.2+) do not check this session's inserts, updates (bulks
+   * included), apply() updates and pipelines ending in $out or $merge: they
+   * carry bypassDocumentValidation. Copies and clones made later inherit it.
+   * Deletes never carry it (mgo sent it on them too; they validate nothing).
+   */
+  setBypassValidation(bypass: boolean): void {
+    this.#checkOpen('setBypassValidation');
+    if (typeof bypass !== 'boolean') throw new MgoError('ERR_INVALID_ARGUMENT', `setBypassValidation(): expected a boolean, got ${String(bypass)}`);
+    this.#settings.bypassValidation = bypass;
   }
 
   /** The current safety settings (a copy), or null in unacknowledged mode. */

@@ -50,6 +50,39 @@ export function checkSafe(safe: Safe | null): Safe | null {
   return { ...safe };
 }
 
+/**
+ * mgo's EnsureSafe: `wanted` merged into `current`, keeping the stronger
+ * setting of each (session.go ensureSafe): a set wMode or rMode always
+ * wins; w only when greater than the current w and no wMode is set; a
+ * wTimeout only when shorter than the current one (none waits for ever);
+ * fsync always (and replaces j), j unless fsync is on. Unacknowledged
+ * (null) becomes `wanted`; a null `wanted` changes nothing.
+ */
+export function strongerSafe(current: Safe | null, wanted: Safe | null): Safe | null {
+  const add = checkSafe(wanted);
+  if (add === null) return current && { ...current };
+  if (current === null) return add;
+  const merged: Safe = { ...current };
+  if (add.wMode) {
+    merged.wMode = add.wMode;
+    delete merged.w;
+  } else if (add.w !== undefined && add.w > 0 && !merged.wMode && add.w > (merged.w ?? 0)) {
+    merged.w = add.w;
+  }
+  if (add.rMode) merged.rMode = add.rMode;
+  // No wTimeout (0) waits for ever, the strongest: mgo only ever shortens one.
+  if (add.wTimeout !== undefined && add.wTimeout > 0 && merged.wTimeout !== undefined && add.wTimeout < merged.wTimeout) {
+    merged.wTimeout = add.wTimeout;
+  }
+  if (add.fsync) {
+    merged.fsync = true;
+    delete merged.j;
+  } else if (add.j && !merged.fsync) {
+    merged.j = true;
+  }
+  return merged;
+}
+
 /** The writeConcern document for a write, or undefined to leave the server's default. */
 export function writeConcernOf(safe: Safe | null): Document | undefined {
   if (safe === null) return { w: 0 };

@@ -135,6 +135,7 @@ export async function runWrite(target: WriteTarget, kind: WriteKind, statements:
   for (const batch of splitBatches(statements, target.session[INTERNAL].limits())) {
     const command: Document = { [kind]: target.collection, ordered };
     if (writeConcern) command.writeConcern = writeConcern;
+    if (kind !== 'delete' && target.session[INTERNAL].bypassValidation) command.bypassDocumentValidation = true;
     // The statements' own bytes, back to back: what the socket sends (and, with workers, what crosses the thread).
     const sequence: EncodedSequence = { identifier: SEQUENCE[kind], bytes: concatBytes(batch.map((s) => s.bytes)), count: batch.length };
     const { reply, address } = await target.session[INTERNAL].run({
