@@ -6,9 +6,12 @@ import type { RouterReply } from '../router/router.js';
 import { checkCollectionInfos } from '../wire/reply-shape.js';
 import { ChangeStream, watchTarget, type ChangeEvent, type ChangeStreamOptions } from './change-stream.js';
 import { Collection } from './collection.js';
+import { refQuery, type DBRefLike } from './dbref.js';
 import { INTERNAL, type Operation, type Routing } from './internal.js';
 import { cursorField, cursorOptions, openCursor } from './iter.js';
+import type { Query } from './query.js';
 import type { Session } from './session.js';
+import { createViewCommand } from './views.js';
 
 /**
  * Runs one command on `db` and returns the reply document and the server
@@ -88,6 +91,26 @@ export class Database {
   /** A change stream of every collection of this database (Collection.watch(); mgo has it on Collection only). */
   watch<T extends Document = ChangeEvent>(pipeline?: Document[] | null, options?: ChangeStreamOptions): Promise<ChangeStream<T>> {
     return ChangeStream.open<T>(this.session, watchTarget(this.name, 1, `watch() on database ${this.name}`), pipeline, options);
+  }
+
+  /**
+   * mgo's FindRef: the query for the document `ref` points at, in ref.db
+   * when it names one, else in this database. `ref` is js-bson's DBRef (the
+   * package exports it), the class { $ref, $id, $db } documents decode into.
+   */
+  findRef<T extends Document = Document>(ref: DBRefLike): Query<T> {
+    return refQuery(this.session, ref, 'findRef', this.name) as Query<T>;
+  }
+
+  /**
+   * mgo's CreateView: creates the read-only view `view` of this database,
+   * the `pipeline` run on `source` (a collection or view of this database);
+   * read it as a collection, db.c(view). `collation`: a collation document
+   * (server 3.4+), left out when undefined or null.
+   */
+  async createView(view: string, source: string, pipeline: Document[], collation?: Document | null): Promise<void> {
+    this.session[INTERNAL].checkOpen('createView');
+    await runCommand(this.session, this.name, createViewCommand(view, source, pipeline, collation), 'write');
   }
 
   async dropDatabase(): Promise<void> {

@@ -6,6 +6,7 @@ export { OPTION_WARNING_CODE } from './option-warnings.js';
 export type { DialInfo, DialOptions, DialTLS } from './dial-info.js';
 export { Session, openSession, type LoginCredential, type SessionOptions } from './session.js';
 export { Database } from './database.js';
+export type { DBRefLike } from './dbref.js';
 export { Collection, type CollectionInfo } from './collection.js';
 export { Query, type Change, type ApplyResult } from './query.js';
 export { Iter } from './iter.js';

@@ -28,6 +28,9 @@ import { BuildInfo } from './build-info.js';
 import { databasesReplyOf } from '../wire/reply-shape.js';
 import { ChangeStream, watchTarget, type ChangeEvent, type ChangeStreamOptions } from './change-stream.js';
 import { Database, runCommand } from './database.js';
+import { refQuery, type DBRefLike } from './dbref.js';
+import { fsyncCommand, fsyncLockCommand, fsyncUnlockCommand } from './fsync.js';
+import type { Query } from './query.js';
 import { stateChangeErrorKind } from '../cluster/sdam-errors.js';
 import type { SessionSupport } from '../cluster/topology-description.js';
 import { QueryError } from './errors.js';
@@ -522,6 +525,44 @@ export class Session {
   async ping(): Promise<void> {
     this.#checkOpen('ping');
     await this.run('ping');
+  }
+
+  /**
+   * mgo's FindRef: the query for the document `ref` (js-bson's DBRef) points
+   * at. The reference must name its database (ref.db): one that does not
+   * fails with ERR_INVALID_ARGUMENT, where mgo panics; Database.findRef()
+   * resolves such a reference in that database.
+   */
+  findRef<T extends Document = Document>(ref: DBRefLike): Query<T> {
+    this.#checkOpen('findRef');
+    return refQuery(this, ref, 'findRef') as Query<T>;
+  }
+
+  /**
+   * mgo's Fsync: the server flushes pending writes to disk; with `async`
+   * the reply comes before the flush ends (servers 4.2+ refuse async).
+   * Runs like run(): on the server this session's operations go to.
+   */
+  async fsync(async = false): Promise<void> {
+    this.#checkOpen('fsync');
+    await this.run(fsyncCommand(async));
+  }
+
+  /**
+   * mgo's FsyncLock: the server blocks writes (and, once one waits, reads)
+   * until fsyncUnlock(), e.g. for a backup of its files. Lock and unlock
+   * through one session in a mode that reserves a socket (Strong, the
+   * default), so that both reach the same server.
+   */
+  async fsyncLock(): Promise<void> {
+    this.#checkOpen('fsyncLock');
+    await this.run(fsyncLockCommand());
+  }
+
+  /** mgo's FsyncUnlock: releases one fsyncLock() of the server this session's operations go to. */
+  async fsyncUnlock(): Promise<void> {
+    this.#checkOpen('fsyncUnlock');
+    await this.run(fsyncUnlockCommand());
   }
 
   /** Addresses of the servers currently known to be up. */
