@@ -27,25 +27,25 @@ export interface Safe {
 
 const SAFE_KEYS = new Set(['w', 'wMode', 'rMode', 'wTimeout', 'fsync', 'j']);
 
-function invalid(message: string): MgoError {
-  return new MgoError('ERR_INVALID_ARGUMENT', `setSafe: ${message}`);
+function invalid(method: string, message: string): MgoError {
+  return new MgoError('ERR_INVALID_ARGUMENT', `${method}: ${message}`);
 }
 
 /** A validated copy of `safe` (null stays null: unacknowledged writes). */
-export function checkSafe(safe: Safe | null): Safe | null {
+export function checkSafe(safe: Safe | null, method = 'setSafe'): Safe | null {
   if (safe === null) return null;
-  if (typeof safe !== 'object' || Array.isArray(safe)) throw invalid('expected a Safe object or null');
-  for (const key of Object.keys(safe)) if (!SAFE_KEYS.has(key)) throw invalid(`unknown field '${key}'`);
+  if (typeof safe !== 'object' || Array.isArray(safe)) throw invalid(method, 'expected a Safe object or null');
+  for (const key of Object.keys(safe)) if (!SAFE_KEYS.has(key)) throw invalid(method, `unknown field '${key}'`);
   const { w, wMode, rMode, wTimeout, fsync, j } = safe;
-  if (w !== undefined && !(Number.isSafeInteger(w) && w >= 0)) throw invalid(`w must be an integer >= 0, got ${String(w)}`);
+  if (w !== undefined && !(Number.isSafeInteger(w) && w >= 0)) throw invalid(method, `w must be an integer >= 0, got ${String(w)}`);
   if (wTimeout !== undefined && !(Number.isSafeInteger(wTimeout) && wTimeout >= 0)) {
-    throw invalid(`wTimeout must be a whole number of milliseconds >= 0, got ${String(wTimeout)}`);
+    throw invalid(method, `wTimeout must be a whole number of milliseconds >= 0, got ${String(wTimeout)}`);
   }
   for (const [name, value] of [['wMode', wMode], ['rMode', rMode]] as const) {
-    if (value !== undefined && typeof value !== 'string') throw invalid(`${name} must be a string`);
+    if (value !== undefined && typeof value !== 'string') throw invalid(method, `${name} must be a string`);
   }
   for (const [name, value] of [['fsync', fsync], ['j', j]] as const) {
-    if (value !== undefined && typeof value !== 'boolean') throw invalid(`${name} must be a boolean`);
+    if (value !== undefined && typeof value !== 'boolean') throw invalid(method, `${name} must be a boolean`);
   }
   return { ...safe };
 }
@@ -59,7 +59,7 @@ export function checkSafe(safe: Safe | null): Safe | null {
  * (null) becomes `wanted`; a null `wanted` changes nothing.
  */
 export function strongerSafe(current: Safe | null, wanted: Safe | null): Safe | null {
-  const add = checkSafe(wanted);
+  const add = checkSafe(wanted, 'ensureSafe');
   if (add === null) return current && { ...current };
   if (current === null) return add;
   const merged: Safe = { ...current };

@@ -36,7 +36,7 @@ for (const [name, current, wanted, expected] of cases) {
   });
 }
 
-test('ensureSafe: an invalid Safe is refused as setSafe refuses it', () => {
-  assert.throws(() => strongerSafe({}, { w: -1 }), (err: MgoError) => err.code === 'ERR_INVALID_ARGUMENT');
+test('ensureSafe: an invalid Safe is refused as setSafe refuses it, naming ensureSafe', () => {
+  assert.throws(() => strongerSafe({}, { w: -1 }), (err: MgoError) => err.code === 'ERR_INVALID_ARGUMENT' && err.message.startsWith('ensureSafe: '));
   assert.throws(() => strongerSafe({}, { wtimeout: 5 } as Safe), (err: MgoError) => err.code === 'ERR_INVALID_ARGUMENT' && /wtimeout/.test(err.message));
 });
