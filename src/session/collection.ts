@@ -169,7 +169,7 @@ export class Collection {
   /** The collection's indexes, sorted by name. */
   async indexes(): Promise<Index[]> {
     const internals = this.session[INTERNAL];
-    const options = cursorOptions(internals, this.database.name, this.name, internals.batch, 0, internals.prefetch, LISTING_BSON, checkIndexSpecs);
+    const options = cursorOptions(internals, this.database.name, this.name, Math.abs(internals.batch), 0, internals.prefetch, LISTING_BSON, checkIndexSpecs);
     const cursor = openCursor(options, { command: { listIndexes: this.name, cursor: cursorField(options.batch) }, routing: 'read' });
     const specs = await cursor.all();
     return specs.map(indexFromSpec).sort((a, b) => (a.name! < b.name! ? -1 : a.name! > b.name! ? 1 : 0));

@@ -79,7 +79,7 @@ export class Database {
   /** Names of the database's collections, sorted. */
   async collectionNames(): Promise<string[]> {
     const internals = this.session[INTERNAL];
-    const options = cursorOptions(internals, this.name, '$cmd.listCollections', internals.batch, 0, internals.prefetch, LISTING_BSON, checkCollectionInfos);
+    const options = cursorOptions(internals, this.name, '$cmd.listCollections', Math.abs(internals.batch), 0, internals.prefetch, LISTING_BSON, checkCollectionInfos);
     const cursor = openCursor<{ name: string }>(options, {
       command: { listCollections: 1, nameOnly: true, cursor: cursorField(options.batch) },
       routing: 'read',

@@ -38,6 +38,11 @@ export interface Operation {
   retryable?: boolean;
   /** The server session (lsid) it runs in: a cursor's, kept from its first command to its last getMore. */
   serverSession?: ServerSession;
+  /**
+   * The server may hold the reply this long on purpose (an awaitData
+   * getMore's maxTimeMS): the session's socket timeout counts after it.
+   */
+  awaitMS?: number;
 }
 
 export interface SessionInternals {
@@ -46,8 +51,10 @@ export interface SessionInternals {
   readonly closed: boolean;
   /** Throws ERR_SESSION_CLOSED, naming `method`, once the session is closed. */
   checkOpen(method: string): void;
-  /** Default batch size of queries and pipes; 0 leaves it to the server. */
+  /** Default batch size of queries and pipes; 0 leaves it to the server; -n: one batch of n (CursorOptions.batch). */
   readonly batch: number;
+  /** Finds ask the server never to time their cursors out (Session.setCursorTimeout(0)). */
+  readonly noCursorTimeout: boolean;
   /** Default prefetch of iterators. */
   readonly prefetch: number;
   /** The session's BSON decoding options. */

@@ -8,6 +8,12 @@
 // next() resolves undefined at the end or on an error; err() and close()
 // tell which. A `for await` loop throws the error instead.
 //
+// A tailable cursor (Query.tail(), on a capped collection) stays open at the
+// end of the results: next() then waits for new documents with awaitData
+// getMores, each bounded by maxTimeMS (find/getMore spec), up to the tail's
+// timeout in all; when that runs out it resolves undefined with timeout()
+// true, and a later next() continues at the same position.
+//
 // The cursor keeps one server session from its opening command to its end
 // (sessions spec: a getMore must carry the lsid of the command that opened
 // the cursor), and gives it back once the server or close() ended it.
@@ -24,7 +30,12 @@ export interface CursorOptions {
   /** The database and collection of the cursor's namespace (the reply's cursor.ns wins). */
   db: string;
   collection: string;
-  /** Documents per batch asked of the server; 0 leaves it to the server. */
+  /**
+   * Documents per batch asked of the server; 0 leaves it to the server. A
+   * negative -n asks for one batch of at most n documents, after which the
+   * cursor is closed (mgo's negative batch size; killCursors if the server
+   * left it open).
+   */
   batch: number;
   /** Fraction of the last batch left unread when the next batch is requested. */
   prefetch: number;
@@ -51,20 +62,38 @@ export interface CursorOptions {
    * change stream's postBatchResumeToken and operationTime).
    */
   observe?: (reply: Document, batchSize: number, address: string) => void;
+  /**
+   * A tailable awaitData cursor (Query.tail()): how long one next() waits
+   * for a document at the end of the results, across getMores of at most
+   * MAX_AWAIT_MS each (milliseconds; negative: as long as the cursor lives).
+   */
+  tail?: number;
 }
+
+/**
+ * The longest a tailable cursor's getMore asks the server to wait (its
+ * maxTimeMS). It is the server's own default await (1 s, measured on
+ * MongoDB and FerretDB), so that a wait longer than that is a loop of
+ * getMores: each reply stays within a connection's socketTimeoutMS of more
+ * than a second, and close() waits for at most one of them.
+ */
+export const MAX_AWAIT_MS = 1000;
 
 export class Iter<T extends Document = Document> implements AsyncIterable<T> {
   readonly #session: SessionInternals;
   #db: string;
   #collection: string;
   readonly #batch: number;
+  /** A negative batch size: the first batch is the last. */
+  readonly #singleBatch: boolean;
   readonly #prefetch: number;
   readonly #limit: number;
   readonly #bson: BSONOptions | undefined;
   readonly #check: CursorOptions['check'];
   readonly #awaitData: CursorOptions['awaitData'];
   readonly #observe: CursorOptions['observe'];
-  /** The last next() found no document because an awaitData getMore came back empty. */
+  readonly #tail: number | undefined;
+  /** The last next() found no document because an awaitData getMore came back empty, or the tail's wait ran out. */
   #timedOut = false;
   #buffer: T[] = [];
   #head = 0;
@@ -87,7 +116,9 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
     this.#session = options.session;
     this.#db = options.db;
     this.#collection = options.collection;
-    this.#batch = options.batch;
+    this.#batch = Math.abs(options.batch);
+    this.#singleBatch = options.batch < 0;
+    this.#tail = options.tail;
     this.#bson = options.bson;
     this.#prefetch = options.prefetch;
     this.#limit = options.limit;
@@ -142,12 +173,24 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
     return this.#err;
   }
 
-  /** Whether a following next() is sure to resolve undefined (waits for a batch in flight, or fetches one). */
+  /**
+   * Whether a following next() is sure to resolve undefined (waits for a
+   * batch in flight, or fetches one). On a tailable cursor it never waits
+   * for new documents: false while the cursor is open, as in mgo.
+   */
   async done(): Promise<boolean> {
-    return !(await this.#ready());
+    if (this.#tail === undefined) return !(await this.#ready());
+    while (this.#fetching) await this.#fetching;
+    return this.#head >= this.#buffer.length && (this.#err !== undefined || this.#closed || this.#cursorId.isZero());
   }
 
-  /** Whether the last next() ended because an awaitData cursor's wait ran out (the cursor lives on: next() asks again). */
+  /**
+   * Whether the last next() resolved undefined because the wait of a cursor
+   * that waits on the server (Query.tail(), a change stream) ran out: the
+   * cursor is still open, and next() may be called again for documents that
+   * came since. False when the cursor died (err() says why, if the server
+   * said; with no error the query must be started again, as in mgo).
+   */
   timeout(): boolean {
     return this.#timedOut;
   }
@@ -173,10 +216,13 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
     };
   }
 
-  // Resolves true once a document is buffered, false at the end.
+  // Resolves true once a document is buffered, false at the end (or when a
+  // tailable cursor's wait ran out: #timedOut).
   async #ready(): Promise<boolean> {
     this.#timedOut = false;
     let asked = false;
+    // A tailable cursor's wait ends here (performance.now(): monotonic), counted from this call's first getMore.
+    let waitUntil: number | undefined;
     for (;;) {
       if (this.#head < this.#buffer.length) return true;
       if (this.#err || this.#closed) return false;
@@ -190,13 +236,25 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
         this.#timedOut = true;
         return false;
       }
-      this.#getMore();
-      asked = true;
+      if (this.#tail === undefined) {
+        this.#getMore();
+        asked = true;
+        continue;
+      }
+      const now = performance.now();
+      if (waitUntil === undefined) waitUntil = this.#tail < 0 ? Infinity : now + this.#tail;
+      else if (now >= waitUntil) {
+        this.#timedOut = true;
+        return false;
+      }
+      // At least 1: a maxTimeMS of 0 would mean the server's default await.
+      this.#getMore(Math.max(1, Math.min(Math.ceil(waitUntil - now), MAX_AWAIT_MS)));
     }
   }
 
   #prefetchIfLow(): void {
-    if (this.#fetching || this.#err || this.#closed || this.#cursorId.isZero()) return;
+    // A tailable cursor fetches only when next() needs a document: a getMore ahead of time would await on the server while close() waits for it.
+    if (this.#tail !== undefined || this.#fetching || this.#err || this.#closed || this.#cursorId.isZero()) return;
     if (this.#buffer.length - this.#head < this.#threshold) this.#getMore();
   }
 
@@ -214,15 +272,18 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
     });
   }
 
-  #getMore(): void {
+  /** `tailWait`: a tailable cursor's getMore, which the server may hold this long for new documents (its maxTimeMS). */
+  #getMore(tailWait?: number): void {
     const command: Document = { getMore: this.#cursorId, collection: this.#collection };
     const remaining = this.#limit > 0 ? this.#limit - this.#received : 0;
     const size = this.#batch > 0 && remaining > 0 ? Math.min(this.#batch, remaining) : this.#batch || remaining;
     if (size > 0) command.batchSize = size;
-    if (this.#awaitData && this.#awaitData.maxAwaitTimeMS > 0) command.maxTimeMS = this.#awaitData.maxAwaitTimeMS;
-    const address = this.#address!;
-    const serverSession = this.#serverSession;
-    this.#fetch(() => this.#session.run({ db: this.#db, command, routing: { address }, bson: this.#bson, cursor: true, serverSession }), 'nextBatch');
+    const operation: Operation = { db: this.#db, command, routing: { address: this.#address! }, bson: this.#bson, cursor: true, serverSession: this.#serverSession };
+    if (tailWait !== undefined) command.maxTimeMS = tailWait;
+    else if (this.#awaitData && this.#awaitData.maxAwaitTimeMS > 0) command.maxTimeMS = this.#awaitData.maxAwaitTimeMS;
+    // Without maxTimeMS an awaitData getMore waits the server's default, 1 s.
+    if (tailWait !== undefined || this.#awaitData) operation.awaitMS = (command.maxTimeMS as number | undefined) ?? MAX_AWAIT_MS;
+    this.#fetch(() => this.#session.run(operation), 'nextBatch');
   }
 
   /**
@@ -256,8 +317,9 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
     this.#buffer = this.#head === this.#buffer.length ? docs : this.#buffer.slice(this.#head).concat(docs);
     this.#head = 0;
     this.#threshold = Math.floor(this.#prefetch * docs.length);
-    // The limit is reached: the server cursor has nothing more we want.
-    if (this.#limit > 0 && this.#received >= this.#limit) void this.#killCursor();
+    // The limit is reached, or the one batch of a negative batch size came:
+    // the server cursor has nothing more we want.
+    if ((this.#limit > 0 && this.#received >= this.#limit) || this.#singleBatch) void this.#killCursor();
   }
 
   async #killCursor(): Promise<void> {
@@ -322,5 +384,6 @@ export function cursorOptions(
 
 /** The `cursor` field of a command that opens a cursor. */
 export function cursorField(batch: number): Document {
-  return batch > 0 ? { batchSize: batch } : {};
+  // A negative batch asks for one batch of that size (CursorOptions.batch); the Iter ends the cursor after it.
+  return batch !== 0 ? { batchSize: Math.abs(batch) } : {};
 }

@@ -39,7 +39,6 @@ export class Pipe<T extends Document = Document> implements AsyncIterable<T> {
     return this;
   }
 
-  /** Documents per batch (the server's default for 0). */
   /** BSON decoding options for this pipeline's results, over the session's (as Query.bsonOptions()). */
   bsonOptions(options: BSONOptions): this {
     const session = this.#collection.session[INTERNAL].bson;
@@ -47,8 +46,13 @@ export class Pipe<T extends Document = Document> implements AsyncIterable<T> {
     return this;
   }
 
+  /**
+   * Documents per batch (the server's default for 0). A negative -n returns
+   * one batch of at most n results and closes the cursor, as Query.batch()
+   * does (mgo sends it as is, and servers refuse a negative batchSize).
+   */
   batch(n: number): this {
-    this.#batch = checkInteger('batch()', n);
+    this.#batch = checkInteger('batch()', n, Number.MIN_SAFE_INTEGER);
     return this;
   }
 

@@ -69,7 +69,7 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
   #hint: Document | undefined;
   #skip = 0;
   #limit = 0;
-  #singleBatch = false;
+  /** Negative: one batch of -#batch documents, then the cursor is closed (mgo's negative batch size). */
   #batch: number;
   #prefetch: number;
   #maxTimeMS = 0;
@@ -107,8 +107,7 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
   limit(n: number): this {
     checkInteger('limit()', n, Number.MIN_SAFE_INTEGER);
     this.#limit = Math.abs(n);
-    this.#singleBatch = n < 0;
-    this.#batch = Math.abs(n);
+    this.#batch = n;
     return this;
   }
 
@@ -123,9 +122,13 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
     return this;
   }
 
-  /** Documents per batch (the server's default for 0). */
+  /**
+   * Documents per batch (the server's default for 0). A negative -n, as in
+   * mgo, returns one batch of at most n documents and closes the cursor
+   * (find's singleBatch).
+   */
   batch(n: number): this {
-    this.#batch = checkInteger('batch()', n);
+    this.#batch = checkInteger('batch()', n, Number.MIN_SAFE_INTEGER);
     return this;
   }
 
@@ -174,7 +177,7 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
   async explain(verbosity?: ExplainVerbosity): Promise<Document> {
     const { session, database } = this.#collection;
     session[INTERNAL].checkOpen('explain');
-    const command = this.#findCommand(this.#limit, 0, this.#singleBatch);
+    const command = this.#findCommand(this.#limit, 0, this.#batch < 0);
     if (this.#maxTimeMS > 0) command.maxTimeMS = this.#maxTimeMS;
     return runExplain(session, database.name, command, verbosity, 'read', 'explain()');
   }
@@ -191,7 +194,25 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
 
   /** Runs the query now and iterates its results. */
   iter(): Iter<T> {
-    return this.#open(this.#limit, this.#batch, this.#singleBatch);
+    return this.#open(this.#limit, this.#batch, false);
+  }
+
+  /**
+   * mgo's Tail: runs the query as a tailable awaitData cursor, which a
+   * capped collection keeps open at the end of the results. There, next()
+   * waits up to `timeoutMS` for a new document (negative: as long as the
+   * cursor lives; 0: no wait) and then resolves undefined with
+   * iter.timeout() true; calling next() again continues at the same place.
+   * When the cursor dies (the collection dropped, or not capped) next()
+   * resolves undefined with timeout() false and err() says why. The wait is
+   * a loop of getMores whose maxTimeMS is at most MAX_AWAIT_MS (1 s), so a
+   * session's setSocketTimeout() applies per getMore on top of its await,
+   * and a connection's socketTimeoutMS must exceed a second. Differs from
+   * mgo: a Duration becomes milliseconds; a `for await` loop ends at the
+   * first timeout.
+   */
+  tail(timeoutMS: number): Iter<T> {
+    return this.#open(this.#limit, this.#batch, false, checkInteger('tail()', timeoutMS, Number.MIN_SAFE_INTEGER));
   }
 
   [Symbol.asyncIterator](): AsyncIterator<T, undefined> {
@@ -270,13 +291,29 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
     return { info, doc: (value ?? undefined) as T | undefined };
   }
 
-  #open(limit: number, batch: number, singleBatch: boolean): Iter<T> {
+  /** `tail`: a tailable awaitData cursor with this wait (Query.tail()). */
+  #open(limit: number, signedBatch: number, single: boolean, tail?: number): Iter<T> {
     const { session, database, name } = this.#collection;
     const internals = session[INTERNAL];
-    internals.checkOpen('iter');
+    internals.checkOpen(tail === undefined ? 'iter' : 'tail');
+    const singleBatch = single || signedBatch < 0;
+    const batch = Math.abs(signedBatch);
     const command = this.#findCommand(limit, batch, singleBatch);
+    if (tail !== undefined) {
+      command.tailable = true;
+      command.awaitData = true;
+      // The first batch comes by getMore (the batch size applies there):
+      // FerretDB 1.24 closes a tailable cursor whose first batch is smaller
+      // than its batchSize (measured: 1 of 1 document with batchSize 2 or
+      // none gives cursor id 0), while batchSize 0 keeps it open, as MongoDB
+      // does either way. The cost is one round trip per tail().
+      command.batchSize = 0;
+    }
+    if (internals.noCursorTimeout) command.noCursorTimeout = true;
     this.#addReadOptions(command);
-    return openCursor<T>(cursorOptions(internals, database.name, name, batch, limit, this.#prefetch, this.#bson), { command, routing: 'read' });
+    const options = cursorOptions(internals, database.name, name, singleBatch ? -batch : batch, limit, this.#prefetch, this.#bson);
+    if (tail !== undefined) options.tail = tail;
+    return openCursor<T>(options, { command, routing: 'read' });
   }
 
   #findCommand(limit: number, batch: number, singleBatch: boolean): Document {

@@ -145,6 +145,7 @@ interface Settings {
   syncTimeoutMS: number;
   batch: number;
   prefetch: number;
+  noCursorTimeout: boolean;
   bson: BSONOptions;
   /** Who the session's sockets are authenticated as (src/auth/identities.ts). */
   identity: number;
@@ -183,6 +184,7 @@ export function openSession(router: Router, options: SessionOptions = {}): Sessi
     syncTimeoutMS: checkInteger('syncTimeoutMS', options.syncTimeoutMS ?? 0),
     batch: 0,
     prefetch: DEFAULT_PREFETCH,
+    noCursorTimeout: false,
     bson: options.bson ? readBSONOptions(options.bson, {}, 'dial') : {},
     identity: router.dialIdentity,
     credentialSource: options.dialSource,
@@ -234,6 +236,9 @@ export class Session {
       },
       get prefetch() {
         return session.#settings.prefetch;
+      },
+      get noCursorTimeout() {
+        return session.#settings.noCursorTimeout;
       },
       get bson() {
         return session.#settings.bson;
@@ -462,10 +467,29 @@ export class Session {
     this.#settings.syncTimeoutMS = checkInteger('setSyncTimeout', ms);
   }
 
-  /** Default batch size of this session's queries and pipes (0: the server's). */
+  /**
+   * Default batch size of this session's queries and pipes (0: the
+   * server's). A negative -n, as in mgo, returns one batch of at most n
+   * documents and closes the cursor (Query.batch()); listings (indexes(),
+   * collectionNames()) take it as n.
+   */
   setBatch(n: number): void {
     this.#checkOpen('setBatch');
-    this.#settings.batch = checkInteger('setBatch', n);
+    this.#settings.batch = checkInteger('setBatch', n, Number.MIN_SAFE_INTEGER);
+  }
+
+  /**
+   * mgo's SetCursorTimeout: 0 asks the server never to time out the cursors
+   * of this session's finds (noCursorTimeout; servers otherwise drop a
+   * cursor idle for 10 minutes), for this session and the copies and clones
+   * made from it later. Any other value throws ERR_INVALID_ARGUMENT, as mgo
+   * panics on it. Such a cursor lives until it is exhausted or closed: close
+   * the Iter.
+   */
+  setCursorTimeout(ms: number): void {
+    this.#checkOpen('setCursorTimeout');
+    if (ms !== 0) throw new MgoError('ERR_INVALID_ARGUMENT', `setCursorTimeout(${String(ms)}): only 0 (no cursor timeout) is supported, as in mgo`);
+    this.#settings.noCursorTimeout = true;
   }
 
   /**
@@ -735,7 +759,8 @@ export class Session {
     }
     if (socket) request.reservation = socket.reservation;
     const { router } = this.#family;
-    const timeoutMS = this.#settings.socketTimeoutMS;
+    // An awaitData getMore's reply may come only after its maxTimeMS, on purpose.
+    const timeoutMS = this.#settings.socketTimeoutMS > 0 ? this.#settings.socketTimeoutMS + (operation.awaitMS ?? 0) : 0;
     try {
       return await deadline(router.run(request), timeoutMS, () => {
         const where = socket?.address ?? request.address ?? 'the server';
