@@ -76,7 +76,8 @@ export class Cluster {
   readonly identities: Identities;
 
   constructor(
-    private readonly options: ResolvedOptions,
+    /** Replaced (not mutated) by setPoolLimit(): servers started later take its maxPoolSize. */
+    private options: ResolvedOptions,
     private readonly onPoolEvent: (event: PoolEvent) => void,
     private readonly hooks: ClusterHooks = {},
   ) {
@@ -94,6 +95,18 @@ export class Cluster {
 
   server(address: string): Server | undefined {
     return this.servers.get(address);
+  }
+
+  /**
+   * The connection limit per server changed (setGlobalPoolLimit): every
+   * pool applies it now (Pool.limitChanged), and servers found later
+   * start with it. Returns how many idle sockets were closed.
+   */
+  setPoolLimit(limit: number): number {
+    this.options = { ...this.options, maxPoolSize: limit };
+    let closed = 0;
+    for (const server of this.servers.values()) closed += server.pool.limitChanged(limit);
+    return closed;
   }
 
   allServers(): Server[] {

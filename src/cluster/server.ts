@@ -42,7 +42,9 @@ export class Server {
       address: server.address,
       connect: createConnector(server, options, identities, this.sockets),
       defaultIdentity: identities.dialIdentity,
-      maxPoolSize: options.maxPoolSize,
+      // A shared permit source carries the limit (the coordinator's, which
+      // setGlobalPoolLimit may have changed since these options were made).
+      maxPoolSize: hooks.permits ? undefined : options.maxPoolSize,
       minPoolSize: options.minPoolSize,
       maxIdleTimeMS: options.maxIdleTimeMS,
       maxLifetimeMS: options.maxLifetimeMS,

@@ -84,13 +84,32 @@ export class Coordinator {
       }
       this.slots.set(address, slot);
     }
+    this.setLimitOf(slot, limit);
+    return slot;
+  }
+
+  /**
+   * Sets a server's connection limit, live (Session.setGlobalPoolLimit):
+   * raised, the permits it adds go to the queued requests at once, oldest
+   * first; lowered, no permit is granted while OPEN >= the new limit, and
+   * the workers close sockets down to it (SharedPermits.shrink, at their
+   * router's request). False for a server without a slot yet (it gets the
+   * router's current limit when it gets one).
+   */
+  setLimit(address: string, limit: number): boolean {
+    const slot = this.slots.get(address);
+    if (slot === undefined) return false;
+    this.setLimitOf(slot, limit);
+    return true;
+  }
+
+  private setLimitOf(slot: number, limit: number): void {
     const view = this.view(slot);
     view.lock(this.owner);
     view.set(LIMIT, limit);
     const notify = view.grantFreePermits();
     view.unlock(this.owner);
     for (const worker of notify) notifyWorker(this.ints, worker);
-    return slot;
   }
 
   /** The placement's view of a server's slot; undefined for a server without one yet. */
@@ -138,6 +157,7 @@ export class Coordinator {
       view.dropSocketsOf(worker);
       view.removeAllQueued(worker);
       view.resetGrants(worker); // its replacement starts counting from zero
+      view.resetRetiring(worker);
       const notify = view.grantFreePermits();
       view.unlock(this.owner);
       for (const w of notify) notifyWorker(this.ints, w);

@@ -29,6 +29,9 @@
 //                   w matches them, in order, to its own oldest requests
 //     SOCKETS_OF[w] of SOCKETS, those worker w opened; dropped when w dies
 //                   (its thread's sockets closed with it)
+//     RETIRING[w]   of LEASE[w], permits whose sockets w is closing because
+//                   the limit was lowered below OPEN (setGlobalPoolLimit):
+//                   they are dropped, never handed over, when released
 //     RING[c]       FIFO of queued requests across workers, each entry the id
 //                   of the requesting worker
 //
@@ -44,7 +47,7 @@
 // event loop). A worker that dies holding it is detected by the main thread
 // (owner id) and the lock is taken over during reclaim.
 
-export const LAYOUT_VERSION = 2;
+export const LAYOUT_VERSION = 3;
 export const HEADER_INTS = 4;
 export const H_VERSION = 0;
 export const H_MAX_WORKERS = 1;
@@ -71,7 +74,7 @@ export interface Layout {
 }
 
 export function layoutOf(maxWorkers: number, maxServers: number, ringCapacity: number): Layout {
-  return { maxWorkers, maxServers, ringCapacity, slotInts: SLOT_FIXED_INTS + 3 * maxWorkers + ringCapacity };
+  return { maxWorkers, maxServers, ringCapacity, slotInts: SLOT_FIXED_INTS + 4 * maxWorkers + ringCapacity };
 }
 
 export function bufferBytes(layout: Layout): number {
@@ -113,8 +116,12 @@ export function socketsOfIndex(layout: Layout, base: number, worker: number): nu
   return base + SLOT_FIXED_INTS + 2 * layout.maxWorkers + worker;
 }
 
+export function retiringIndex(layout: Layout, base: number, worker: number): number {
+  return base + SLOT_FIXED_INTS + 3 * layout.maxWorkers + worker;
+}
+
 export function ringIndex(layout: Layout, base: number, position: number): number {
-  return base + SLOT_FIXED_INTS + 3 * layout.maxWorkers + (position % layout.ringCapacity);
+  return base + SLOT_FIXED_INTS + 4 * layout.maxWorkers + (position % layout.ringCapacity);
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   grantsIndex,
   leaseIndex,
   notifyIndex,
+  retiringIndex,
   ringIndex,
   slotBase,
   socketsOfIndex,
@@ -86,6 +87,31 @@ export class SlotView {
   /** Under lock: a permit is free for a newcomer (nobody queued ahead, room under the limit). */
   hasFreePermit(): boolean {
     return this.get(RING_LEN) === 0 && this.get(OPEN) < this.get(LIMIT);
+  }
+
+  /**
+   * Under lock: one of `worker`'s permits is to be retired (its socket
+   * closed, the permit dropped) if the sockets not already retiring exceed
+   * the limit, which setGlobalPoolLimit() lowered. Counting those already
+   * retiring, in every worker, is what closes exactly OPEN - LIMIT of them,
+   * although each permit stays in OPEN until its socket's 'close' event.
+   */
+  retire(worker: number): boolean {
+    let retiring = 0;
+    for (let w = 0; w < this.layout.maxWorkers; w++) retiring += Atomics.load(this.ints, retiringIndex(this.layout, this.base, w));
+    if (this.get(OPEN) - retiring <= this.get(LIMIT)) return false;
+    Atomics.add(this.ints, retiringIndex(this.layout, this.base, worker), 1);
+    return true;
+  }
+
+  /** Under lock: a retired permit of `worker` is being released. */
+  retired(worker: number): void {
+    Atomics.sub(this.ints, retiringIndex(this.layout, this.base, worker), 1);
+  }
+
+  /** Under lock: forgets the retiring permits of a worker that is gone (its lease is dropped whole). */
+  resetRetiring(worker: number): void {
+    Atomics.store(this.ints, retiringIndex(this.layout, this.base, worker), 0);
   }
 
   /** Under lock: forgets the grants of a worker that is gone. */

@@ -20,7 +20,7 @@
 // A pending Atomics.waitAsync does not keep the event loop alive (it holds no
 // handle), so while a request waits here a ref'd timer does.
 import type { PermitRequest, PermitSource } from '../pool/permits.js';
-import { GIVE_BACK, LIMIT, notifyIndex, readLayout, type Layout } from './layout.js';
+import { GIVE_BACK, LIMIT, OPEN, notifyIndex, readLayout, type Layout } from './layout.js';
 import { SlotView, notifyWorker } from './slot.js';
 import type { SocketTally } from '../connection/socket-tally.js';
 
@@ -92,20 +92,43 @@ class SharedPermits implements PermitSource {
     return { cancel: () => this.cancel(entry) };
   }
 
-  release(answersGiveBack = false): void {
+  release(answersGiveBack = false, retired = false): void {
     const { view, worker } = this;
     view.lock(worker);
-    const next = view.dequeue();
-    if (next >= 0) view.handOver(worker, next);
-    else view.drop(worker);
+    if (retired) view.retired(worker);
+    let granted: number[];
+    // A hand-over keeps OPEN as it is: only while OPEN is within the limit
+    // (above it, after setGlobalPoolLimit lowered it, the permit is dropped;
+    // so is a retired one), else the permit goes and only room under the
+    // limit is granted.
+    const next = !retired && view.get(OPEN) <= view.get(LIMIT) ? view.dequeue() : -1;
+    if (next >= 0) {
+      view.handOver(worker, next);
+      granted = [next];
+    } else {
+      view.drop(worker);
+      granted = view.grantFreePermits();
+    }
     // dequeue() spent a give-back token: the permit of a socket closed for a
     // give-back must not spend a second one for the same waiter
     // (answerGiveBacks() took it when it closed the socket, a turn earlier:
     // the permit is released after the socket's 'close' event).
-    if (next >= 0 && answersGiveBack) view.returnGiveBackToken();
+    if (granted.length > 0 && answersGiveBack) view.returnGiveBackToken();
     view.unlock(worker);
-    if (next === worker) this.deliverGrants();
-    else if (next >= 0) notifyWorker(view.ints, next);
+    for (const to of granted) {
+      if (to === worker) this.deliverGrants();
+      else notifyWorker(view.ints, to);
+    }
+  }
+
+  retire(): boolean {
+    const { view, worker } = this;
+    // Lock-free first: at every check-in, and OPEN within the limit is the rule.
+    if (view.get(OPEN) <= view.get(LIMIT)) return false;
+    view.lock(worker);
+    const retire = view.retire(worker);
+    view.unlock(worker);
+    return retire;
   }
 
   /**

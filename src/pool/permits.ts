@@ -65,7 +65,14 @@ export interface PermitSource {
    * another worker's give-back request (shared permits only; see
    * src/coordinator/worker-coordinator.ts).
    */
-  release(answersGiveBack?: boolean): void;
+  release(answersGiveBack?: boolean, retired?: boolean): void;
+  /**
+   * True when one permit should be retired: more sockets are open than the
+   * limit allows (it was lowered: Session.setGlobalPoolLimit) beyond those
+   * already being retired. The caller then closes one socket and releases
+   * its permit with `retired` set: it is dropped, never handed over.
+   */
+  retire?(): boolean;
   /**
    * Shared permits only: true when the oldest queued request belongs to
    * another worker. A pool then closes a connection being checked in
@@ -78,15 +85,28 @@ export interface PermitSource {
 
 /** Permits counted in this thread only (single-thread mode, `workers: 0`). */
 export class LocalPermits implements PermitSource {
-  readonly limit: number;
+  #limit: number;
   #held = 0;
+  /** Permits whose sockets are closing because the limit was lowered (retire()). */
+  #retiring = 0;
   readonly #queue = new WaitQueue<() => void>();
 
   constructor(limit: number) {
-    if (!Number.isInteger(limit) || limit < 0) {
-      throw new InvalidOptionError('ERR_INVALID_OPTION', `maxPoolSize (the permit limit) must be a non-negative integer, got ${limit}`);
-    }
-    this.limit = limit;
+    this.#limit = checkLimit(limit);
+  }
+
+  get limit(): number {
+    return this.#limit;
+  }
+
+  /**
+   * Changes the limit, live. Raised: the permits it adds go to the queued
+   * requests at once, oldest first. Lowered: nothing is granted while
+   * `held` >= the new limit; the pool closes sockets down to it (retire()).
+   */
+  setLimit(limit: number): void {
+    this.#limit = checkLimit(limit);
+    this.#grantFree();
   }
 
   get held(): number {
@@ -101,7 +121,7 @@ export class LocalPermits implements PermitSource {
     // A queued request means no permit is free (release() would have handed
     // it over), and checking the queue first keeps FIFO order strict.
     if (this.#queue.size > 0) return false;
-    if (this.limit > 0 && this.#held >= this.limit) return false;
+    if (this.#limit > 0 && this.#held >= this.#limit) return false;
     this.#held++;
     return true;
   }
@@ -115,12 +135,40 @@ export class LocalPermits implements PermitSource {
     return { cancel: () => this.#queue.remove(node) };
   }
 
-  release(): void {
+  release(_answersGiveBack = false, retired = false): void {
     // A double release would silently raise the limit; fail loudly instead.
     if (this.#held <= 0) throw new Error('internal error: permit released more often than acquired');
-    const granted = this.#queue.shift();
-    // Direct hand-off: the count stays the same, ownership moves.
-    if (granted !== undefined) granted();
-    else this.#held--;
+    if (retired) this.#retiring--;
+    // Direct hand-off: the count stays the same, ownership moves; only
+    // within the limit (a lowered one may be below `held`).
+    const handOver = !retired && (this.#limit === 0 || this.#held <= this.#limit);
+    const granted = handOver ? this.#queue.shift() : undefined;
+    if (granted !== undefined) {
+      granted();
+      return;
+    }
+    this.#held--;
+    this.#grantFree();
   }
+
+  retire(): boolean {
+    if (this.#limit === 0 || this.#held - this.#retiring <= this.#limit) return false;
+    this.#retiring++;
+    return true;
+  }
+
+  /** Grants the room under the limit to queued requests, oldest first. */
+  #grantFree(): void {
+    while (this.#queue.size > 0 && (this.#limit === 0 || this.#held < this.#limit)) {
+      this.#held++;
+      this.#queue.shift()!();
+    }
+  }
+}
+
+function checkLimit(limit: number): number {
+  if (!Number.isInteger(limit) || limit < 0) {
+    throw new InvalidOptionError('ERR_INVALID_OPTION', `maxPoolSize (the permit limit) must be a non-negative integer, got ${limit}`);
+  }
+  return limit;
 }

@@ -270,7 +270,8 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
     this.#emitCheckedIn(entry);
     const t = now();
     let reason = this.#state === 'closed' ? 'poolClosed' : this.#perishedReason(entry, t, false);
-    if (reason === undefined && this.#permits.othersWaiting?.()) reason = 'yielded';
+    if (reason === undefined && this.#retire(entry)) reason = 'yielded';
+    else if (reason === undefined && this.#permits.othersWaiting?.()) reason = 'yielded';
     if (reason !== undefined) {
       this.#close(entry, reason);
     } else {
@@ -299,6 +300,27 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
     // creation it allows, hence emit first, then populate.
     if (this.wants('ConnectionPoolReady')) this.emit({ type: 'ConnectionPoolReady', address: this.address });
     this.#processWaitQueue();
+  }
+
+  /**
+   * maxPoolSize changed, live (Session.setGlobalPoolLimit). A pool that
+   * counts its own permits takes `limit`; a shared source's limit was set
+   * where it is shared (the coordinator), and the pool then only applies
+   * it. Lowered: idle connections above the limit close now,
+   * least recently used first, checked-out ones at check-in, until no more
+   * are open than the limit; no permit is granted meanwhile. Raised: the
+   * waiters get the new permits, oldest first. Returns how many idle
+   * connections it closed.
+   */
+  limitChanged(limit: number): number {
+    if (this.#permits instanceof LocalPermits) this.#permits.setLimit(limit);
+    let closed = 0;
+    while (this.#idle.length > 0 && this.#retire(this.#idle[0]!)) {
+      this.#close(this.#idle.shift()!, 'yielded');
+      closed++;
+    }
+    if (this.#state !== 'closed') this.#processWaitQueue();
+    return closed;
   }
 
   /**
@@ -705,6 +727,7 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
     if (heldDialSlot) this.#dialSlots.release();
     this.#established.set(conn, entry);
     if (requester !== undefined && !requester.settled) this.#handOut(entry, requester);
+    else if (this.#retire(entry)) this.#close(entry, 'yielded'); // nobody waits for it, and the limit was lowered meanwhile
     else this.#makeIdle(entry, now()); // its checkout gave up meanwhile, or a minPoolSize dial
     this.#processWaitQueue(); // a dial slot is free
   }
@@ -870,9 +893,16 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
     later = true;
   }
 
+  /** Marks the connection retired if the permits say one is to be (a lowered limit): its close drops the permit. */
+  #retire(entry: Entry<C>): boolean {
+    if (!this.#permits.retire?.()) return false;
+    entry.retired = true;
+    return true;
+  }
+
   #releasePermit(entry: Entry<C>): void {
     entry.state = 'closed';
-    this.#permits.release(entry.givenBack);
+    this.#permits.release(entry.givenBack, entry.retired);
     if (this.#drain !== undefined && this.#open === 0) {
       this.#drain.resolve();
       this.#drain = undefined;

@@ -34,6 +34,8 @@ export class PooledConnection<C extends PoolableConnection, R> {
   awaitingCheckIn = false;
   /** Closed to answer another worker's give-back request (Pool.closeIdle): its permit goes to that request. */
   givenBack = false;
+  /** Closed because the limit was lowered below the open sockets (PermitSource.retire): its permit is dropped. */
+  retired = false;
 
   constructor(
     readonly id: number,

@@ -18,7 +18,7 @@ import type { ResolvedOptions } from '../uri/resolve.js';
 import { Lifecycle } from '../util/lifecycle.js';
 import type { WireLimits } from '../wire/constants.js';
 import { replyHasField } from '../wire/reply-status.js';
-import { routerClosedError as closedError, type Reservation, type Router, type RouterReply, type RouterRequest } from './router.js';
+import { checkGlobalPoolLimit, routerClosedError as closedError, type Reservation, type Router, type RouterReply, type RouterRequest } from './router.js';
 
 class HeldSocket implements Reservation {
   dead = false;
@@ -77,11 +77,13 @@ export class LocalRouter implements Router {
   private readonly held = new Map<number, HeldSocket>();
   private readonly lifecycle = new Lifecycle(closedError);
   private lastReservationId = 0;
+  private readonly minPoolSize: number;
 
   private constructor(
     options: ResolvedOptions,
     private readonly hooks: LocalRouterHooks,
   ) {
+    this.minPoolSize = options.minPoolSize;
     this.cluster = new Cluster(
       options,
       (event) => {
@@ -210,6 +212,17 @@ export class LocalRouter implements Router {
       monitoringConnections: this.cluster.monitoringConnections(server),
       sockets: server.sockets.counts(),
     }));
+  }
+
+  /**
+   * With workers: 0, the pools' own permits take the new limit; in a worker
+   * (at its router's request, after the coordinator took it) the pools only
+   * apply it. Done when it returns.
+   */
+  async setGlobalPoolLimit(limit: number): Promise<void> {
+    checkGlobalPoolLimit(limit, this.minPoolSize);
+    if (!this.lifecycle.isOpen) throw closedError();
+    this.cluster.setPoolLimit(limit);
   }
 
   onPoolEvent(listener: (event: PoolEvent) => void): () => void {

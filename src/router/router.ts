@@ -6,7 +6,7 @@
 // can cross a MessagePort (src/worker/protocol.ts says how).
 import type { SliceStats } from '../util/fair-drain.js';
 import type { DeserializeOptions, Document } from 'bson';
-import { PoolClosedError, type MgoError } from '../errors.js';
+import { MgoError, PoolClosedError } from '../errors.js';
 import type { WireLimits } from '../wire/constants.js';
 import type { OutgoingSequence } from '../wire/op-msg.js';
 import type { PoolEvent } from '../pool/events.js';
@@ -118,6 +118,14 @@ export interface Router {
   sessionSupport(): SessionSupport;
   /** Pool statistics per server. */
   stats(): ServerStats[];
+  /**
+   * Changes the connection limit per server (maxPoolSize), process-wide and
+   * live: lowered, no socket is granted while as many are open as the new
+   * limit, idle sockets above it close at once and checked-out ones at
+   * check-in; raised, waiters get the new sockets, oldest first. Resolves
+   * once every pool applied it. `limit`: checkGlobalPoolLimit().
+   */
+  setGlobalPoolLimit(limit: number): Promise<void>;
   /** How replies from other threads were settled on this one (worker routers only); `resetLargest` starts a new window for the longest slice. */
   deliveryStats?(resetLargest?: boolean): DeliveryStats;
   /** Subscribes to the CMAP events of every server's pool; returns an unsubscribe function. */
@@ -126,6 +134,16 @@ export interface Router {
   close(): Promise<void>;
   /** Aborts every operation and socket now. Idempotent. */
   destroy(): Promise<void>;
+}
+
+/** A limit for setGlobalPoolLimit(): an integer >= 1, and no less than minPoolSize (which counts towards it). */
+export function checkGlobalPoolLimit(limit: number, minPoolSize: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new MgoError('ERR_INVALID_ARGUMENT', `setGlobalPoolLimit: expected an integer >= 1, got ${String(limit)}`);
+  }
+  if (limit < minPoolSize) {
+    throw new MgoError('ERR_INVALID_ARGUMENT', `setGlobalPoolLimit(${limit}): the limit cannot be below minPoolSize (${minPoolSize})`);
+  }
 }
 
 /** What an operation started after the router's close() or destroy() fails with, whichever router it is. */

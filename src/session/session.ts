@@ -452,6 +452,21 @@ export class Session {
   }
 
   /**
+   * Changes the connection limit per server of everything dialed with this
+   * session's dial (all its sessions, all workers), live: mgo has no such
+   * call (its SetPoolLimit is per session: setPoolLimit()). Lowered, no
+   * socket is granted while as many are open as the new limit, idle sockets
+   * above it close at once and checked-out ones at check-in; raised,
+   * operations waiting for a socket get the new ones, oldest first. Resolves
+   * once every worker applied it. An integer >= 1, and >= minPoolSize.
+   */
+  async setGlobalPoolLimit(limit: number): Promise<void> {
+    this.#checkOpen('setGlobalPoolLimit');
+    checkInteger('setGlobalPoolLimit', limit, 1);
+    await this.#family.router.setGlobalPoolLimit(limit);
+  }
+
+  /**
    * Fails an operation whose reply takes longer than `ms` (0: no limit but
    * the connection's own socketTimeoutMS) with ERR_NETWORK_TIMEOUT, and
    * drops the reserved socket it ran on.

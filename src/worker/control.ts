@@ -1,6 +1,6 @@
 // The control plane of a worker: a comlink proxy over a second
 // MessagePort, for the few calls that are not operations (stats, drain,
-// close, ping; the calls themselves, WorkerControl, are specified with
+// close, ping, setPoolLimit; the calls themselves, WorkerControl, are specified with
 // everything else that crosses threads in protocol.ts). Never for operations: a comlink call costs ~50 µs, carries
 // errors as bare Errors (codes lost) and, above all, never settles when the
 // worker dies. So every call here goes through ControlClient.call(), which
@@ -68,10 +68,14 @@ export class ControlClient {
    * Calls `method` on the worker; rejects after `timeoutMS`, or as soon as
    * the worker is lost (lose()), whichever comes first.
    */
-  call<K extends keyof WorkerControl>(method: K, timeoutMS: number): Promise<Awaited<ReturnType<WorkerControl[K]>>> {
+  call<K extends keyof WorkerControl>(
+    method: K,
+    timeoutMS: number,
+    ...args: Parameters<WorkerControl[K]>
+  ): Promise<Awaited<ReturnType<WorkerControl[K]>>> {
     if (this.lost) return Promise.reject(this.lost);
-    const invoke = this.remote[method] as unknown as () => Promise<Awaited<ReturnType<WorkerControl[K]>>>;
-    const answer = invoke().catch((error: unknown) => {
+    const invoke = this.remote[method] as unknown as (...args: Parameters<WorkerControl[K]>) => Promise<Awaited<ReturnType<WorkerControl[K]>>>;
+    const answer = invoke(...args).catch((error: unknown) => {
       throw new MgoError('ERR_PROTOCOL', `${this.name} failed ${method}(): ${error instanceof Error ? error.message : String(error)}`);
     });
     return deadline(Promise.race([answer, this.gone]), timeoutMS, () => new MgoError('ERR_NETWORK_TIMEOUT', `${this.name} did not answer ${method}() within ${timeoutMS} ms`));

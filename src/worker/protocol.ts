@@ -10,7 +10,7 @@
 //   op port messages          main -> worker  ToWorker tuples (below)
 //                             worker -> main  FromWorker tuples (below)
 //   control plane (comlink)   main -> worker  calls of WorkerControl: stats, drain, close,
-//                                             ping (the mechanics: control.ts)
+//                                             ping, setPoolLimit (the mechanics: control.ts)
 //   topology checks           main -> worker  CheckBroadcast (src/cluster/topology-monitor.ts,
 //                                             re-exported here): in TOPOLOGY messages and
 //                                             WorkerConfig.checks
@@ -196,6 +196,12 @@ export interface WorkerControl {
   close(): Promise<void>;
   /** The worker's threadId: a liveness probe. */
   ping(): number;
+  /**
+   * setGlobalPoolLimit: the coordinator has the new limit already; the
+   * worker's pools apply it (close idle sockets above it) and servers it
+   * finds later start with it. Resolves once done.
+   */
+  setPoolLimit(limit: number): Promise<void>;
 }
 
 // ------------------------------------------------------------------ kinds

@@ -246,6 +246,22 @@ export class WorkerHandle {
     return this.withRetired(await this.control.call('stats', timeoutMS));
   }
 
+  /**
+   * Has a serving worker's pools apply a new connection limit (already in
+   * the coordinator). A worker not serving has nothing to apply: one that
+   * starts reads the limit from the coordinator and its configuration, and
+   * a lost one's sockets died with it; so losing it meanwhile is no failure.
+   */
+  async setPoolLimit(limit: number, timeoutMS: number): Promise<void> {
+    const control = this.control;
+    if (this.state !== 'ready' || control === undefined) return;
+    try {
+      await control.call('setPoolLimit', timeoutMS, limit);
+    } catch (error) {
+      if (this.control === control) throw error;
+    }
+  }
+
   private withRetired(current: ServerStats[]): ServerStats[] {
     const byAddress = new Map<string, ServerStats>();
     for (const stats of current) byAddress.set(stats.address, { ...stats });

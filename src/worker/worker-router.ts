@@ -42,7 +42,7 @@ import { MgoError, NetworkError, fromErrorRecord } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { ServerStats } from '../pool/stats.js';
 import type { ReadPreference } from '../read-preference.js';
-import { routerClosedError as closedError, type Reservation, type Router, type RouterReply, type RouterRequest } from '../router/router.js';
+import { checkGlobalPoolLimit, routerClosedError as closedError, type Reservation, type Router, type RouterReply, type RouterRequest } from '../router/router.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
 import { Lifecycle } from '../util/lifecycle.js';
 import type { WireLimits } from '../wire/constants.js';
@@ -125,8 +125,14 @@ export class WorkerRouter implements Router, WorkerHost {
   /** The servers a simple read preference selects now, by selectionKey(); emptied at every check. */
   private readonly targets = new Map<string, readonly string[]>();
 
+  /** Servers with a coordinator slot (their connection slot; the dial slot is under dialSlotKey()). */
+  private readonly slotted = new Set<string>();
+  /** How long a worker may take to apply a new pool limit. */
+  private readonly controlTimeoutMS: number;
+
   private constructor(
-    private readonly options: ResolvedOptions,
+    /** Replaced by setGlobalPoolLimit(): workers started later are configured with its maxPoolSize. */
+    private options: ResolvedOptions,
     internals: WorkerRouterInternals,
   ) {
     this.coordinator = Coordinator.create({ maxWorkers: options.workers });
@@ -147,10 +153,11 @@ export class WorkerRouter implements Router, WorkerHost {
         this.topologyChanged();
       },
       onServersAdded: (addresses) => {
+        for (const address of addresses) this.slotted.add(address);
         this.broadcast([
           SLOTS,
           addresses.flatMap((a) => [
-            [a, this.coordinator.slotFor(a, options.maxPoolSize)],
+            [a, this.coordinator.slotFor(a, this.options.maxPoolSize)],
             [dialSlotKey(a), this.coordinator.slotFor(dialSlotKey(a), options.maxConnecting)],
           ]),
         ]);
@@ -163,6 +170,7 @@ export class WorkerRouter implements Router, WorkerHost {
       startTimeoutMS: internals.startTimeoutMS ?? 30_000,
       closeTimeoutMS: internals.closeTimeoutMS ?? 10_000,
     };
+    this.controlTimeoutMS = handleOptions.closeTimeoutMS;
     this.workers = Array.from({ length: options.workers }, (_, id) => new WorkerHandle(id, this, handleOptions, this.inbox));
   }
 
@@ -248,6 +256,8 @@ export class WorkerRouter implements Router, WorkerHost {
     }
     for (const [address, sum] of sums) {
       sum.monitoringConnections = this.monitor.monitoringConnections(address);
+      // The limit is process-wide, and setGlobalPoolLimit() changes it here first.
+      sum.maxOpen = this.options.maxPoolSize;
       // Counted in the shared buffer by every worker: exact now, not summed.
       sum.sockets = this.coordinator.socketCounts(address) ?? sum.sockets;
       // Reservations that waited on this thread (placement.ts) waited for a pool's connection too.
@@ -282,6 +292,22 @@ export class WorkerRouter implements Router, WorkerHost {
   /** How the main thread has been settling worker deliveries: slices, items, the longest slice (continuations included). */
   deliveryStats(resetLargest = false): SliceStats {
     return this.inbox.stats(resetLargest);
+  }
+
+  /**
+   * The coordinator takes the new limit first, for every server: from then
+   * on no permit is granted while as many are open, and a raised limit's
+   * permits go to the queued requests, oldest first (FIFO across workers).
+   * Then each worker closes its idle sockets above it (counted across
+   * workers: SlotView.retire) and, as its sockets are checked in, the
+   * checked-out ones, until no more are open than the limit.
+   */
+  async setGlobalPoolLimit(limit: number): Promise<void> {
+    checkGlobalPoolLimit(limit, this.options.minPoolSize);
+    if (!this.lifecycle.isOpen) throw closedError();
+    this.options = { ...this.options, maxPoolSize: limit };
+    for (const address of this.slotted) this.coordinator.setLimit(address, limit);
+    await Promise.all(this.workers.map((worker) => worker.setPoolLimit(limit, this.controlTimeoutMS)));
   }
 
   /** The coordinator's view of every server slot (permits open and queued, per-worker leases). */

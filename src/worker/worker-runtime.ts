@@ -139,6 +139,10 @@ export class WorkerRuntime implements WorkerControl {
     return threadId;
   }
 
+  setPoolLimit(limit: number): Promise<void> {
+    return this.router.setGlobalPoolLimit(limit);
+  }
+
   // ---------------------------------------------------------- op protocol
 
   private handle(message: ToWorker): void {

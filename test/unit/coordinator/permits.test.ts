@@ -150,3 +150,36 @@ test('capacity(): what the main thread\'s placement reads, without the lock: lea
   permits[1]!.release();
   assert.deepEqual([capacity.lease(1), capacity.unused()], [1, 1]);
 });
+
+test('a lowered limit: retire() across workers counts what is above it once; releases above it are dropped, then the room goes to the queue', async () => {
+  const { coordinator, permits, snapshot } = setup(4);
+  for (const w of [0, 0, 1, 1]) assert.equal(permits[w]!.tryAcquire(), true);
+  const order: string[] = [];
+  permits[1]!.request(() => order.push('w1 waiter'));
+  coordinator.setLimit('db:27017', 2);
+  assert.equal(snapshot().limit, 2);
+  assert.equal(permits[0]!.tryAcquire(), false);
+  // Two above the limit, whichever worker asks.
+  assert.deepEqual([permits[0]!.retire!(), permits[1]!.retire!(), permits[0]!.retire!(), permits[1]!.retire!()], [true, true, false, false]);
+  // Worker 0's other socket closes (not a retired one): dropped, since OPEN is above the limit.
+  permits[0]!.release();
+  assert.deepEqual([snapshot().open, snapshot().waiting], [3, 1]);
+  permits[0]!.release(false, true);
+  assert.deepEqual([snapshot().open, snapshot().waiting], [2, 1]);
+  permits[1]!.release(false, true);
+  await waitFor('the waiter granted', () => order.length === 1, GRANT_WAIT_MS);
+  assert.deepEqual([snapshot().open, snapshot().waiting, snapshot().leases], [2, 0, [0, 2]]);
+});
+
+test('a raised limit grants its room to the queued requests at once, oldest first across workers', async () => {
+  const { coordinator, permits, snapshot } = setup(1);
+  assert.equal(permits[0]!.tryAcquire(), true);
+  const order: string[] = [];
+  permits[1]!.request(() => order.push('w1'));
+  permits[0]!.request(() => order.push('w0'));
+  permits[1]!.request(() => order.push('w1 again'));
+  coordinator.setLimit('db:27017', 3);
+  await waitFor('two granted', () => order.length === 2, GRANT_WAIT_MS);
+  assert.deepEqual(order.sort(), ['w0', 'w1']);
+  assert.deepEqual([snapshot().open, snapshot().waiting], [3, 1]);
+});

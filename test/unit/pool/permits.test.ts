@@ -52,6 +52,37 @@ describe('LocalPermits', () => {
     assert.equal(permits.held, 1);
   });
 
+  it('a lowered limit: no grant while held >= it, retire() counts what is above it once, releases are dropped until held is under it', () => {
+    const permits = new LocalPermits(4);
+    for (let i = 0; i < 4; i++) assert.ok(permits.tryAcquire());
+    const order: string[] = [];
+    permits.request(() => order.push('first'));
+    permits.setLimit(2);
+    assert.equal(permits.limit, 2);
+    assert.equal(permits.tryAcquire(), false);
+    // Two above the limit: exactly two are to be retired, however often asked.
+    assert.deepEqual([permits.retire(), permits.retire(), permits.retire()], [true, true, false]);
+    // A release that is not a retired one, while above the limit: dropped, not handed over.
+    permits.release();
+    assert.deepEqual([permits.held, order], [3, []]);
+    permits.release(false, true);
+    assert.deepEqual([permits.held, order], [2, []]);
+    // The second retired one takes held under the limit: its room goes to the queue.
+    permits.release(false, true);
+    assert.deepEqual([permits.held, order], [2, ['first']]);
+    assert.equal(permits.retire(), false);
+  });
+
+  it('a raised limit grants its room to the queue at once, oldest first', () => {
+    const permits = new LocalPermits(1);
+    assert.ok(permits.tryAcquire());
+    const order: string[] = [];
+    for (const name of ['a', 'b', 'c']) permits.request(() => order.push(name));
+    permits.setLimit(3);
+    assert.deepEqual(order, ['a', 'b']);
+    assert.deepEqual([permits.held, permits.waiting], [3, 1]);
+  });
+
   it('treats limit 0 as unlimited', () => {
     const permits = new LocalPermits(0);
     for (let i = 0; i < 1000; i++) assert.ok(permits.tryAcquire());
