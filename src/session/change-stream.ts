@@ -42,7 +42,12 @@ export interface ChangeStreamOptions {
   startAfter?: Document;
   /** Starts at this cluster time (servers 4.0+). */
   startAtOperationTime?: Timestamp;
-  /** How long each getMore waits on the server for events (its maxTimeMS); 0: the server's default (1 s). */
+  /**
+   * How long each getMore waits on the server for events (its maxTimeMS);
+   * 0: the server's default (1 s). Keep it below the session's socket
+   * timeout (setSocketTimeout), which would otherwise cut the wait: a
+   * network timeout, which the stream resumes from once, then reports.
+   */
   maxAwaitTimeMS?: number;
   /** Events per batch; 0: the server's default. */
   batchSize?: number;
