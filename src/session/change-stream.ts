@@ -85,6 +85,8 @@ export class ChangeStream<T extends Document = ChangeEvent> implements AsyncIter
   #timedOut = false;
   #err: Error | undefined;
   #closed = false;
+  /** The last next() called: the following one waits for it. */
+  #nextInLine: Promise<void> = Promise.resolve();
   /** Cursors given up by a resume, being killed: close() waits for them. */
   readonly #killing = new Set<Promise<void>>();
 
@@ -118,7 +120,17 @@ export class ChangeStream<T extends Document = ChangeEvent> implements AsyncIter
    * the server closed the cursor after an invalidate event). mgo's
    * Next(&result) bool, with the event as the return value.
    */
-  async next(): Promise<T | undefined> {
+  next(): Promise<T | undefined> {
+    // One next() at a time (mgo holds a mutex): each moves the resume token.
+    const next = this.#nextInLine.then(() => this.#next());
+    this.#nextInLine = next.then(
+      () => {},
+      () => {},
+    );
+    return next;
+  }
+
+  async #next(): Promise<T | undefined> {
     this.#timedOut = false;
     if (this.#err) return undefined;
     if (this.#closed) return undefined;

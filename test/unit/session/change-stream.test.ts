@@ -142,8 +142,11 @@ for (const workers of [0, 2]) {
       assert.equal(stream.timeout(), true, 'an empty batch: the wait ran out');
       assert.equal(stream.err(), undefined);
       assert.deepEqual(stream.resumeToken(), { _data: 'P3' }, "an empty batch's postBatchResumeToken");
-      assert.deepEqual(await stream.next(), event(4), 'the same stream goes on after a timeout');
-      assert.equal(stream.timeout(), false);
+      const [fourth, none] = await Promise.all([stream.next(), stream.next()]);
+      assert.deepEqual(fourth, event(4), 'the same stream goes on after a timeout');
+      assert.equal(none, undefined, 'concurrent next() calls take turns: the second asked after the first got its event');
+      assert.equal(stream.timeout(), true);
+      assert.deepEqual(stream.resumeToken(), { _data: 'E4' });
       await stream.close();
       assert.equal(server.sent('killCursors').length, 1, 'close() kills the cursor');
       assert.equal(await stream.next(), undefined);
@@ -273,6 +276,7 @@ for (const workers of [0, 2]) {
       }
       assert.deepEqual(seen, [1, 2, 3]);
       assert.equal(await stream.next(), undefined, 'leaving the loop closed the stream');
+      assert.equal(server.sent('killCursors').length, 1, 'and killed its cursor');
 
       const failing = await session.db('d').c('c').watch();
       const events: unknown[] = [];
