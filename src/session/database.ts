@@ -5,6 +5,7 @@ import { MgoError } from '../errors.js';
 import type { RouterReply } from '../router/router.js';
 import { checkCollectionInfos } from '../wire/reply-shape.js';
 import { ChangeStream, watchTarget, type ChangeEvent, type ChangeStreamOptions } from './change-stream.js';
+import type { Collation } from './collation.js';
 import { Collection } from './collection.js';
 import { refQuery, type DBRefLike } from './dbref.js';
 import { INTERNAL, type Operation, type Routing } from './internal.js';
@@ -105,10 +106,10 @@ export class Database {
   /**
    * mgo's CreateView: creates the read-only view `view` of this database,
    * the `pipeline` run on `source` (a collection or view of this database);
-   * read it as a collection, db.c(view). `collation`: a collation document
-   * (server 3.4+), left out when undefined or null.
+   * read it as a collection, db.c(view). `collation` (server 3.4+): the
+   * view's default collation, left out when undefined or null.
    */
-  async createView(view: string, source: string, pipeline: Document[], collation?: Document | null): Promise<void> {
+  async createView(view: string, source: string, pipeline: Document[], collation?: Collation | null): Promise<void> {
     this.session[INTERNAL].checkOpen('createView');
     await runCommand(this.session, this.name, createViewCommand(view, source, pipeline, collation), 'write');
   }

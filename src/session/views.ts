@@ -2,9 +2,10 @@
 // pipeline (MongoDB 3.4+, "Views"); reads of it run the pipeline on the source.
 import type { Document } from 'bson';
 import { MgoError } from '../errors.js';
+import { collationDocument, type Collation } from './collation.js';
 
 /** The create command of view `view` on collection (or view) `source` of the same database. */
-export function createViewCommand(view: string, source: string, pipeline: Document[], collation?: Document | null): Document {
+export function createViewCommand(view: string, source: string, pipeline: Document[], collation?: Collation | null): Document {
   for (const [what, name] of [
     ['view', view],
     ['source', source],
@@ -13,9 +14,6 @@ export function createViewCommand(view: string, source: string, pipeline: Docume
   }
   if (!Array.isArray(pipeline)) throw new MgoError('ERR_INVALID_ARGUMENT', 'createView(): the pipeline must be an array of stages');
   const command: Document = { create: view, viewOn: source, pipeline };
-  if (collation !== undefined && collation !== null) {
-    if (typeof collation !== 'object' || Array.isArray(collation)) throw new MgoError('ERR_INVALID_ARGUMENT', 'createView(): the collation must be a document');
-    command.collation = collation;
-  }
+  if (collation !== undefined && collation !== null) command.collation = collationDocument('createView()', collation);
   return command;
 }

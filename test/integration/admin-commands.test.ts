@@ -104,6 +104,7 @@ for (const workers of [0, 2]) {
         assert.equal(session.mode(), Mode.Strong);
         await assert.rejects(session.db('d').createView('', 'src', []), (err: MgoError) => err.code === 'ERR_INVALID_ARGUMENT');
         await assert.rejects(session.db('d').createView('v', 'src', {} as Document[]), (err: MgoError) => err.code === 'ERR_INVALID_ARGUMENT');
+        await assert.rejects(session.db('d').createView('v', 'src', [], { locale: 'fr', strenght: 1 } as never), (err: MgoError) => err.code === 'ERR_INVALID_ARGUMENT' && /strenght/.test(err.message));
       } finally {
         await session.close();
       }
