@@ -53,7 +53,8 @@ interface Attempt {
   secrets: readonly string[];
 }
 
-function withoutSecrets(text: string, secrets: readonly string[]): string {
+/** `text` with every occurrence of each secret replaced by <redacted>. */
+export function withoutSecrets(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const secret of secrets) out = out.split(secret).join('<redacted>');
   return out;

@@ -12,6 +12,7 @@ import { INTERNAL, type Operation, type Routing } from './internal.js';
 import { cursorField, cursorOptions, openCursor } from './iter.js';
 import type { Query } from './query.js';
 import type { Session } from './session.js';
+import { addUser, removeUser, upsertUser, type User } from './users.js';
 import { createViewCommand } from './views.js';
 
 /**
@@ -112,6 +113,32 @@ export class Database {
   async createView(view: string, source: string, pipeline: Document[], collation?: Collation | null): Promise<void> {
     this.session[INTERNAL].checkOpen('createView');
     await runCommand(this.session, this.name, createViewCommand(view, source, pipeline, collation), 'write');
+  }
+
+  /**
+   * mgo's UpsertUser: updates the user of this database (password, roles,
+   * customData), creating it when it does not exist. The password never
+   * appears in an error, even where a server echoes it.
+   */
+  upsertUser(user: User): Promise<void> {
+    this.session[INTERNAL].checkOpen('upsertUser');
+    return upsertUser(this, user);
+  }
+
+  /**
+   * mgo's AddUser: creates or updates `username` with mgo's roles for the
+   * old `readOnly` flag (read or readWrite; readAnyDatabase or
+   * readWriteAnyDatabase for a user of admin). upsertUser() chooses roles.
+   */
+  addUser(username: string, password: string, readOnly: boolean): Promise<void> {
+    this.session[INTERNAL].checkOpen('addUser');
+    return addUser(this, username, password, readOnly);
+  }
+
+  /** mgo's RemoveUser: drops the user of this database; ErrNotFound when there is none. */
+  removeUser(username: string): Promise<void> {
+    this.session[INTERNAL].checkOpen('removeUser');
+    return removeUser(this, username);
   }
 
   async dropDatabase(): Promise<void> {

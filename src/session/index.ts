@@ -7,6 +7,20 @@ export type { DialInfo, DialOptions, DialTLS } from './dial-info.js';
 export { Session, openSession, type LoginCredential, type SessionOptions } from './session.js';
 export { Database } from './database.js';
 export type { DBRefLike } from './dbref.js';
+export {
+  RoleClusterAdmin,
+  RoleDBAdmin,
+  RoleDBAdminAny,
+  RoleRead,
+  RoleReadAny,
+  RoleReadWrite,
+  RoleReadWriteAny,
+  RoleRoot,
+  RoleUserAdmin,
+  RoleUserAdminAny,
+  type Role,
+  type User,
+} from './users.js';
 export { Collection, type CollectionInfo } from './collection.js';
 export { Query, type Change, type ApplyResult } from './query.js';
 export { Iter } from './iter.js';
