@@ -37,7 +37,12 @@ export type ErrorCode =
   | 'ERR_QUERY'
   | 'ERR_WRITE'
   | 'ERR_BULK'
-  | 'ERR_CHANGE_STREAM';
+  | 'ERR_CHANGE_STREAM'
+  // GridFS: a stored file whose chunks or files document do not add up; a
+  // write cancelled by abort(); a GridFile used in a mode it is not open in.
+  | 'ERR_GRIDFS_CORRUPT'
+  | 'ERR_GRIDFS_ABORTED'
+  | 'ERR_GRIDFS_MODE';
 
 export interface ErrorRecord {
   name: string;

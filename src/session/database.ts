@@ -8,6 +8,7 @@ import { ChangeStream, watchTarget, type ChangeEvent, type ChangeStreamOptions }
 import type { Collation } from './collation.js';
 import { Collection } from './collection.js';
 import { refQuery, type DBRefLike } from './dbref.js';
+import { GridFS } from './gridfs.js';
 import { INTERNAL, type Operation, type Routing } from './internal.js';
 import { cursorField, cursorOptions, openCursor } from './iter.js';
 import type { Query } from './query.js';
@@ -55,6 +56,11 @@ export class Database {
     this.session[INTERNAL].checkOpen('c');
     if (typeof name !== 'string' || name === '') throw new MgoError('ERR_INVALID_ARGUMENT', 'c(): a collection name must be a non-empty string');
     return new Collection(this, name);
+  }
+
+  /** mgo's Database.GridFS: the files stored in `prefix`.files and `prefix`.chunks (GridFS spec bucket "fs" by default). */
+  gridFS(prefix = 'fs'): GridFS {
+    return new GridFS(this, prefix);
   }
 
   /**

@@ -27,6 +27,8 @@ export { Iter } from './iter.js';
 export { Pipe } from './pipe.js';
 export { ChangeStream, type ChangeEvent, type ChangeStreamOptions } from './change-stream.js';
 export { Bulk, type BulkResult } from './bulk.js';
+export { GridFS } from './gridfs.js';
+export { GridFile, type GridFileMode } from './grid-file.js';
 export { Mode, type ServerSelection } from './modes.js';
 export type { Safe } from './write-concern.js';
 export type { ChangeInfo } from './change-info.js';
