@@ -267,8 +267,10 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
     );
     this.#fetching = fetching.finally(() => {
       this.#fetching = undefined;
-      // The cursor is exhausted or failed: nothing more runs in its session.
-      if (this.#err || this.#cursorId.isZero()) this.#endServerSession();
+      // The cursor is exhausted: nothing more runs in its session. A cursor
+      // that failed but may live on keeps it for close()'s killCursors, which
+      // must carry the cursor's lsid (sessions spec).
+      if (this.#cursorId.isZero()) this.#endServerSession();
     });
   }
 

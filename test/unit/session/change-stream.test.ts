@@ -192,6 +192,7 @@ for (const workers of [0, 2]) {
       assert.deepEqual(stageOf(aggregates[1]!), { fullDocument: 'updateLookup', resumeAfter: { _data: 'E2' } });
       await waitFor('the killCursors of the first cursor', () => server.sent('killCursors').length > 0, 10_000);
       assert.deepEqual(server.sent('killCursors')[0]!.cursors, [server.firstCursor()], 'the first cursor (the fake server reads its id as a number)');
+      assert.deepEqual(server.sent('killCursors')[0]!.lsid, aggregates[0]!.lsid, "in the first cursor's session (sessions spec)");
       assert.deepEqual(stream.resumeToken(), { _data: 'E3' });
       await stream.close();
     });
