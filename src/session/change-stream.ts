@@ -44,9 +44,9 @@ export interface ChangeStreamOptions {
   startAtOperationTime?: Timestamp;
   /**
    * How long each getMore waits on the server for events (its maxTimeMS);
-   * 0: the server's default (1 s). Keep it below the session's socket
-   * timeout (setSocketTimeout), which would otherwise cut the wait: a
-   * network timeout, which the stream resumes from once, then reports.
+   * 0: the server's default (1 s). The session's socket timeout
+   * (setSocketTimeout) counts from the end of this wait; a connection's
+   * socketTimeoutMS (the URL's) does not, so keep that one above it.
    */
   maxAwaitTimeMS?: number;
   /** Events per batch; 0: the server's default. */
