@@ -92,6 +92,18 @@ export function isDataBearing(type: ServerType): boolean {
   return type === 'Mongos' || type === 'RSPrimary' || type === 'RSSecondary' || type === 'Standalone' || type === 'LoadBalancer';
 }
 
+/** A server that takes writes: a primary, a standalone, a mongos or a load balancer. */
+export function isWritable(type: ServerType | undefined): boolean {
+  return type === 'RSPrimary' || type === 'Standalone' || type === 'Mongos' || type === 'LoadBalancer';
+}
+
+/** Addresses of the writable servers among `servers`. */
+export function writableServersOf(servers: Iterable<ServerDescription>): string[] {
+  const out: string[] = [];
+  for (const sd of servers) if (isWritable(sd.type)) out.push(sd.address);
+  return out;
+}
+
 /** Server selection spec "Available": Unknown and PossiblePrimary servers are not. */
 export function isAvailable(type: ServerType): boolean {
   return type !== 'Unknown' && type !== 'PossiblePrimary';

@@ -5,7 +5,7 @@ import { BSON, type Document } from 'bson';
 import type { Credential } from '../auth/credential.js';
 import { Cluster, type ClusterHooks } from '../cluster/cluster.js';
 import type { Server } from '../cluster/server.js';
-import { commonLimits, type ServerDescription } from '../cluster/server-description.js';
+import { commonLimits, isWritable, writableServersOf, type ServerDescription } from '../cluster/server-description.js';
 import { sessionSupportOf, type SessionSupport } from '../cluster/topology-description.js';
 import { readPreferenceForCommand } from '../cluster/server-selection.js';
 import { failedInAuthentication, type Connection } from '../connection/connection.js';
@@ -148,8 +148,7 @@ export class LocalRouter implements Router {
     if (!this.lifecycle.isOpen) throw closedError();
     const server = await this.cluster.selectServer({ readPreference, deprioritized });
     const connection = await this.checkOut(server, identity);
-    const type = this.cluster.topology.servers.get(server.address)?.type;
-    const writable = type === 'RSPrimary' || type === 'Standalone' || type === 'Mongos' || type === 'LoadBalancer';
+    const writable = isWritable(this.cluster.topology.servers.get(server.address)?.type);
     const socket = new HeldSocket(++this.lastReservationId, server, connection, writable);
     this.held.set(socket.id, socket);
     // mgo's sticky-EOF trap: a reserved socket that dies while idle is marked
@@ -195,6 +194,10 @@ export class LocalRouter implements Router {
 
   liveServers(): string[] {
     return [...this.cluster.topology.servers.values()].filter((sd) => sd.type !== 'Unknown').map((sd) => sd.address);
+  }
+
+  writableServers(): string[] {
+    return writableServersOf(this.cluster.topology.servers.values());
   }
 
   limits(): WireLimits {

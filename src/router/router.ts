@@ -104,6 +104,8 @@ export interface Router {
   release(reservation: Reservation): void;
   /** Addresses of the servers currently known to be up. */
   liveServers(): string[];
+  /** Addresses of the servers currently known to take writes (primary, standalone, mongos): what getStats() counts as masterConns. */
+  writableServers?(): string[];
   /**
    * The size limits a request is held to: for each, the smallest among the
    * hello replies of the servers known (the defaults before any), so that a

@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import type { Credential } from '../auth/credential.js';
 import { DIAL_IDENTITY, Identities } from '../auth/identities.js';
-import { commonLimits } from '../cluster/server-description.js';
+import { commonLimits, writableServersOf } from '../cluster/server-description.js';
 import { selectServers } from '../cluster/server-selection.js';
 import { TopologyMonitor } from '../cluster/topology-monitor.js';
 import { sessionSupportOf, type SessionSupport } from '../cluster/topology-description.js';
@@ -225,6 +225,11 @@ export class WorkerRouter implements Router, WorkerHost {
 
   liveServers(): string[] {
     return this.monitor.liveServers();
+  }
+
+  /** From this thread's monitor, which every worker's cluster follows. */
+  writableServers(): string[] {
+    return writableServersOf(this.monitor.topology.servers.values());
   }
 
   /** From this thread's monitor, which every worker's cluster follows. */
