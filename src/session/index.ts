@@ -7,6 +7,7 @@ export type { DialInfo, DialOptions, DialTLS } from './dial-info.js';
 export { Session, openSession, type LoginCredential, type SessionOptions } from './session.js';
 export { Database } from './database.js';
 export type { DBRefLike } from './dbref.js';
+export { getStats, resetStats, setStats, type Stats } from './stats.js';
 export {
   RoleClusterAdmin,
   RoleDBAdmin,

@@ -20,6 +20,7 @@
 import { Long, type Document } from 'bson';
 import { cursorReplyOf, type CursorReply } from '../wire/reply-shape.js';
 import { ErrNotFound } from './errors.js';
+import { countReceivedDocs } from './stats.js';
 import type { RouterReply } from '../router/router.js';
 import type { BSONOptions } from '../uri/options.js';
 import type { Operation, SessionInternals } from './internal.js';
@@ -301,6 +302,7 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
       const raw = { ...this.#session.bson, ...this.#bson }.raw === true;
       cursor = cursorReplyOf(reply, address, batch, raw);
       this.#check?.(cursor.batch, address);
+      countReceivedDocs(cursor.batch.length);
       this.#observe?.(reply, cursor.batch.length, address);
     } catch (err) {
       this.#err ??= err as Error;

@@ -3,6 +3,7 @@
 // when the last sharer lets go, or at once when it died, since no sharer can
 // use a dead socket.
 import type { Reservation, Router } from '../router/router.js';
+import { countSocketRefs } from './stats.js';
 
 export class SharedReservation {
   #sharers = 1;
@@ -13,6 +14,7 @@ export class SharedReservation {
     readonly reservation: Reservation,
   ) {
     this.#router = router;
+    countSocketRefs(1);
   }
 
   get address(): string {
@@ -30,6 +32,7 @@ export class SharedReservation {
   /** One more sharer (a clone). */
   retain(): this {
     this.#sharers++;
+    countSocketRefs(1);
     return this;
   }
 
@@ -37,6 +40,7 @@ export class SharedReservation {
   release(): void {
     if (this.#sharers === 0) return;
     this.#sharers--;
+    countSocketRefs(-1);
     // Router.release is idempotent: every sharer of a dead socket may call it.
     if (this.#sharers === 0 || this.reservation.dead) this.#router.release(this.reservation);
   }
