@@ -133,6 +133,18 @@ for (const workers of [0, 2]) {
       await assert.rejects(file.read(1), isCode('ERR_GRIDFS_MODE'));
     });
 
+    test('I/O calls run in call order without awaiting each; strings are written as UTF-8', async () => {
+      const file = await gfs.create('ordered.txt');
+      file.setChunkSize(3);
+      const calls = [file.write('ab'), file.write('cdé'), file.write(Buffer.from('fgh')), file.close()];
+      const results = await Promise.all(calls);
+      assert.deepEqual(results, [2, 4, 3, undefined]);
+      const opened = await gfs.openId(file.id());
+      const reads = await Promise.all([opened.read(4), opened.seek(-2, 2), opened.read(5)]);
+      assert.deepEqual(reads.map((r) => (Buffer.isBuffer(r) ? r.toString() : r)), ['abcd', 7, 'gh']);
+      await opened.close();
+    });
+
     test('open() finds the newest upload of a name; openNext() walks a find()', async () => {
       for (const [i, text] of ['first', 'second', 'third'].entries()) {
         const file = await gfs.create('versions.txt');
