@@ -4,6 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dial, getStats, MgoError, Mode, resetStats, setStats, type Stats } from '../../src/index.js';
+import { startBridge } from '../fixtures/bridge/index.js';
 import { startTestServer, type TestServer } from '../fixtures/server.js';
 import { waitFor } from '../fixtures/wait.js';
 
@@ -88,6 +89,39 @@ describe('getStats / resetStats / setStats', () => {
       }
       assert.equal(getStats().clusters, before.clusters, 'the closed dial left the figures');
       assert.equal(getStats().socketRefs, before.socketRefs);
+    });
+  }
+
+  for (const workers of [0, 2]) {
+    test(`workers ${workers}: a replica set's sockets split into masterConns and slaveConns by the servers' roles`, { timeout: 60_000 }, async () => {
+      const bridge = await startBridge({ backend: { host: server.host, port: server.port }, topology: 'replicaset', members: 3 });
+      const before = getStats();
+      const session = await dial(bridge.uri, { workers });
+      try {
+        const primary = session.copy();
+        const secondary = session.copy();
+        secondary.setMode(Mode.Secondary, true);
+        try {
+          // Each holds a reserved socket: one to the primary, one to a secondary.
+          await primary.db(DB).c('rs').find().one().catch(() => {});
+          await secondary.db(DB).c('rs').find().one().catch(() => {});
+          await waitFor(
+            'a socket to the primary and one to a secondary counted',
+            () => {
+              const now = getStats();
+              return now.masterConns >= before.masterConns + 1 && now.slaveConns >= before.slaveConns + 1;
+            },
+            10_000,
+          );
+          const now = getStats();
+          assert.equal(now.masterConns + now.slaveConns, now.socketsAlive, 'every socket is to one or the other');
+        } finally {
+          await Promise.all([primary.close(), secondary.close()]);
+        }
+      } finally {
+        await session.close();
+        await bridge.close();
+      }
     });
   }
 });
