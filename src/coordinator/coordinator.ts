@@ -158,9 +158,11 @@ export class Coordinator {
       view.removeAllQueued(worker);
       view.resetGrants(worker); // its replacement starts counting from zero
       view.resetRetiring(worker);
+      view.dropInUseOf(worker);
       const notify = view.grantFreePermits();
       view.unlock(this.owner);
       for (const w of notify) notifyWorker(this.ints, w);
+      view.wakeGated(-1); // its operations in use no longer count against session limits
       reclaimed += lease;
     }
     return reclaimed;

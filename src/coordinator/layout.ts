@@ -24,6 +24,10 @@
 //                   what the permits stand for, counted at the sockets
 //     SOCKETS_MAX   the most SOCKETS ever was
 //     SOCKETS_OPENED sockets ever created
+//     IN_USE        operations holding or getting a socket of the server, all
+//                   workers together (src/pool/in-use-gate.ts): what a
+//                   session's own limit, Session.setPoolLimit(), is checked against
+//     GATED         operations waiting at a session's limit, all workers together
 //     LEASE[w]      permits worker w holds; reclaimed when w dies
 //     GRANTS[w]     permits handed to w's queued requests, ever (monotonic):
 //                   w matches them, in order, to its own oldest requests
@@ -32,10 +36,13 @@
 //     RETIRING[w]   of LEASE[w], permits whose sockets w is closing because
 //                   the limit was lowered below OPEN (setGlobalPoolLimit):
 //                   they are dropped, never handed over, when released
+//     IN_USE_OF[w]  of IN_USE, worker w's; dropped when w dies
+//     GATED_OF[w]   of GATED, worker w's: the workers to wake when IN_USE drops
 //     RING[c]       FIFO of queued requests across workers, each entry the id
 //                   of the requesting worker
 //
-// Every field of a slot but GIVE_BACK, GENERATION and the socket counts is
+// Every field of a slot but GIVE_BACK, GENERATION, the socket counts and the
+// in-use counts (IN_USE, GATED and theirs per worker, changed lock-free) is
 // written only under the slot's LOCK, and read under it by the workers. The
 // socket counts are plain atomic counters, written lock-free (they decide
 // nothing: they check the permits from the sockets' side). The main thread also
@@ -47,7 +54,7 @@
 // event loop). A worker that dies holding it is detected by the main thread
 // (owner id) and the lock is taken over during reclaim.
 
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 export const HEADER_INTS = 4;
 export const H_VERSION = 0;
 export const H_MAX_WORKERS = 1;
@@ -64,7 +71,9 @@ export const GIVE_BACK = 6;
 export const SOCKETS = 7;
 export const SOCKETS_MAX = 8;
 export const SOCKETS_OPENED = 9;
-export const SLOT_FIXED_INTS = 10;
+export const IN_USE = 10;
+export const GATED = 11;
+export const SLOT_FIXED_INTS = 12;
 
 export interface Layout {
   readonly maxWorkers: number;
@@ -74,7 +83,7 @@ export interface Layout {
 }
 
 export function layoutOf(maxWorkers: number, maxServers: number, ringCapacity: number): Layout {
-  return { maxWorkers, maxServers, ringCapacity, slotInts: SLOT_FIXED_INTS + 4 * maxWorkers + ringCapacity };
+  return { maxWorkers, maxServers, ringCapacity, slotInts: SLOT_FIXED_INTS + 6 * maxWorkers + ringCapacity };
 }
 
 export function bufferBytes(layout: Layout): number {
@@ -120,8 +129,16 @@ export function retiringIndex(layout: Layout, base: number, worker: number): num
   return base + SLOT_FIXED_INTS + 3 * layout.maxWorkers + worker;
 }
 
+export function inUseOfIndex(layout: Layout, base: number, worker: number): number {
+  return base + SLOT_FIXED_INTS + 4 * layout.maxWorkers + worker;
+}
+
+export function gatedOfIndex(layout: Layout, base: number, worker: number): number {
+  return base + SLOT_FIXED_INTS + 5 * layout.maxWorkers + worker;
+}
+
 export function ringIndex(layout: Layout, base: number, position: number): number {
-  return base + SLOT_FIXED_INTS + 4 * layout.maxWorkers + (position % layout.ringCapacity);
+  return base + SLOT_FIXED_INTS + 6 * layout.maxWorkers + (position % layout.ringCapacity);
 }
 
 /**

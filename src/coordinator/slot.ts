@@ -3,8 +3,10 @@
 // thread reclaims a dead worker's. Methods marked "under lock" must run
 // between lock() and unlock() of the same slot.
 import {
+  GATED,
   GENERATION,
   GIVE_BACK,
+  IN_USE,
   LIMIT,
   LOCK,
   OPEN,
@@ -13,7 +15,9 @@ import {
   SOCKETS,
   SOCKETS_MAX,
   SOCKETS_OPENED,
+  gatedOfIndex,
   grantsIndex,
+  inUseOfIndex,
   leaseIndex,
   notifyIndex,
   retiringIndex,
@@ -254,6 +258,52 @@ export class SlotView {
 
   socketCounts(): SocketCounts {
     return { open: this.get(SOCKETS), maxOpen: this.get(SOCKETS_MAX), opened: this.get(SOCKETS_OPENED) };
+  }
+
+  /**
+   * Lock-free: `worker` counts one more operation in use if fewer than
+   * `limit` are (src/pool/in-use-gate.ts). A compare-and-swap on the total,
+   * so that two workers cannot both take the last one below the limit.
+   */
+  takeInUse(worker: number, limit: number): boolean {
+    const index = this.base + IN_USE;
+    if (limit === Infinity) {
+      Atomics.add(this.ints, index, 1);
+    } else {
+      for (;;) {
+        const inUse = Atomics.load(this.ints, index);
+        if (inUse >= limit) return false;
+        if (Atomics.compareExchange(this.ints, index, inUse, inUse + 1) === inUse) break;
+      }
+    }
+    Atomics.add(this.ints, inUseOfIndex(this.layout, this.base, worker), 1);
+    return true;
+  }
+
+  /** Lock-free: one of `worker`'s operations in use is done. */
+  putInUse(worker: number): void {
+    Atomics.sub(this.ints, inUseOfIndex(this.layout, this.base, worker), 1);
+    Atomics.sub(this.ints, this.base + IN_USE, 1);
+  }
+
+  /** Lock-free: `worker`'s operations waiting at a session limit changed by `delta`. */
+  gatedChanged(worker: number, delta: number): void {
+    Atomics.add(this.ints, gatedOfIndex(this.layout, this.base, worker), delta);
+    Atomics.add(this.ints, this.base + GATED, delta);
+  }
+
+  /** Wakes every worker with operations waiting at a session limit (lock-free; `except` serves its own). */
+  wakeGated(except: number): void {
+    if (Atomics.load(this.ints, this.base + GATED) <= 0) return;
+    for (let w = 0; w < this.layout.maxWorkers; w++) {
+      if (w !== except && Atomics.load(this.ints, gatedOfIndex(this.layout, this.base, w)) > 0) notifyWorker(this.ints, w);
+    }
+  }
+
+  /** A dead worker's operations in use and waiting are gone with it (lock-free). */
+  dropInUseOf(worker: number): void {
+    Atomics.sub(this.ints, this.base + IN_USE, Atomics.exchange(this.ints, inUseOfIndex(this.layout, this.base, worker), 0));
+    Atomics.sub(this.ints, this.base + GATED, Atomics.exchange(this.ints, gatedOfIndex(this.layout, this.base, worker), 0));
   }
 
   /** Claims one give-back token (lock-free); false when none is left. */

@@ -23,6 +23,8 @@ import type { PermitRequest, PermitSource } from '../pool/permits.js';
 import { GIVE_BACK, LIMIT, OPEN, notifyIndex, readLayout, type Layout } from './layout.js';
 import { SlotView, notifyWorker } from './slot.js';
 import type { SocketTally } from '../connection/socket-tally.js';
+import type { InUseGate } from '../pool/in-use-gate.js';
+import { SharedInUseGate } from './shared-in-use-gate.js';
 
 /** Long enough never to fire; it only holds the event loop open. */
 const KEEP_ALIVE_MS = 2 ** 30;
@@ -195,6 +197,7 @@ export class WorkerCoordinator {
   private readonly ints: Int32Array;
   private readonly layout: Layout;
   private readonly permitsBySlot = new Map<number, SharedPermits>();
+  private readonly gatesBySlot = new Map<number, SharedInUseGate>();
   private armed = false;
   private closed = false;
   private waitingRequests = 0;
@@ -235,6 +238,17 @@ export class WorkerCoordinator {
       this.permitsBySlot.set(slot, permits);
     }
     return permits;
+  }
+
+  /** The in-use gate of a server slot (session pool limits), counted with every other worker's. */
+  inUse(slot: number, address: string): InUseGate {
+    let gate = this.gatesBySlot.get(slot);
+    if (!gate) {
+      if (!Number.isInteger(slot) || slot < 0 || slot >= this.layout.maxServers) throw new RangeError(`server slot ${slot} is outside 0..${this.layout.maxServers - 1}`);
+      gate = new SharedInUseGate(address, new SlotView(this.ints, this.layout, slot), this.workerId);
+      this.gatesBySlot.set(slot, gate);
+    }
+    return gate;
   }
 
   /**
@@ -280,5 +294,6 @@ export class WorkerCoordinator {
     // Re-arm before serving, so a notify sent while serving is not lost.
     this.arm();
     for (const permits of this.permitsBySlot.values()) permits.service();
+    for (const gate of this.gatesBySlot.values()) gate.service();
   }
 }

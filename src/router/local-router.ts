@@ -12,6 +12,7 @@ import { failedInAuthentication, type Connection } from '../connection/connectio
 import { MgoError, NetworkError, ServerError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { ClearOptions } from '../pool/pool.js';
+import { LocalInUseGate, type InUseGate } from '../pool/in-use-gate.js';
 import type { ServerStats } from '../pool/stats.js';
 import type { ReadPreference } from '../read-preference.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
@@ -22,6 +23,8 @@ import { checkGlobalPoolLimit, routerClosedError as closedError, type Reservatio
 
 class HeldSocket implements Reservation {
   dead = false;
+  /** Counted in use at its server's gate until released. */
+  gate: InUseGate | undefined;
   /** Marks it dead when the socket closes; removed on release (a pooled socket outlives many reservations). */
   onClose: (() => void) | undefined;
   constructor(
@@ -53,6 +56,8 @@ const WRITE_CONCERN_ERROR = 'writeConcernError';
 export interface LocalRouterHooks extends ClusterHooks {
   /** A reserved socket closed while held (its Reservation is now dead). */
   onReservationDead?(id: number): void;
+  /** Where a server's operations in use are counted for session pool limits: the coordinator in a worker; this router otherwise. */
+  inUse?(address: string): InUseGate | undefined;
 }
 
 /**
@@ -78,12 +83,16 @@ export class LocalRouter implements Router {
   private readonly lifecycle = new Lifecycle(closedError);
   private lastReservationId = 0;
   private readonly minPoolSize: number;
+  private readonly waitQueueTimeoutMS: number;
+  /** Session pool limits: each server's operations in use (src/pool/in-use-gate.ts). */
+  private readonly gates = new Map<string, InUseGate>();
 
   private constructor(
     options: ResolvedOptions,
     private readonly hooks: LocalRouterHooks,
   ) {
     this.minPoolSize = options.minPoolSize;
+    this.waitQueueTimeoutMS = options.waitQueueTimeoutMS;
     this.cluster = new Cluster(
       options,
       (event) => {
@@ -144,12 +153,20 @@ export class LocalRouter implements Router {
     );
   }
 
-  async reserve(readPreference: ReadPreference, identity = this.dialIdentity, deprioritized?: readonly string[]): Promise<Reservation> {
+  async reserve(readPreference: ReadPreference, identity = this.dialIdentity, deprioritized?: readonly string[], poolLimit?: number): Promise<Reservation> {
     if (!this.lifecycle.isOpen) throw closedError();
     const server = await this.cluster.selectServer({ readPreference, deprioritized });
-    const connection = await this.checkOut(server, identity);
+    const gate = await this.admit(server, poolLimit);
+    let connection: Connection;
+    try {
+      connection = await this.checkOut(server, identity);
+    } catch (err) {
+      gate.leave();
+      throw err;
+    }
     const writable = isWritable(this.cluster.topology.servers.get(server.address)?.type);
     const socket = new HeldSocket(++this.lastReservationId, server, connection, writable);
+    socket.gate = gate;
     this.held.set(socket.id, socket);
     // mgo's sticky-EOF trap: a reserved socket that dies while idle is marked
     // dead at once, so the session replaces it before its next operation.
@@ -177,6 +194,8 @@ export class LocalRouter implements Router {
     if (socket.onClose) socket.connection.off('close', socket.onClose);
     // The pool closes it instead of reusing it if it died (CMAP check-in).
     socket.server.pool.checkIn(socket.connection);
+    socket.gate?.leave();
+    socket.gate = undefined;
   }
 
   get dialIdentity(): number {
@@ -288,12 +307,42 @@ export class LocalRouter implements Router {
     const server = request.address
       ? this.serverAt(request.address)
       : await this.cluster.selectServer({ readPreference: request.readPreference, forWrite: request.write, deprioritized: request.deprioritized });
-    const connection = await this.checkOut(server, request.identity ?? this.dialIdentity);
+    const admitted = this.admit(server, request.poolLimit);
+    const gate = admitted instanceof Promise ? await admitted : admitted;
+    let connection: Connection;
+    try {
+      connection = await this.checkOut(server, request.identity ?? this.dialIdentity);
+    } catch (err) {
+      gate.leave();
+      throw err;
+    }
     try {
       return await this.sendOn(server, connection, request, send);
     } finally {
       server.pool.checkIn(connection);
+      gate.leave();
     }
+  }
+
+  /**
+   * Counts an operation in use at its server's gate, first waiting there
+   * while its session's own pool limit is reached (Session.setPoolLimit).
+   * A limit at or above the pool's (maxPoolSize, which still applies after
+   * the gate) changes nothing and is not gated: in-thread, the pool's FIFO
+   * queue is the only wait. Returns the gate, to leave() once the socket is back.
+   */
+  private admit(server: Server, poolLimit: number | undefined): InUseGate | Promise<InUseGate> {
+    let gate = this.gates.get(server.address);
+    if (gate === undefined) {
+      gate = this.hooks.inUse?.(server.address) ?? new LocalInUseGate(server.address);
+      this.gates.set(server.address, gate);
+    }
+    if (poolLimit === undefined || poolLimit >= server.pool.stats().maxOpen) {
+      gate.enter();
+      return gate; // no promise, no extra turn: the common case
+    }
+    const admitted = gate;
+    return gate.admit(poolLimit, this.waitQueueTimeoutMS)?.then(() => admitted) ?? gate;
   }
 
   private async sendOn<T>(server: Server, connection: Connection, request: RawRouterRequest, send: Send<T>): Promise<T> {

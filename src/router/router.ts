@@ -70,6 +70,12 @@ export interface RouterRequest {
    * Ignored with a reservation, which has its identity already.
    */
   identity?: number;
+  /**
+   * The session's own pool limit (Session.setPoolLimit): the operation waits
+   * while that many sockets of its server are in use, across all workers
+   * (src/pool/in-use-gate.ts). Ignored with a reservation, which holds its socket.
+   */
+  poolLimit?: number;
 }
 
 export interface RouterReply {
@@ -89,8 +95,12 @@ export interface Router {
    * evict the socket (and mark a reservation dead); they are never retried here.
    */
   run(request: RouterRequest): Promise<RouterReply>;
-  /** Reserves a socket on a server matching the read preference, authenticated as `identity` (dialIdentity by default). */
-  reserve(readPreference: ReadPreference, identity?: number, deprioritized?: readonly string[]): Promise<Reservation>;
+  /**
+   * Reserves a socket on a server matching the read preference, authenticated
+   * as `identity` (dialIdentity by default); with `poolLimit`, first waits
+   * while that many of the server's sockets are in use (RouterRequest.poolLimit).
+   */
+  reserve(readPreference: ReadPreference, identity?: number, deprioritized?: readonly string[], poolLimit?: number): Promise<Reservation>;
   /** What operations run as unless a session logged in: the dial-time credential's number, or UNAUTHENTICATED. */
   readonly dialIdentity: number;
   /**

@@ -157,6 +157,8 @@ interface Settings {
   credentialSource: string | undefined;
   /** setBypassValidation(): bypassDocumentValidation on the writes that take it. */
   bypassValidation: boolean;
+  /** setPoolLimit(): the session's own limit on a server's sockets in use; 0 for none. */
+  poolLimit: number;
 }
 
 /** mgo's Credential: what Session.login() takes. */
@@ -193,6 +195,7 @@ export function openSession(router: Router, options: SessionOptions = {}): Sessi
     identity: router.dialIdentity,
     credentialSource: options.dialSource,
     bypassValidation: false,
+    poolLimit: 0,
   };
   return new Session(family, settings);
 }
@@ -439,20 +442,22 @@ export class Session {
   }
 
   /**
-   * mgo's per-server socket limit. Here the limit is one global count per
-   * server, fixed when the router is made (the poolLimit dial option), and
-   * the Router offers no way to change it: the dialed value is accepted,
-   * any other throws ERR_UNSUPPORTED_OPTION.
+   * mgo's SetPoolLimit: this session's operations (and those of copies and
+   * clones made from it afterwards) wait while `limit` or more sockets of
+   * their server are in use, by any session, across all workers; other
+   * sessions are not held back by it. The connection limit per server
+   * (the poolLimit dial option, setGlobalPoolLimit()) still applies on top:
+   * a larger `limit` changes nothing. A wait ends as a wait for the pool's
+   * sockets does, with PoolTimeoutError after waitQueueTimeoutMS (or the
+   * session's sync timeout, for a socket it reserves). Differs from mgo:
+   * mgo's limit was also the pool's size, so its default (4096) is here
+   * poolLimit's (100); and an operation waiting for its server's pool is
+   * counted as in use too (it only waits when every socket is taken, so
+   * the server has at least as many in use as the limit anyway).
    */
   setPoolLimit(limit: number): void {
     this.#checkOpen('setPoolLimit');
-    checkInteger('setPoolLimit', limit, 1);
-    const dialed = this.#family.poolLimit;
-    if (limit === dialed) return;
-    throw new MgoError(
-      'ERR_UNSUPPORTED_OPTION',
-      `setPoolLimit(${limit}): the connection limit is fixed when dialing${dialed === undefined ? '' : ` (poolLimit ${dialed})`}; pass { poolLimit: ${limit} } to dial() instead`,
-    );
+    this.#settings.poolLimit = checkInteger('setPoolLimit', limit, 1);
   }
 
   /**
@@ -757,6 +762,7 @@ export class Session {
   async #attempt(operation: Operation, command: Document, again: boolean, deprioritized?: readonly string[]): Promise<RouterReply> {
     const request: RouterRequest = { db: operation.db, command, readPreference: PRIMARY, identity: this.#settings.identity };
     if (deprioritized) request.deprioritized = deprioritized;
+    if (this.#settings.poolLimit > 0) request.poolLimit = this.#settings.poolLimit;
     if (operation.sequences) {
       request.sequences = operation.sequences;
       if (again) request.retainSequences = true;
@@ -872,7 +878,7 @@ export class Session {
     const { router } = this.#family;
     const timeoutMS = this.#settings.syncTimeoutMS;
     return deadline(
-      router.reserve(readPreference, this.#settings.identity, deprioritized),
+      router.reserve(readPreference, this.#settings.identity, deprioritized, this.#settings.poolLimit > 0 ? this.#settings.poolLimit : undefined),
       timeoutMS,
       () =>
         new MgoError(

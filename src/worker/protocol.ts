@@ -60,7 +60,7 @@
 // that port; the main thread chose it and the worker echoes it.
 //
 //   main -> worker (ToWorker)
-//     [RUN, id, flags, db, command, sequences, readPreference, reservation, address, decode, identity, deprioritized]
+//     [RUN, id, flags, db, command, sequences, readPreference, reservation, address, decode, identity, deprioritized, poolLimit]
 //         flags: WRITE | MORE_TO_COME; command: the command's BSON bytes;
 //         sequences: [identifier, count, bytes][] or null (WireSequence:
 //         the documents' BSON back to back); readPreference: null means
@@ -70,8 +70,11 @@
 //         bytes, else DECODE_HERE | the BSON options that differ from js-bson's defaults);
 //         identity: who the socket is authenticated as (src/auth/identities.ts);
 //         deprioritized: servers the first attempt of a retried operation
-//         failed on, or null (the worker's selection avoids them).
-//     [RESERVE, id, readPreference, identity, deprioritized]
+//         failed on, or null (the worker's selection avoids them);
+//         poolLimit: the session's own pool limit (Session.setPoolLimit),
+//         0 for none: the worker's router gates the operation on the
+//         server's operations in use, counted in the coordinator buffer.
+//     [RESERVE, id, readPreference, identity, deprioritized, poolLimit]
 //     [LOGIN, identity, credential]                     a credential's number, before any RUN or
 //                                                       RESERVE that uses it (no answer)
 //     [RELEASE, reservation]                            (no answer)
@@ -245,8 +248,16 @@ export type RunMessage = [
   decode: number,
   identity: number,
   deprioritized: readonly string[] | null,
+  poolLimit: number,
 ];
-export type ReserveMessage = [kind: typeof RESERVE, id: number, readPreference: ReadPreference, identity: number, deprioritized: readonly string[] | null];
+export type ReserveMessage = [
+  kind: typeof RESERVE,
+  id: number,
+  readPreference: ReadPreference,
+  identity: number,
+  deprioritized: readonly string[] | null,
+  poolLimit: number,
+];
 export type LoginMessage = [kind: typeof LOGIN, identity: number, credential: Credential];
 export type ReleaseMessage = [kind: typeof RELEASE, reservation: number];
 export type TopologyMessage = [kind: typeof TOPOLOGY, check: CheckBroadcast];

@@ -193,8 +193,8 @@ export class WorkerRouter implements Router, WorkerHost {
     return this.lifecycle.run(() => new Promise((resolve, reject) => this.dispatch(request, resolve, reject, 0)));
   }
 
-  reserve(readPreference: ReadPreference, identity = this.dialIdentity, deprioritized?: readonly string[]): Promise<Reservation> {
-    const ask: ReserveAsk = { readPreference, identity, deprioritized: deprioritized ?? null };
+  reserve(readPreference: ReadPreference, identity = this.dialIdentity, deprioritized?: readonly string[], poolLimit?: number): Promise<Reservation> {
+    const ask: ReserveAsk = { readPreference, identity, deprioritized: deprioritized ?? null, poolLimit: poolLimit ?? 0 };
     return this.lifecycle.run(() => new Promise((resolve, reject) => this.dispatchReserve(ask, resolve, reject, 0)));
   }
 
@@ -467,6 +467,7 @@ export class WorkerRouter implements Router, WorkerHost {
       decode,
       identity,
       request.deprioritized ?? null,
+      request.poolLimit ?? 0,
     ];
     const pending: Pending = {
       answer: (message: Answer) => {
@@ -547,7 +548,7 @@ export class WorkerRouter implements Router, WorkerHost {
       if (this.lifecycle.state === 'closed' || resends >= MAX_UNDELIVERED_RESENDS) reject(error);
       else this.dispatchReserve(ask, resolve, reject, resends + 1, worker);
     };
-    worker.send((id) => [RESERVE, id, ask.readPreference, ask.identity, ask.deprioritized], undefined, {
+    worker.send((id) => [RESERVE, id, ask.readPreference, ask.identity, ask.deprioritized, ask.poolLimit], undefined, {
       answer: (message: Answer) => {
         if (counted !== undefined) this.placement.answered(counted, worker.id);
         if (message[0] === RESERVED && worker.incarnation !== incarnation) {
@@ -672,6 +673,8 @@ interface ReserveAsk {
   readPreference: ReadPreference;
   identity: number;
   deprioritized: readonly string[] | null;
+  /** The session's own pool limit; 0 for none. */
+  poolLimit: number;
 }
 
 function deadReservationError(reservation: Reservation): NetworkError {

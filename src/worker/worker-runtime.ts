@@ -12,6 +12,7 @@ import { WorkerCoordinator } from '../coordinator/worker-coordinator.js';
 import { PoolClosedError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { PermitSource } from '../pool/permits.js';
+import type { InUseGate } from '../pool/in-use-gate.js';
 import type { SocketTally } from '../connection/socket-tally.js';
 import type { ServerStats } from '../pool/stats.js';
 import { PRIMARY } from '../read-preference.js';
@@ -101,6 +102,7 @@ export class WorkerRuntime implements WorkerControl {
       permits: (address) => runtime.permitsFor(address),
       dialSlots: (address) => runtime.dialSlotsFor(address),
       sockets: (address) => runtime.socketsFor(address),
+      inUse: (address) => runtime.inUseFor(address),
       requestCheck: (address) => runtime.askForCheck(address),
       forwardUnknown: (report, apply) => runtime.forwardUnknown(report, apply),
       onReservationDead: (id) => runtime.outbox.push([DEAD, id]),
@@ -172,7 +174,7 @@ export class WorkerRuntime implements WorkerControl {
   }
 
   private run(message: RunMessage): void {
-    const [, id, flags, db, commandBytes, wireSequences, readPreference, reservation, address, decode, identity, deprioritized] = message;
+    const [, id, flags, db, commandBytes, wireSequences, readPreference, reservation, address, decode, identity, deprioritized, poolLimit] = message;
     let request: RawRouterRequest;
     try {
       const { command, sequences } = decodeRun(commandBytes, wireSequences);
@@ -183,6 +185,7 @@ export class WorkerRuntime implements WorkerControl {
       if (reservation !== 0) request.reservationId = reservation;
       if (address !== null) request.address = address;
       if (deprioritized !== null) request.deprioritized = deprioritized;
+      if (poolLimit > 0) request.poolLimit = poolLimit;
     } catch (error) {
       this.outbox.push([FAILED, id, toErrorRecord(error, this.name)]);
       return;
@@ -204,9 +207,9 @@ export class WorkerRuntime implements WorkerControl {
   }
 
   private reserve(message: ReserveMessage): void {
-    const [, id, readPreference, identity, deprioritized] = message;
+    const [, id, readPreference, identity, deprioritized, poolLimit] = message;
     this.track(
-      this.router.reserve(readPreference, identity, deprioritized ?? undefined).then(
+      this.router.reserve(readPreference, identity, deprioritized ?? undefined, poolLimit > 0 ? poolLimit : undefined).then(
         (reservation) => this.outbox.push([RESERVED, id, reservation.id, reservation.address, reservation.writable]),
         (error: unknown) => this.outbox.push([FAILED, id, toErrorRecord(error, this.name)]),
       ),
@@ -250,6 +253,12 @@ export class WorkerRuntime implements WorkerControl {
       },
       counts: () => tally.counts(),
     };
+  }
+
+  /** The server slot's in-use gate (session pool limits), counted with every worker's; undefined (the router's own) only for a server without a slot. */
+  private inUseFor(address: string): InUseGate | undefined {
+    const slot = this.slots.get(address);
+    return slot === undefined ? undefined : this.coordinator.inUse(slot, address);
   }
 
   /** Idle give-back: close one idle socket of the server so that another worker's waiter gets its permit. */

@@ -180,11 +180,24 @@ describe('settings', () => {
     assert.equal(router.requests.length, 0);
   });
 
-  test('setPoolLimit accepts the dialed limit and refuses another', () => {
-    const session = openSession(new FakeRouter(), { poolLimit: 10 });
-    session.setPoolLimit(10);
-    assert.throws(() => session.setPoolLimit(20), { code: 'ERR_UNSUPPORTED_OPTION', message: /poolLimit: 20/ });
-    assert.throws(() => session.setPoolLimit(0), { code: 'ERR_INVALID_ARGUMENT' });
+  test("setPoolLimit is the session's, and its later copies' and clones': every request and reservation carries it", async () => {
+    const router = new FakeRouter();
+    const session = openSession(router, { poolLimit: 10, mode: Mode.Eventual });
+    const before = session.copy();
+    session.setPoolLimit(3);
+    const copy = session.copy();
+    const clone = session.clone();
+    for (const s of [session, before, copy, clone]) await s.ping();
+    assert.deepEqual(
+      router.requests.map((r) => r.poolLimit),
+      [3, undefined, 3, 3],
+    );
+    const strong = openSession(router, { mode: Mode.Strong });
+    strong.setPoolLimit(2);
+    await strong.ping();
+    assert.deepEqual(router.reservePoolLimits, [2]);
+    assert.throws(() => session.setPoolLimit(0), { code: 'ERR_INVALID_ARGUMENT', message: /setPoolLimit/ });
+    assert.throws(() => session.setPoolLimit(2.5), { code: 'ERR_INVALID_ARGUMENT' });
   });
 
   test('db() without a name uses the dialed database, else "test"', () => {

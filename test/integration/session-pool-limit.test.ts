@@ -1,0 +1,114 @@
+// Session.setPoolLimit(n), mgo's per-session limit, for workers 0 and 2:
+// the session's operations wait while n or more sockets of the server are
+// in use; other sessions do not wait for it; a wait ends as a pool wait does.
+// The bridge (test/fixtures/bridge) holds each find on its socket
+// (failCommand with blockConnection) and records when each command arrived
+// and was answered: the most finds of the limited session at the server at
+// once is read from those records, every one of them, nothing sampled.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { dial, Mode, MgoError, PoolTimeoutError, type Session } from '../../src/index.js';
+import { startBridge, type Bridge, type CommandRecord } from '../fixtures/bridge/index.js';
+import { startTestServer, type TestServer } from '../fixtures/server.js';
+import { waitFor } from '../fixtures/wait.js';
+
+const DB = `mgo_session_limit_${process.pid}`;
+let server: TestServer;
+
+before(async () => {
+  server = await startTestServer();
+});
+
+after(async () => {
+  await server?.stop();
+});
+
+function hold(bridge: Bridge, ms: number): void {
+  bridge.configureFailPoint(0, { configureFailPoint: 'failCommand', mode: 'alwaysOn', data: { failCommands: ['find'], blockConnection: true, blockTimeMS: ms } });
+}
+
+/** The most records overlapping at once (each from its arrival to its answer at the bridge). */
+function mostAtOnce(records: CommandRecord[]): number {
+  const edges = records.flatMap((r) => [
+    { at: r.startedAt, delta: 1 },
+    { at: r.finishedAt ?? Infinity, delta: -1 },
+  ]);
+  // An answer and an arrival at the same instant: the answer first.
+  edges.sort((a, b) => a.at - b.at || a.delta - b.delta);
+  let open = 0;
+  let most = 0;
+  for (const edge of edges) most = Math.max(most, (open += edge.delta));
+  return most;
+}
+
+async function setup(workers: number, waitQueueTimeoutMS: number) {
+  const bridge = await startBridge({ backend: { host: server.host, port: server.port }, topology: 'standalone' });
+  // Polling monitors: no awaitable hello waits at the bridge.
+  const session = await dial(bridge.uri, { workers, poolLimit: 20, waitQueueTimeoutMS, serverMonitoringMode: 'poll' });
+  session.setMode(Mode.Eventual, true);
+  await session.db(DB).c('docs').upsert({ _id: 1 }, { _id: 1 });
+  return { bridge, session };
+}
+
+async function teardown(bridge: Bridge, session: Session): Promise<void> {
+  bridge.configureFailPoint(0, { configureFailPoint: 'failCommand', mode: 'off' });
+  await session.db(DB).dropDatabase().catch(() => {});
+  await session.close();
+  await bridge.close();
+}
+
+describe('Session.setPoolLimit', () => {
+  for (const workers of [0, 2]) {
+    test(`workers ${workers}: never more than n of the session's operations at the server; an unlimited session does not wait`, { timeout: 60_000 }, async () => {
+      const { bridge, session } = await setup(workers, 60_000);
+      const finds: CommandRecord[] = [];
+      const unsubscribe = bridge.onCommand((record) => {
+        if (record.commandName === 'find' && record.command.find === 'limited') finds.push(record);
+      });
+      try {
+        const limited = session.copy();
+        limited.setPoolLimit(3);
+        hold(bridge, 600);
+        let done = 0;
+        const operations = Array.from({ length: 12 }, (_, i) =>
+          (i % 2 ? limited.clone() : limited).db(DB).c('limited').find({ _id: i }).all().finally(() => done++),
+        );
+        await waitFor('3 finds held at the bridge', () => bridge.members[0]!.pendingCommands() >= 3, 30_000);
+        // Another session, without a limit, is not held back by the limited one's waiters.
+        const other = session.copy();
+        await other.db(DB).c('other').insert({ at: 'while the limited session waits' });
+        assert.ok(done < 12, `the unlimited insert finished while the limited finds still waited (${done} of 12 done)`);
+        await other.close();
+        await Promise.all(operations);
+        await limited.close();
+        assert.equal(finds.length, 12);
+        assert.ok(mostAtOnce(finds) <= 3, `at most 3 of the limited session's finds at the server at once, saw ${mostAtOnce(finds)}`);
+        assert.equal(mostAtOnce(finds), 3, 'the limit is reached, not only respected');
+      } finally {
+        unsubscribe();
+        await teardown(bridge, session);
+      }
+    });
+
+    test(`workers ${workers}: a wait at the session's limit ends with PoolTimeoutError after waitQueueTimeoutMS`, { timeout: 60_000 }, async () => {
+      const { bridge, session } = await setup(workers, 300);
+      try {
+        const limited = session.copy();
+        limited.setPoolLimit(1);
+        hold(bridge, 3_000);
+        const first = limited.db(DB).c('docs').find({ _id: 1 }).one();
+        await waitFor('the first find held at the bridge', () => bridge.members[0]!.pendingCommands() >= 1, 30_000);
+        await assert.rejects(limited.db(DB).c('docs').find({ _id: 1 }).one(), (error: unknown) => {
+          assert.ok(error instanceof PoolTimeoutError && error instanceof MgoError, String(error));
+          assert.equal(error.code, 'ERR_POOL_TIMEOUT');
+          assert.match(error.message, /the session's pool limit 1/);
+          return true;
+        });
+        await first;
+        await limited.close();
+      } finally {
+        await teardown(bridge, session);
+      }
+    });
+  }
+});
