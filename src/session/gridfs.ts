@@ -5,8 +5,9 @@
 import type { Document } from 'bson';
 import { ObjectId } from 'bson';
 import { MgoError } from '../errors.js';
+import { cursorReplyOf } from '../wire/reply-shape.js';
 import type { Collection } from './collection.js';
-import type { Database } from './database.js';
+import { runCommand, type Database } from './database.js';
 import { ErrNotFound, QueryError } from './errors.js';
 import { GRID_BSON, GridFile } from './grid-file.js';
 import { DEFAULT_CHUNK_SIZE, storedFileOf } from './grid-layout.js';
@@ -150,19 +151,10 @@ export class GridFS {
   }
 
   async #ensureIndexes(): Promise<void> {
-    const any = await this.files
-      .find()
-      .select({ _id: 1 })
-      .bsonOptions(GRID_BSON)
-      .one()
-      .then(
-        () => true,
-        (err: unknown) => {
-          if (err === ErrNotFound) return false;
-          throw err;
-        },
-      );
-    if (any) return;
+    // GridFS spec: the emptiness check reads the primary, whatever the session's mode ('write' routing).
+    const command = { find: this.files.name, filter: {}, projection: { _id: 1 }, limit: 1, singleBatch: true };
+    const { reply, address } = await runCommand(this.database.session, this.database.name, command, 'write', GRID_BSON);
+    if (cursorReplyOf(reply, address, 'firstBatch', false).batch.length > 0) return;
     await ensureIndex(this.files, FILES_INDEX, false);
     await ensureIndex(this.chunks, CHUNKS_INDEX, true);
   }

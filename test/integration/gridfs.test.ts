@@ -5,14 +5,18 @@
 // walks a find(); remove() and removeId() take the chunks with the files;
 // abort() and a failed pipeline leave nothing behind; a missing or
 // wrong-sized chunk fails with ERR_GRIDFS_CORRUPT instead of wrong bytes.
+// Behind the replica-set bridge, a Secondary-mode session still checks the
+// files collection on the primary before its first write (GridFS spec).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GridFSBucket, MongoClient } from 'mongodb';
-import { dial, ErrNotFound, GridFS, MgoError, type Session } from '../../src/index.js';
+import { dial, ErrNotFound, GridFS, MgoError, Mode, type Session } from '../../src/index.js';
+import { startBridge, type CommandRecord } from '../fixtures/bridge/index.js';
 import { startTestServer, type TestServer } from '../fixtures/server.js';
+import { waitFor } from '../fixtures/wait.js';
 
 const DB = `mgo_gridfs_${process.pid}`;
 let server: TestServer;
@@ -259,3 +263,33 @@ for (const workers of [0, 2]) {
     });
   });
 }
+
+describe('GridFS on a replica set (the bridge), session in Secondary mode', () => {
+  for (const workers of [0, 2]) {
+    test(`workers ${workers}: the emptiness check before the first write and every write go to the primary`, { timeout: 60_000 }, async () => {
+      const bridge = await startBridge({ backend: server, topology: 'replicaset', members: 3 });
+      const records: CommandRecord[] = [];
+      bridge.onCommand((record) => records.push(record));
+      const session = await dial(`${bridge.uri}&serverSelectionTimeoutMS=5000`, { workers });
+      try {
+        await waitFor('all three members discovered', () => session.liveServers().length === 3, 10_000);
+        session.setMode(Mode.Secondary, true);
+        const gfs = session.db(DB).gridFS(`rs${workers}`);
+        records.length = 0;
+        await upload(gfs, 'on-primary.txt', Buffer.from('abcdefgh'), 4);
+        const primary = bridge.primary()!.address;
+        const check = records.find((r) => r.commandName === 'find' && r.command.find === `rs${workers}.files`);
+        assert.ok(check, 'the files collection was checked for emptiness');
+        assert.deepEqual(check.command.projection, { _id: 1 });
+        assert.equal(check.member, primary, 'GridFS spec: the emptiness check reads the primary');
+        const inserts = records.filter((r) => r.commandName === 'insert');
+        assert.deepEqual(inserts.map((r) => r.command.insert), [`rs${workers}.chunks`, `rs${workers}.files`]);
+        assert.ok(inserts.every((r) => r.member === primary));
+        assert.equal((await readAll(gfs, 'on-primary.txt', 16)).toString(), 'abcdefgh');
+      } finally {
+        await session.close();
+        await bridge.close();
+      }
+    });
+  }
+});
