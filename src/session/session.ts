@@ -478,7 +478,9 @@ export class Session {
   /**
    * Fails an operation whose reply takes longer than `ms` (0: no limit but
    * the connection's own socketTimeoutMS) with ERR_NETWORK_TIMEOUT, and
-   * drops the reserved socket it ran on.
+   * drops the reserved socket it ran on. A getMore that the server holds on
+   * purpose (Query.tail(), a change stream: awaitData up to its maxTimeMS)
+   * gets its await on top of `ms`.
    */
   setSocketTimeout(ms: number): void {
     this.#checkOpen('setSocketTimeout');
