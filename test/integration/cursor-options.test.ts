@@ -9,29 +9,25 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Long } from 'bson';
 import { dial } from '../../src/index.js';
-import { startBridge, type Bridge, type CommandRecord } from '../fixtures/bridge/index.js';
-import { startTestServer, type TestServer } from '../fixtures/server.js';
+import type { Bridge, CommandRecord } from '../fixtures/bridge/index.js';
+import { startRecordingStandalone, type RecordingStandalone } from '../fixtures/recording-standalone.js';
 import { waitFor } from '../fixtures/wait.js';
 
 const DB = `mgo_cursor_options_${process.pid}`;
-let server: TestServer;
+let setup: RecordingStandalone;
 let bridge: Bridge;
-const records: CommandRecord[] = [];
+let records: CommandRecord[];
 
 before(async () => {
-  server = await startTestServer();
-  bridge = await startBridge({ backend: { host: server.host, port: server.port }, topology: 'standalone' });
-  bridge.onCommand((record) => {
-    if (record.databaseName === DB) records.push(record);
-  });
+  setup = await startRecordingStandalone(DB);
+  ({ bridge, records } = setup);
 });
 
 after(async () => {
-  const direct = await dial(server.uri);
+  const direct = await dial(setup.server.uri);
   await direct.db(DB).dropDatabase().catch(() => {});
   await direct.close();
-  await bridge?.close();
-  await server?.stop();
+  await setup?.stop();
 });
 
 /** The cursor ids the server's replies to `name` commands on collection `collection` left open. */

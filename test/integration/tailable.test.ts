@@ -14,32 +14,28 @@ import { Long } from 'bson';
 import { MongoClient } from 'mongodb';
 import { dial, type Iter, type Session } from '../../src/index.js';
 import { MAX_AWAIT_MS } from '../../src/session/iter.js';
-import { startBridge, type Bridge, type CommandRecord } from '../fixtures/bridge/index.js';
-import { startTestServer, type TestServer } from '../fixtures/server.js';
+import type { Bridge, CommandRecord } from '../fixtures/bridge/index.js';
+import { startRecordingStandalone, type RecordingStandalone } from '../fixtures/recording-standalone.js';
 import { waitFor, withTimeout } from '../fixtures/wait.js';
 
 const DB = `mgo_tail_${process.pid}`;
 const DEADLINE = 30_000;
-let server: TestServer;
+let setup: RecordingStandalone;
 let bridge: Bridge;
+let records: CommandRecord[];
 let official: MongoClient;
-const records: CommandRecord[] = [];
 
 before(async () => {
-  server = await startTestServer();
-  bridge = await startBridge({ backend: { host: server.host, port: server.port }, topology: 'standalone' });
-  bridge.onCommand((record) => {
-    if (record.databaseName === DB) records.push(record);
-  });
-  official = new MongoClient(server.uri);
+  setup = await startRecordingStandalone(DB);
+  ({ bridge, records } = setup);
+  official = new MongoClient(setup.server.uri);
   await official.connect();
 });
 
 after(async () => {
   await official?.db(DB).dropDatabase().catch(() => {});
   await official?.close();
-  await bridge?.close();
-  await server?.stop();
+  await setup?.stop();
 });
 
 /** A capped collection holding { n } for each of `ns`, inserted in order. */
