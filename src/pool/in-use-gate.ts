@@ -27,6 +27,7 @@ import { WaitQueue, type WaitQueueNode } from './wait-queue.js';
 interface Admission {
   limit: number;
   admitted: () => void;
+  failed: (error: Error) => void;
   timer: ReturnType<typeof setTimeout> | undefined;
   node: WaitQueueNode<Admission> | undefined;
 }
@@ -63,7 +64,7 @@ export abstract class InUseGate {
     if (this.#waiters.size === 0 && this.tryTake(limit)) return undefined;
     return new Promise<void>((resolve, reject) => {
       const startedAt = performance.now();
-      const admission: Admission = { limit, admitted: resolve, timer: undefined, node: undefined };
+      const admission: Admission = { limit, admitted: resolve, failed: reject, timer: undefined, node: undefined };
       const node = this.#waiters.push(admission);
       admission.node = node;
       this.waitingChanged(1);
@@ -90,6 +91,15 @@ export abstract class InUseGate {
   leave(): void {
     this.put();
     this.wakeWaiters();
+  }
+
+  /** Fails every waiter with `error` (the router was destroyed: no socket will come). */
+  failAll(error: Error): void {
+    for (const admission of this.#waiters.drain()) {
+      clearTimeout(admission.timer);
+      this.waitingChanged(-1);
+      admission.failed(error);
+    }
   }
 
   /** Admits the waiters that fit now, oldest first; one whose limit is reached does not hold up another's. */

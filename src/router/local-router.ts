@@ -282,6 +282,7 @@ export class LocalRouter implements Router {
     return this.lifecycle.destroy(async () => {
       for (const socket of this.held.values()) socket.connection.destroy();
       this.held.clear();
+      for (const gate of this.gates.values()) gate.failAll(closedError());
       await this.cluster.destroy();
     });
   }

@@ -312,7 +312,14 @@ export class WorkerRouter implements Router, WorkerHost {
     if (!this.lifecycle.isOpen) throw closedError();
     this.options = { ...this.options, maxPoolSize: limit };
     for (const address of this.slotted) this.coordinator.setLimit(address, limit);
+    // Reservations parked here at the old limit may fit under a raised one.
+    this.placement.look();
     await Promise.all(this.workers.map((worker) => worker.setPoolLimit(limit, this.controlTimeoutMS)));
+  }
+
+  /** @internal Reservations waiting on this thread for a spare socket (placement.ts), for tests. */
+  parkedReservations(): number {
+    return this.placement.parkedRequests;
   }
 
   /** The coordinator's view of every server slot (permits open and queued, per-worker leases). */

@@ -8,11 +8,13 @@
 // (stats().monitoringConnections), as the seed experiment does.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dial, Mode, MgoError, type Session } from '../../src/index.js';
+import { dial, Mode, MgoError, openSession, resolveOptions, type Session } from '../../src/index.js';
+import { LocalRouter } from '../../src/router/local-router.js';
+import { WorkerRouter } from '../../src/worker/worker-router.js';
 import { startBridge, type Bridge } from '../fixtures/bridge/index.js';
 import { startCountingProxy, type CountingProxy } from '../fixtures/counting-proxy.js';
 import { startTestServer, type TestServer } from '../fixtures/server.js';
-import { waitFor } from '../fixtures/wait.js';
+import { waitFor, withTimeout } from '../fixtures/wait.js';
 
 const DB = `mgo_global_limit_${process.pid}`;
 /** How long the bridge holds each find: long enough for a loaded machine to see them all held at once. */
@@ -106,6 +108,35 @@ describe('setGlobalPoolLimit', () => {
         await session.close();
         await proxy.close();
         await bridge.close();
+      }
+    });
+  }
+
+  for (const workers of [0, 2]) {
+    test(`workers ${workers}: raised, reservations waiting at the old limit get sockets`, { timeout: 60_000 }, async () => {
+      // Rare checks: nothing else (a check's broadcast) wakes the parked reservations meanwhile.
+      const options = await resolveOptions(server.uri, { workers, poolLimit: 2, waitQueueTimeoutMS: 60_000, heartbeatFrequencyMS: 120_000 });
+      const router = workers > 0 ? await WorkerRouter.create(options) : await LocalRouter.create(options);
+      const session = openSession(router, { mode: Mode.Strong });
+      const copies = Array.from({ length: 4 }, () => session.copy());
+      try {
+        // Strong: each copy's first operation reserves a socket and keeps it.
+        await Promise.all(copies.slice(0, 2).map((copy) => copy.ping()));
+        let served = 0;
+        const waiting = copies.slice(2).map((copy) => copy.ping().then(() => served++));
+        // Waiting in a pool (workers 0, or a worker) or parked on this thread for a spare socket (workers: placement.ts).
+        const waitingNow = () =>
+          router instanceof WorkerRouter
+            ? router.parkedReservations() + router.workerStats().reduce((sum, w) => sum + w.inFlight, 0)
+            : session.stats().reduce((sum, row) => sum + row.waitCount, 0);
+        await waitFor('both waiting for a socket', () => waitingNow() >= 2, 30_000);
+        assert.equal(served, 0, 'no socket beyond the limit');
+        await session.setGlobalPoolLimit(4);
+        await withTimeout(Promise.all(waiting), 30_000, 'the waiting reservations');
+        assert.equal(served, 2);
+      } finally {
+        for (const copy of copies) await copy.close();
+        await session.close();
       }
     });
   }

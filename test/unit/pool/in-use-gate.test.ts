@@ -50,4 +50,14 @@ describe('LocalInUseGate', () => {
     gate.leave();
     assert.equal(gate.inUse, 0);
   });
+
+  test('failAll() fails every waiter at once (the router was destroyed)', async () => {
+    const gate = new LocalInUseGate('db:27017');
+    gate.enter();
+    const waits = [gate.admit(1, 60_000)!, gate.admit(1, 0)!];
+    gate.failAll(new Error('closed'));
+    for (const wait of waits) await assert.rejects(wait, /closed/);
+    gate.leave();
+    assert.equal(gate.inUse, 0);
+  });
 });
