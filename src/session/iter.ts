@@ -106,6 +106,8 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
   #fetching: Promise<void> | undefined;
   #err: Error | undefined;
   #closed = false;
+  /** The killCursors sent when the results we want were all received. */
+  #killing: Promise<void> | undefined;
   /** The cursor's server session, until the cursor ended. */
   #serverSession: ServerSession | undefined;
 
@@ -164,6 +166,8 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
     if (this.#fetching) await this.#fetching;
     this.#buffer = [];
     this.#head = 0;
+    // A kill already under way (limit reached, single batch) ends before close() does.
+    await this.#killing;
     await this.#killCursor();
     this.#endServerSession();
     if (this.#err) throw this.#err;
@@ -323,7 +327,7 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
     this.#threshold = Math.floor(this.#prefetch * docs.length);
     // The limit is reached, or the one batch of a negative batch size came:
     // the server cursor has nothing more we want.
-    if ((this.#limit > 0 && this.#received >= this.#limit) || this.#singleBatch) void this.#killCursor();
+    if ((this.#limit > 0 && this.#received >= this.#limit) || this.#singleBatch) this.#killing = this.#killCursor();
   }
 
   async #killCursor(): Promise<void> {
