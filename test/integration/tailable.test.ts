@@ -5,8 +5,8 @@
 // than one getMore's await is a loop of getMores; close() kills the cursor;
 // a dropped collection and a collection that is not capped end the iterator
 // with timeout() false and err() saying why (so does an empty capped
-// collection, which FerretDB 1.24 cannot tail); a session socket timeout shorter than the await does
-// not break it. Ported from mgo's TestFindTailTimeoutWithSleep,
+// collection, which FerretDB 1.24 cannot tail); socket timeouts shorter than
+// the wait (the session's, the connection's) do not break it. Ported from mgo's TestFindTailTimeoutWithSleep,
 // TestFindTailTimeoutNoSleep and TestFindTailNoTimeout (session_test.go).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -192,8 +192,9 @@ describe('Query.tail', () => {
       }
     });
 
-    test(`workers ${workers}: a session socket timeout shorter than the await does not break the wait`, { timeout: 60_000 }, async () => {
+    test(`workers ${workers}: socket timeouts shorter than the wait do not break it (the session's counts after each await; the connection's exceeds one getMore's)`, { timeout: 60_000 }, async () => {
       const session = await dial(bridge.uri, { workers });
+      const connection = await dial(bridge.uri, { workers, socketTimeoutMS: 2 * MAX_AWAIT_MS });
       try {
         const c = await cappedWith(session, `sockettimeout${workers}`, [1]);
         session.setSocketTimeout(MAX_AWAIT_MS / 4);
@@ -203,7 +204,16 @@ describe('Query.tail', () => {
         assert.equal(iter.err(), undefined);
         assert.equal(iter.timeout(), true);
         await iter.close();
+
+        // A wait longer than the connection's socketTimeoutMS is getMores shorter than it.
+        const long = connection.db(DB).c(`sockettimeout${workers}`).find().tail(MAX_AWAIT_MS * 3);
+        assert.deepEqual(await nextN(long, 1), [1]);
+        assert.equal(await long.next(), undefined);
+        assert.equal(long.err(), undefined);
+        assert.equal(long.timeout(), true);
+        await long.close();
       } finally {
+        await connection.close();
         await session.close();
       }
     });
