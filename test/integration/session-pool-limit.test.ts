@@ -90,6 +90,36 @@ describe('Session.setPoolLimit', () => {
       }
     });
 
+    test(`workers ${workers}: Strong copies (mgo's per-request Copy) hold their socket until closed, and count against the limit meanwhile`, { timeout: 60_000 }, async () => {
+      const { bridge, session } = await setup(workers, 60_000);
+      const finds: CommandRecord[] = [];
+      const unsubscribe = bridge.onCommand((record) => {
+        if (record.commandName === 'find' && record.command.find === 'strong') finds.push(record);
+      });
+      try {
+        const root = session.copy();
+        root.setMode(Mode.Strong, true);
+        root.setPoolLimit(2);
+        hold(bridge, 300);
+        await Promise.all(
+          Array.from({ length: 6 }, async (_, i) => {
+            const copy = root.copy();
+            try {
+              await copy.db(DB).c('strong').find({ _id: i }).all();
+            } finally {
+              await copy.close();
+            }
+          }),
+        );
+        await root.close();
+        assert.equal(finds.length, 6);
+        assert.equal(mostAtOnce(finds), 2, `2 of the copies' finds at the server at once at most, and 2 reached; saw ${mostAtOnce(finds)}`);
+      } finally {
+        unsubscribe();
+        await teardown(bridge, session);
+      }
+    });
+
     test(`workers ${workers}: a wait at the session's limit ends with PoolTimeoutError after waitQueueTimeoutMS`, { timeout: 60_000 }, async () => {
       const { bridge, session } = await setup(workers, 300);
       try {
