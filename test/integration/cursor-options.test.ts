@@ -2,7 +2,8 @@
 // standalone bridge that records each command and its reply: negative batch
 // sizes return one batch and leave no cursor open on the server (the find's
 // singleBatch ends it there; a pipe's is killed); batch 1 is no single
-// batch (mgo's TestBatch1Bug); setCursorTimeout(0) sends noCursorTimeout,
+// batch (mgo's TestBatch1Bug); limit(3).batch(2) is a find and one getMore
+// (TestFindIterLimitWithBatch); setCursorTimeout(0) sends noCursorTimeout,
 // which FerretDB 1.24 lacks (it answers NotImplemented, where mgo's
 // TestSetCursorTimeout expects the find to run).
 import { after, before, describe, test } from 'node:test';
@@ -84,6 +85,35 @@ describe('cursor options on FerretDB', () => {
         ones.setBatch(1);
         assert.equal((await ones.db(DB).c(name).find().all()).length, 5);
         await ones.close();
+      } finally {
+        await session.close();
+      }
+    });
+
+    test(`workers ${workers}: mgo's TestFindIterLimitWithBatch: limit(3).batch(2) is a find and one getMore for the last one, and no cursor stays open`, { timeout: 60_000 }, async () => {
+      const session = await dial(bridge.uri, { workers });
+      const name = `limitbatch${workers}`;
+      try {
+        const c = session.db(DB).c(name);
+        await c.insert(...[40, 41, 42, 43, 44, 45, 46].map((n) => ({ n })));
+        // mgo sorts by $natural, which FerretDB 1.24 refuses on a collection that is not capped.
+        const iter = c.find({ n: { $gte: 42 } }).sort('n').limit(3).batch(2).iter();
+        const ns: unknown[] = [];
+        for (let doc = await iter.next(); doc !== undefined; doc = await iter.next()) ns.push(doc.n);
+        assert.deepEqual(ns, [42, 43, 44], String(iter.err()));
+        await iter.close();
+        const sent = records.filter((r) => r.command[r.commandName] === name || r.command.collection === name).filter((r) => r.commandName !== 'insert');
+        assert.deepEqual(
+          sent.map((r) => [r.commandName, r.command.batchSize, r.command.limit]),
+          [
+            ['find', 2, 3],
+            ['getMore', 1, undefined],
+          ].concat(killedCursors(name).length > 0 ? [['killCursors', undefined, undefined]] : []),
+        );
+        // The server ended the cursor with the getMore, or the Iter killed it.
+        const getMore = sent.find((r) => r.commandName === 'getMore')!;
+        const endedByServer = Long.fromValue(getMore.reply!.cursor.id).isZero();
+        assert.equal(endedByServer || killedCursors(name).length === 1, true);
       } finally {
         await session.close();
       }
