@@ -20,7 +20,7 @@
 // A pending Atomics.waitAsync does not keep the event loop alive (it holds no
 // handle), so while a request waits here a ref'd timer does.
 import type { PermitRequest, PermitSource } from '../pool/permits.js';
-import { GIVE_BACK, LIMIT, OPEN, notifyIndex, readLayout, type Layout } from './layout.js';
+import { GIVE_BACK, LIMIT, OPEN, RING_LEN, notifyIndex, readLayout, type Layout } from './layout.js';
 import { SlotView, notifyWorker } from './slot.js';
 import type { SocketTally } from '../connection/socket-tally.js';
 import type { InUseGate } from '../pool/in-use-gate.js';
@@ -98,29 +98,29 @@ class SharedPermits implements PermitSource {
     const { view, worker } = this;
     view.lock(worker);
     if (retired) view.retired(worker);
-    let granted: number[];
     // A hand-over keeps OPEN as it is: only while OPEN is within the limit
     // (above it, after setGlobalPoolLimit lowered it, the permit is dropped;
     // so is a retired one), else the permit goes and only room under the
-    // limit is granted.
+    // limit is granted (none, unless a retired permit took OPEN below it).
     const next = !retired && view.get(OPEN) <= view.get(LIMIT) ? view.dequeue() : -1;
-    if (next >= 0) {
-      view.handOver(worker, next);
-      granted = [next];
-    } else {
-      view.drop(worker);
-      granted = view.grantFreePermits();
-    }
+    if (next >= 0) view.handOver(worker, next);
+    else view.drop(worker);
+    // No array on the common path: nobody queued, or a hand-over.
+    const granted = next < 0 && view.get(RING_LEN) > 0 ? view.grantFreePermits() : undefined;
     // dequeue() spent a give-back token: the permit of a socket closed for a
     // give-back must not spend a second one for the same waiter
     // (answerGiveBacks() took it when it closed the socket, a turn earlier:
     // the permit is released after the socket's 'close' event).
-    if (granted.length > 0 && answersGiveBack) view.returnGiveBackToken();
+    if (answersGiveBack && (next >= 0 || (granted !== undefined && granted.length > 0))) view.returnGiveBackToken();
     view.unlock(worker);
-    for (const to of granted) {
-      if (to === worker) this.deliverGrants();
-      else notifyWorker(view.ints, to);
-    }
+    if (next >= 0) this.wakeGranted(next);
+    if (granted !== undefined) for (const to of granted) this.wakeGranted(to);
+  }
+
+  /** A permit was granted to `to`'s oldest queued request: deliver it here, or wake that worker. */
+  private wakeGranted(to: number): void {
+    if (to === this.worker) this.deliverGrants();
+    else notifyWorker(this.view.ints, to);
   }
 
   retire(): boolean {
