@@ -142,7 +142,7 @@ export function fromDialInfo(info: DialInfo): { url: string; options: DialOption
  * The first session's settings: the URL's readPreference as a mode (primary
  * = Strong, as mgo maps it), its tags and maxStalenessSeconds for secondary
  * reads, its w/journal/wTimeoutMS/readConcernLevel as the Safe, its path as
- * the default database, and its pool limit.
+ * and the default database.
  */
 export function sessionOptionsOf(resolved: ResolvedOptions, overrides: SessionOverrides = {}): SessionOptions {
   const options: SessionOptions = {
@@ -153,7 +153,6 @@ export function sessionOptionsOf(resolved: ResolvedOptions, overrides: SessionOv
       maxStalenessSeconds: resolved.maxStalenessSeconds > 0 ? resolved.maxStalenessSeconds : undefined,
     },
     syncTimeoutMS: overrides.syncTimeoutMS ?? 0,
-    poolLimit: resolved.maxPoolSize,
     loginSource: resolved.authSource ?? resolved.database ?? 'admin',
     dialSource: resolved.credentials?.source,
     retryWrites: resolved.retryWrites,

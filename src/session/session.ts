@@ -60,8 +60,6 @@ export interface SessionOptions {
   socketTimeoutMS?: number;
   /** Limit on waiting for a socket to reserve; 0 (default) leaves it to the router's own timeouts. */
   syncTimeoutMS?: number;
-  /** The connection limit per server the router was made with, for setPoolLimit(). */
-  poolLimit?: number;
   /** How replies are decoded (js-bson deserialize options); js-bson's defaults where left out. */
   bson?: BSONOptions;
   /** The auth database login() uses when the credential names none (mgo: DialInfo Source, else the URL's database, else admin). */
@@ -94,7 +92,6 @@ class SessionFamily {
   constructor(
     readonly router: Router,
     readonly database: string,
-    readonly poolLimit: number | undefined,
     readonly loginSource: string,
     readonly dialSource: string | undefined,
     readonly retryWrites: boolean,
@@ -176,7 +173,6 @@ export function openSession(router: Router, options: SessionOptions = {}): Sessi
   const family = new SessionFamily(
     router,
     options.database || DEFAULT_DATABASE,
-    options.poolLimit,
     options.loginSource || 'admin',
     options.dialSource,
     options.retryWrites ?? true,

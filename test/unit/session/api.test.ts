@@ -164,7 +164,7 @@ describe('databases and collections', () => {
 });
 
 describe('dial settings', () => {
-  test('the URL gives the mode, tags, safety, database and pool limit', async () => {
+  test('the URL gives the mode, tags, safety and database (the pool limit is the router\'s, not a session setting)', async () => {
     const resolved = await resolveOptions(
       'mongodb://h1,h2/app?readPreference=nearest&readPreferenceTags=dc:ny&w=majority&journal=true&wTimeoutMS=200&maxPoolSize=7&promoteLongs=false&bsonRegExp=true',
     );
@@ -173,7 +173,6 @@ describe('dial settings', () => {
       safe: { wMode: 'majority', wTimeout: 200, j: true },
       selection: { tags: [{ dc: 'ny' }], maxStalenessSeconds: undefined },
       syncTimeoutMS: 0,
-      poolLimit: 7,
       loginSource: 'app',
       dialSource: undefined,
       retryWrites: true,

@@ -182,7 +182,7 @@ describe('settings', () => {
 
   test("setPoolLimit is the session's, and its later copies' and clones': every request and reservation carries it", async () => {
     const router = new FakeRouter();
-    const session = openSession(router, { poolLimit: 10, mode: Mode.Eventual });
+    const session = openSession(router, { mode: Mode.Eventual });
     const before = session.copy();
     session.setPoolLimit(3);
     const copy = session.copy();
