@@ -34,6 +34,9 @@ export const GRID_BSON: BSONOptions = Object.freeze({ raw: false, promoteValues:
 /** At most this many chunk bytes go in one insert command (a 5 MiB write is two commands, not twenty). */
 const INSERT_BYTES = 4 * 1024 * 1024;
 
+/** At most this many chunk _ids in one delete of a failed upload (~0.5 MiB of command). */
+const REMOVE_IDS = 20_000;
+
 export class GridFile<M extends GridFileMode = GridFileMode> implements AsyncIterable<Buffer> {
   readonly #gfs: GridFS;
   #mode: GridFileMode | 'closed';
@@ -46,6 +49,12 @@ export class GridFile<M extends GridFileMode = GridFileMode> implements AsyncIte
   // Writing.
   #buffered: Buffer = Buffer.alloc(0);
   #nextChunk = 0;
+  /**
+   * The _ids of the chunks this upload sent: a failed upload removes these,
+   * not every chunk of its files_id, which may be another file's (a setId()
+   * of a stored file's _id fails on the chunks index; mgo removes both).
+   */
+  readonly #chunkIds: ObjectId[] = [];
   #md5: Hash | undefined;
   #started = false;
 
@@ -239,7 +248,7 @@ export class GridFile<M extends GridFileMode = GridFileMode> implements AsyncIte
       } catch (err) {
         this.#err ??= err as Error;
         // The file never becomes visible; its orphaned chunks go (mgo does the same).
-        if (this.#nextChunk > 0) await this.#gfs.chunks.removeAll({ files_id: this.#file.id }).catch(() => undefined);
+        await this.#removeChunks().catch(() => undefined);
         throw this.#err;
       }
     });
@@ -307,18 +316,32 @@ export class GridFile<M extends GridFileMode = GridFileMode> implements AsyncIte
     });
   }
 
-  /** Stores whole chunks, in as few insert commands as INSERT_BYTES allows. */
+  /**
+   * Stores whole chunks, in as few insert commands as INSERT_BYTES allows.
+   * Any failure, the index creation's too, fails the file: the chunks it
+   * was storing are gone from the buffer, so a later write or close() must
+   * not store a file without them.
+   */
   async #store(chunks: Buffer[]): Promise<void> {
-    await this.#gfs.ensureIndexes();
-    const perInsert = Math.max(1, Math.floor(INSERT_BYTES / this.#file.chunkSize));
-    for (let i = 0; i < chunks.length; i += perInsert) {
-      const docs = chunks.slice(i, i + perInsert).map((data) => ({ _id: new ObjectId(), files_id: this.#file.id, n: this.#nextChunk++, data }));
-      try {
+    try {
+      await this.#gfs.ensureIndexes();
+      const perInsert = Math.max(1, Math.floor(INSERT_BYTES / this.#file.chunkSize));
+      for (let i = 0; i < chunks.length; i += perInsert) {
+        const docs = chunks.slice(i, i + perInsert).map((data) => ({ _id: new ObjectId(), files_id: this.#file.id, n: this.#nextChunk++, data }));
+        // Recorded before the insert: a failed one may have stored some of them.
+        for (const doc of docs) this.#chunkIds.push(doc._id);
         await this.#gfs.chunks.insert(...docs);
-      } catch (err) {
-        this.#err ??= err as Error;
-        throw err;
       }
+    } catch (err) {
+      this.#err ??= err as Error;
+      throw err;
+    }
+  }
+
+  /** Removes the chunks this upload sent, REMOVE_IDS _ids per command. */
+  async #removeChunks(): Promise<void> {
+    for (let i = 0; i < this.#chunkIds.length; i += REMOVE_IDS) {
+      await this.#gfs.chunks.removeAll({ files_id: this.#file.id, _id: { $in: this.#chunkIds.slice(i, i + REMOVE_IDS) } });
     }
   }
 
