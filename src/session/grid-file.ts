@@ -267,7 +267,8 @@ export class GridFile<M extends GridFileMode = GridFileMode> implements AsyncIte
   /**
    * A file open for reading: its bytes from the current position as a
    * Readable (stream.pipeline() ready). A file open for writing: a Writable
-   * whose end closes the file and whose destruction by an error aborts it
+   * whose end closes the file and whose destruction before its end (by an
+   * error, or destroy() without one) aborts it
    * (the chunks go; stream.pipeline() rejects before that is done, and a
    * close() after it resolves when it is, rejecting with ERR_GRIDFS_ABORTED).
    * These take the place of mgo's io.Reader and io.Writer.
@@ -306,7 +307,9 @@ export class GridFile<M extends GridFileMode = GridFileMode> implements AsyncIte
         this.close().then(() => done(), done);
       },
       destroy: (err, done) => {
-        if (err === null || this.#mode !== 'write') {
+        // After the end, close() has run (the mode is 'closed'); a destruction
+        // before it, even without an error (a cancelled upload), aborts.
+        if (this.#mode !== 'write') {
           done(err);
           return;
         }

@@ -6,9 +6,13 @@
 // - an upload that fails on a duplicate _id (setId() of a stored file)
 //   removes only the chunks it stored itself, never those of the file that
 //   already has that _id (and those it stored, when the files document is
-//   what failed).
+//   what failed);
+// - a file's Writable destroyed before it finished, without an error (a
+//   cancelled upload), aborts the file as an error does: its chunks go and
+//   a later close() stores no file of the bytes written so far.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { MongoClient } from 'mongodb';
 import { dial, ErrNotFound, MgoError, type GridFS, type Session } from '../../src/index.js';
 import { startTestServer, type TestServer } from '../fixtures/server.js';
@@ -93,6 +97,20 @@ for (const workers of [0, 2]) {
       await assert.rejects(third.close());
       assert.equal(await official.db(DB).collection(`dup${workers}.chunks`).countDocuments({ files_id: empty.id() }), 0);
       assert.equal(await readAll(gfs, empty.id()), '');
+    });
+
+    test('a Writable destroyed before its end, without an error, aborts the file', async () => {
+      const gfs = session.db(DB).gridFS(`destroyed${workers}`);
+      const file = await gfs.create('cancelled.bin');
+      file.setChunkSize(1024);
+      const writable = file.stream();
+      const written = new Promise<void>((resolve, reject) => writable.write(Buffer.alloc(5000, 7), (err) => (err ? reject(err) : resolve())));
+      await written;
+      writable.destroy();
+      await once(writable, 'close');
+      await assert.rejects(file.close(), (err) => err instanceof MgoError && err.code === 'ERR_GRIDFS_ABORTED');
+      await assert.rejects(gfs.openId(file.id()), (err) => err === ErrNotFound);
+      assert.equal(await official.db(DB).collection(`destroyed${workers}.chunks`).countDocuments({ files_id: file.id() }), 0);
     });
   });
 }
