@@ -77,6 +77,8 @@ async function connect(resolved: ResolvedOptions, overrides: SessionOverrides, s
     );
   } catch (err) {
     await router.destroy();
+    // The session's close lets the router leave getStats() (a closed dial's clusters).
+    await session.close().catch(() => {});
     throw err;
   }
   session.setMode(options.mode ?? Mode.Strong, true);
