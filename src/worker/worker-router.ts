@@ -446,7 +446,7 @@ export class WorkerRouter implements Router, WorkerHost {
       const addresses = request.address !== undefined ? [request.address] : this.targetsOf(request.readPreference, request.write === true, request.deprioritized);
       const choice: Choice = avoid === undefined ? this.placement.choose(addresses) : { kind: 'full' };
       worker = choice.kind === 'spare' ? this.workers[choice.worker]! : this.leastLoaded(avoid);
-      counted = this.countPending(addresses, choice, worker);
+      counted = this.mayWaitAtSessionLimit(request.poolLimit) ? undefined : this.countPending(addresses, choice, worker);
     }
     let encoded: EncodedRun;
     try {
@@ -519,14 +519,15 @@ export class WorkerRouter implements Router, WorkerHost {
     // Only a reservation with one server to go to waits here: with several, the worker chooses.
     const only = addresses.length === 1 ? addresses[0]! : undefined;
     const behindOthers = only !== undefined && this.placement.hasParked(only);
+    const gated = this.mayWaitAtSessionLimit(ask.poolLimit);
     const choice: Choice = avoid === undefined && !behindOthers ? this.placement.choose(addresses) : { kind: 'full' };
     if (avoid === undefined && choice.kind === 'full' && only !== undefined) {
       this.placement.park({
         address: only,
         send: (to) => {
           const worker = to === undefined ? this.leastLoaded() : this.workers[to]!;
-          this.placement.sent(only, worker.id);
-          this.sendReserve(ask, resolve, reject, resends, worker, only);
+          if (!gated) this.placement.sent(only, worker.id);
+          this.sendReserve(ask, resolve, reject, resends, worker, gated ? undefined : only);
         },
         fail: reject,
         stillTargets: () => {
@@ -537,7 +538,22 @@ export class WorkerRouter implements Router, WorkerHost {
       return;
     }
     const worker = choice.kind === 'spare' || choice.kind === 'queued' ? this.workers[choice.worker]! : this.leastLoaded(avoid);
-    this.sendReserve(ask, resolve, reject, resends, worker, this.countPending(addresses, choice, worker));
+    this.sendReserve(ask, resolve, reject, resends, worker, gated ? undefined : this.countPending(addresses, choice, worker));
+  }
+
+  /**
+   * A request of a session with its own pool limit below the connection
+   * limit (Session.setPoolLimit) may wait in the worker at that limit, for
+   * as long as the session's other operations hold their sockets, and needs
+   * no permit meanwhile. Counted pending there, it would look like a request
+   * waiting for a permit (placement.ts, free()): with as many of them as
+   * the permits left, every other session's reservation would be parked
+   * here until waitQueueTimeoutMS, although the limit allows its socket.
+   * Not counted, it is at worst a moment's error once admitted, as any
+   * request not counted (one with several servers to choose from).
+   */
+  private mayWaitAtSessionLimit(poolLimit: number | undefined): boolean {
+    return poolLimit !== undefined && poolLimit > 0 && poolLimit < this.options.maxPoolSize;
   }
 
   private sendReserve(

@@ -7,7 +7,9 @@
 // once is read from those records, every one of them, nothing sampled.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dial, Mode, MgoError, PoolTimeoutError, type Session } from '../../src/index.js';
+import { dial, Mode, MgoError, openSession, PoolTimeoutError, resolveOptions, type Session } from '../../src/index.js';
+import { LocalRouter } from '../../src/router/local-router.js';
+import { WorkerRouter } from '../../src/worker/worker-router.js';
 import { startBridge, type Bridge, type CommandRecord } from '../fixtures/bridge/index.js';
 import { startTestServer, type TestServer } from '../fixtures/server.js';
 import { waitFor } from '../fixtures/wait.js';
@@ -117,6 +119,45 @@ describe('Session.setPoolLimit', () => {
       } finally {
         unsubscribe();
         await teardown(bridge, session);
+      }
+    });
+
+    test(`workers ${workers}: a limited session's operations waiting at its limit do not hold back another session's reservation while permits are free`, { timeout: 60_000 }, async () => {
+      // maxPoolSize 4; the limited family holds 2 reservations (its limit)
+      // and 3 more of its copies wait at the limit: 2 of the 4 permits stay
+      // unused, and an unlimited Strong session must get one. (Found in
+      // review: with workers, the main thread's placement took the 3
+      // waiting at the session limit for requests waiting for permits, saw
+      // no permit left and parked the unlimited reservation until
+      // waitQueueTimeoutMS.)
+      const options = await resolveOptions(server.uri, { workers, poolLimit: 4, waitQueueTimeoutMS: 10_000 });
+      const router = workers > 0 ? await WorkerRouter.create(options) : await LocalRouter.create(options);
+      const session = openSession(router, { mode: Mode.Strong });
+      const limited = session.copy();
+      limited.setPoolLimit(2);
+      const copies = Array.from({ length: 5 }, () => limited.copy());
+      const unlimited = session.copy();
+      let waiting: Promise<void>[] = [];
+      try {
+        // Strong: each copy's first operation reserves a socket and keeps it.
+        await Promise.all(copies.slice(0, 2).map((copy) => copy.ping()));
+        // Each gives its socket back once served, for the next one.
+        waiting = copies.slice(2).map((copy) => copy.ping().finally(() => copy.close()));
+        const waitingNow = () =>
+          router instanceof WorkerRouter
+            ? router.workerStats().reduce((sum, w) => sum + w.inFlight, 0)
+            : 3; // in-thread there is no placement to mislead: the unlimited ping may come before they reach the gate
+        await waitFor('3 copies waiting at the session limit', () => waitingNow() >= 3, 30_000);
+        await unlimited.ping();
+        await unlimited.close();
+        for (const copy of copies.slice(0, 2)) await copy.close();
+        await Promise.all(waiting);
+      } finally {
+        await unlimited.close();
+        for (const copy of copies.slice(0, 2)) await copy.close();
+        await Promise.allSettled(waiting);
+        await limited.close();
+        await session.close();
       }
     });
 
