@@ -28,7 +28,8 @@
 //                 mgo's socket refs did (mgo also counted its own transient
 //                 refs per operation, which have no counterpart here).
 //   timesWaitedForPool, totalPoolWaitTimeMS, poolTimeouts: the pools' wait
-//                 counters (ServerStats waitCount, waitDurationMS, timeouts).
+//                 counters (ServerStats waitCount, waitDurationMS, timeouts);
+//                 a closed dial's stay counted until resetStats().
 // mgo's TimesSocketAcquired has no counterpart: a socket is taken in the
 // worker that runs the operation, and counting it would cost a crossing.
 import type { Router } from '../router/router.js';
@@ -64,6 +65,12 @@ let sentOps = 0;
 let receivedOps = 0;
 let receivedDocs = 0;
 let socketRefs = 0;
+/** The waits of routers closed since the last resetStats(): counters keep what a closed dial counted (mgo's never went down). */
+let closedWaits: PoolWaits = noWaits();
+
+function noWaits(): PoolWaits {
+  return { timesWaitedForPool: 0, totalPoolWaitTimeMS: 0, poolTimeouts: 0 };
+}
 
 /** @internal A dial's router joins the figures (openSession). */
 export function statsRouterOpened(router: Router): void {
@@ -72,7 +79,12 @@ export function statsRouterOpened(router: Router): void {
 
 /** @internal The last session of its dial closed: the router leaves the figures. */
 export function statsRouterClosed(router: Router): void {
-  routers.delete(router);
+  if (!routers.delete(router)) return;
+  const waits = poolWaitsOf(router);
+  const base = waitBaselines.get(router) ?? noWaits();
+  closedWaits.timesWaitedForPool += waits.timesWaitedForPool - base.timesWaitedForPool;
+  closedWaits.totalPoolWaitTimeMS += waits.totalPoolWaitTimeMS - base.totalPoolWaitTimeMS;
+  closedWaits.poolTimeouts += waits.poolTimeouts - base.poolTimeouts;
 }
 
 /** @internal One command sent. */
@@ -98,7 +110,7 @@ export function countSocketRefs(delta: number): void {
 }
 
 function poolWaitsOf(router: Router): PoolWaits {
-  const waits: PoolWaits = { timesWaitedForPool: 0, totalPoolWaitTimeMS: 0, poolTimeouts: 0 };
+  const waits = noWaits();
   for (const server of router.stats()) {
     waits.timesWaitedForPool += server.waitCount;
     waits.totalPoolWaitTimeMS += server.waitDurationMS;
@@ -123,9 +135,7 @@ export function getStats(): Stats {
     socketsAlive: 0,
     socketsInUse: 0,
     socketRefs,
-    timesWaitedForPool: 0,
-    totalPoolWaitTimeMS: 0,
-    poolTimeouts: 0,
+    ...closedWaits,
   };
   for (const router of routers) {
     const writable = new Set(router.writableServers?.() ?? []);
@@ -160,6 +170,7 @@ export function resetStats(): void {
   sentOps = 0;
   receivedOps = 0;
   receivedDocs = 0;
+  closedWaits = noWaits();
   for (const router of routers) waitBaselines.set(router, poolWaitsOf(router));
 }
 

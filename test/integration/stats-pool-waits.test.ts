@@ -4,6 +4,7 @@
 // Strong session, an Eventual copy's operation waits in the pool; one wait
 // times out (poolTimeouts), one is served once the socket is given back
 // (its time in totalPoolWaitTimeMS); resetStats() starts them from zero.
+// A dial's waits stay counted after it closed, as every counter does.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dial, getStats, MgoError, Mode, resetStats, type Stats } from '../../src/index.js';
@@ -65,6 +66,28 @@ describe("getStats(): the pools' waits", () => {
         await other.close();
         await session.close();
       }
+    });
+
+    test(`workers ${workers}: a closed dial's waits stay counted (counters, not gauges)`, { timeout: 60_000 }, async () => {
+      const session = await dial(server.uri, { workers, poolLimit: 1, waitQueueTimeoutMS: 200 });
+      const other = session.copy();
+      let counted: Stats;
+      try {
+        await session.ping();
+        other.setMode(Mode.Eventual, true);
+        resetStats();
+        await assert.rejects(other.ping(), (err: unknown) => err instanceof MgoError && err.code === 'ERR_POOL_TIMEOUT');
+        counted = await statsReach('the timed-out wait counted', { timesWaitedForPool: 1, poolTimeouts: 1 });
+      } finally {
+        await other.close();
+        await session.close();
+      }
+      const after = getStats();
+      assert.deepEqual(waits(after), { timesWaitedForPool: 1, poolTimeouts: 1 }, 'the wait happened, whether or not its dial is open');
+      assert.equal(after.totalPoolWaitTimeMS, counted.totalPoolWaitTimeMS);
+      resetStats();
+      assert.deepEqual(waits(getStats()), { timesWaitedForPool: 0, poolTimeouts: 0 });
+      assert.equal(getStats().totalPoolWaitTimeMS, 0);
     });
   }
 });
