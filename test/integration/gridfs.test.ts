@@ -5,11 +5,16 @@
 // walks a find(); remove() and removeId() take the chunks with the files;
 // abort() and a failed pipeline leave nothing behind; a missing or
 // wrong-sized chunk fails with ERR_GRIDFS_CORRUPT instead of wrong bytes.
+// Failed uploads: a write whose index creation fails fails the file (later
+// writes and close() report it, no file of missing bytes is stored); a
+// failure on a stored file's _id removes only the chunks the upload sent;
+// a Writable destroyed before its end, even without an error, aborts.
 // Behind the replica-set bridge, a Secondary-mode session still checks the
 // files collection on the primary before its first write (GridFS spec).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GridFSBucket, MongoClient } from 'mongodb';
@@ -43,6 +48,15 @@ async function readAll(gfs: GridFS, name: string, pieceSize: number): Promise<Bu
   for (let piece = await file.read(pieceSize); piece.length > 0; piece = await file.read(pieceSize)) pieces.push(piece);
   await file.close();
   return Buffer.concat(pieces);
+}
+
+/** The content of the file with this _id, through async iteration. */
+async function readId(gfs: GridFS, id: unknown): Promise<string> {
+  const file = await gfs.openId(id);
+  const pieces: Buffer[] = [];
+  for await (const piece of file) pieces.push(piece);
+  await file.close();
+  return Buffer.concat(pieces).toString();
 }
 
 async function upload(gfs: GridFS, name: string, content: Buffer, chunkSize?: number): Promise<unknown> {
@@ -260,6 +274,67 @@ for (const workers of [0, 2]) {
       assert.equal(stored.md5, undefined);
       assert.equal(await gfs.chunks.find({ files_id: empty.id() }).count(), 0);
       assert.equal((await readAll(gfs, 'empty', 10)).length, 0);
+    });
+
+    test('a write whose index creation fails fails the file: later writes and close() report it, no file appears', async () => {
+      const prefix = `idx${workers}`;
+      const gfs = session.db(DB).gridFS(prefix);
+      // An index of the chunks index's name on another key: creating the spec's index conflicts with it.
+      await official.db(DB).collection(`${prefix}.chunks`).createIndex({ files_id: -1 }, { name: 'files_id_1_n_1' });
+      const file = await gfs.create('a.txt');
+      file.setChunkSize(4);
+      const failure = await file.write('abcd').then(
+        () => assert.fail('the first chunk was stored although its index could not be created'),
+        (err: unknown) => err,
+      );
+      assert.ok(failure instanceof MgoError, String(failure));
+      // The conflict is gone: a retried index creation would now succeed, yet the file lost 'abcd'.
+      await official.db(DB).collection(`${prefix}.chunks`).dropIndex('files_id_1_n_1');
+      await assert.rejects(file.write('efgh'), (err) => err === failure);
+      await assert.rejects(file.close(), (err) => err === failure);
+      await assert.rejects(gfs.openId(file.id()), (err) => err === ErrNotFound);
+      assert.equal(await official.db(DB).collection(`${prefix}.chunks`).countDocuments({ files_id: file.id() }), 0);
+    });
+
+    test('an upload failing on a stored file\'s _id removes its own chunks only', async () => {
+      const gfs = session.db(DB).gridFS(`dup${workers}`);
+      const first = await gfs.create('first.txt');
+      first.setChunkSize(4);
+      await first.write('0123456789');
+      await first.close();
+
+      const second = await gfs.create('second.txt');
+      second.setId(first.id());
+      second.setChunkSize(8);
+      await second.write('x').catch(() => undefined);
+      await assert.rejects(second.close());
+
+      assert.equal(await readId(gfs, first.id()), '0123456789');
+
+      // An empty stored file: the chunks go in, the files document fails, and they are removed.
+      const empty = await gfs.create('empty.txt');
+      await empty.close();
+      const third = await gfs.create('third.txt');
+      third.setId(empty.id());
+      third.setChunkSize(2);
+      await third.write('abcde');
+      await assert.rejects(third.close());
+      assert.equal(await official.db(DB).collection(`dup${workers}.chunks`).countDocuments({ files_id: empty.id() }), 0);
+      assert.equal(await readId(gfs, empty.id()), '');
+    });
+
+    test('a Writable destroyed before its end, without an error, aborts the file', async () => {
+      const gfs = session.db(DB).gridFS(`destroyed${workers}`);
+      const file = await gfs.create('cancelled.bin');
+      file.setChunkSize(1024);
+      const writable = file.stream();
+      const written = new Promise<void>((resolve, reject) => writable.write(Buffer.alloc(5000, 7), (err) => (err ? reject(err) : resolve())));
+      await written;
+      writable.destroy();
+      await once(writable, 'close');
+      await assert.rejects(file.close(), (err) => err instanceof MgoError && err.code === 'ERR_GRIDFS_ABORTED');
+      await assert.rejects(gfs.openId(file.id()), (err) => err === ErrNotFound);
+      assert.equal(await official.db(DB).collection(`destroyed${workers}.chunks`).countDocuments({ files_id: file.id() }), 0);
     });
   });
 }
