@@ -37,7 +37,7 @@ import { QueryError } from './errors.js';
 import { INTERNAL, type Operation, type SessionInternals } from './internal.js';
 import { Mode, allowsSecondaryReads, checkMode, modeName, readPreferenceOf, reservesSocket, type ServerSelection } from './modes.js';
 import { SharedReservation } from './reservation.js';
-import { countReceived, countSent, statsRouterClosed, statsRouterOpened } from './stats.js';
+import { countFailedAttempt, countReceived, countSent, statsRouterClosed, statsRouterOpened } from './stats.js';
 import { checkSafe, strongerSafe, type Safe } from './write-concern.js';
 import { ServerSession, ServerSessionPool } from './server-sessions.js';
 import { hasRetryableWriteConcernError, isRetryableReadError, labelRetryableWriteError, NO_WRITES_PERFORMED } from './retry.js';
@@ -784,16 +784,17 @@ export class Session {
     const { router } = this.#family;
     // An awaitData getMore's reply may come only after its maxTimeMS, on purpose.
     const timeoutMS = this.#settings.socketTimeoutMS > 0 ? this.#settings.socketTimeoutMS + (operation.awaitMS ?? 0) : 0;
-    countSent();
     try {
       const result = await deadline(router.run(request), timeoutMS, () => {
         const where = socket?.address ?? request.address ?? 'the server';
         return new NetworkError('ERR_NETWORK_TIMEOUT', `no reply from ${where} within the session's socket timeout (${timeoutMS} ms)`, { address: socket?.address ?? request.address });
       });
+      countSent();
       // A cursor's documents are counted by its Iter, batch by batch; an unacknowledged write has no reply.
       if (!operation.moreToCome) countReceived(operation.cursor ? 0 : 1);
       return result;
     } catch (err) {
+      countFailedAttempt(err);
       if (err instanceof ServerError) countReceived(1);
       // Never keep a socket that failed, nor one whose server stepped down or
       // is recovering (4.2+ servers keep connections open across a

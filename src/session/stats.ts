@@ -14,7 +14,9 @@
 //                 here; mgo counted connects minus closes, by the role the
 //                 server had when the socket connected.
 //   sentOps       commands sent (each attempt, retries included; getMores
-//                 and killCursors too).
+//                 and killCursors too); not an attempt that failed before
+//                 writing (no server selected, no socket, a refused document),
+//                 as mgo counted an op when it went to a socket.
 //   receivedOps   replies received (ok: 0 included; an unacknowledged write
 //                 has none).
 //   receivedDocs  documents in those replies: a cursor's batch counts its
@@ -32,6 +34,7 @@
 //                 a closed dial's stay counted until resetStats().
 // mgo's TimesSocketAcquired has no counterpart: a socket is taken in the
 // worker that runs the operation, and counting it would cost a crossing.
+import { MgoError, type ErrorCode } from '../errors.js';
 import type { Router } from '../router/router.js';
 
 /** mgo's Stats: a snapshot (see getStats()). */
@@ -90,6 +93,23 @@ export function statsRouterClosed(router: Router): void {
 /** @internal One command sent. */
 export function countSent(): void {
   if (counting) sentOps++;
+}
+
+/** Failures of an attempt before its command is written: it went to no server, or no socket, or was refused here. */
+const UNSENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'ERR_SERVER_SELECTION',
+  'ERR_POOL_TIMEOUT',
+  'ERR_POOL_CLEARED',
+  'ERR_POOL_CLOSED',
+  'ERR_SESSION_CLOSED',
+  'ERR_DOCUMENT_TOO_LARGE',
+  'ERR_MESSAGE_TOO_LARGE',
+  'ERR_INVALID_DOCUMENT',
+]);
+
+/** @internal An attempt failed with `err`: one command sent, unless it failed before writing it. */
+export function countFailedAttempt(err: unknown): void {
+  if (!(err instanceof MgoError && UNSENT.has(err.code))) countSent();
 }
 
 /** @internal One reply received, holding `docs` documents. */

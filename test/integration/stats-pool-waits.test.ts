@@ -78,6 +78,7 @@ describe("getStats(): the pools' waits", () => {
         resetStats();
         await assert.rejects(other.ping(), (err: unknown) => err instanceof MgoError && err.code === 'ERR_POOL_TIMEOUT');
         counted = await statsReach('the timed-out wait counted', { timesWaitedForPool: 1, poolTimeouts: 1 });
+        assert.deepEqual([counted.sentOps, counted.receivedOps], [0, 0], 'a ping that never got a socket sent nothing');
       } finally {
         await other.close();
         await session.close();
