@@ -5,7 +5,7 @@
 // the main thread): it only takes a slot lock for the few instructions of a
 // reclaim, and reads what placement needs without one.
 import { InvalidOptionError } from '../errors.js';
-import { GENERATION, LIMIT, OPEN, RING_LEN, bufferBytes, layoutOf, writeHeader, type Layout } from './layout.js';
+import { GATED, GENERATION, IN_USE, LIMIT, OPEN, RING_LEN, bufferBytes, layoutOf, writeHeader, type Layout } from './layout.js';
 
 export { dialSlotKey } from './layout.js';
 import { SlotView, notifyWorker } from './slot.js';
@@ -25,6 +25,10 @@ export interface SlotSnapshot {
   waiting: number;
   generation: number;
   leases: number[];
+  /** Operations holding or getting a socket, all workers (session pool limits: src/pool/in-use-gate.ts). */
+  inUse: number;
+  /** Operations waiting at their session's pool limit, all workers. */
+  gated: number;
 }
 
 const DEFAULT_MAX_SERVERS = 64;
@@ -178,6 +182,8 @@ export class Coordinator {
         waiting: view.get(RING_LEN),
         generation: view.get(GENERATION),
         leases: Array.from({ length: this.layout.maxWorkers }, (_, w) => view.lease(w)),
+        inUse: view.get(IN_USE),
+        gated: view.get(GATED),
       };
     });
   }

@@ -39,6 +39,11 @@ export abstract class InUseGate {
 
   /** Operations counted now (all workers for the shared gate). */
   abstract get inUse(): number;
+
+  /** Operations of this thread waiting at their session's limit. */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
   /** Counts one if fewer than `limit` are counted (Infinity: always); atomically. */
   protected abstract tryTake(limit: number): boolean;
   /** Uncounts one. */
@@ -107,12 +112,31 @@ export abstract class InUseGate {
     if (this.#waiters.size === 0) return;
     // A copy: admitting unlinks (waiters are few: sessions with a limit, at that limit).
     for (const admission of [...this.#waiters]) {
-      if (!this.tryTake(admission.limit)) continue;
-      this.#waiters.remove(admission.node!);
-      clearTimeout(admission.timer);
-      this.waitingChanged(-1);
-      admission.admitted();
+      if (this.tryTake(admission.limit)) this.#admitted(admission);
     }
+  }
+
+  /**
+   * The connection limit became `maxPoolSize` (setGlobalPoolLimit): a
+   * waiter whose session limit is at or above it is admitted now, since it
+   * would not be gated if it came now (LocalRouter.admit: the pool's queue
+   * is then its only wait). Left here, it would wait behind its session's
+   * later operations, which go straight to the pool and, counted in use
+   * while they wait there, can keep the count at its limit for good.
+   */
+  ungate(maxPoolSize: number): void {
+    for (const admission of [...this.#waiters]) {
+      if (admission.limit < maxPoolSize) continue;
+      this.tryTake(Infinity);
+      this.#admitted(admission);
+    }
+  }
+
+  #admitted(admission: Admission): void {
+    this.#waiters.remove(admission.node!);
+    clearTimeout(admission.timer);
+    this.waitingChanged(-1);
+    admission.admitted();
   }
 }
 

@@ -245,6 +245,15 @@ export class LocalRouter implements Router {
     checkGlobalPoolLimit(limit, this.minPoolSize);
     if (!this.lifecycle.isOpen) throw closedError();
     this.cluster.setPoolLimit(limit);
+    // Waiters at a session limit the new one makes moot go to the pools now.
+    for (const gate of this.gates.values()) gate.ungate(limit);
+  }
+
+  /** @internal Operations waiting at their session's pool limit in this router, for tests. */
+  gatedOperations(): number {
+    let waiting = 0;
+    for (const gate of this.gates.values()) waiting += gate.waiting;
+    return waiting;
   }
 
   onPoolEvent(listener: (event: PoolEvent) => void): () => void {

@@ -12,7 +12,7 @@ import { LocalRouter } from '../../src/router/local-router.js';
 import { WorkerRouter } from '../../src/worker/worker-router.js';
 import { startBridge, type Bridge, type CommandRecord } from '../fixtures/bridge/index.js';
 import { startTestServer, type TestServer } from '../fixtures/server.js';
-import { waitFor } from '../fixtures/wait.js';
+import { waitFor, withTimeout } from '../fixtures/wait.js';
 
 const DB = `mgo_session_limit_${process.pid}`;
 let server: TestServer;
@@ -57,6 +57,19 @@ async function teardown(bridge: Bridge, session: Session): Promise<void> {
   await session.db(DB).dropDatabase().catch(() => {});
   await session.close();
   await bridge.close();
+}
+
+/**
+ * A Strong session over a router the test can look into, and a copy of it
+ * limited to `sessionLimit` (copies made from it after share the limit).
+ */
+async function limitedFamily(workers: number, dialOptions: { poolLimit: number; waitQueueTimeoutMS: number }, sessionLimit: number) {
+  const options = await resolveOptions(server.uri, { workers, ...dialOptions });
+  const router = workers > 0 ? await WorkerRouter.create(options) : await LocalRouter.create(options);
+  const session = openSession(router, { mode: Mode.Strong });
+  const limited = session.copy();
+  limited.setPoolLimit(sessionLimit);
+  return { router, session, limited };
 }
 
 describe('Session.setPoolLimit', () => {
@@ -130,11 +143,7 @@ describe('Session.setPoolLimit', () => {
       // waiting at the session limit for requests waiting for permits, saw
       // no permit left and parked the unlimited reservation until
       // waitQueueTimeoutMS.)
-      const options = await resolveOptions(server.uri, { workers, poolLimit: 4, waitQueueTimeoutMS: 10_000 });
-      const router = workers > 0 ? await WorkerRouter.create(options) : await LocalRouter.create(options);
-      const session = openSession(router, { mode: Mode.Strong });
-      const limited = session.copy();
-      limited.setPoolLimit(2);
+      const { router, session, limited } = await limitedFamily(workers, { poolLimit: 4, waitQueueTimeoutMS: 10_000 }, 2);
       const copies = Array.from({ length: 5 }, () => limited.copy());
       const unlimited = session.copy();
       let waiting: Promise<void>[] = [];
@@ -146,7 +155,7 @@ describe('Session.setPoolLimit', () => {
         const waitingNow = () =>
           router instanceof WorkerRouter
             ? router.workerStats().reduce((sum, w) => sum + w.inFlight, 0)
-            : 3; // in-thread there is no placement to mislead: the unlimited ping may come before they reach the gate
+            : router.gatedOperations();
         await waitFor('3 copies waiting at the session limit', () => waitingNow() >= 3, 30_000);
         await unlimited.ping();
         await unlimited.close();
@@ -156,6 +165,50 @@ describe('Session.setPoolLimit', () => {
         await unlimited.close();
         for (const copy of copies.slice(0, 2)) await copy.close();
         await Promise.allSettled(waiting);
+        await limited.close();
+        await session.close();
+      }
+    });
+
+    test(`workers ${workers}: setGlobalPoolLimit lowered to the session's limit: its operation waiting at that limit keeps its place ahead of its later ones`, { timeout: 60_000 }, async () => {
+      // maxPoolSize 6, the session's limit 3: 3 Strong copies hold their
+      // sockets and a 4th waits at the session's limit. Lowered to 3, the
+      // session's limit no longer gates (the pool's limit is the same): a
+      // later operation of the session goes straight to the pool's queue.
+      // The 4th must not stay behind it at a count that such operations keep
+      // up (found in review: it did, and was served after the later one, or
+      // not at all under a steady load of them).
+      const { router, session, limited } = await limitedFamily(workers, { poolLimit: 6, waitQueueTimeoutMS: 30_000 }, 3);
+      const holders = Array.from({ length: 3 }, () => limited.copy());
+      const first = limited.copy();
+      const later = limited.copy();
+      later.setMode(Mode.Eventual, true);
+      const served: string[] = [];
+      let pending: Promise<unknown>[] = [];
+      try {
+        await Promise.all(holders.map((copy) => copy.ping()));
+        const firstPing = first.ping().then(() => served.push('first'));
+        pending.push(firstPing);
+        const gated = () => (router instanceof WorkerRouter ? router.coordinatorSnapshot().reduce((sum, slot) => sum + slot.gated, 0) : router.gatedOperations());
+        await waitFor('the 4th copy waiting at the session limit', () => gated() >= 1, 30_000);
+        await session.setGlobalPoolLimit(3);
+        const laterPing = later.ping().then(() => served.push('later'));
+        pending.push(laterPing);
+        if (router instanceof WorkerRouter) {
+          await waitFor('the later operation waiting in a worker', () => router.workerStats().reduce((sum, w) => sum + w.inFlight, 0) >= 2, 30_000);
+        }
+        // One socket comes back: it goes to the oldest waiter.
+        await holders[0]!.close();
+        await withTimeout(Promise.race(pending), 30_000, 'one of the two served');
+        assert.deepEqual(served, ['first'], 'the operation that waited first is served first');
+        await first.close();
+        await withTimeout(Promise.all(pending), 30_000, 'both served');
+      } finally {
+        for (const copy of holders) await copy.close();
+        await Promise.allSettled(pending);
+        pending = [];
+        await first.close();
+        await later.close();
         await limited.close();
         await session.close();
       }

@@ -51,6 +51,26 @@ describe('LocalInUseGate', () => {
     assert.equal(gate.inUse, 0);
   });
 
+  test('ungate(): waiters whose limit is at or above the new connection limit go in at once, counted; the others keep waiting', async () => {
+    const gate = new LocalInUseGate('db:27017');
+    gate.enter();
+    gate.enter();
+    let small = false;
+    const smallWait = gate.admit(1, 0)!.then(() => (small = true));
+    const large = gate.admit(2, 0)!;
+    assert.equal(gate.waiting, 2);
+    gate.ungate(2);
+    await large;
+    assert.equal(gate.inUse, 3, 'the admitted one is counted');
+    assert.equal(gate.waiting, 1);
+    assert.equal(small, false);
+    gate.leave();
+    gate.leave();
+    gate.leave();
+    await smallWait;
+    assert.equal(gate.inUse, 1);
+  });
+
   test('failAll() fails every waiter at once (the router was destroyed)', async () => {
     const gate = new LocalInUseGate('db:27017');
     gate.enter();
