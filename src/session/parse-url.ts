@@ -8,7 +8,7 @@
 import { MgoError } from '../errors.js';
 import { parseConnectionString, redactUri, type HostAddress } from '../uri/connection-string.js';
 import { checkOptionRules, type OptionName, type OptionValues } from '../uri/options.js';
-import { checkSupported } from '../uri/resolve.js';
+import { checkRefused, checkSupported } from '../uri/resolve.js';
 import type { DialInfo, DialOptions } from './dial-info.js';
 import { modeOfReadPreference } from './modes.js';
 import { emitOptionWarnings } from './option-warnings.js';
@@ -59,7 +59,10 @@ export function parseURL(url: string): DialInfo {
   }
   const given = parsed.options;
   checkOptionRules(given, { count: parsed.hosts.length, srv: false });
-  for (const [name, value] of Object.entries(given)) checkSupported(name as OptionName, name, value);
+  for (const [name, value] of Object.entries(given)) {
+    checkRefused(name as OptionName, name, value);
+    checkSupported(name as OptionName, name, value);
+  }
   emitOptionWarnings('parseURL', parsed.warnings);
 
   const info: DialInfo = { addrs: parsed.hosts.map(addressOf) };

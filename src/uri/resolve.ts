@@ -82,13 +82,7 @@ export async function resolveOptions(
   values.tls = given.tls ?? url.srv;
 
   const keyOf = (name: OptionName) => object.keys.get(name) ?? name;
-  for (const name of OPTION_NAMES) {
-    const why = values[name] === undefined ? undefined : specOf(name).refuse?.(values[name]);
-    if (why !== undefined) {
-      const message = `invalid value ${showValue(name, values[name])} for option ${optionLabel(name, keyOf(name))}: ${why}`;
-      throw new InvalidOptionError('ERR_INVALID_OPTION', message);
-    }
-  }
+  for (const name of OPTION_NAMES) checkRefused(name, keyOf(name), values[name]);
   for (const name of OPTION_NAMES) checkSupported(name, keyOf(name), values[name]);
 
   // The object's `auth` fields override the URL's userinfo, field by field.
@@ -110,6 +104,14 @@ export async function resolveOptions(
     credentials,
     warnings,
   };
+}
+
+/** A spec-valid value the table refuses (maxPoolSize=0...) fails, naming the option as `key`. */
+export function checkRefused(name: OptionName, key: string, value: unknown): void {
+  const why = value === undefined ? undefined : specOf(name).refuse?.(value);
+  if (why !== undefined) {
+    throw new InvalidOptionError('ERR_INVALID_OPTION', `invalid value ${showValue(name, value)} for option ${optionLabel(name, key)}: ${why}`);
+  }
 }
 
 /**

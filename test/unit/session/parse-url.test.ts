@@ -95,6 +95,10 @@ describe('parseURL', () => {
       invalidOption('ERR_INVALID_OPTION', /readPreferenceTags cannot be used with readPreference 'primary'/, ['hunter2']),
     );
     assert.throws(() => parseURL('mongodb://alice:hunter2@h1,h2/?connect=direct'), invalidOption('ERR_INVALID_OPTION', /exactly one host/, ['hunter2']));
+    // Spec-valid values mgo-threads refuses (the option table's refuse rules): dial() throws, so parseURL() does.
+    assert.throws(() => parseURL('mongodb://alice:hunter2@h/?maxPoolSize=0'), invalidOption('ERR_INVALID_OPTION', /'maxPoolSize'.*exact connection limit/, ['hunter2']));
+    assert.throws(() => parseURL('mongodb://alice:hunter2@h/?poolLimit=0'), invalidOption('ERR_INVALID_OPTION', /'maxPoolSize'/, ['hunter2']));
+    assert.throws(() => parseURL('mongodb://alice:hunter2@h/?waitQueueTimeoutMS=0'), invalidOption('ERR_INVALID_OPTION', /'waitQueueTimeoutMS'/, ['hunter2']));
   });
 
   test('gssapiServiceName is refused: GSSAPI is not implemented', () => {
