@@ -13,6 +13,7 @@ import { Coordinator } from '../../../src/coordinator/coordinator.js';
 import { readLayout, retiringIndex, slotBase } from '../../../src/coordinator/layout.js';
 import { WorkerCoordinator } from '../../../src/coordinator/worker-coordinator.js';
 import { Pool, type PoolableConnection } from '../../../src/pool/index.js';
+import { fakePoolable } from '../../fixtures/fake-poolable.js';
 import { waitFor } from '../../fixtures/wait.js';
 
 const WORKERS = 3;
@@ -25,7 +26,7 @@ after(async () => {
 });
 
 /** A few milliseconds at most: the timers only shuffle the order of events. */
-const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const later = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 for (const seed of [1, 7, 42]) {
   test(`seed ${seed}: exact under live limit changes, nothing lost`, { timeout: 60_000 }, async () => {
@@ -46,27 +47,7 @@ for (const seed of [1, 7, 42]) {
       const { open, limit: now } = snapshot();
       if (sockets > open) violations.push(`${sockets} sockets on ${open} permits`);
       if (open > now && open > openAtLowering) violations.push(`OPEN ${open} grew above LIMIT ${now}`);
-      let closed = false;
-      let gone = false;
-      const afterClose: (() => void)[] = [];
-      const connection: PoolableConnection = {
-        id,
-        generation,
-        address,
-        get isClosed() {
-          return closed;
-        },
-        destroy: () => {
-          if (closed) return;
-          closed = true;
-          void later(Math.floor(random() * 3)).then(() => {
-            gone = true;
-            sockets--;
-            for (const callback of afterClose.splice(0)) callback();
-          });
-        },
-        afterClose: (callback: () => void) => void (gone ? callback() : afterClose.push(callback)),
-      };
+      const connection = fakePoolable({ id, generation, address }, () => later(Math.floor(random() * 3)), () => sockets--);
       return later(Math.floor(random() * 3)).then(() => connection);
     };
 

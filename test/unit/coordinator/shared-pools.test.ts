@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { Coordinator, dialSlotKey } from '../../../src/coordinator/coordinator.js';
 import { WorkerCoordinator } from '../../../src/coordinator/worker-coordinator.js';
 import { Pool, type ConnectionClosedEvent, type PoolableConnection } from '../../../src/pool/index.js';
+import { fakePoolable } from '../../fixtures/fake-poolable.js';
 import { waitFor } from '../../fixtures/wait.js';
 
 const workerSides: WorkerCoordinator[] = [];
@@ -17,27 +18,8 @@ after(async () => {
 
 // A socket's 'close' comes a turn after destroy(), as a real one's does:
 // the permit (and a give-back's token accounting) follows it.
-function fakeConnect({ id, generation, address }: { id: number; generation: number; address: string }): Promise<PoolableConnection> {
-  let closed = false;
-  let gone = false;
-  const afterClose: (() => void)[] = [];
-  return Promise.resolve({
-    id,
-    generation,
-    address,
-    get isClosed() {
-      return closed;
-    },
-    destroy: () => {
-      if (closed) return;
-      closed = true;
-      setImmediate(() => {
-        gone = true;
-        for (const callback of afterClose.splice(0)) callback();
-      });
-    },
-    afterClose: (callback: () => void) => void (gone ? callback() : afterClose.push(callback)),
-  });
+function fakeConnect(info: { id: number; generation: number; address: string }): Promise<PoolableConnection> {
+  return Promise.resolve(fakePoolable(info));
 }
 
 test('a saturated worker yields a checked-in socket to another worker queued before it', { timeout: 10_000 }, async () => {
