@@ -449,11 +449,13 @@ export class Session {
    * mgo's limit was also the pool's size, so its default (4096) is here
    * poolLimit's (100); and an operation waiting for its server's pool is
    * counted as in use too (it only waits when every socket is taken, so
-   * the server has at least as many in use as the limit anyway).
+   * the server has at least as many in use as the limit anyway). As in
+   * mgo (AcquireSocket gates only a limit > 0), 0 means no limit of the
+   * session's own: it removes one set earlier.
    */
   setPoolLimit(limit: number): void {
     this.#checkOpen('setPoolLimit');
-    this.#settings.poolLimit = checkInteger('setPoolLimit', limit, 1);
+    this.#settings.poolLimit = checkInteger('setPoolLimit', limit, 0);
   }
 
   /**

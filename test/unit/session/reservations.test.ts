@@ -196,7 +196,12 @@ describe('settings', () => {
     strong.setPoolLimit(2);
     await strong.ping();
     assert.deepEqual(router.reservePoolLimits, [2]);
-    assert.throws(() => session.setPoolLimit(0), { code: 'ERR_INVALID_ARGUMENT', message: /setPoolLimit/ });
+    // 0 is mgo's "no limit": it removes the session's own limit, for it and later copies.
+    session.setPoolLimit(0);
+    await session.ping();
+    await session.copy().ping();
+    assert.deepEqual(router.requests.slice(-2).map((r) => r.poolLimit), [undefined, undefined]);
+    assert.throws(() => session.setPoolLimit(-1), { code: 'ERR_INVALID_ARGUMENT', message: /setPoolLimit/ });
     assert.throws(() => session.setPoolLimit(2.5), { code: 'ERR_INVALID_ARGUMENT' });
   });
 
