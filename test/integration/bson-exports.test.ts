@@ -2,24 +2,13 @@
 // thread (workers 0) or in a worker and rebuilt here (workers 2), is made
 // of the classes the package entry exports. (No Decimal128: FerretDB 1.24
 // closes the connection on one; no DBRef: it refuses keys starting with '$'.)
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Binary, Int32, Long, ObjectId, Timestamp, UUID, dial } from '../../src/index.js';
-import { startTestServer, type TestServer } from '../fixtures/server.js';
+import { testServerForFile } from '../fixtures/file-server.js';
 
 const DB = `mgo_bson_exports_${process.pid}`;
-let server: TestServer;
-
-before(async () => {
-  server = await startTestServer();
-});
-
-after(async () => {
-  const direct = await dial(server.uri);
-  await direct.db(DB).dropDatabase().catch(() => {});
-  await direct.close();
-  await server?.stop();
-});
+const server = testServerForFile(DB);
 
 describe('BSON classes from the package entry', () => {
   for (const workers of [0, 2]) {

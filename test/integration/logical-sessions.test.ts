@@ -4,27 +4,16 @@
 // them; a cursor's getMores carry its find's; the pool keeps the number of
 // server sessions near the concurrency; and the last close() ends them with
 // endSessions.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Document } from 'bson';
 import { dial, Mode } from '../../src/index.js';
 import { startBridge, type Bridge, type CommandRecord } from '../fixtures/bridge/index.js';
-import { startTestServer, type TestServer } from '../fixtures/server.js';
+import { testServerForFile } from '../fixtures/file-server.js';
 
 const DB = `mgo_lsid_${process.pid}`;
 const MONITORING = new Set(['hello', 'isMaster', 'ismaster']);
-let server: TestServer;
-
-before(async () => {
-  server = await startTestServer();
-});
-
-after(async () => {
-  const direct = await dial(server.uri);
-  await direct.db(DB).dropDatabase().catch(() => {});
-  await direct.close();
-  await server?.stop();
-});
+const server = testServerForFile(DB);
 
 function lsidOf(command: Document): string | undefined {
   const id = command.lsid?.id as { toHexString?(): string } | undefined;

@@ -6,21 +6,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dial, isDup, Mode, MgoError, QueryError, type Session } from '../../src/index.js';
-import { startTestServer, type TestServer } from '../fixtures/server.js';
+import { testServerForFile } from '../fixtures/file-server.js';
 
 const DB = `mgo_queries_${process.pid}`;
-let server: TestServer;
-
-before(async () => {
-  server = await startTestServer();
-});
-
-after(async () => {
-  const direct = await dial(server.uri);
-  await direct.db(DB).dropDatabase().catch(() => {});
-  await direct.close();
-  await server?.stop();
-});
+const server = testServerForFile(DB);
 
 /** The client address of the socket a command ran on, as the server saw it. */
 async function socketOf(run: (command: string) => Promise<{ you?: unknown }>): Promise<string> {

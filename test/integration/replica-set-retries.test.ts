@@ -4,29 +4,18 @@
 // answers a retry of a write that had run, so that nothing is written twice;
 // and a sharded topology (the bridge's mongos mode) rides out a router going
 // down, for workers 0 and 2.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dial, Mode, type MgoError } from '../../src/index.js';
 import { openSession } from '../../src/session/session.js';
 import { resolveOptions } from '../../src/uri/resolve.js';
 import { WorkerRouter } from '../../src/worker/worker-router.js';
 import { startBridge, type Bridge } from '../fixtures/bridge/index.js';
-import { startTestServer, type TestServer } from '../fixtures/server.js';
+import { testServerForFile } from '../fixtures/file-server.js';
 import { waitFor } from '../fixtures/wait.js';
 
 const DB = `mgo_rs_retries_${process.pid}`;
-let server: TestServer;
-
-before(async () => {
-  server = await startTestServer();
-});
-
-after(async () => {
-  const direct = await dial(server.uri);
-  await direct.db(DB).dropDatabase().catch(() => {});
-  await direct.close();
-  await server?.stop();
-});
+const server = testServerForFile(DB);
 
 /** The ids stored in the collection, read straight from FerretDB. */
 async function storedIds(collection: string): Promise<string[]> {

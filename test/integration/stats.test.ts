@@ -1,26 +1,15 @@
 // Issue 14, item 10: mgo's GetStats / ResetStats / SetStats, process-wide,
 // workers 0 and 2: operations and documents counted as they pass on this
 // thread; socket gauges from the routers' stats() (summed over the workers).
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dial, getStats, MgoError, Mode, resetStats, setStats, type Stats } from '../../src/index.js';
 import { startBridge } from '../fixtures/bridge/index.js';
-import { startTestServer, type TestServer } from '../fixtures/server.js';
+import { testServerForFile } from '../fixtures/file-server.js';
 import { waitFor } from '../fixtures/wait.js';
 
 const DB = `mgo_stats_${process.pid}`;
-let server: TestServer;
-
-before(async () => {
-  server = await startTestServer();
-});
-
-after(async () => {
-  const direct = await dial(server.uri);
-  await direct.db(DB).dropDatabase().catch(() => {});
-  await direct.close();
-  await server?.stop();
-});
+const server = testServerForFile(DB);
 
 function counters(stats: Stats): Pick<Stats, 'sentOps' | 'receivedOps' | 'receivedDocs'> {
   return { sentOps: stats.sentOps, receivedOps: stats.receivedOps, receivedDocs: stats.receivedDocs };
