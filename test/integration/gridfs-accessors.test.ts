@@ -7,18 +7,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dial, ErrNotFound, MgoError, type GridFS, type Session } from '../../src/index.js';
-import { startTestServer, type TestServer } from '../fixtures/server.js';
+import { testServerForFile } from '../fixtures/file-server.js';
 
 const DB = `mgo_gridfs_accessors_${process.pid}`;
-let server: TestServer;
-
-before(async () => {
-  server = await startTestServer();
-});
-
-after(async () => {
-  await server?.stop();
-});
+const server = testServerForFile(DB);
 
 const isCode = (code: string) => (err: unknown) => err instanceof MgoError && err.code === code;
 
@@ -33,7 +25,6 @@ for (const workers of [0, 2]) {
     });
 
     after(async () => {
-      await session?.db(DB).dropDatabase().catch(() => {});
       await session?.close();
     });
 

@@ -5,21 +5,13 @@
 // times out (poolTimeouts), one is served once the socket is given back
 // (its time in totalPoolWaitTimeMS); resetStats() starts them from zero.
 // A dial's waits stay counted after it closed, as every counter does.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dial, getStats, MgoError, Mode, resetStats, type Stats } from '../../src/index.js';
-import { startTestServer, type TestServer } from '../fixtures/server.js';
+import { testServerForFile } from '../fixtures/file-server.js';
 import { waitFor } from '../fixtures/wait.js';
 
-let server: TestServer;
-
-before(async () => {
-  server = await startTestServer();
-});
-
-after(async () => {
-  await server?.stop();
-});
+const server = testServerForFile(`mgo_stats_pool_waits_${process.pid}`);
 
 type Waits = Pick<Stats, 'timesWaitedForPool' | 'poolTimeouts'>;
 
