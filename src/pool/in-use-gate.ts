@@ -24,6 +24,16 @@
 import { PoolTimeoutError } from '../errors.js';
 import { WaitQueue, type WaitQueueNode } from './wait-queue.js';
 
+/**
+ * Whether an operation of a session with its own limit `poolLimit` waits at
+ * the gate: only below the connection limit (maxPoolSize), which still
+ * applies after the gate; a limit at or above it would only move the wait
+ * from the pool's FIFO queue to here. Undefined or 0: no limit of its own.
+ */
+export function gatedBySessionLimit(poolLimit: number | undefined, connectionLimit: number): poolLimit is number {
+  return poolLimit !== undefined && poolLimit > 0 && poolLimit < connectionLimit;
+}
+
 interface Admission {
   limit: number;
   admitted: () => void;

@@ -12,7 +12,7 @@ import { failedInAuthentication, type Connection } from '../connection/connectio
 import { MgoError, NetworkError, ServerError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { ClearOptions } from '../pool/pool.js';
-import { LocalInUseGate, type InUseGate } from '../pool/in-use-gate.js';
+import { LocalInUseGate, gatedBySessionLimit, type InUseGate } from '../pool/in-use-gate.js';
 import type { ServerStats } from '../pool/stats.js';
 import type { ReadPreference } from '../read-preference.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
@@ -347,7 +347,7 @@ export class LocalRouter implements Router {
       gate = this.hooks.inUse?.(server.address) ?? new LocalInUseGate(server.address);
       this.gates.set(server.address, gate);
     }
-    if (poolLimit === undefined || poolLimit >= server.pool.stats().maxOpen) {
+    if (!gatedBySessionLimit(poolLimit, server.pool.stats().maxOpen)) {
       gate.enter();
       return gate; // no promise, no extra turn: the common case
     }

@@ -41,6 +41,7 @@ import { Coordinator, dialSlotKey } from '../coordinator/coordinator.js';
 import { MgoError, NetworkError, fromErrorRecord } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { ServerStats } from '../pool/stats.js';
+import { gatedBySessionLimit } from '../pool/in-use-gate.js';
 import type { ReadPreference } from '../read-preference.js';
 import { checkGlobalPoolLimit, routerClosedError as closedError, type Reservation, type Router, type RouterReply, type RouterRequest } from '../router/router.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
@@ -553,7 +554,7 @@ export class WorkerRouter implements Router, WorkerHost {
    * request not counted (one with several servers to choose from).
    */
   private mayWaitAtSessionLimit(poolLimit: number | undefined): boolean {
-    return poolLimit !== undefined && poolLimit > 0 && poolLimit < this.options.maxPoolSize;
+    return gatedBySessionLimit(poolLimit, this.options.maxPoolSize);
   }
 
   private sendReserve(
