@@ -1,0 +1,47 @@
+// Command monitoring events (command-logging-and-monitoring spec, "Command
+// Monitoring"): what a connection publishes around each command it sends,
+// while someone listens (src/monitoring/event-hub.ts decides who does).
+//
+// Plain objects discriminated by `type`, like the CMAP events
+// (src/pool/events.ts), so that a worker can send them to the main thread
+// as records (src/worker/protocol.ts). `duration` is in milliseconds, as
+// the official Node driver names it.
+import type { Document } from 'bson';
+
+interface CommandEventBase {
+  readonly commandName: string;
+  readonly databaseName: string;
+  /** The request id of the OP_MSG that carried the command. */
+  readonly requestId: number;
+  /** The driver's connection id (per pool, so two workers' ids overlap: see workerId on the public events). */
+  readonly connectionId: number;
+  /** host:port of the server. */
+  readonly address: string;
+  /** The server's own id for the connection (hello's connectionId), when it gave one. */
+  readonly serverConnectionId?: number;
+  /** Load-balanced mode only. */
+  readonly serviceId?: unknown;
+}
+
+export interface CommandStartedEvent extends CommandEventBase {
+  readonly type: 'CommandStarted';
+  /** The command as sent, with its document sequences as arrays; {} for a security-sensitive command. */
+  readonly command: Document;
+}
+
+export interface CommandSucceededEvent extends CommandEventBase {
+  readonly type: 'CommandSucceeded';
+  /** Milliseconds from just before the command was written to the reply read. */
+  readonly duration: number;
+  /** The reply; {} for a security-sensitive command, { ok: 1 } for an unacknowledged write. */
+  readonly reply: Document;
+}
+
+export interface CommandFailedEvent extends CommandEventBase {
+  readonly type: 'CommandFailed';
+  readonly duration: number;
+  /** The error (a ServerError for ok: 0, a network error...); across threads, rebuilt from its record. */
+  readonly failure: Error;
+}
+
+export type CommandEvent = CommandStartedEvent | CommandSucceededEvent | CommandFailedEvent;

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { test } from 'node:test';
+import { EventHub } from '../../../src/monitoring/event-hub.js';
+import { WANT_COMMAND, WANT_POOL, WANT_TOPOLOGY, channelName, publicName, type Published } from '../../../src/monitoring/events.js';
+import type { PoolEvent } from '../../../src/pool/events.js';
+
+const checkedOut: PoolEvent = { type: 'ConnectionCheckedOut', address: '127.0.0.1:1', connectionId: 3, durationMS: 1 };
+
+test('channel and public names are the ones issue 15 fixes', () => {
+  assert.equal(channelName('CommandStarted'), 'mgo-threads:command:started');
+  assert.equal(channelName('CommandFailed'), 'mgo-threads:command:failed');
+  assert.equal(channelName('ConnectionCheckedOut'), 'mgo-threads:pool:connectionCheckedOut');
+  assert.equal(channelName('ServerHeartbeatSucceeded'), 'mgo-threads:topology:serverHeartbeatSucceeded');
+  assert.equal(publicName('TopologyDescriptionChanged'), 'topologyDescriptionChanged');
+});
+
+test('wanted() follows listeners per kind, added and removed', () => {
+  const hub = new EventHub();
+  assert.equal(hub.wanted(), 0);
+  const listener = (): void => {};
+  hub.on('connectionCheckedOut', listener);
+  assert.equal(hub.wanted(), WANT_POOL);
+  hub.once('commandStarted', listener);
+  assert.equal(hub.wanted(), WANT_POOL | WANT_COMMAND);
+  hub.off('connectionCheckedOut', listener);
+  hub.removeAllListeners('commandStarted');
+  assert.equal(hub.wanted(), 0);
+});
+
+test('wanted() sees diagnostics_channel subscribers and monitorCommands', () => {
+  const hub = new EventHub({ monitorCommands: true });
+  assert.equal(hub.wanted(), WANT_COMMAND);
+  const subscriber = (): void => {};
+  diagnosticsChannel.subscribe('mgo-threads:topology:serverOpening', subscriber);
+  try {
+    assert.equal(hub.wanted(), WANT_COMMAND | WANT_TOPOLOGY);
+  } finally {
+    diagnosticsChannel.unsubscribe('mgo-threads:topology:serverOpening', subscriber);
+  }
+  assert.equal(hub.wanted(), WANT_COMMAND);
+});
+
+test('publish() reaches listeners and channel subscribers with the workerId', () => {
+  const hub = new EventHub();
+  const seen: Published[] = [];
+  const fromChannel: unknown[] = [];
+  hub.on('connectionCheckedOut', (event) => seen.push(event));
+  const subscriber = (message: unknown): void => void fromChannel.push(message);
+  diagnosticsChannel.subscribe('mgo-threads:pool:connectionCheckedOut', subscriber);
+  try {
+    hub.publish(checkedOut, 1);
+    hub.publish(checkedOut);
+  } finally {
+    diagnosticsChannel.unsubscribe('mgo-threads:pool:connectionCheckedOut', subscriber);
+  }
+  assert.deepEqual(seen, [{ ...checkedOut, workerId: 1 }, checkedOut]);
+  assert.deepEqual(fromChannel, seen);
+});
+
+test('a throwing listener does not unwind into the producer: it is rethrown on the next tick', (t) => {
+  const hub = new EventHub();
+  hub.on('connectionCheckedOut', () => {
+    throw new Error('listener bug');
+  });
+  const deferred: Array<() => void> = [];
+  t.mock.method(process, 'nextTick', (callback: () => void) => void deferred.push(callback));
+  assert.doesNotThrow(() => hub.publish(checkedOut));
+  t.mock.restoreAll();
+  assert.equal(deferred.length, 1);
+  assert.throws(() => deferred[0]!(), /listener bug/);
+});
