@@ -39,3 +39,5 @@ export type { ExplainVerbosity } from './explain.js';
 export { BuildInfo } from './build-info.js';
 export { ErrNotFound, NotFoundError, QueryError, LastError, BulkError, isDup, type BulkErrorCase } from './errors.js';
 export { PoolTimeoutError } from '../errors.js';
+export { setLogger, setDebug, type OutputLogger } from './logging.js';
+export type { LoggerOptions, LogMessage, LogMessageSink, LogDestination, LogComponent, Severity } from '../monitoring/log-settings.js';

@@ -1,0 +1,153 @@
+// The logging spec's logger of one dial: the EventHub's EventLogger (each
+// published event becomes the spec's structured message, log-messages.ts)
+// and the writer of the messages that are not events (server selection,
+// src/cluster/selection-log.ts). Levels, destination and document length
+// come from the `logger` dial option, setLogger()/setDebug() and the
+// MONGODB_LOG_* environment variables (log-settings.ts).
+//
+// Nothing is built for a component logged at no level: wanted() gives the
+// hub only the kinds whose messages would be written, and the hub asks it
+// before producers build an event (issue 15: an off logger costs nothing).
+import { openSync, writeSync } from 'node:fs';
+import { WANT_COMMAND, WANT_POOL, WANT_TOPOLOGY, type Published } from './events.js';
+import type { EventLogger } from './event-hub.js';
+import { globalLogging, globalLoggingGeneration } from './global-logging.js';
+import { componentOf, messageOf, type MessageFields } from './log-messages.js';
+import {
+  SEVERITY_CODE,
+  resolveLogSettings,
+  type LogComponent,
+  type LogMessage,
+  type LogSettings,
+  type LoggerOptions,
+  type Severity,
+} from './log-settings.js';
+
+/** Every event-derived message is at debug level (the specs' "Log Messages" sections). */
+const EVENT_SEVERITY: Severity = 'debug';
+
+type Write = (message: LogMessage) => void;
+
+export class Logger implements EventLogger {
+  #settings!: LogSettings;
+  #mask = 0;
+  #write!: Write;
+  #generation = -1;
+
+  constructor(
+    private readonly options: LoggerOptions | undefined,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {
+    this.#refresh();
+  }
+
+  /** Settings read again when setLogger()/setDebug() changed them since. */
+  #refresh(): void {
+    const generation = globalLoggingGeneration();
+    if (generation === this.#generation) return;
+    this.#generation = generation;
+    this.#settings = resolveLogSettings(this.options, globalLogging(), this.env);
+    const { levels } = this.#settings;
+    const at = (component: LogComponent) => SEVERITY_CODE[levels[component]] >= SEVERITY_CODE[EVENT_SEVERITY];
+    this.#mask = (at('command') ? WANT_COMMAND : 0) | (at('connection') ? WANT_POOL : 0) | (at('topology') ? WANT_TOPOLOGY : 0);
+    this.#write = writerFor(this.#settings.destination);
+  }
+
+  /** The levels, destination and document length in force now. */
+  get settings(): LogSettings {
+    this.#refresh();
+    return this.#settings;
+  }
+
+  wanted(): number {
+    this.#refresh();
+    return this.#mask;
+  }
+
+  /** Whether a message of `component` at `severity` would be written. */
+  willLog(component: LogComponent, severity: Severity): boolean {
+    this.#refresh();
+    return severity !== 'off' && SEVERITY_CODE[this.#settings.levels[component]] >= SEVERITY_CODE[severity];
+  }
+
+  log(event: Published): void {
+    const component = componentOf(event);
+    if (!this.willLog(component, EVENT_SEVERITY)) return;
+    const fields = messageOf(event, this.#settings.maxDocumentLength);
+    if (fields !== undefined) this.#emit(component, EVENT_SEVERITY, fields);
+  }
+
+  /** Writes a message that is not an event's (server selection), if its component logs at `severity`. */
+  write(component: LogComponent, severity: Severity, fields: MessageFields): void {
+    if (this.willLog(component, severity)) this.#emit(component, severity, fields);
+  }
+
+  /** The max document length in force: what messages built outside (selection-log.ts) cut their documents to. */
+  get maxDocumentLength(): number {
+    this.#refresh();
+    return this.#settings.maxDocumentLength;
+  }
+
+  #emit(component: LogComponent, severity: Severity, fields: MessageFields): void {
+    const message: LogMessage = { time: new Date(), component, severity, ...fields };
+    try {
+      this.#write(message);
+    } catch (error) {
+      // A throwing sink must not unwind into the producer (a pool half-way
+      // through a state change): rethrown on the next tick, as the hub does
+      // with a throwing listener.
+      process.nextTick(() => {
+        throw error;
+      });
+    }
+  }
+}
+
+/** A message as one line of JSON (time as ISO 8601): what stdout, stderr and files get. */
+export function jsonLine(message: LogMessage): string {
+  return JSON.stringify({ ...message, time: message.time.toISOString() }, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+}
+
+/** A message as setLogger()'s text line: "debug connection: Connection checked out {"serverHost":...}". */
+export function textLine(message: LogMessage): string {
+  const { time: _time, component, severity, message: text, ...fields } = message;
+  return `${severity} ${component}: ${text} ${JSON.stringify(fields, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value))}`;
+}
+
+function writerFor(destination: LogSettings['destination']): Write {
+  if (typeof destination === 'function') return destination;
+  if (typeof destination === 'object') {
+    if ('lines' in destination) {
+      const lines = destination.lines;
+      return (message) => lines(textLine(message));
+    }
+    return (message) => void destination.write(message);
+  }
+  if (destination === 'stdout') return (message) => void process.stdout.write(`${jsonLine(message)}\n`);
+  if (destination === 'stderr') return (message) => void process.stderr.write(`${jsonLine(message)}\n`);
+  return fileWriter(destination);
+}
+
+/** One descriptor per log file for the process: every dial logging to a path appends through it. */
+const files = new Map<string, number>();
+
+/**
+ * Appends to `path` (logging spec: an existing file is appended to). A
+ * path that cannot be opened logs to stderr instead, with one warning
+ * (the spec: never an exception). Written synchronously: lines stay in
+ * order across dials and none is lost when the process exits at once.
+ */
+function fileWriter(path: string): Write {
+  let fd = files.get(path);
+  if (fd === undefined) {
+    try {
+      fd = openSync(path, 'a');
+      files.set(path, fd);
+    } catch (err) {
+      process.emitWarning(`mgo-threads: cannot open the log file ${path} (${(err as Error).message}); logging to stderr`, { code: 'MGO_LOG_PATH' });
+      return writerFor('stderr');
+    }
+  }
+  const descriptor = fd;
+  return (message) => void writeSync(descriptor, `${jsonLine(message)}\n`);
+}
