@@ -30,6 +30,8 @@ import {
   type UnknownReport,
 } from './sdam-errors.js';
 import { seedTopology, updateTopology, type TopologyDescription } from './topology-description.js';
+import type { SdamEventOutlet } from './sdam-events.js';
+import { reconcileMembers, TopologyEvents } from './topology-events.js';
 import { pickServer, selectServers } from './server-selection.js';
 
 /** How a worker plugs its cluster into the process-wide pieces. */
@@ -55,6 +57,8 @@ export interface ClusterHooks {
    * requests its check, and tells the other workers.
    */
   forwardUnknown?(report: UnknownReport, apply: () => void): void;
+  /** Where the SDAM events go (topology, servers, heartbeats); ignored with external monitoring, whose monitor publishes them once per process. */
+  sdamEvents?: SdamEventOutlet;
 }
 
 export interface SelectionCriteria {
@@ -72,6 +76,7 @@ export class Cluster {
   /** Selections waiting for the next topology change. */
   private readonly changeWaiters = new Set<() => void>();
   private closed = false;
+  private readonly events: TopologyEvents;
   /** The credentials sockets authenticate with, by number; the dial-time one is DIAL_IDENTITY. */
   readonly identities: Identities;
 
@@ -83,6 +88,7 @@ export class Cluster {
   ) {
     ({ seeds: this.seeds, description: this.description } = seedTopology(options));
     this.identities = new Identities(options.credentials);
+    this.events = new TopologyEvents(hooks.monitoring === 'external' ? undefined : hooks.sdamEvents);
   }
 
   get topology(): TopologyDescription {
@@ -90,7 +96,7 @@ export class Cluster {
   }
 
   connect(): void {
-    this.reconcileServers();
+    this.events.open(this.description, () => this.reconcileServers());
   }
 
   server(address: string): Server | undefined {
@@ -215,13 +221,26 @@ export class Cluster {
     if (this.closed) return;
     this.closed = true;
     this.wakeWaiters();
-    await Promise.all([...this.servers.values()].map((s) => s.close()));
+    await Promise.all(this.shutDown((s) => s.close()));
   }
 
   async destroy(): Promise<void> {
+    const first = !this.closed;
     this.closed = true;
     this.wakeWaiters();
-    await Promise.all([...this.servers.values()].map((s) => s.destroy()));
+    await Promise.all(first ? this.shutDown((s) => s.destroy()) : [...this.servers.values()].map((s) => s.destroy()));
+  }
+
+  /** Shuts every server down, with the closing events (ServerClosed each, then the topology's). */
+  private shutDown(how: (server: Server) => Promise<void>): Promise<void>[] {
+    const done: Promise<void>[] = [];
+    this.events.close(this.description, () => {
+      for (const server of this.servers.values()) {
+        done.push(how(server));
+        this.events.serverClosed(server.address);
+      }
+    });
+    return done;
   }
 
   private onCheck(server: Server, result: CheckResult): void {
@@ -247,18 +266,28 @@ export class Cluster {
   }
 
   private apply(sd: ServerDescription): void {
-    this.description = updateTopology(this.description, sd);
-    this.reconcileServers();
+    const previous = this.description;
+    this.description = updateTopology(previous, sd);
+    this.events.changed(previous, this.description, sd.address, () => this.reconcileServers());
     this.wakeWaiters();
   }
 
   /** Starts a Server for every address the description lists, and closes those it dropped. */
   private reconcileServers(): void {
     if (this.closed) return;
-    for (const address of this.description.servers.keys()) {
-      if (this.servers.has(address)) continue;
-      const host = this.seeds.get(address) ?? parseAddress(address);
-      const server = new Server(host, this.options, this.identities, {
+    const added = reconcileMembers(
+      this.servers,
+      this.description,
+      this.events,
+      (address) => this.createServer(address),
+      (server) => void server.close(),
+    );
+    if (this.hooks.monitoring !== 'external') for (const address of added) this.servers.get(address)!.start();
+  }
+
+  private createServer(address: string): Server {
+    const host = this.seeds.get(address) ?? parseAddress(address);
+    return new Server(host, this.options, this.identities, {
         onCheck: (s, r) => this.onCheck(s, r),
         onPoolEvent: this.onPoolEvent,
         // CMAP: a failed background (minPoolSize) dial is an application
@@ -272,16 +301,9 @@ export class Cluster {
         permits: this.hooks.permits?.(address),
         dialSlots: this.hooks.dialSlots?.(address),
         sockets: this.hooks.sockets?.(address),
+        // Heartbeat events come from the process's monitor only.
+        sdamEvents: this.hooks.monitoring === 'external' ? undefined : this.hooks.sdamEvents,
       });
-      this.servers.set(address, server);
-      if (this.hooks.monitoring !== 'external') server.start();
-    }
-    for (const [address, server] of this.servers) {
-      if (!this.description.servers.has(address)) {
-        this.servers.delete(address);
-        void server.close();
-      }
-    }
   }
 
   private nextChange(timeoutMS: number): Promise<void> {

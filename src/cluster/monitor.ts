@@ -26,6 +26,7 @@ import type { ConnectorOptions } from './connector.js';
 import { MonitoringConnection } from './monitoring-connection.js';
 import { RttMonitor } from './rtt-monitor.js';
 import { addRttSample, EMPTY_RTT_STATS, minRoundTripTime, type RttStats } from './rtt.js';
+import type { SdamEventOutlet } from './sdam-events.js';
 import { parseTopologyVersion, type TopologyVersion } from './server-description.js';
 import { checkHello } from '../wire/reply-shape.js';
 
@@ -70,11 +71,15 @@ export class Monitor {
   /** cancelCheck() closed the connection: what that does to the check in flight is not a check failure. */
   private cancelled = false;
   private readonly streamingAllowed: boolean;
+  /** When the heartbeat whose ServerHeartbeatStarted went out began (performance.now()); undefined when none is open. */
+  private heartbeatStarted: number | undefined;
 
+  /** `events`: where the heartbeat events go (the process's monitor only; none when left out). */
   constructor(
     readonly server: ServerAddress,
     private readonly options: MonitorOptions,
     private readonly onCheck: (result: CheckResult) => void,
+    private readonly events?: SdamEventOutlet,
   ) {
     this.socket = new MonitoringConnection(server, options);
     const mode = options.serverMonitoringMode ?? 'auto';
@@ -210,6 +215,8 @@ export class Monitor {
   /** One dial or one polling hello; its duration is an RTT sample. */
   private async checkOnce(): Promise<CheckResult> {
     const started = performance.now();
+    // Spec, "ServerHeartbeatStartedEvent": just before the socket is opened, or the hello written.
+    this.heartbeatStart(started, false);
     try {
       let connection = this.socket.open;
       if (connection === undefined) {
@@ -219,6 +226,7 @@ export class Monitor {
         }
         // The handshake is the first check (SDAM: its RTT counts).
         this.sample(performance.now() - started);
+        this.heartbeatSucceeded(connection.hello.reply, false);
         return this.succeeded(connection.hello.reply);
       }
       // Client metadata goes with the handshake only (Handshake spec).
@@ -226,10 +234,12 @@ export class Monitor {
       // A malformed reply fails the check (the dial's own reply is checked by the handshake).
       checkHello(hello, this.server.address);
       this.sample(performance.now() - started);
+      this.heartbeatSucceeded(hello, false);
       return this.succeeded(hello);
     } catch (err) {
       this.socket.destroy();
       const error = err instanceof MgoError ? err : new NetworkError('ERR_NETWORK', `check of ${this.server.address} failed: ${String(err)}`, { address: this.server.address });
+      this.heartbeatFailed(error, false);
       return { ok: false, error };
     }
   }
@@ -259,10 +269,13 @@ export class Monitor {
       // The counter goes back as the int64 it came as (Long: a promoted number would be sent as an int32 or a double).
       const topologyVersion = { processId, counter: Long.fromBigInt(counter) };
       const command = { [this.socket.helloName(connection)]: 1, topologyVersion, maxAwaitTimeMS: heartbeatFrequencyMS };
+      // The awaited heartbeat may already be open: onStreamed() opens the next one as it reports a reply.
+      this.heartbeatStart(performance.now(), true);
       try {
         await connection.exhaust('admin', command, (hello) => this.onStreamed(hello), { socketTimeoutMS });
       } catch (err) {
         failure = err instanceof MgoError ? err : new NetworkError('ERR_NETWORK', `check of ${this.server.address} failed: ${String(err)}`, { address: this.server.address });
+        this.heartbeatFailed(failure, true);
         break;
       }
     }
@@ -284,7 +297,37 @@ export class Monitor {
     // A malformed reply ends the stream (Connection.exhaust closes the connection) and fails the check.
     checkHello(hello, this.server.address);
     this.lastCheckStarted = performance.now();
+    this.heartbeatSucceeded(hello, true);
     // Spec: no RTT sample from a streamed reply; the RTT monitor's figures go with it.
     this.report(this.succeeded(hello));
+    // SDAM monitoring spec, "Heartbeats": the started event of the next
+    // streamed reply goes out before it is read, while the stream goes on.
+    if (this.state === 'streaming' && this.canStream()) this.heartbeatStart(performance.now(), true);
+  }
+
+  // --- heartbeat events (SDAM monitoring spec, "Heartbeats": every started one is followed by a succeeded or a failed one)
+
+  private heartbeatStart(now: number, awaited: boolean): void {
+    if (this.heartbeatStarted !== undefined || this.events === undefined || !this.events.wanted()) return;
+    this.heartbeatStarted = now;
+    this.events.publish({ type: 'ServerHeartbeatStarted', connectionId: this.server.address, awaited });
+  }
+
+  private heartbeatSucceeded(hello: Document, awaited: boolean): void {
+    const started = this.heartbeatStarted;
+    this.heartbeatStarted = undefined;
+    // After close(), TopologyClosed was the last event (spec): nothing more.
+    // Otherwise a started event is always answered, even if its listener left meanwhile.
+    if (started === undefined || this.state === 'closed') return;
+    // A monitor never authenticates, so its replies carry no speculativeAuthenticate; dropped all the same, should that change.
+    const { speculativeAuthenticate: _, ...reply } = hello;
+    this.events!.publish({ type: 'ServerHeartbeatSucceeded', connectionId: this.server.address, duration: performance.now() - started, reply, awaited });
+  }
+
+  private heartbeatFailed(failure: MgoError, awaited: boolean): void {
+    const started = this.heartbeatStarted;
+    this.heartbeatStarted = undefined;
+    if (started === undefined || this.state === 'closed') return;
+    this.events!.publish({ type: 'ServerHeartbeatFailed', connectionId: this.server.address, duration: performance.now() - started, failure, awaited });
   }
 }

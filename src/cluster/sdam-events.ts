@@ -71,3 +71,13 @@ export type SdamEvent =
   | ServerHeartbeatStartedEvent
   | ServerHeartbeatSucceededEvent
   | ServerHeartbeatFailedEvent;
+
+/**
+ * Where the cluster layer sends its SDAM events (the router hands in its
+ * EventSink this way, as the pools get theirs): `wanted()` is asked before
+ * each event is built, so that nobody observing costs nothing.
+ */
+export interface SdamEventOutlet {
+  wanted(): boolean;
+  publish(event: SdamEvent): void;
+}

@@ -10,6 +10,7 @@ import { Pool } from '../pool/pool.js';
 import type { ResolvedOptions, ServerAddress } from '../uri/resolve.js';
 import { createConnector, type ConnectorOptions } from './connector.js';
 import { Monitor, type CheckResult } from './monitor.js';
+import type { SdamEventOutlet } from './sdam-events.js';
 
 export type ServerOptions = ConnectorOptions &
   Pick<ResolvedOptions, 'maxPoolSize' | 'minPoolSize' | 'maxIdleTimeMS' | 'maxLifetimeMS' | 'maxConnecting' | 'waitQueueTimeoutMS' | 'heartbeatFrequencyMS'> &
@@ -26,6 +27,8 @@ export interface ServerHooks {
   dialSlots?: PermitSource | undefined;
   /** Where the pool's sockets are counted: the shared coordinator in a worker; this server's own tally otherwise. */
   sockets?: SocketTally | undefined;
+  /** Where its monitor's heartbeat events go (the process's monitor only). */
+  sdamEvents?: SdamEventOutlet | undefined;
 }
 
 export class Server {
@@ -55,7 +58,7 @@ export class Server {
       dialSlots: hooks.dialSlots,
       onBackgroundError: (error) => hooks.onBackgroundError(this, error),
     });
-    this.monitor = new Monitor(server, options, (result) => hooks.onCheck(this, result));
+    this.monitor = new Monitor(server, options, (result) => hooks.onCheck(this, result), hooks.sdamEvents);
   }
 
   start(): void {

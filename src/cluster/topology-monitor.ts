@@ -22,6 +22,8 @@ import { Monitor, type CheckResult } from './monitor.js';
 import { serverDescriptionFromHello, unknownServerDescription, type ServerDescription } from './server-description.js';
 import { checkErrorDecision, isStaleError, topologyVersionOf, type PlainTopologyVersion, type UnknownReport } from './sdam-errors.js';
 import { seedTopology, updateTopology, type TopologyDescription } from './topology-description.js';
+import type { SdamEventOutlet } from './sdam-events.js';
+import { reconcileMembers, TopologyEvents } from './topology-events.js';
 
 /**
  * One check of one server, as broadcast to the workers (plain data: it
@@ -74,12 +76,16 @@ export class TopologyMonitor {
   /** The last check of every server still listed, in the order they arrived (a new worker replays them). */
   private readonly last = new Map<string, CheckBroadcast>();
   private closed = false;
+  private readonly events: TopologyEvents;
 
+  /** `sdamEvents`: where the process's SDAM events go (the workers' clusters publish none). */
   constructor(
     private readonly options: ResolvedOptions,
     private readonly listener: TopologyMonitorListener,
+    private readonly sdamEvents?: SdamEventOutlet,
   ) {
     ({ seeds: this.seeds, description: this.description } = seedTopology(options));
+    this.events = new TopologyEvents(sdamEvents);
   }
 
   get topology(): TopologyDescription {
@@ -88,7 +94,7 @@ export class TopologyMonitor {
 
   /** Starts a monitor per seed. */
   start(): void {
-    this.reconcile();
+    this.events.open(this.description, () => this.reconcile());
   }
 
   /** Addresses of the servers currently known to be up. */
@@ -154,7 +160,12 @@ export class TopologyMonitor {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const monitor of this.monitors.values()) monitor.close();
+    this.events.close(this.description, () => {
+      for (const [address, monitor] of this.monitors) {
+        monitor.close();
+        this.events.serverClosed(address);
+      }
+    });
     this.monitors.clear();
   }
 
@@ -175,32 +186,33 @@ export class TopologyMonitor {
   }
 
   private apply(address: string, sd: ServerDescription, check: CheckBroadcast, broadcast: boolean): void {
-    this.description = updateTopology(this.description, sd);
+    const previous = this.description;
+    this.description = updateTopology(previous, sd);
     if (this.description.servers.has(address)) {
       this.last.delete(address); // re-inserted last: replay order is arrival order
       this.last.set(address, check);
     }
-    this.reconcile();
+    this.events.changed(previous, this.description, address, () => this.reconcile());
     if (broadcast) this.listener.onCheck(check);
   }
 
   /** Starts a monitor for every address the description lists, and stops those it dropped. */
   private reconcile(): void {
     if (this.closed) return;
-    const added: string[] = [];
-    for (const address of this.description.servers.keys()) {
-      if (this.monitors.has(address)) continue;
-      const host = this.seeds.get(address) ?? serverAddress(address);
-      const monitor: Monitor = new Monitor(host, this.options, (result) => this.onResult(address, monitor, result));
-      this.monitors.set(address, monitor);
-      added.push(address);
-    }
-    for (const [address, monitor] of this.monitors) {
-      if (this.description.servers.has(address)) continue;
-      monitor.close();
-      this.monitors.delete(address);
-      this.last.delete(address);
-    }
+    const added = reconcileMembers(
+      this.monitors,
+      this.description,
+      this.events,
+      (address) => {
+        const host = this.seeds.get(address) ?? serverAddress(address);
+        const monitor: Monitor = new Monitor(host, this.options, (result) => this.onResult(address, monitor, result), this.sdamEvents);
+        return monitor;
+      },
+      (monitor) => {
+        monitor.close();
+        this.last.delete(monitor.server.address);
+      },
+    );
     if (added.length > 0) this.listener.onServersAdded?.(added);
     for (const address of added) this.monitors.get(address)?.start();
   }
