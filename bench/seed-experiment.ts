@@ -53,6 +53,7 @@ import type { ServerStats } from '../src/pool/stats.js';
 import { WorkerRouter } from '../src/worker/worker-router.js';
 import { percentile, withTimeout } from '../test/fixtures/pool-load.js';
 import { startCountingProxy } from '../test/fixtures/counting-proxy.js';
+import { onPoolEvents } from '../test/fixtures/pool-events.js';
 import { startTestServer, type TestServer } from '../test/fixtures/server.js';
 import { testCertificates } from '../test/fixtures/tls-certs.js';
 
@@ -200,7 +201,7 @@ export async function seedExperiment(server: TestServer, overrides: Partial<Seed
     else if (event.type === 'ConnectionCreated') created++;
     else if (event.type === 'ConnectionClosed') closed[event.reason] = (closed[event.reason] ?? 0) + 1;
   };
-  const stopEvents = options.events ? router.onPoolEvent(onEvent) : () => {};
+  const stopEvents = options.events ? onPoolEvents(session.events, onEvent) : () => {};
   const replies = new Float64Array(sessions).fill(Number.NaN);
   const failures: unknown[] = [];
   let failed = 0;

@@ -11,7 +11,7 @@ import { Identities } from '../auth/identities.js';
 import { failedInAuthentication } from '../connection/connection.js';
 import type { Document } from 'bson';
 import { AuthError, IncompatibleServerError, MgoError, NetworkError, ServerError, ServerSelectionError } from '../errors.js';
-import type { PoolEvent } from '../pool/events.js';
+import type { PoolEventOutlet } from '../pool/events.js';
 import type { PermitSource } from '../pool/permits.js';
 import type { SocketTally } from '../connection/socket-tally.js';
 import type { ReadPreference } from '../read-preference.js';
@@ -83,7 +83,7 @@ export class Cluster {
   constructor(
     /** Replaced (not mutated) by setPoolLimit(): servers started later take its maxPoolSize. */
     private options: ResolvedOptions,
-    private readonly onPoolEvent: (event: PoolEvent) => void,
+    private readonly poolEvents: PoolEventOutlet,
     private readonly hooks: ClusterHooks = {},
   ) {
     ({ seeds: this.seeds, description: this.description } = seedTopology(options));
@@ -289,7 +289,7 @@ export class Cluster {
     const host = this.seeds.get(address) ?? parseAddress(address);
     return new Server(host, this.options, this.identities, {
         onCheck: (s, r) => this.onCheck(s, r),
-        onPoolEvent: this.onPoolEvent,
+        poolEvents: this.poolEvents,
         // CMAP: a failed background (minPoolSize) dial is an application
         // error while establishing a connection, under the same SDAM rules as
         // a checkout's dial (LocalRouter): a failed authentication clears the

@@ -3,7 +3,7 @@
 // failed check clears it (SDAM "Clearing the connection pool").
 import type { Identities } from '../auth/identities.js';
 import { Connection } from '../connection/connection.js';
-import type { PoolEvent } from '../pool/events.js';
+import type { PoolEventOutlet } from '../pool/events.js';
 import type { PermitSource } from '../pool/permits.js';
 import { LocalSocketTally, type SocketTally } from '../connection/socket-tally.js';
 import { Pool } from '../pool/pool.js';
@@ -18,7 +18,7 @@ export type ServerOptions = ConnectorOptions &
 
 export interface ServerHooks {
   onCheck(server: Server, result: CheckResult): void;
-  onPoolEvent(event: PoolEvent): void;
+  poolEvents: PoolEventOutlet;
   /** A background (minPoolSize) dial failed. */
   onBackgroundError(server: Server, error: unknown): void;
   /** Where permits come from: the shared coordinator in a worker; the pool's own counter otherwise. */
@@ -53,7 +53,8 @@ export class Server {
       maxLifetimeMS: options.maxLifetimeMS,
       maxConnecting: options.maxConnecting,
       waitQueueTimeoutMS: options.waitQueueTimeoutMS,
-      monitor: hooks.onPoolEvent,
+      monitor: (event) => hooks.poolEvents.publish(event),
+      monitorWanted: () => hooks.poolEvents.wanted(),
       permits: hooks.permits,
       dialSlots: hooks.dialSlots,
       onBackgroundError: (error) => hooks.onBackgroundError(this, error),

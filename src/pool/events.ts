@@ -117,6 +117,16 @@ export const POOL_EVENT_TYPES: readonly PoolEventType[] = [
   'ConnectionCheckedIn',
 ];
 
+/**
+ * Where the layer above the pools sends their events (the cluster's
+ * servers, for the router's EventSink): `wanted()` is asked before each
+ * event is built.
+ */
+export interface PoolEventOutlet {
+  wanted(): boolean;
+  publish(event: PoolEvent): void;
+}
+
 type AnyListener = (event: PoolEvent) => void;
 type OnceWrapper = AnyListener & { readonly original: AnyListener };
 
@@ -135,10 +145,15 @@ export class PoolEventEmitter {
   // a listener subscribes or unsubscribes meanwhile.
   readonly #listeners = new Map<PoolEventType, readonly AnyListener[]>();
   readonly #monitor: AnyListener | undefined;
+  readonly #monitorWanted: (() => boolean) | undefined;
 
-  /** `monitor` sees every event, including ConnectionPoolCreated emitted by a constructor. */
-  constructor(monitor?: (event: PoolEvent) => void) {
+  /**
+   * `monitor` sees every event, including ConnectionPoolCreated emitted by a
+   * constructor, while `monitorWanted` (when given) says it wants them.
+   */
+  constructor(monitor?: (event: PoolEvent) => void, monitorWanted?: () => boolean) {
     this.#monitor = monitor;
+    this.#monitorWanted = monitorWanted;
   }
 
   on<K extends PoolEventType>(type: K, listener: PoolEventListener<K>): this {
@@ -175,7 +190,7 @@ export class PoolEventEmitter {
 
   /** Whether anybody would see an event of this type; lets callers skip building it. */
   protected wants(type: PoolEventType): boolean {
-    return this.#monitor !== undefined || this.#listeners.has(type);
+    return this.#listeners.has(type) || (this.#monitor !== undefined && (this.#monitorWanted === undefined || this.#monitorWanted()));
   }
 
   protected emit(event: PoolEvent): void {

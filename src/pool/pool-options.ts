@@ -71,6 +71,12 @@ export interface PoolOptions<C extends PoolableConnection = PoolableConnection> 
   /** Sees every event, including ConnectionPoolCreated emitted by the constructor. */
   monitor?: (event: PoolEvent) => void;
   /**
+   * Whether `monitor` wants events now, asked before each is built; always
+   * when left out. Lets a pool observed by nobody (no listener, no channel
+   * subscriber: src/monitoring/event-hub.ts) build no event objects.
+   */
+  monitorWanted?: () => boolean;
+  /**
    * Called when a background (minPoolSize) dial fails. CMAP: such errors
    * "MUST be handled via the SDAM machinery", which lives above the pool.
    */

@@ -141,7 +141,7 @@ export class Pool<C extends PoolableConnection = PoolableConnection> extends Poo
   #drain: { promise: Promise<void>; resolve: () => void } | undefined = undefined;
 
   constructor(options: PoolOptions<C>) {
-    super(options.monitor);
+    super(options.monitor, options.monitorWanted);
     this.options = resolvePoolOptions(options);
     this.address = options.address;
     this.#connect = options.connect;

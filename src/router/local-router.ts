@@ -11,6 +11,8 @@ import { readPreferenceForCommand } from '../cluster/server-selection.js';
 import { failedInAuthentication, type Connection } from '../connection/connection.js';
 import { MgoError, NetworkError, ServerError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
+import { EventHub } from '../monitoring/event-hub.js';
+import { WANT_POOL, type EventSink } from '../monitoring/events.js';
 import type { ClearOptions } from '../pool/pool.js';
 import { LocalInUseGate, gatedBySessionLimit, type InUseGate } from '../pool/in-use-gate.js';
 import type { ServerStats } from '../pool/stats.js';
@@ -58,6 +60,8 @@ export interface LocalRouterHooks extends ClusterHooks {
   onReservationDead?(id: number): void;
   /** Where a server's operations in use are counted for session pool limits: the coordinator in a worker; this router otherwise. */
   inUse?(address: string): InUseGate | undefined;
+  /** Every pool event, whoever else observes them (a worker's runtime pushes its stats and reports its clears on them). */
+  onPoolEvent?(event: PoolEvent): void;
 }
 
 /**
@@ -78,7 +82,6 @@ export interface RawRouterReply<R> {
 
 export class LocalRouter implements Router {
   private readonly cluster: Cluster;
-  private readonly listeners = new Set<(event: PoolEvent) => void>();
   private readonly held = new Map<number, HeldSocket>();
   private readonly lifecycle = new Lifecycle(closedError);
   private lastReservationId = 0;
@@ -90,13 +93,20 @@ export class LocalRouter implements Router {
   private constructor(
     options: ResolvedOptions,
     private readonly hooks: LocalRouterHooks,
+    readonly events: EventSink,
   ) {
     this.minPoolSize = options.minPoolSize;
     this.waitQueueTimeoutMS = options.waitQueueTimeoutMS;
+    const onPoolEvent = hooks.onPoolEvent;
     this.cluster = new Cluster(
       options,
-      (event) => {
-        for (const listener of this.listeners) listener(event);
+      {
+        // Pools build no event while nobody observes them (EventSink.wanted).
+        wanted: () => onPoolEvent !== undefined || (events.wanted() & WANT_POOL) !== 0,
+        publish: (event) => {
+          events.publish(event);
+          onPoolEvent?.(event);
+        },
       },
       hooks,
     );
@@ -105,10 +115,12 @@ export class LocalRouter implements Router {
   /**
    * Starts monitoring the seeds; server selection waits for the first checks.
    * With hooks (a worker), permits and server descriptions come from
-   * the process-wide coordinator and monitor instead.
+   * the process-wide coordinator and monitor instead. `events`: where its
+   * pools' (and connections') events go: the dial's EventHub, or in a
+   * worker the sink that forwards them to the main thread.
    */
-  static async create(options: ResolvedOptions, hooks: LocalRouterHooks = {}): Promise<LocalRouter> {
-    const router = new LocalRouter(options, hooks);
+  static async create(options: ResolvedOptions, hooks: LocalRouterHooks = {}, events: EventSink = new EventHub()): Promise<LocalRouter> {
+    const router = new LocalRouter(options, hooks, events);
     router.cluster.connect();
     return router;
   }
@@ -254,11 +266,6 @@ export class LocalRouter implements Router {
     let waiting = 0;
     for (const gate of this.gates.values()) waiting += gate.waiting;
     return waiting;
-  }
-
-  onPoolEvent(listener: (event: PoolEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 
   // ------------------------------------------ what a worker's runtime drives

@@ -9,8 +9,8 @@ import type { DeserializeOptions, Document } from 'bson';
 import { MgoError, PoolClosedError } from '../errors.js';
 import type { WireLimits } from '../wire/constants.js';
 import type { OutgoingSequence } from '../wire/op-msg.js';
-import type { PoolEvent } from '../pool/events.js';
 import type { ServerStats } from '../pool/stats.js';
+import type { EventSink } from '../monitoring/events.js';
 import type { ReadPreference } from '../read-preference.js';
 import type { Credential } from '../auth/credential.js';
 import type { SessionSupport } from '../cluster/topology-description.js';
@@ -140,8 +140,8 @@ export interface Router {
   setGlobalPoolLimit(limit: number): Promise<void>;
   /** How replies from other threads were settled on this one (worker routers only); `resetLargest` starts a new window for the longest slice. */
   deliveryStats?(resetLargest?: boolean): DeliveryStats;
-  /** Subscribes to the CMAP events of every server's pool; returns an unsubscribe function. */
-  onPoolEvent(listener: (event: PoolEvent) => void): () => void;
+  /** Where this router publishes its events: the dial's EventHub (session.events); a hub of its own when made without one. */
+  readonly events: EventSink;
   /** Drains: waits for operations in flight, then closes every socket and monitor. Idempotent. */
   close(): Promise<void>;
   /** Aborts every operation and socket now. Idempotent. */

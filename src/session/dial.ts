@@ -5,6 +5,7 @@
 import { tlsOptionsOf } from '../cluster/connector.js';
 import { secureContextFor } from '../connection/tls.js';
 import { MgoError } from '../errors.js';
+import { EventHub } from '../monitoring/event-hub.js';
 import { LocalRouter } from '../router/local-router.js';
 import type { Router } from '../router/router.js';
 import { compressors } from '../wire/compression.js';
@@ -65,9 +66,11 @@ async function connect(resolved: ResolvedOptions, overrides: SessionOverrides, s
   // per process (compression spec), before any worker would warn again.
   resolved = { ...resolved, compressors: compressors.usable(resolved.compressors) };
   // workers: 0 keeps the sockets in this thread; N > 0 puts them in N workers.
-  const router: Router = resolved.workers > 0 ? await WorkerRouter.create(resolved) : await LocalRouter.create(resolved);
+  // One event hub per dial: session.events of every session made from it.
+  const events = new EventHub();
+  const router: Router = resolved.workers > 0 ? await WorkerRouter.create(resolved, {}, events) : await LocalRouter.create(resolved, {}, events);
   const options = sessionOptionsOf(resolved, overrides);
-  const session = openSession(router, { ...options, mode: Mode.Eventual });
+  const session = openSession(router, { ...options, mode: Mode.Eventual }, events);
   const limitMS = resolved.serverSelectionTimeoutMS;
   try {
     await deadline(
@@ -84,3 +87,4 @@ async function connect(resolved: ResolvedOptions, overrides: SessionOverrides, s
   session.setMode(options.mode ?? Mode.Strong, true);
   return session;
 }
+

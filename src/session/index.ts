@@ -41,3 +41,35 @@ export { ErrNotFound, NotFoundError, QueryError, LastError, BulkError, isDup, ty
 export { PoolTimeoutError } from '../errors.js';
 export { setLogger, setDebug, type OutputLogger } from './logging.js';
 export type { LoggerOptions, LogMessage, LogMessageSink, LogDestination, LogComponent, Severity } from '../monitoring/log-settings.js';
+// Driver events (issue 15): session.events and the records it emits.
+export { EventHub, type EventHubOptions, type EventLogger } from '../monitoring/event-hub.js';
+export { channelName, type DriverEvent, type DriverEventMap, type DriverEventType, type PublicEventName, type Published } from '../monitoring/events.js';
+export type { CommandEvent, CommandStartedEvent, CommandSucceededEvent, CommandFailedEvent } from '../connection/command-events.js';
+export type {
+  PoolEvent,
+  CheckOutFailedReason,
+  ConnectionClosedReason,
+  ConnectionPoolCreatedEvent,
+  ConnectionPoolReadyEvent,
+  ConnectionPoolClearedEvent,
+  ConnectionPoolClosedEvent,
+  ConnectionCreatedEvent,
+  ConnectionReadyEvent,
+  ConnectionClosedEvent,
+  ConnectionCheckOutStartedEvent,
+  ConnectionCheckOutFailedEvent,
+  ConnectionCheckedOutEvent,
+  ConnectionCheckedInEvent,
+} from '../pool/events.js';
+export type {
+  SdamEvent,
+  ServerOpeningEvent,
+  ServerClosedEvent,
+  ServerDescriptionChangedEvent,
+  TopologyOpeningEvent,
+  TopologyClosedEvent,
+  TopologyDescriptionChangedEvent,
+  ServerHeartbeatStartedEvent,
+  ServerHeartbeatSucceededEvent,
+  ServerHeartbeatFailedEvent,
+} from '../cluster/sdam-events.js';

@@ -21,6 +21,7 @@ import { MgoError, NetworkError, ServerError } from '../errors.js';
 import type { ServerStats } from '../pool/stats.js';
 import { PRIMARY, type ReadPreference } from '../read-preference.js';
 import type { DeliveryStats, Reservation, Router, RouterReply, RouterRequest } from '../router/router.js';
+import { EventHub } from '../monitoring/event-hub.js';
 import { readBSONOptions, type BSONOptions } from '../uri/options.js';
 import { deadline } from '../util/deadline.js';
 import { checkFraction, checkInteger } from './arguments.js';
@@ -96,6 +97,7 @@ class SessionFamily {
     readonly dialSource: string | undefined,
     readonly retryWrites: boolean,
     readonly retryReads: boolean,
+    readonly events: EventHub,
   ) {
     statsRouterOpened(router);
   }
@@ -168,8 +170,12 @@ export interface LoginCredential {
   mechanism?: 'SCRAM-SHA-256' | 'SCRAM-SHA-1' | 'MONGODB-X509';
 }
 
-/** Opens the first session of a family over `router` (dial() does this with the router it creates). */
-export function openSession(router: Router, options: SessionOptions = {}): Session {
+/**
+ * Opens the first session of a family over `router` (dial() does this with
+ * the router it creates). `events`: the hub the router publishes to, which
+ * becomes session.events; a hub of its own when left out.
+ */
+export function openSession(router: Router, options: SessionOptions = {}, events: EventHub = new EventHub()): Session {
   const family = new SessionFamily(
     router,
     options.database || DEFAULT_DATABASE,
@@ -177,6 +183,7 @@ export function openSession(router: Router, options: SessionOptions = {}): Sessi
     options.dialSource,
     options.retryWrites ?? true,
     options.retryReads ?? true,
+    events,
   );
   const settings: Settings = {
     mode: checkMode(options.mode ?? Mode.Strong),
@@ -611,6 +618,24 @@ export class Session {
   async fsyncUnlock(): Promise<void> {
     this.#checkOpen('fsyncUnlock');
     await this.run(fsyncUnlockCommand());
+  }
+
+  /**
+   * The dial's driver events: one EventEmitter shared by every session of
+   * the dial (copy, clone, new), emitting the official Node driver's event
+   * names with the specs' fields: command monitoring (commandStarted,
+   * commandSucceeded, commandFailed), CMAP (connectionPoolCreated,
+   * connectionCheckedOut, ...) and SDAM (serverDescriptionChanged,
+   * serverHeartbeatStarted, ...). With workers, each event of a worker
+   * carries its `workerId` (connection ids are per worker). Events are only
+   * produced while someone listens here or on their diagnostics_channel
+   * (`mgo-threads:command:started`, `mgo-threads:pool:connectionCheckedOut`,
+   * ...), or with the monitorCommands option for command events. New in
+   * mgo-threads: mgo has no event API (its nearest is SetStats/GetStats).
+   * Readable after close(), for listeners to be removed.
+   */
+  get events(): EventHub {
+    return this.#family.events;
   }
 
   /** Addresses of the servers currently known to be up. */

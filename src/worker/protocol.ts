@@ -15,6 +15,8 @@
 //                                             re-exported here): in TOPOLOGY messages and
 //                                             WorkerConfig.checks
 //   coordinator slots         main -> worker  SlotList: in SLOTS messages and WorkerConfig.slots
+//   event mask                main -> worker  WANT_* bits (src/monitoring/events.ts): in EVENTS
+//                                             messages and WorkerConfig.events
 //   CMAP events               worker -> main  PoolEvent (src/pool/events.ts), in EVENT
 //                                             messages: plain objects, cloned as they are
 //   pool statistics           worker -> main  StatsRow (below), in STATS messages; ServerStats
@@ -81,7 +83,13 @@
 //     [TOPOLOGY, CheckBroadcast]                        a check of the process's monitor, or
 //                                                       another worker's pool clear (a failed check)
 //     [SLOTS, [address, slot][]]                        coordinator slots of new servers
-//     [EVENTS, on]                                      forward CMAP events or stop
+//     [EVENTS, mask]                                    the kinds of events someone observes now
+//                                                       (WANT_* bits): the worker forwards those.
+//                                                       The main thread compares its EventHub's
+//                                                       wanted() with the last mask sent before each
+//                                                       RUN and RESERVE, and sends a change first,
+//                                                       in the same batch (diagnostics_channel has
+//                                                       no subscribe hook to tell it sooner)
 //   worker -> main (FromWorker)
 //     [REPLY, id, address, body]      body: the reply's BSON bytes; null for moreToCome ({ ok: 1 })
 //     [DECODED, id, address, clone]   clone: the reply decoded in the worker, a v8-serialized
@@ -90,7 +98,7 @@
 //     [RESERVED, id, reservation, address, writable]
 //     [DEAD, reservation]             a reserved socket closed while held
 //     [STATS, [address, ...PoolStats values in STAT_KEYS order][]]
-//     [EVENT, PoolEvent]              only while the main thread asked for them
+//     [EVENT, PoolEvent]              only of the kinds the last mask asked for
 //     [CLEARED, address, interruptInUse, message]   this worker cleared a pool (other than for UNKNOWN)
 //     [CHECK, address]                this worker asks for an immediate check
 //     [UNKNOWN, UnknownReport]        an application error made a server Unknown in this
@@ -164,8 +172,8 @@ export interface WorkerConfig {
   slots: SlotList;
   /** The last check of every known server, oldest first: the current topology, replayed. */
   checks: CheckBroadcast[];
-  /** Forward CMAP events to the main thread. */
-  events: boolean;
+  /** The kinds of events to forward to the main thread (WANT_* bits, src/monitoring/events.ts). */
+  events: number;
   /** Credentials numbered by Session.login() so far (the dial-time one is in options.credentials). */
   identities: [identity: number, credential: Credential][];
 }
@@ -262,7 +270,7 @@ export type LoginMessage = [kind: typeof LOGIN, identity: number, credential: Cr
 export type ReleaseMessage = [kind: typeof RELEASE, reservation: number];
 export type TopologyMessage = [kind: typeof TOPOLOGY, check: CheckBroadcast];
 export type SlotsMessage = [kind: typeof SLOTS, slots: SlotList];
-export type EventsMessage = [kind: typeof EVENTS, on: boolean];
+export type EventsMessage = [kind: typeof EVENTS, mask: number];
 export type ToWorker = RunMessage | ReserveMessage | ReleaseMessage | TopologyMessage | SlotsMessage | EventsMessage | LoginMessage;
 
 export type ReplyMessage = [kind: typeof REPLY | typeof DECODED, id: number, address: string, body: Uint8Array | null];
@@ -270,7 +278,9 @@ export type FailedMessage = [kind: typeof FAILED, id: number, error: ErrorRecord
 export type ReservedMessage = [kind: typeof RESERVED, id: number, reservation: number, address: string, writable: boolean];
 export type DeadMessage = [kind: typeof DEAD, reservation: number];
 export type StatsMessage = [kind: typeof STATS, stats: StatsRow[]];
-export type EventMessage = [kind: typeof EVENT, event: PoolEvent];
+/** What a worker forwards in EVENT messages. */
+export type WorkerEvent = PoolEvent;
+export type EventMessage = [kind: typeof EVENT, event: WorkerEvent];
 export type ClearedMessage = [kind: typeof CLEARED, address: string, interruptInUse: boolean, message: string];
 export type CheckMessage = [kind: typeof CHECK, address: string];
 export type UnknownMessage = [kind: typeof UNKNOWN, report: UnknownReport];

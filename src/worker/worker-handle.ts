@@ -16,7 +16,6 @@ import type { MessagePort, Worker } from 'node:worker_threads';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { MgoError, NetworkError } from '../errors.js';
-import type { PoolEvent } from '../pool/events.js';
 import type { ServerStats } from '../pool/stats.js';
 import type { Reservation } from '../router/router.js';
 import { deadline } from '../util/deadline.js';
@@ -45,6 +44,7 @@ import {
   type ReservedMessage,
   type StatsRow,
   type ToWorker,
+  type WorkerEvent,
   type UnknownReport,
   type WorkerConfig,
   type WorkerInit,
@@ -73,7 +73,7 @@ export interface WorkerHost {
   /** The worker is gone: reclaim its permits now. */
   workerLost(workerId: number): void;
   /** A CMAP event of the worker's pools (only while the router asked for them). */
-  poolEvent(worker: WorkerHandle, event: PoolEvent): void;
+  workerEvent(worker: WorkerHandle, event: WorkerEvent): void;
   poolCleared(worker: WorkerHandle, address: string, interruptInUse: boolean, message: string): void;
   checkRequested(address: string): void;
   /** An application error made a server Unknown in the worker (SDAM "Error handling"). */
@@ -489,7 +489,7 @@ export class WorkerHandle {
           this.host.poolsChanged(this);
           break;
         case EVENT:
-          this.host.poolEvent(this, message[1]);
+          this.host.workerEvent(this, message[1]);
           break;
         case CLEARED:
           this.host.poolCleared(this, message[1], message[2], message[3]);

@@ -39,7 +39,8 @@ import { TopologyMonitor } from '../cluster/topology-monitor.js';
 import { sessionSupportOf, type SessionSupport } from '../cluster/topology-description.js';
 import { Coordinator, dialSlotKey } from '../coordinator/coordinator.js';
 import { MgoError, NetworkError, fromErrorRecord } from '../errors.js';
-import type { PoolEvent } from '../pool/events.js';
+import { EventHub } from '../monitoring/event-hub.js';
+import type { EventSink } from '../monitoring/events.js';
 import type { ServerStats } from '../pool/stats.js';
 import { gatedBySessionLimit } from '../pool/in-use-gate.js';
 import type { ReadPreference } from '../read-preference.js';
@@ -67,6 +68,7 @@ import {
   encodeRun,
   type EncodedRun,
   type ToWorker,
+  type WorkerEvent,
   type UnknownReport,
   type WorkerConfig,
 } from './protocol.js';
@@ -83,9 +85,6 @@ export interface WorkerRouterInternals {
   startTimeoutMS?: number;
   closeTimeoutMS?: number;
 }
-
-/** A listener of onPoolEvent(): the event, and the worker whose pool emitted it. */
-export type WorkerPoolEventListener = (event: PoolEvent, workerId: number) => void;
 
 /** One worker's view, for diagnostics (stats() sums these). */
 export interface WorkerDetail {
@@ -108,7 +107,12 @@ export class WorkerRouter implements Router, WorkerHost {
   private readonly workers: WorkerHandle[];
   private readonly monitor: TopologyMonitor;
   private readonly coordinator: Coordinator;
-  private readonly listeners = new Set<WorkerPoolEventListener>();
+  /** The dial's EventHub: workers' events are published there with their workerId. */
+  readonly events: EventSink;
+  /** The last WANT_* mask sent to the workers (EVENTS messages). */
+  private eventMask: number;
+  /** @internal EVENT messages received from workers, for tests (none while nobody observes). */
+  eventMessages = 0;
   private readonly lifecycle = new Lifecycle(closedError);
   private lastReservationId = 0;
   /** Where the least-loaded search starts: ties go round the workers. */
@@ -135,7 +139,10 @@ export class WorkerRouter implements Router, WorkerHost {
     /** Replaced by setGlobalPoolLimit(): workers started later are configured with its maxPoolSize. */
     private options: ResolvedOptions,
     internals: WorkerRouterInternals,
+    events: EventSink,
   ) {
+    this.events = events;
+    this.eventMask = events.wanted();
     this.coordinator = Coordinator.create({ maxWorkers: options.workers });
     this.identities = new Identities(options.credentials);
     this.placement = new Placement(
@@ -175,9 +182,13 @@ export class WorkerRouter implements Router, WorkerHost {
     this.workers = Array.from({ length: options.workers }, (_, id) => new WorkerHandle(id, this, handleOptions, this.inbox));
   }
 
-  /** Starts the monitor and `options.workers` workers; resolves once every worker serves. */
-  static async create(options: ResolvedOptions, internals: WorkerRouterInternals = {}): Promise<WorkerRouter> {
-    const router = new WorkerRouter(options, internals);
+  /**
+   * Starts the monitor and `options.workers` workers; resolves once every
+   * worker serves. `events`: the dial's EventHub, where the workers' events
+   * are published (with their workerId).
+   */
+  static async create(options: ResolvedOptions, internals: WorkerRouterInternals = {}, events: EventSink = new EventHub()): Promise<WorkerRouter> {
+    const router = new WorkerRouter(options, internals, events);
     router.monitor.start();
     try {
       await Promise.all(router.workers.map((worker) => worker.start()));
@@ -191,10 +202,12 @@ export class WorkerRouter implements Router, WorkerHost {
   // ------------------------------------------------------------- Router
 
   run(request: RouterRequest): Promise<RouterReply> {
+    this.syncEventMask();
     return this.lifecycle.run(() => new Promise((resolve, reject) => this.dispatch(request, resolve, reject, 0)));
   }
 
   reserve(readPreference: ReadPreference, identity = this.dialIdentity, deprioritized?: readonly string[], poolLimit?: number): Promise<Reservation> {
+    this.syncEventMask();
     const ask: ReserveAsk = { readPreference, identity, deprioritized: deprioritized ?? null, poolLimit: poolLimit ?? 0 };
     return this.lifecycle.run(() => new Promise((resolve, reject) => this.dispatchReserve(ask, resolve, reject, 0)));
   }
@@ -334,17 +347,18 @@ export class WorkerRouter implements Router, WorkerHost {
   }
 
   /**
-   * CMAP events of every worker's pools; workers only send them while
-   * someone listens. Each worker's events arrive in the order its pools
-   * emitted them; `workerId` says whose they are (connection ids are per
-   * pool, so two workers' ids overlap).
+   * Tells the workers which kinds of events someone observes now, when that
+   * changed since the last operation: a listener or a diagnostics_channel
+   * subscriber added since is noticed here (channels have no subscribe
+   * hook), and the EVENTS message goes out before this operation's own
+   * message on the same port, so the worker forwards this operation's
+   * events. One wanted() and a compare when nothing changed.
    */
-  onPoolEvent(listener: WorkerPoolEventListener): () => void {
-    this.listeners.add(listener);
-    if (this.listeners.size === 1) this.broadcast([EVENTS, true]);
-    return () => {
-      if (this.listeners.delete(listener) && this.listeners.size === 0) this.broadcast([EVENTS, false]);
-    };
+  private syncEventMask(): void {
+    const mask = this.events.wanted();
+    if (mask === this.eventMask) return;
+    this.eventMask = mask;
+    this.broadcast([EVENTS, mask]);
   }
 
   /** Drains this thread's operations, then has each worker drain and close its own, then ends them. */
@@ -372,7 +386,7 @@ export class WorkerRouter implements Router, WorkerHost {
       buffer: this.coordinator.buffer,
       slots: Object.entries(this.coordinator.slotMap()),
       checks: this.monitor.lastChecks(),
-      events: this.listeners.size > 0,
+      events: this.eventMask,
       identities: this.identities.entries().filter(([identity]) => identity !== DIAL_IDENTITY),
     };
   }
@@ -386,8 +400,10 @@ export class WorkerRouter implements Router, WorkerHost {
     this.placement.look();
   }
 
-  poolEvent(worker: WorkerHandle, event: PoolEvent): void {
-    for (const listener of this.listeners) listener(event, worker.id);
+  /** A worker's event (CMAP, command): published with the worker's id, in the order that worker produced them. */
+  workerEvent(worker: WorkerHandle, event: WorkerEvent): void {
+    this.eventMessages++;
+    this.events.publish(event, worker.id);
   }
 
   /** One worker cleared a pool: the server is Unknown for the process, and every other worker clears its pool too. */

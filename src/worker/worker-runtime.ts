@@ -11,6 +11,7 @@ import { dialSlotKey } from '../coordinator/layout.js';
 import { WorkerCoordinator } from '../coordinator/worker-coordinator.js';
 import { PoolClosedError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
+import { KIND_BIT, kindOf, type EventSink } from '../monitoring/events.js';
 import type { PermitSource } from '../pool/permits.js';
 import type { InUseGate } from '../pool/in-use-gate.js';
 import type { SocketTally } from '../connection/socket-tally.js';
@@ -53,6 +54,7 @@ import {
   type RunMessage,
   type StatsRow,
   type ToWorker,
+  type WorkerEvent,
   type UnknownReport,
   type WorkerConfig,
   type WorkerControl,
@@ -76,7 +78,8 @@ export class WorkerRuntime implements WorkerControl {
   /** Servers a check was asked for since the last flush (one CHECK each per batch). */
   private readonly checksAsked = new Set<string>();
   private router!: LocalRouter;
-  private forwardEvents: boolean;
+  /** The kinds of events the main thread wants forwarded (WANT_* bits; EVENTS messages). */
+  private eventMask: number;
   private statsDirty = true;
   private lastStats: StatsRow[] = [];
   /** Set while applying what the main thread sent: a pool clear it causes is not reported back. */
@@ -90,7 +93,7 @@ export class WorkerRuntime implements WorkerControl {
     this.lifecycle = new Lifecycle(() => new PoolClosedError(`${this.name} is closed`));
     this.coordinator = new WorkerCoordinator(config.buffer, config.workerId);
     for (const [address, slot] of config.slots) this.slots.set(address, slot);
-    this.forwardEvents = config.events;
+    this.eventMask = config.events;
     // Replies go out once per event-loop turn: all that arrived in one poll phase, in one message.
     this.outbox = new Outbox<FromWorker>((flush) => setImmediate(flush), port, () => this.beforeFlush(), REPLY_BATCH);
   }
@@ -106,8 +109,8 @@ export class WorkerRuntime implements WorkerControl {
       requestCheck: (address) => runtime.askForCheck(address),
       forwardUnknown: (report, apply) => runtime.forwardUnknown(report, apply),
       onReservationDead: (id) => runtime.outbox.push([DEAD, id]),
-    });
-    runtime.router.onPoolEvent((event) => runtime.onPoolEvent(event));
+      onPoolEvent: (event) => runtime.onPoolEvent(event),
+    }, runtime.forwarder());
     for (const [identity, credential] of init.config.identities) runtime.router.learnIdentity(identity, credential);
     for (const check of init.config.checks) runtime.applyCheck(check);
     // A burst of requests is started in time-bounded slices, so that this
@@ -165,7 +168,7 @@ export class WorkerRuntime implements WorkerControl {
         for (const [address, slot] of message[1]) this.slots.set(address, slot);
         break;
       case EVENTS:
-        this.forwardEvents = message[1];
+        this.eventMask = message[1];
         break;
       case LOGIN:
         this.router.learnIdentity(message[1], message[2]);
@@ -311,9 +314,20 @@ export class WorkerRuntime implements WorkerControl {
     this.outbox.requestFlush();
   }
 
+  /** The EventSink of this worker's router: events of the kinds the main thread asked for go there in EVENT messages. */
+  private forwarder(): EventSink {
+    return {
+      wanted: () => this.eventMask,
+      publish: (event) => {
+        // A worker's router publishes its pools' and connections' events
+        // only (SDAM events come from the main thread's monitor).
+        if ((this.eventMask & KIND_BIT[kindOf(event.type)]) !== 0) this.outbox.push([EVENT, event as WorkerEvent]);
+      },
+    };
+  }
+
   private onPoolEvent(event: PoolEvent): void {
     this.statsChanged();
-    if (this.forwardEvents) this.outbox.push([EVENT, event]);
     if (event.type === 'ConnectionPoolCleared' && !this.applyingRemote) {
       const message = `the pool for ${event.address} was cleared in ${this.name} after an operation failed`;
       this.outbox.push([CLEARED, event.address, event.interruptInUseConnections, message]);

@@ -10,6 +10,7 @@ import { NetworkError } from '../../src/errors.js';
 import type { PoolEvent } from '../../src/pool/events.js';
 import { runChildScript } from '../fixtures/child-script.js';
 import { startTestServer, type TestServer } from '../fixtures/server.js';
+import { onPoolEvents } from '../fixtures/pool-events.js';
 
 let server: TestServer;
 const routers: Router[] = [];
@@ -47,7 +48,7 @@ describe('LocalRouter against the test server', () => {
   test('concurrent unreserved operations spread over several sockets', async () => {
     const r = await router('&maxPoolSize=4');
     let maxInUse = 0;
-    r.onPoolEvent((e) => {
+    onPoolEvents(r.events, (e) => {
       if (e.type === 'ConnectionCheckedOut') maxInUse = Math.max(maxInUse, r.stats()[0]!.inUse);
     });
     await Promise.all(Array.from({ length: 40 }, () => r.run({ ...ping, command: { count: 'nothing' }, db: 'router_it' })));
@@ -71,7 +72,7 @@ describe('LocalRouter against the test server', () => {
   test('a reserved socket that dies is marked dead, its operation fails, and a new reservation works', async () => {
     const r = await router();
     const events: PoolEvent[] = [];
-    r.onPoolEvent((e) => events.push(e));
+    onPoolEvents(r.events, (e) => events.push(e));
     const reservation = await r.reserve(PRIMARY);
     const before = (await r.run({ db: 'admin', command: { whatsmyuri: 1 }, readPreference: PRIMARY, reservation })).reply.you;
     // Kill the socket under the session, as a server restart or a firewall would.
@@ -92,7 +93,7 @@ describe('LocalRouter against the test server', () => {
     const r = await router();
     await r.run(ping);
     const cleared: PoolEvent[] = [];
-    r.onPoolEvent((e) => e.type === 'ConnectionPoolCleared' && cleared.push(e));
+    onPoolEvents(r.events, (e) => e.type === 'ConnectionPoolCleared' && cleared.push(e));
     const reservation = await r.reserve(PRIMARY);
     const held = (r as unknown as { held: Map<number, { connection: { command(db: string, c: object): Promise<unknown>; destroy(e?: Error): void } }> }).held.get(reservation.id)!;
     // A command in flight when the socket dies is an application network error (SDAM: clear the pool).

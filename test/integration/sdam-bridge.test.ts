@@ -20,6 +20,7 @@ import { startBridge, type Bridge } from '../fixtures/bridge/index.js';
 import { monitoringSockets } from '../fixtures/server-sockets.js';
 import { startTestServer, type TestServer } from '../fixtures/server.js';
 import { waitFor } from '../fixtures/wait.js';
+import { onPoolEvents } from '../fixtures/pool-events.js';
 
 let server: TestServer;
 const bridges: Bridge[] = [];
@@ -56,7 +57,7 @@ interface Watched {
 async function watch(uri: string, workers: number): Promise<Watched> {
   const options = await resolveOptions(uri);
   if (workers === 0) {
-    const cluster = new Cluster(options, () => {});
+    const cluster = new Cluster(options, { wanted: () => false, publish: () => {} });
     cluster.connect();
     return {
       topology: () => cluster.topology,
@@ -114,7 +115,7 @@ describe('a stepdown of a 4.2+ primary through the routers', () => {
       const b = await bridge();
       const router = await routerFor(`${b.uri}&heartbeatFrequencyMS=10000&serverSelectionTimeoutMS=5000`, workers);
       const events: PoolEvent[] = [];
-      router.onPoolEvent((event) => events.push(event));
+      onPoolEvents(router.events, (event) => events.push(event));
       try {
         await waitFor('every member known', () => router.liveServers().length === 3, 10_000);
         const old = b.members[0]!;

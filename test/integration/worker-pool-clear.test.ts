@@ -16,7 +16,7 @@
 // leaks; the limit holds from the server's side; operations succeed again
 // once the monitor has checked the server.
 //
-// Each worker's CMAP events (WorkerRouter.onPoolEvent, with the worker id)
+// Each worker's CMAP events (the router's events, with the worker id)
 // arrive in the order its pool emitted them: the evidence is read there.
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,6 +32,7 @@ import { monitoringSockets } from '../fixtures/server-sockets.js';
 import { waitFor } from '../fixtures/wait.js';
 import { MAX_MONITORING_SOCKETS as MAX_MONITORING, waitForBaseline } from '../fixtures/worker-baseline.js';
 import { workerTestEnv } from '../fixtures/worker-env.js';
+import { onPoolEvents } from '../fixtures/pool-events.js';
 
 const DB = `mgo_worker_pool_clear_${process.pid}`;
 const env = workerTestEnv(DB);
@@ -44,7 +45,7 @@ async function setup(options: Record<string, unknown>) {
   // the handshake fail point waits for a dial, nothing else says hello.
   const router = await env.router(bridge.uri, { workers: 2, heartbeatFrequencyMS: 60_000, waitQueueTimeoutMS: 30_000, ...options });
   const streams: PoolEvent[][] = [[], []];
-  router.onPoolEvent((event, workerId) => streams[workerId]!.push(event));
+  onPoolEvents(router.events, (event) => streams[event.workerId!]!.push(event));
   const member = bridge.members[0]!;
   return { bridge, router, streams, member, address: member.address };
 }

@@ -24,6 +24,7 @@ import { startCountingProxy } from '../fixtures/counting-proxy.js';
 import { runChildScript } from '../fixtures/child-script.js';
 import { startTestServer, type TestServer } from '../fixtures/server.js';
 import { waitFor } from '../fixtures/wait.js';
+import { onPoolEvents } from '../fixtures/pool-events.js';
 
 let server: TestServer;
 const DB = `mgo_workers_it_${process.pid}`;
@@ -245,7 +246,7 @@ describe('workers', () => {
     const { router, session } = await workerSession({ workers: 2 });
     try {
       const events: string[] = [];
-      const stop = router.onPoolEvent((event) => events.push(event.type));
+      const stop = onPoolEvents(router.events, (event) => events.push(event.type));
       const copy = session.copy();
       await copy.ping();
       await copy.close();
@@ -257,7 +258,7 @@ describe('workers', () => {
       // A listener still subscribed sees the next check-in; events reach the
       // listeners together, so by then the unsubscribed one would have too.
       let checkedInAgain = false;
-      const stopWitness = router.onPoolEvent((event) => (checkedInAgain ||= event.type === 'ConnectionCheckedIn'));
+      const stopWitness = onPoolEvents(router.events, (event) => (checkedInAgain ||= event.type === 'ConnectionCheckedIn'));
       const another = session.copy();
       await another.ping();
       await another.close();

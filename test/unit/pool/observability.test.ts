@@ -88,6 +88,29 @@ describe('pool events', () => {
     await pool.destroy();
   });
 
+  it('builds no event for a monitor that does not want them (monitorWanted), and does again once it does', async () => {
+    let wanted = false;
+    let asked = 0;
+    const fixture = new PoolFixture({
+      monitorWanted: () => {
+        asked++;
+        return wanted;
+      },
+    });
+    const { pool } = fixture;
+    pool.ready();
+    pool.checkIn(await pool.checkOut());
+    assert.ok(asked >= 5, `asked ${asked} times`);
+    assert.equal(fixture.events.length, 0, 'nobody wanted them: none built');
+    wanted = true;
+    pool.checkIn(await pool.checkOut());
+    assert.deepEqual(
+      fixture.events.map((e) => e.type),
+      ['ConnectionCheckOutStarted', 'ConnectionCheckedOut', 'ConnectionCheckedIn'],
+    );
+    await pool.destroy();
+  });
+
   it('a throwing listener does not corrupt the pool; its error surfaces on the next tick', async () => {
     const fixture = readyPool();
     const { pool } = fixture;

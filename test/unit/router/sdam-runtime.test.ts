@@ -20,6 +20,7 @@ import { WorkerRouter } from '../../../src/worker/worker-router.js';
 import { defaultHello, startFakeServer, type FakeConnection, type FakeServer, type ReceivedCommand } from '../../fixtures/fake-server.js';
 import { ScramServer, startScramFakeServer } from '../../fixtures/scram-server.js';
 import { waitFor } from '../../fixtures/wait.js';
+import { onPoolEvents } from '../../fixtures/pool-events.js';
 
 const servers: FakeServer[] = [];
 const routers: Router[] = [];
@@ -266,7 +267,7 @@ describe('application errors at run time (SDAM "Error handling")', () => {
       servers.push(server);
       const router = await routerFor(`mongodb://${server.address}/?directConnection=true&heartbeatFrequencyMS=60000&minPoolSize=2&maxConnecting=1`, workers);
       const cleared: string[] = [];
-      router.onPoolEvent((event) => {
+      onPoolEvents(router.events, (event) => {
         if (event.type === 'ConnectionPoolCleared') cleared.push(event.address);
       });
       await waitFor('the handshakes cut', () => refused >= 3, 10_000);

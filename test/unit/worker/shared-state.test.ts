@@ -12,6 +12,7 @@ import { resolveOptions } from '../../../src/uri/resolve.js';
 import { workerOptions } from '../../../src/worker/worker-runtime.js';
 import { startFakeServer, type FakeServer } from '../../fixtures/fake-server.js';
 import { waitFor } from '../../fixtures/wait.js';
+import { onPoolEvents } from '../../fixtures/pool-events.js';
 
 let server: FakeServer;
 let router: WorkerRouter | undefined;
@@ -33,7 +34,7 @@ describe('shared state across workers', () => {
   test('a pool clear in one worker pauses the pool in every worker; the next check makes them ready', { timeout: 60_000 }, async () => {
     router = await WorkerRouter.create(await resolveOptions(`mongodb://${server.address}/?directConnection=true&heartbeatFrequencyMS=60000`, { workers: 2 }));
     const events: PoolEvent[] = [];
-    router.onPoolEvent((event) => events.push(event));
+    onPoolEvents(router.events, (event) => events.push(event));
     const root = openSession(router, { mode: Mode.Strong, database: 'db', retryReads: false });
     // One reservation per worker, so that both pools are ready and hold a socket.
     const sessions = [root.copy(), root.copy()];
