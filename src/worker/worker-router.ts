@@ -41,6 +41,7 @@ import { Coordinator, dialSlotKey } from '../coordinator/coordinator.js';
 import { MgoError, NetworkError, fromErrorRecord } from '../errors.js';
 import { EventHub } from '../monitoring/event-hub.js';
 import type { EventSink } from '../monitoring/events.js';
+import { topologyOutlet } from '../monitoring/topology-outlet.js';
 import type { ServerStats } from '../pool/stats.js';
 import { gatedBySessionLimit } from '../pool/in-use-gate.js';
 import type { ReadPreference } from '../read-preference.js';
@@ -171,7 +172,7 @@ export class WorkerRouter implements Router, WorkerHost {
         ]);
         this.placement.look();
       },
-    });
+    }, topologyOutlet(events)); // the process's SDAM events: the workers' clusters publish none
     const handleOptions = {
       filename: internals.filename ?? defaultWorkerFilename(),
       resourceLimits: internals.resourceLimits,
