@@ -10,10 +10,11 @@
 //   5. write throughput, app idle and busy (scenarios/writes.ts)
 //   6. a pool warm-up over TLS with SCRAM: main-thread CPU for 100 authenticated sockets (scenarios/warmup.ts)
 //   7. wire compression off and on, through a compressing proxy (scenarios/compression.ts)
+//   8. what observing costs: no listener, command listeners, every event (scenarios/events.ts)
 // Progress goes to stderr; the table to stdout; the JSON to --out, and the
 // HTML report and its SVG charts beside it (lib/report.ts).
 //
-//   npm run bench [-- --profile quick|full] [--out FILE] [--workers N] [--only spec,cpu,seed,cost,writes,warmup,compress] [--chart FILE]
+//   npm run bench [-- --profile quick|full] [--out FILE] [--workers N] [--only spec,cpu,seed,cost,writes,warmup,compress,events] [--chart FILE]
 //
 // --chart FILE also writes the summary chart (find-one ops/s relative to the
 // official driver by app load) to FILE: the README's chart comes from there.
@@ -37,6 +38,7 @@ import { runSpecTasks, type SpecConfig } from './scenarios/spec-tasks.js';
 import { runWarmup, type WarmupConfig } from './scenarios/warmup.js';
 import { runWrites, writesScenario, type WritesConfig } from './scenarios/writes.js';
 import { runCompression, type CompressionConfig } from './scenarios/compression.js';
+import { EVENTS_SCENARIO, WANTED_PROBE_SCENARIO, eventsVariant, runEvents, type EventsConfig } from './scenarios/events.js';
 
 interface Profile {
   /** Connection limit of every variant outside the seed experiment. */
@@ -48,6 +50,7 @@ interface Profile {
   writes: WritesConfig;
   warmup: WarmupConfig;
   compress: CompressionConfig;
+  events: EventsConfig;
 }
 
 const BUSY = [0, 0.5, 0.9];
@@ -62,6 +65,7 @@ const PROFILES: Record<string, Profile> = {
     writes: { reps: 2, durationMS: 300, warmupMS: 150, concurrency: 8, busyFractions: [0, 0.5] },
     warmup: { reps: 1, connections: 100 },
     compress: { reps: 2, durationMS: 300, warmupMS: 150, concurrency: 8, settings: ['off', 'snappy', 'zlib', 'zstd'] },
+    events: { reps: 2, durationMS: 300, warmupMS: 150, concurrency: 16, workers: [0, 2] },
   },
   full: {
     poolLimit: 8,
@@ -72,10 +76,11 @@ const PROFILES: Record<string, Profile> = {
     writes: { reps: 5, durationMS: 2000, warmupMS: 500, concurrency: 8, busyFractions: [0, 0.5] },
     warmup: { reps: 5, connections: 100 },
     compress: { reps: 5, durationMS: 2000, warmupMS: 500, concurrency: 8, settings: ['off', 'snappy', 'zlib', 'zstd'] },
+    events: { reps: 7, durationMS: 1500, warmupMS: 500, concurrency: 16, workers: [0, 2] },
   },
 };
 
-const SCENARIOS = ['spec', 'cpu', 'seed', 'cost', 'writes', 'warmup', 'compress'] as const;
+const SCENARIOS = ['spec', 'cpu', 'seed', 'cost', 'writes', 'warmup', 'compress', 'events'] as const;
 
 function parseArgs(args: string[]) {
   const profileName = option(args, '--profile', 'quick');
@@ -169,6 +174,7 @@ async function main(): Promise<void> {
     if (only.has('writes')) await runWrites(cannedClients, profile.writes, results);
     if (only.has('warmup')) await runWarmup(variants, profile.warmup, results);
     if (only.has('compress')) await runCompression(variants, canned, profile.poolLimit, profile.compress, results);
+    if (only.has('events')) await runEvents(canned.uri, profile.poolLimit, profile.events, results);
   } finally {
     await closeAll(cannedClients);
     await server?.stop();
@@ -186,6 +192,7 @@ async function main(): Promise<void> {
     writesBusy: profile.writes.busyFractions,
     seedScenario: only.has('seed') ? seedScenario(profile.seed) : undefined,
     poolLimit: profile.seed.poolLimit,
+    events: only.has('events') ? { scenario: EVENTS_SCENARIO, probe: WANTED_PROBE_SCENARIO, variant: eventsVariant, workers: profile.events.workers } : undefined,
   });
   console.log(formatTables(results.all));
   console.log('\ntargets (reported, not asserted):');

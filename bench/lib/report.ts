@@ -6,7 +6,7 @@ import { basename, dirname, join } from 'node:path';
 import { charts } from './charts.js';
 import type { Measurement } from './results.js';
 import { cellText, tables } from './table.js';
-import type { TargetRow } from './targets.js';
+import { targetValue, type TargetRow } from './targets.js';
 
 export interface RunInfo {
   machine: { cpus: number; node: string; platform: string };
@@ -42,7 +42,7 @@ function targetsHtml(rows: TargetRow[]): string {
   const body = rows
     .map(
       (r) =>
-        `<tr><td>${esc(r.target)}</td><td>${esc(r.variant)}</td><td class="num">${r.unit === 'count' ? r.value : r.unit === 'µs' ? `${r.value.toFixed(0)} µs` : `${r.value.toFixed(2)}×`}</td>` +
+        `<tr><td>${esc(r.target)}</td><td>${esc(r.variant)}</td><td class="num">${targetValue(r)}</td>` +
         `<td>${esc(r.goal)}</td><td class="${r.met ? 'met' : 'missed'}">${r.met ? 'met' : 'missed'}</td><td>${esc(r.detail)}</td></tr>`,
     )
     .join('\n');
