@@ -19,6 +19,8 @@ export interface ServiceProcess {
   measure(): void;
   /** The service's measurements since measure(). */
   report(): Promise<ServiceReport>;
+  /** Resolves once the service handles no /page request (those a finished load run left behind). */
+  drained(): Promise<void>;
   /** SIGTERM, then its exit code (SIGKILL and null after `timeoutMS`). */
   stop(timeoutMS?: number): Promise<number | null>;
 }
@@ -48,23 +50,34 @@ export async function startService(args: string[], timeoutMS = 60_000): Promise<
   const send = (request: MonitorRequest): void => {
     child.send(request);
   };
+  /** Sends `request` and resolves with the first reply of type `type`. */
+  const ask = <T extends MonitorReply['type']>(request: MonitorRequest, type: T): Promise<Extract<MonitorReply, { type: T }>> =>
+    new Promise((resolve, reject) => {
+      const onMessage = (message: MonitorReply) => {
+        if (message?.type !== type) return;
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        resolve(message as Extract<MonitorReply, { type: T }>);
+      };
+      const onExit = () => {
+        child.off('message', onMessage);
+        reject(new Error(`the HTTP service exited before it answered ${request.type}`));
+      };
+      if (child.exitCode !== null || child.signalCode !== null) return onExit();
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+      send(request);
+    });
   return {
     port,
     url: `http://127.0.0.1:${port}`,
     pid: child.pid!,
     stdout: () => out,
     measure: () => send({ type: 'measure' }),
-    report: () =>
-      new Promise<ServiceReport>((resolve, reject) => {
-        const onMessage = (message: MonitorReply) => {
-          if (message?.type !== 'report') return;
-          child.off('message', onMessage);
-          resolve(message.report);
-        };
-        child.on('message', onMessage);
-        if (child.exitCode !== null) reject(new Error('the HTTP service has exited'));
-        else send({ type: 'report' });
-      }),
+    report: async () => (await ask({ type: 'report' }, 'report')).report,
+    drained: async () => {
+      await ask({ type: 'drain' }, 'drained');
+    },
     stop: async (stopTimeoutMS = 15_000) => {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill('SIGTERM');

@@ -24,19 +24,29 @@ export interface HandlerOptions {
   docs: number;
 }
 
-/** Requests answered and failed since start; the service reports them. */
+/** Requests answered and failed since start, and /page requests being handled now; the service reports them. */
 export interface HandlerCounters {
   pages: number;
   health: number;
   errors: number;
+  inFlight: number;
 }
 
 export const PAGES = 'pages';
 export const VIEWS = 'views';
 
 export function createHandler(store: Store, options: HandlerOptions) {
-  const counters: HandlerCounters = { pages: 0, health: 0, errors: 0 };
+  const counters: HandlerCounters = { pages: 0, health: 0, errors: 0, inFlight: 0 };
   let nextId = 0;
+  let idle: (() => void)[] = [];
+  const finished = (): void => {
+    if (--counters.inFlight > 0 || idle.length === 0) return;
+    const waiting = idle;
+    idle = [];
+    for (const resolve of waiting) resolve();
+  };
+  /** Resolves once no /page request is being handled. */
+  const whenIdle = (): Promise<void> => (counters.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => idle.push(resolve)));
   // Writes are spread evenly rather than drawn at random: exactly
   // `writeRatio` of the requests write, whatever the run's length.
   let writeCredit = 0;
@@ -65,18 +75,21 @@ export function createHandler(store: Store, options: HandlerOptions) {
     }
     const asked = url.searchParams.get('id');
     const first = asked !== null && /^\d+$/.test(asked) ? Number(asked) % options.docs : nextId++ % options.docs;
+    counters.inFlight++;
     page(first).then(
       ({ body, etag }) => {
+        finished();
         counters.pages++;
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', etag: `"${etag}"` }).end(body);
       },
       (err: unknown) => {
+        finished();
         counters.errors++;
         res.writeHead(500, { 'content-type': 'text/plain' }).end(`error: ${(err as Error)?.message ?? String(err)}\n`);
       },
     );
   };
-  return { handler, counters };
+  return { handler, counters, whenIdle };
 }
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' };

@@ -4,7 +4,9 @@
 // busy the main thread was, and the CPU of the whole process (worker
 // threads included). A parent that forked the service asks over IPC:
 //   { type: 'measure' }  starts a window;
-//   { type: 'report' }   answers { type: 'report', report: ServiceReport }.
+//   { type: 'report' }   answers { type: 'report', report: ServiceReport };
+//   { type: 'drain' }    answers { type: 'drained' } once no /page request
+//                        is being handled (the last run's have finished).
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { HandlerCounters } from './handler.js';
 
@@ -20,19 +22,28 @@ export interface ServiceReport {
   pages: number;
   health: number;
   errors: number;
+  /**
+   * /page requests being handled now. A load generator that stops leaves
+   * the requests it sent last still running in the service: the next
+   * measurement waits for 0.
+   */
+  inFlight: number;
 }
 
-export type MonitorRequest = { type: 'measure' } | { type: 'report' };
-export type MonitorReply = { type: 'report'; report: ServiceReport };
+export type MonitorRequest = { type: 'measure' } | { type: 'report' } | { type: 'drain' };
+export type MonitorReply = { type: 'report'; report: ServiceReport } | { type: 'drained' };
 
 export class ServiceMonitor {
   readonly #delay = monitorEventLoopDelay({ resolution: 1 });
   #t0 = 0;
   #elu0 = performance.eventLoopUtilization();
   #cpu0 = process.cpuUsage();
-  #counts0: HandlerCounters = { pages: 0, health: 0, errors: 0 };
+  #counts0: HandlerCounters = { pages: 0, health: 0, errors: 0, inFlight: 0 };
 
-  constructor(private readonly counters: HandlerCounters) {
+  constructor(
+    private readonly counters: HandlerCounters,
+    private readonly whenIdle: () => Promise<void>,
+  ) {
     this.#delay.enable();
     this.measure();
   }
@@ -60,6 +71,7 @@ export class ServiceMonitor {
       pages: this.counters.pages - this.#counts0.pages,
       health: this.counters.health - this.#counts0.health,
       errors: this.counters.errors - this.#counts0.errors,
+      inFlight: this.counters.inFlight,
     };
   }
 
@@ -69,6 +81,7 @@ export class ServiceMonitor {
     process.on('message', (message: MonitorRequest) => {
       if (message?.type === 'measure') this.measure();
       else if (message?.type === 'report') process.send!({ type: 'report', report: this.report() } satisfies MonitorReply);
+      else if (message?.type === 'drain') void this.whenIdle().then(() => process.send?.({ type: 'drained' } satisfies MonitorReply));
     });
   }
 

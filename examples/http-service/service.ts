@@ -86,8 +86,8 @@ async function main(): Promise<void> {
   const options = parseServiceArgs(process.argv.slice(2));
   const store = await openStore(options);
   if (options.seed) await seed(store, options.handler.docs);
-  const { handler, counters } = createHandler(store, options.handler);
-  const monitor = new ServiceMonitor(counters);
+  const { handler, counters, whenIdle } = createHandler(store, options.handler);
+  const monitor = new ServiceMonitor(counters, whenIdle);
   monitor.serveIpc();
   const server = createServer({ keepAlive: true }, handler);
   await new Promise<void>((resolve, reject) => {
