@@ -18,5 +18,9 @@ export function summarize(values: readonly number[]): Summary {
 export function percentile(values: ArrayLike<number>, p: number): number {
   const sorted = Float64Array.from(values).sort();
   if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+  // The rank is ceil(p/100 * n); the product is rounded down by a hair
+  // first, since (99.9 / 100) * 1000 is 999.0000000000001 in floating point
+  // and ceil() would take the next value up.
+  const rank = Math.ceil((p / 100) * sorted.length - 1e-9);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
 }
