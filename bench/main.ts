@@ -11,10 +11,11 @@
 //   6. a pool warm-up over TLS with SCRAM: main-thread CPU for 100 authenticated sockets (scenarios/warmup.ts)
 //   7. wire compression off and on, through a compressing proxy (scenarios/compression.ts)
 //   8. what observing costs: no listener, command listeners, every event (scenarios/events.ts)
+//   9. an HTTP service under load from autocannon, closed and open loop (scenarios/http.ts)
 // Progress goes to stderr; the table to stdout; the JSON to --out, and the
 // HTML report and its SVG charts beside it (lib/report.ts).
 //
-//   npm run bench [-- --profile quick|full] [--out FILE] [--workers N] [--only spec,cpu,seed,cost,writes,warmup,compress,events] [--chart FILE]
+//   npm run bench [-- --profile quick|full] [--out FILE] [--workers N] [--only spec,cpu,seed,cost,writes,warmup,compress,events,http] [--chart FILE]
 //
 // --chart FILE also writes the summary chart (find-one ops/s relative to the
 // official driver by app load) to FILE: the README's chart comes from there.
@@ -39,6 +40,7 @@ import { runWarmup, type WarmupConfig } from './scenarios/warmup.js';
 import { runWrites, writesScenario, type WritesConfig } from './scenarios/writes.js';
 import { runCompression, type CompressionConfig } from './scenarios/compression.js';
 import { EVENTS_SCENARIO, WANTED_PROBE_SCENARIO, eventsVariant, runEvents, type EventsConfig } from './scenarios/events.js';
+import { httpScenario, runHttp, type HttpConfig } from './scenarios/http.js';
 
 interface Profile {
   /** Connection limit of every variant outside the seed experiment. */
@@ -51,9 +53,12 @@ interface Profile {
   warmup: WarmupConfig;
   compress: CompressionConfig;
   events: EventsConfig;
+  http: HttpConfig;
 }
 
 const BUSY = [0, 0.5, 0.9];
+/** The HTTP scenario's service and load (issue 16): 64 connections, 200 µs of app CPU, 2 reads and 0.1 writes per request. */
+const HTTP = { connections: 64, appMicros: 200, writeRatio: 0.1, reads: 2, openFraction: 0.8 };
 
 const PROFILES: Record<string, Profile> = {
   quick: {
@@ -66,6 +71,7 @@ const PROFILES: Record<string, Profile> = {
     warmup: { reps: 1, connections: 100 },
     compress: { reps: 2, durationMS: 300, warmupMS: 150, concurrency: 8, settings: ['off', 'snappy', 'zlib', 'zstd'] },
     events: { reps: 2, durationMS: 300, warmupMS: 150, concurrency: 16, workers: [0, 2] },
+    http: { ...HTTP, reps: 1, durationS: 1, warmupS: 0.5 },
   },
   full: {
     poolLimit: 8,
@@ -77,10 +83,11 @@ const PROFILES: Record<string, Profile> = {
     warmup: { reps: 5, connections: 100 },
     compress: { reps: 5, durationMS: 2000, warmupMS: 500, concurrency: 8, settings: ['off', 'snappy', 'zlib', 'zstd'] },
     events: { reps: 7, durationMS: 1500, warmupMS: 500, concurrency: 16, workers: [0, 2] },
+    http: { ...HTTP, reps: 5, durationS: 4, warmupS: 2 },
   },
 };
 
-const SCENARIOS = ['spec', 'cpu', 'seed', 'cost', 'writes', 'warmup', 'compress', 'events'] as const;
+const SCENARIOS = ['spec', 'cpu', 'seed', 'cost', 'writes', 'warmup', 'compress', 'events', 'http'] as const;
 
 function parseArgs(args: string[]) {
   const profileName = option(args, '--profile', 'quick');
@@ -128,6 +135,10 @@ function notes(profileName: string, n: number, load: number): string[] {
       'advertises snappy, zlib and zstd in hello and compresses each reply as its request came), compression off as well as on, so the proxy hop is in every row. ' +
       'The official driver has no zstd row: its zstd package (@mongodb-js/zstd) downloads a binary from GitHub on install. The 16kb document is tweets repeated, which compresses well.',
     'Spec tasks run against FerretDB (SQLite), which dominates their times: ratios near 1 there say little about the driver. Counts are scaled down from the spec (FerretDB is slow); scores use the spec\'s nominal sizes for the operations run.',
+    'HTTP service (scenario 9): examples/http-service (node:http; each /page request reads 2 documents by _id, writes one on a tenth of the requests, renders and hashes for 200 µs of CPU) ' +
+      'runs in a child process per variant; autocannon in another child process loads it with 64 connections (16 against FerretDB, which answers in milliseconds), closed loop (max throughput), then open loop at 0.8× the official driver\'s ' +
+      'closed-loop req/s of the same repetition (autocannon\'s overallRate; its latencies corrected for coordinated omission). The benchmark process probes /health 50 times a second during each run. ' +
+      'The service reports its main-thread event-loop delay p99, busy share and CPU over IPC; "lg_cpu" is the load generator\'s own CPU, on the same cores.',
     `Cores: ${cpus().length}. The main thread, the workers, the canned server process (and FerretDB) share them, so with more workers than ` +
       'spare cores a worker variant trades main-thread time for contention: compare the main-thread time per operation (what the application gets back) with ops/s.',
     'Main-thread time per operation: "main_thread_per_op" is event-loop active time (performance.eventLoopUtilization()) minus the app work, over the operations; ' +
@@ -154,7 +165,7 @@ async function main(): Promise<void> {
     canned = await startCannedServer();
     log(`canned-reply server ${canned.uri} (child process ${canned.pid})`);
     cannedClients = await openAll(variants, canned.uri, profile.poolLimit);
-    if (only.has('spec') || only.has('seed')) {
+    if (only.has('spec') || only.has('seed') || only.has('http')) {
       server = await startTestServer();
       log(`server ${server.uri}${process.env.MONGODB_URI ? ' (MONGODB_URI)' : ' (embedded FerretDB)'}`);
     }
@@ -167,6 +178,13 @@ async function main(): Promise<void> {
       }
     }
     if (only.has('seed')) await runSeed(server!, variants, profile.seed, results);
+    if (only.has('http')) {
+      const targets = [
+        { name: 'canned server', uri: canned.uri, seed: false },
+        { name: process.env.MONGODB_URI ? 'MONGODB_URI' : 'FerretDB', uri: server!.uri, seed: true, connections: 16 },
+      ];
+      await runHttp(targets, profile.poolLimit, profile.http, results);
+    }
     await server?.stop();
     server = undefined;
     if (only.has('cpu')) await runCpuHeavy(cannedClients, profile.cpu, results);
@@ -193,6 +211,7 @@ async function main(): Promise<void> {
     seedScenario: only.has('seed') ? seedScenario(profile.seed) : undefined,
     poolLimit: profile.seed.poolLimit,
     events: only.has('events') ? { scenario: EVENTS_SCENARIO, probe: WANTED_PROBE_SCENARIO, variant: eventsVariant, workers: profile.events.workers } : undefined,
+    http: only.has('http') ? { closed: httpScenario('canned server', 'closed', profile.http), open: httpScenario('canned server', 'open', profile.http) } : undefined,
   });
   console.log(formatTables(results.all));
   console.log('\ntargets (reported, not asserted):');

@@ -102,6 +102,14 @@ export function charts(all: readonly Measurement[]): NamedChart[] {
       svg: ratioChart(all, 'spec:', 'throughput', 'Spec tasks: throughput relative to the official driver', 'MB/s / official MB/s', specLabel),
     });
   }
+  if (has('http:')) {
+    const label = (s: string) => s.slice('http:'.length).replace(" official's req/s", '').trim();
+    const target = (value: number) => [{ value, label: `target (canned server): ${value}`, color: '#555' }];
+    out.push({ id: 'http-throughput', svg: ratioChart(all, 'http:', 'throughput', 'HTTP service: req/s relative to the official driver', 'req/s / official req/s', label, target(1.3)) });
+    out.push({ id: 'http-latency', svg: ratioChart(all, 'http:', 'latency_p99', 'HTTP service: latency p99 relative to the official driver', 'p99 / official p99', label, target(0.5)) });
+    out.push({ id: 'http-health', svg: ratioChart(all, 'http:', 'health_p99', 'HTTP service: /health p99 during the load, relative to the official driver', 'p99 / official p99', label, target(0.5)) });
+    out.push({ id: 'http-eld', svg: grouped(all, 'http:', 'event_loop_delay_p99', "HTTP service: the service's main-thread event-loop delay p99", 'ms', true) });
+  }
   if (has('seed:')) {
     const rows = all.filter((m) => m.scenario.startsWith('seed:') && m.metric === 'max_sockets_per_limit');
     const variants = variantsOf(rows, () => true);

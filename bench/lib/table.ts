@@ -43,8 +43,8 @@ export function num(v: number): string {
   return v.toPrecision(2);
 }
 
-/** Units whose ratio between drivers says nothing (socket counts, shares): no ratio is shown. */
-const NO_RATIO = new Set(['sockets', '×', 'count', 'fraction']);
+/** Units whose ratio between drivers says nothing (socket counts, shares, CPU cores, an offered rate): no ratio is shown. */
+const NO_RATIO = new Set(['sockets', '×', 'count', 'fraction', 'cores', 'req/s offered']);
 
 /** The ratio of a cell to the official driver's cell of the same row, or undefined. */
 export function ratioToOfficial(row: Row, variant: string): number | undefined {

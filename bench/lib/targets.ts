@@ -10,7 +10,10 @@
 //     and large_doc;
 //   - 200 µs of app CPU per request: >= 1.5x the official driver's req/s;
 //   - insert throughput, workers 1 and 2, 8 concurrent: >= 1.0x idle, >= 1.5x busy;
-//   - seed experiment: most server-side pool sockets exactly the limit.
+//   - seed experiment: most server-side pool sockets exactly the limit;
+//   - HTTP service on the canned server, 200 µs app CPU per request:
+//     closed-loop req/s >= 1.3x; open loop at 0.8x the official driver's
+//     capacity: latency p99 and /health p99 <= 0.5x (issue 16).
 // Each row says why, with the figures that decide it.
 import { OFFICIAL } from './clients.js';
 import type { Measurement, Results } from './results.js';
@@ -42,6 +45,8 @@ export interface TargetInputs {
   /** The events scenario (scenarios/events.ts): its find-one cell, its wanted() probe, and how it names variants. */
   events?: { scenario: string; probe: string; variant(workers: number, observing: 'none' | 'commands' | 'all'): string; workers: number[] };
   poolLimit: number;
+  /** The HTTP scenario's canned-server rows: closed and open loop. */
+  http?: { closed: string; open: string };
 }
 
 const r2 = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : 'n/a');
@@ -160,6 +165,20 @@ export function evaluateTargets(results: Results, inputs: TargetInputs): TargetR
       const goal = busy === 0 ? 1.0 : 1.5;
       rows.push(...ratioRows(results, scenario, 'throughput', `insert throughput ≥ ${goal.toFixed(1)}× official · ${scenario}`, { atLeast: goal }, costDetail(scenario), 1));
     }
+  }
+
+  if (inputs.http) {
+    const { closed, open } = inputs.http;
+    const latency = (metric: string) => (m: Measurement, official: Measurement) =>
+      `${ms(m)} vs ${ms(official)}; req/s ${results.find(open, m.variant, 'throughput')?.median.toFixed(0) ?? 'n/a'} at ${results.find(open, OFFICIAL, 'offered_rate')?.median.toFixed(0) ?? 'n/a'} offered; ` +
+      `main-thread event-loop delay p99 ${ms(results.find(open, m.variant, 'event_loop_delay_p99'))} vs ${ms(results.find(open, OFFICIAL, 'event_loop_delay_p99'))} (${metric})`;
+    rows.push(
+      ...ratioRows(results, closed, 'throughput', 'HTTP service, canned server, closed loop: req/s ≥ 1.3× official', { atLeast: 1.3 }, (m, official) =>
+        `${m.median.toFixed(0)} vs ${official.median.toFixed(0)} req/s; main thread busy ${r2(results.find(closed, m.variant, 'main_thread_busy')?.median ?? Number.NaN)} vs ${r2(results.find(closed, OFFICIAL, 'main_thread_busy')?.median ?? Number.NaN)}`,
+      ),
+      ...ratioRows(results, open, 'latency_p99', 'HTTP service, canned server, open loop at 0.8× official capacity: latency p99 ≤ 0.5× official', { atMost: 0.5 }, latency('latency p99')),
+      ...ratioRows(results, open, 'health_p99', 'HTTP service, canned server, open loop at 0.8× official capacity: /health p99 ≤ 0.5× official', { atMost: 0.5 }, latency('/health p99')),
+    );
   }
 
   if (inputs.seedScenario) {

@@ -1,0 +1,64 @@
+// The HTTP load generator, run as a child process by http-load.ts so that
+// its CPU is not the service's or the benchmark's: autocannon against one
+// URL per run, closed loop (each connection sends its next request when
+// the last is answered: the service's maximum throughput) or open loop at
+// a fixed overall rate (latency under equal load; autocannon corrects its
+// latencies for coordinated omission there). Besides autocannon's figures
+// it reports its own CPU (process.cpuUsage() over the run): it competes
+// with the service for the same cores.
+//   parent -> child: { type: 'run', request: LoadRequest }
+//   child -> parent: { type: 'ready' } once, then { type: 'result', result: LoadResult } per run.
+import autocannon from 'autocannon';
+
+export interface LoadRequest {
+  url: string;
+  connections: number;
+  durationS: number;
+  /** Requests per second from all connections together; absent: closed loop. */
+  overallRate?: number;
+}
+
+export interface LoadResult {
+  /** Responses per second of the run. */
+  requestsPerSecond: number;
+  responses: number;
+  latencyP50MS: number;
+  latencyP99MS: number;
+  latencyP999MS: number;
+  /** Connection errors and timeouts, and responses other than 2xx. */
+  errors: number;
+  /** CPU seconds per second the load generator itself used. */
+  cores: number;
+}
+
+async function run(request: LoadRequest): Promise<LoadResult> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const result = await autocannon({
+    url: request.url,
+    connections: request.connections,
+    duration: request.durationS,
+    ...(request.overallRate !== undefined ? { overallRate: request.overallRate } : {}),
+  });
+  const wallMS = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    requestsPerSecond: result.requests.total / result.duration,
+    responses: result.requests.total,
+    latencyP50MS: result.latency.p50,
+    latencyP99MS: result.latency.p99,
+    latencyP999MS: result.latency.p99_9,
+    errors: result.errors + result.non2xx,
+    cores: (cpu.user + cpu.system) / 1000 / wallMS,
+  };
+}
+
+process.on('message', (message: { type: string; request: LoadRequest }) => {
+  if (message?.type !== 'run') return;
+  run(message.request).then(
+    (result) => process.send!({ type: 'result', result }),
+    (err: unknown) => process.send!({ type: 'error', message: err instanceof Error ? err.message : String(err) }),
+  );
+});
+process.on('disconnect', () => process.exit(0));
+process.send!({ type: 'ready' });
