@@ -7,6 +7,7 @@
 // server-selection.ts; this class only feeds it monitor results and
 // application errors and reconciles the set of Server objects with the
 // servers the description lists.
+import type { CommandEventOutlet } from '../connection/command-events.js';
 import { Identities } from '../auth/identities.js';
 import { failedInAuthentication } from '../connection/connection.js';
 import type { Document } from 'bson';
@@ -59,6 +60,8 @@ export interface ClusterHooks {
   forwardUnknown?(report: UnknownReport, apply: () => void): void;
   /** Where the SDAM events go (topology, servers, heartbeats); ignored with external monitoring, whose monitor publishes them once per process. */
   sdamEvents?: SdamEventOutlet;
+  /** Where the pools' sockets publish their command events (command monitoring). */
+  commandEvents?: CommandEventOutlet;
 }
 
 export interface SelectionCriteria {
@@ -303,6 +306,7 @@ export class Cluster {
         sockets: this.hooks.sockets?.(address),
         // Heartbeat events come from the process's monitor only.
         sdamEvents: this.hooks.monitoring === 'external' ? undefined : this.hooks.sdamEvents,
+        commandEvents: this.hooks.commandEvents,
       });
   }
 

@@ -4,6 +4,7 @@
 // (monitoring sockets never do: auth spec, "Authentication Handshake").
 // The pool itself never touches sockets: it gets a ConnectFn that dials,
 // handshakes and authenticates a Connection.
+import type { CommandEventOutlet } from '../connection/command-events.js';
 import { UNAUTHENTICATED, type Identities } from '../auth/identities.js';
 import { Connection, type ConnectionOptions } from '../connection/connection.js';
 import { MgoError } from '../errors.js';
@@ -57,7 +58,13 @@ export function socketOptionsFor(server: ServerAddress, options: ConnectorOption
  * without `identities`, every socket is unauthenticated. `tally` counts
  * every socket it creates until its 'close' event.
  */
-export function createConnector(server: ServerAddress, options: ConnectorOptions, identities?: Identities, tally?: SocketTally): ConnectFn<Connection> {
+export function createConnector(
+  server: ServerAddress,
+  options: ConnectorOptions,
+  identities?: Identities,
+  tally?: SocketTally,
+  commandEvents?: CommandEventOutlet,
+): ConnectFn<Connection> {
   const socketOptions = socketOptionsFor(server, options);
   return ({ id, generation, signal, identity }) => {
     const credential = identities?.credential(identity);
@@ -65,6 +72,6 @@ export function createConnector(server: ServerAddress, options: ConnectorOptions
       // A number this thread never learned: a bug in the LOGIN crossing, not the user's.
       return Promise.reject(new MgoError('ERR_AUTH', `no credential is known for identity ${identity} on this thread`, { address: server.address }));
     }
-    return Connection.connect({ ...socketOptions, id, generation, signal, tally, ...(credential ? { credential } : {}) });
+    return Connection.connect({ ...socketOptions, id, generation, signal, tally, commandEvents, ...(credential ? { credential } : {}) });
   };
 }

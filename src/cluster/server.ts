@@ -1,6 +1,7 @@
 // One server of the cluster: its connection pool and its monitor. The pool
 // starts paused (CMAP) and is marked ready by the first successful check; a
 // failed check clears it (SDAM "Clearing the connection pool").
+import type { CommandEventOutlet } from '../connection/command-events.js';
 import type { Identities } from '../auth/identities.js';
 import { Connection } from '../connection/connection.js';
 import type { PoolEventOutlet } from '../pool/events.js';
@@ -29,6 +30,8 @@ export interface ServerHooks {
   sockets?: SocketTally | undefined;
   /** Where its monitor's heartbeat events go (the process's monitor only). */
   sdamEvents?: SdamEventOutlet | undefined;
+  /** Where its pool's sockets publish command events (never its monitor's). */
+  commandEvents?: CommandEventOutlet | undefined;
 }
 
 export class Server {
@@ -43,7 +46,7 @@ export class Server {
     this.sockets = hooks.sockets ?? new LocalSocketTally();
     this.pool = new Pool<Connection>({
       address: server.address,
-      connect: createConnector(server, options, identities, this.sockets),
+      connect: createConnector(server, options, identities, this.sockets, hooks.commandEvents),
       defaultIdentity: identities.dialIdentity,
       // A shared permit source carries the limit (the coordinator's, which
       // setGlobalPoolLimit may have changed since these options were made).

@@ -45,3 +45,14 @@ export interface CommandFailedEvent extends CommandEventBase {
 }
 
 export type CommandEvent = CommandStartedEvent | CommandSucceededEvent | CommandFailedEvent;
+
+/**
+ * Where a connection sends its command events (the router's EventSink, on
+ * the main thread or a worker's forwarder): `wanted()` is asked once per
+ * command, before anything is built, so that nobody listening costs one
+ * call and a bit test.
+ */
+export interface CommandEventOutlet {
+  wanted(): boolean;
+  publish(event: CommandEvent): void;
+}

@@ -27,6 +27,8 @@ import { createAuthenticator } from '../auth/authenticate.js';
 import type { Credential } from '../auth/credential.js';
 import { helloCommand, parseHandshakeReply, type HandshakeResult } from './handshake.js';
 import type { SocketTally } from './socket-tally.js';
+import type { CommandEventOutlet } from './command-events.js';
+import { commandAsSent, failureOf, isSensitiveCommand, redactedFailure, documentForEvent } from './command-monitoring.js';
 import { connectTls, tlsFailure, type TlsOptions } from './tls.js';
 
 export type ConnectionState = 'connecting' | 'handshaking' | 'ready' | 'closing' | 'closed';
@@ -68,6 +70,12 @@ export interface ConnectionOptions {
   signal?: AbortSignal;
   /** Counts this socket from creation to its 'close' event (pool sockets; never monitoring ones). */
   tally?: SocketTally;
+  /**
+   * Where command events go (pool sockets; never monitoring ones, whose
+   * heartbeats are SDAM's, nor the handshake's hello and authentication:
+   * only commands sent once the connection is ready are monitored).
+   */
+  commandEvents?: CommandEventOutlet;
 }
 
 export interface CommandOptions {
@@ -184,6 +192,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private compressorInUse: CompressorName | undefined;
   /** The server's, from the handshake; the defaults until then. */
   private limits: WireLimits = DEFAULT_WIRE_LIMITS;
+  private readonly commandEvents: CommandEventOutlet | undefined;
 
   private constructor(socket: net.Socket, options: ConnectionOptions) {
     super();
@@ -196,6 +205,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.connectEvent = options.tls?.tls ? 'secureConnect' : 'connect';
     this.offeredCompressors = compressors.usable(options.compressors ?? []);
     this.zlibCompressionLevel = options.zlibCompressionLevel ?? -1;
+    this.commandEvents = options.commandEvents;
     this.socket = socket;
     const tally = options.tally;
     tally?.opened();
@@ -298,6 +308,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * checkedReply()'s rules; { ok: 1 } for a moreToCome request.
    */
   async command(db: string, command: Document, options: CommandOptions & { deserialize?: DeserializeOptions } = {}): Promise<Document> {
+    const outlet = this.monitoringOutlet();
+    if (outlet !== undefined) return this.monitored(outlet, db, command, options, (reply) => (reply ? this.checkedReply(reply.body, options.deserialize) : { ok: 1 }));
     const reply = await this.commandRaw(db, command, options);
     if (!reply) return { ok: 1 };
     return this.checkedReply(reply.body, options.deserialize);
@@ -309,6 +321,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * for a moreToCome request. A worker hands such bytes to the main thread.
    */
   async commandBytes(db: string, command: Document, options: CommandOptions = {}): Promise<Uint8Array | undefined> {
+    const outlet = this.monitoringOutlet();
+    if (outlet !== undefined) {
+      return this.monitored(outlet, db, command, options, (reply) => {
+        if (!reply) return undefined;
+        this.checkedReply(reply.body, false);
+        return reply.body;
+      });
+    }
     const reply = await this.commandRaw(db, command, options);
     if (!reply) return undefined;
     this.checkedReply(reply.body, false);
@@ -345,6 +365,60 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       // The last reply: an ok: 0 here is the server's answer, thrown as a ServerError.
       onReply(this.checkedReply(last!.body, undefined));
     });
+  }
+
+  /** The outlet to publish this command's events to, when someone listens now and the handshake is over. */
+  private monitoringOutlet(): CommandEventOutlet | undefined {
+    const outlet = this.commandEvents;
+    return outlet !== undefined && this.currentState === 'ready' && outlet.wanted() ? outlet : undefined;
+  }
+
+  /**
+   * Sends a command between its CommandStarted and its CommandSucceeded or
+   * CommandFailed (spec: every started event has one of the two, with its
+   * requestId). `finish` makes the caller's result of the reply and throws
+   * for an ok: 0 (checkedReply): a failed event then, and the error goes
+   * on. The outcome's event is published before the caller continues, so
+   * that a listener sees it before the operation resolves (and, in a
+   * worker, the EVENT goes out before the REPLY). Duration: from just
+   * before the command is encoded to the reply checked, in ms of the
+   * monotonic clock (the spec lets it include BSON work).
+   */
+  private async monitored<T>(
+    outlet: CommandEventOutlet,
+    db: string,
+    command: Document,
+    options: CommandOptions,
+    finish: (reply: ReplyMessage | undefined) => T,
+  ): Promise<T> {
+    const requestId = nextRequestId();
+    const commandName = Object.keys(command)[0] ?? '';
+    const sensitive = isSensitiveCommand(commandName, command);
+    const base = {
+      commandName,
+      databaseName: db,
+      requestId,
+      connectionId: this.id,
+      address: this.address,
+      ...(this.serverConnectionId !== undefined ? { serverConnectionId: this.serverConnectionId } : {}),
+    };
+    const sent = sensitive ? {} : commandAsSent({ ...command, $db: db, ...this.apiFields }, options.sequences);
+    outlet.publish({ type: 'CommandStarted', ...base, command: sent });
+    const started = performance.now();
+    let result: T;
+    let reply: Document;
+    try {
+      const message = await this.send(db, command, { ...options, requestId });
+      result = finish(message);
+      // Spec, "Unacknowledged/Acknowledged Writes": { ok: 1 } for a moreToCome request.
+      reply = sensitive ? {} : message === undefined ? { ok: 1 } : documentForEvent(message.body);
+    } catch (error) {
+      const failure = failureOf(sensitive ? redactedFailure(error) : error);
+      outlet.publish({ type: 'CommandFailed', ...base, duration: performance.now() - started, failure });
+      throw error;
+    }
+    outlet.publish({ type: 'CommandSucceeded', ...base, duration: performance.now() - started, reply });
+    return result;
   }
 
   /**
@@ -423,7 +497,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private send(
     db: string,
     command: Document,
-    options: CommandOptions & ExhaustOptions & { exhaustAllowed?: boolean; more?: (reply: ReplyMessage) => void },
+    options: CommandOptions & ExhaustOptions & { exhaustAllowed?: boolean; more?: (reply: ReplyMessage) => void; requestId?: number },
   ): Promise<ReplyMessage | undefined> {
     if (this.currentState !== 'ready' && this.currentState !== 'handshaking') {
       return Promise.reject(this.closeError ?? new NetworkError('ERR_CONNECTION_CLOSED', `${this.describe()} is ${this.currentState}`, { address: this.address }));
@@ -439,7 +513,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         );
       }
     }
-    const requestId = nextRequestId();
+    const requestId = options.requestId ?? nextRequestId();
     let message: Buffer;
     try {
       message = encodeOpMsg(

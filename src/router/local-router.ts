@@ -13,6 +13,7 @@ import { MgoError, NetworkError, ServerError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import { EventHub } from '../monitoring/event-hub.js';
 import { WANT_POOL, type EventSink } from '../monitoring/events.js';
+import { commandOutlet } from '../monitoring/command-outlet.js';
 import { topologyOutlet } from '../monitoring/topology-outlet.js';
 import type { ClearOptions } from '../pool/pool.js';
 import { LocalInUseGate, gatedBySessionLimit, type InUseGate } from '../pool/in-use-gate.js';
@@ -109,8 +110,9 @@ export class LocalRouter implements Router {
           onPoolEvent?.(event);
         },
       },
-      // SDAM events: the cluster publishes them only with monitors of its own (workers: 0).
-      { ...hooks, sdamEvents: topologyOutlet(events) },
+      // SDAM events: the cluster publishes them only with monitors of its own
+      // (workers: 0); command events come from its pools' sockets.
+      { ...hooks, sdamEvents: topologyOutlet(events), commandEvents: commandOutlet(events) },
     );
   }
 

@@ -67,7 +67,7 @@ async function connect(resolved: ResolvedOptions, overrides: SessionOverrides, s
   resolved = { ...resolved, compressors: compressors.usable(resolved.compressors) };
   // workers: 0 keeps the sockets in this thread; N > 0 puts them in N workers.
   // One event hub per dial: session.events of every session made from it.
-  const events = new EventHub();
+  const events = new EventHub({ monitorCommands: resolved.monitorCommands });
   const router: Router = resolved.workers > 0 ? await WorkerRouter.create(resolved, {}, events) : await LocalRouter.create(resolved, {}, events);
   const options = sessionOptionsOf(resolved, overrides);
   const session = openSession(router, { ...options, mode: Mode.Eventual }, events);

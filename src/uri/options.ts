@@ -42,6 +42,8 @@ export interface OptionValues {
   serverSelectionTryOnce: boolean;
   heartbeatFrequencyMS: number;
   serverMonitoringMode: ServerMonitoringMode;
+  // Events: command events even without a listener (session.events).
+  monitorCommands: boolean;
   localThresholdMS: number;
   // Topology and seed list.
   directConnection: boolean;
@@ -359,6 +361,10 @@ export const OPTIONS: { readonly [K in OptionName]: Entry<OptionValues[K]> } = {
   heartbeatFrequencyMS: { type: milliseconds(500), default: 10_000, supported: true },
   // Server monitoring spec: auto streams unless on a FaaS platform (src/cluster/monitor.ts).
   serverMonitoringMode: { type: oneOf(['auto', 'stream', 'poll']), default: 'auto', supported: true },
+  // The official Node driver's option: command events are built (and, with
+  // workers, sent to the main thread) while it is on, listened to or not;
+  // off, only while someone listens (src/monitoring/event-hub.ts).
+  monitorCommands: { type: boolean, default: false, supported: true },
   localThresholdMS: { type: milliseconds(0), default: 15, supported: true },
 
   // mgo's connect=direct / connect=replicaSet (globalsign/mgo ParseURL).

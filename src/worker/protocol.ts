@@ -19,6 +19,16 @@
 //                                             messages and WorkerConfig.events
 //   CMAP events               worker -> main  PoolEvent (src/pool/events.ts), in EVENT
 //                                             messages: plain objects, cloned as they are
+//   command events            worker -> main  CommandEventRecord (below), in EVENT messages:
+//                                             the CommandEvent (src/connection/command-events.ts)
+//                                             with its command or reply as BSON bytes (exact-size,
+//                                             decoded on the main thread as a reply is: the
+//                                             BSON types survive) and its failure as an
+//                                             ErrorRecord. Timed in the worker. A command's
+//                                             EVENTs go out before its REPLY or FAILED: the
+//                                             connection publishes the outcome before the
+//                                             operation continues, so the main thread emits
+//                                             started, succeeded (or failed), then settles it
 //   pool statistics           worker -> main  StatsRow (below), in STATS messages; ServerStats
 //                                             (src/pool/stats.ts) over the control plane
 //   errors                    worker -> main  ErrorRecord (src/errors.ts, re-exported here),
@@ -98,7 +108,8 @@
 //     [RESERVED, id, reservation, address, writable]
 //     [DEAD, reservation]             a reserved socket closed while held
 //     [STATS, [address, ...PoolStats values in STAT_KEYS order][]]
-//     [EVENT, PoolEvent]              only of the kinds the last mask asked for
+//     [EVENT, WorkerEvent]            a PoolEvent or a CommandEventRecord, only of the
+//                                     kinds the last mask asked for
 //     [CLEARED, address, interruptInUse, message]   this worker cleared a pool (other than for UNKNOWN)
 //     [CHECK, address]                this worker asks for an immediate check
 //     [UNKNOWN, UnknownReport]        an application error made a server Unknown in this
@@ -150,6 +161,9 @@ import type { CheckBroadcast } from '../cluster/topology-monitor.js';
 import type { UnknownReport } from '../cluster/sdam-errors.js';
 import { InvalidDocumentError, MgoError, fromErrorRecord, type ErrorRecord } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
+import type { CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent } from '../connection/command-events.js';
+import { documentForEvent } from '../connection/command-monitoring.js';
+import type { DriverEvent } from '../monitoring/events.js';
 import type { PoolStats, ServerStats } from '../pool/stats.js';
 import type { ReadPreference } from '../read-preference.js';
 import type { ResolvedOptions } from '../uri/resolve.js';
@@ -279,7 +293,13 @@ export type ReservedMessage = [kind: typeof RESERVED, id: number, reservation: n
 export type DeadMessage = [kind: typeof DEAD, reservation: number];
 export type StatsMessage = [kind: typeof STATS, stats: StatsRow[]];
 /** What a worker forwards in EVENT messages. */
-export type WorkerEvent = PoolEvent;
+export type WorkerEvent = PoolEvent | CommandEventRecord;
+
+/** A command event as it crosses: documents as BSON bytes, the failure as a record. */
+export type CommandEventRecord =
+  | (Omit<CommandStartedEvent, 'command'> & { readonly command: Uint8Array })
+  | (Omit<CommandSucceededEvent, 'reply'> & { readonly reply: Uint8Array })
+  | (Omit<CommandFailedEvent, 'failure'> & { readonly failure: ErrorRecord });
 export type EventMessage = [kind: typeof EVENT, event: WorkerEvent];
 export type ClearedMessage = [kind: typeof CLEARED, address: string, interruptInUse: boolean, message: string];
 export type CheckMessage = [kind: typeof CHECK, address: string];
@@ -554,6 +574,52 @@ export function encodeReply(body: Uint8Array, decode: number): [kind: typeof REP
 export function decodeReply(kind: typeof REPLY | typeof DECODED, bytes: Uint8Array | null, options?: DeserializeOptions): Document {
   if (bytes === null) return { ok: 1 };
   return kind === DECODED ? fromTypedClone(v8Deserialize(bytes) as TypedClone) : BSON.deserialize(bytes, options);
+}
+
+// ----------------------------------------------------------------- events
+
+/**
+ * Worker: an event of its router as it crosses (only the kinds a worker
+ * produces: pool and command events; SDAM events are the main thread's).
+ */
+export function toWorkerEvent(event: DriverEvent): WorkerEvent {
+  switch (event.type) {
+    case 'CommandStarted':
+      return { ...event, command: eventBytes(event.command) };
+    case 'CommandSucceeded':
+      return { ...event, reply: eventBytes(event.reply) };
+    case 'CommandFailed':
+      return { ...event, failure: toErrorRecord(event.failure, 'a command event') };
+    default:
+      return event as PoolEvent;
+  }
+}
+
+/** Main thread: the event a worker sent, as its listeners get it. */
+export function fromWorkerEvent(event: WorkerEvent): DriverEvent {
+  switch (event.type) {
+    case 'CommandStarted':
+      return { ...event, command: documentForEvent(event.command) };
+    case 'CommandSucceeded':
+      return { ...event, reply: documentForEvent(event.reply) };
+    case 'CommandFailed':
+      return { ...event, failure: fromErrorRecord(event.failure) };
+    default:
+      return event;
+  }
+}
+
+/**
+ * A command or reply of an event as exact-size BSON. A document js-bson
+ * cannot serialize (a command whose document sequences, folded in, pass
+ * its 17 MB buffer) crosses as {}: the event must not fail the command.
+ */
+function eventBytes(document: Document): Uint8Array {
+  try {
+    return exactBytes(serializeRaw(document));
+  } catch {
+    return exactBytes(serializeRaw({}));
+  }
 }
 
 // ----------------------------------------------------------------- errors

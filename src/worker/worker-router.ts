@@ -69,6 +69,7 @@ import {
   encodeRun,
   type EncodedRun,
   type ToWorker,
+  fromWorkerEvent,
   type WorkerEvent,
   type UnknownReport,
   type WorkerConfig,
@@ -404,7 +405,7 @@ export class WorkerRouter implements Router, WorkerHost {
   /** A worker's event (CMAP, command): published with the worker's id, in the order that worker produced them. */
   workerEvent(worker: WorkerHandle, event: WorkerEvent): void {
     this.eventMessages++;
-    this.events.publish(event, worker.id);
+    this.events.publish(fromWorkerEvent(event), worker.id);
   }
 
   /** One worker cleared a pool: the server is Unknown for the process, and every other worker clears its pool too. */

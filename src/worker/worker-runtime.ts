@@ -54,7 +54,7 @@ import {
   type RunMessage,
   type StatsRow,
   type ToWorker,
-  type WorkerEvent,
+  toWorkerEvent,
   type UnknownReport,
   type WorkerConfig,
   type WorkerControl,
@@ -319,9 +319,7 @@ export class WorkerRuntime implements WorkerControl {
     return {
       wanted: () => this.eventMask,
       publish: (event) => {
-        // A worker's router publishes its pools' and connections' events
-        // only (SDAM events come from the main thread's monitor).
-        if ((this.eventMask & KIND_BIT[kindOf(event.type)]) !== 0) this.outbox.push([EVENT, event as WorkerEvent]);
+        if ((this.eventMask & KIND_BIT[kindOf(event.type)]) !== 0) this.outbox.push([EVENT, toWorkerEvent(event)]);
       },
     };
   }
