@@ -7,6 +7,7 @@
 // `codeName` and `errorLabels`; `code` stays a string so that callers can
 // switch on one field whatever the error's origin.
 
+/** The stable string every MgoError carries in `code`: switch on it rather than on the class or message. */
 export type ErrorCode =
   | 'ERR_INVALID_URI'
   | 'ERR_INVALID_OPTION'
@@ -44,27 +45,50 @@ export type ErrorCode =
   | 'ERR_GRIDFS_ABORTED'
   | 'ERR_GRIDFS_MODE';
 
+/**
+ * An error as plain data, the form in which it crosses a thread (structured
+ * clone keeps no class nor custom field); fromErrorRecord() rebuilds the error.
+ */
 export interface ErrorRecord {
+  /** The class name (MgoError, ServerError, ...). */
   name: string;
+  /** The error's message. */
   message: string;
+  /** The error's stable code. */
   code: ErrorCode;
+  /** The server's numeric error code, for a server-reported error. */
   serverCode?: number;
+  /** The server's name for serverCode (DuplicateKey, ...). */
   codeName?: string;
+  /** The error labels (RetryableWriteError, TransientTransactionError, ...). */
   errorLabels?: string[];
+  /** host:port of the server involved, when there is one. */
   address?: string;
 }
 
+/** What an MgoError may carry besides its code and message. */
 export interface MgoErrorOptions {
+  /** The error this one wraps (Error's `cause`). */
   cause?: unknown;
+  /** host:port of the server involved. */
   address?: string;
+  /** Error labels, from the server's reply or added by the driver (RetryableWriteError, ...). */
   errorLabels?: Iterable<string>;
 }
 
+/**
+ * The base of every error the driver raises. mgo returned plain Go errors
+ * (and a few typed ones: QueryError, LastError, BulkError); here each error
+ * also has a stable string `code` to switch on, whatever its origin.
+ */
 export class MgoError extends Error {
+  /** The class name, kept when the error crosses a thread. */
   override name = 'MgoError';
+  /** The stable code, e.g. 'ERR_NETWORK' or 'ERR_SERVER'. */
   readonly code: ErrorCode;
   /** host:port of the server involved, when there is one. */
   readonly address: string | undefined;
+  /** The error labels (RetryableWriteError, TransientTransactionError, ...). */
   readonly errorLabels: Set<string>;
 
   constructor(code: ErrorCode, message: string, options: MgoErrorOptions = {}) {
@@ -74,10 +98,12 @@ export class MgoError extends Error {
     this.errorLabels = new Set(options.errorLabels ?? []);
   }
 
+  /** Whether the error carries the label (transactions spec: retry on TransientTransactionError, ...). */
   hasErrorLabel(label: string): boolean {
     return this.errorLabels.has(label);
   }
 
+  /** The error as plain data, to send to another thread. */
   toRecord(): ErrorRecord {
     const record: ErrorRecord = { name: this.name, message: this.message, code: this.code };
     if (this.address !== undefined) record.address = this.address;
@@ -134,6 +160,7 @@ export class InvalidDocumentError extends MgoError {
   }
 }
 
+/** MgoErrorOptions plus what a server error carries for SDAM. */
 export interface ServerErrorOptions extends MgoErrorOptions {
   /** The reply's topologyVersion as it came (a document), for the SDAM error rules; not carried across threads. */
   topologyVersion?: unknown;
@@ -142,7 +169,9 @@ export interface ServerErrorOptions extends MgoErrorOptions {
 /** A command the server answered with ok: 0. */
 export class ServerError extends MgoError {
   override name = 'ServerError';
+  /** The server's numeric error code (11000 for a duplicate key, ...). */
   readonly serverCode: number;
+  /** The server's name for the code (DuplicateKey, ...), when the reply gave one. */
   readonly codeName: string | undefined;
   /**
    * MongoDB 4.4+ puts its topologyVersion in state change errors: SDAM
@@ -175,8 +204,11 @@ export class ServerError extends MgoError {
   }
 }
 
+/** MgoErrorOptions plus the server's code when the server refused the authentication. */
 export interface AuthErrorOptions extends MgoErrorOptions {
+  /** The server's numeric error code (18: AuthenticationFailed). */
   serverCode?: number;
+  /** The server's name for serverCode. */
   codeName?: string;
 }
 
@@ -189,7 +221,9 @@ export interface AuthErrorOptions extends MgoErrorOptions {
  */
 export class AuthError extends MgoError {
   override name = 'AuthError';
+  /** The server's numeric error code, when the server refused the credentials. */
   readonly serverCode: number | undefined;
+  /** The server's name for serverCode. */
   readonly codeName: string | undefined;
 
   constructor(message: string, options: AuthErrorOptions = {}) {
@@ -214,6 +248,11 @@ export class ServerSelectionError extends MgoError {
   }
 }
 
+/**
+ * No socket of the pool became free within waitQueueTimeoutMS (CMAP
+ * WaitQueueTimeoutError; mgo's poolLimit wait with DialInfo.PoolTimeout,
+ * whose error was the string "could not acquire connection within pool timeout").
+ */
 export class PoolTimeoutError extends MgoError {
   override name = 'PoolTimeoutError';
   constructor(message: string, options: MgoErrorOptions = {}) {
@@ -229,6 +268,7 @@ export class PoolClearedError extends MgoError {
   }
 }
 
+/** The pool was closed (its dial or session was closed) while an operation needed a socket from it. */
 export class PoolClosedError extends MgoError {
   override name = 'PoolClosedError';
   constructor(message: string, options: MgoErrorOptions = {}) {

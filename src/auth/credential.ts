@@ -16,6 +16,7 @@
 
 import { InvalidOptionError } from '../errors.js';
 
+/** The SCRAM mechanisms. */
 export type ScramMechanism = 'SCRAM-SHA-1' | 'SCRAM-SHA-256';
 export type ImplementedMechanism = ScramMechanism | 'MONGODB-X509';
 /** Every mechanism the auth spec names: the values of the authMechanism option. */
@@ -33,8 +34,11 @@ export function isImplementedMechanism(mechanism: string): mechanism is Implemen
 
 /** A username and password for SCRAM; no mechanism means "negotiate" (SCRAM-SHA-256 if the server offers it, else SCRAM-SHA-1). */
 export interface ScramCredential {
+  /** SCRAM-SHA-256 or SCRAM-SHA-1; undefined: negotiated with the server. */
   readonly mechanism: ScramMechanism | undefined;
+  /** The user's name. */
   readonly username: string;
+  /** The user's password (never shown in errors, logs or events). */
   readonly password: string;
   /** The auth database: authSource, else the URL's database, else 'admin'. */
   readonly source: string;
@@ -42,8 +46,11 @@ export interface ScramCredential {
 
 /** The TLS client certificate is the credential; the username (its subject) is optional. */
 export interface X509Credential {
+  /** Always MONGODB-X509. */
   readonly mechanism: 'MONGODB-X509';
+  /** The certificate's subject, when given; else the server takes it from the certificate. */
   readonly username: string | undefined;
+  /** X.509 users live in the $external database. */
   readonly source: '$external';
 }
 

@@ -31,14 +31,18 @@ import type { CommandEventOutlet } from './command-events.js';
 import { commandAsSent, failureOf, isSensitiveCommand, redactedFailure, documentForEvent } from './command-monitoring.js';
 import { connectTls, tlsFailure, type TlsOptions } from './tls.js';
 
+/** A Connection's life: connecting -> handshaking -> ready -> closing -> closed (or straight to closed on an error). */
 export type ConnectionState = 'connecting' | 'handshaking' | 'ready' | 'closing' | 'closed';
 
+/** Where and how Connection.connect() opens one socket to one server. */
 export interface ConnectionOptions {
   /** Pool-assigned id (CMAP: unique and increasing within a pool). */
   id: number;
   /** Pool generation at creation; a pool clear makes older connections stale. */
   generation: number;
+  /** The server's host name or IP address. */
   host: string;
+  /** The server's TCP port. */
   port: number;
   /** Unix domain socket path; when set, host/port only name the server in messages. */
   socketPath?: string;
@@ -50,8 +54,11 @@ export interface ConnectionOptions {
   socketTimeoutMS: number;
   /** Nagle off by default: small requests must not wait for an ACK. */
   noDelay?: boolean;
+  /** TCP keep-alive (on unless false). */
   keepAlive?: boolean;
+  /** Idle time before the first keep-alive probe. */
   keepAliveInitialDelayMS?: number;
+  /** Sent in the handshake's client metadata (the server logs it). */
   appName?: string;
   /**
    * Compressors to offer in the handshake, by preference (compression
@@ -67,6 +74,7 @@ export interface ConnectionOptions {
   serverApi?: ServerApi;
   /** Authenticate as this user during the handshake (pool sockets; never monitoring ones). */
   credential?: Credential;
+  /** Aborts connecting (the socket is destroyed and connect() rejects). */
   signal?: AbortSignal;
   /** Counts this socket from creation to its 'close' event (pool sockets; never monitoring ones). */
   tally?: SocketTally;
@@ -78,6 +86,7 @@ export interface ConnectionOptions {
   commandEvents?: CommandEventOutlet;
 }
 
+/** How Connection.command() and its siblings send a command. */
 export interface CommandOptions {
   /** OP_MSG kind-1 sections, e.g. { identifier: 'documents', documents } for insert (or their encoded bytes). */
   sequences?: readonly OutgoingSequence[];
@@ -159,9 +168,18 @@ export interface ConnectionEvents {
   close: [error: MgoError | undefined];
 }
 
+/**
+ * One socket to one server, outside any pool: connect() dials and
+ * handshakes (authenticating when given a credential), command() runs a
+ * command. Several commands may be in flight at once. No mgo counterpart:
+ * mgo's mongoSocket was internal; sessions (dial()) are the usual way in.
+ */
 export class Connection extends EventEmitter<ConnectionEvents> {
+  /** The id the pool gave it (ConnectionOptions.id). */
   readonly id: number;
+  /** The pool generation it was created in. */
   readonly generation: number;
+  /** The server's name, "host:port" or a socket path. */
   readonly address: string;
   private currentState: ConnectionState = 'connecting';
   private readonly socket: net.Socket;
@@ -269,6 +287,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
   }
 
+  /** Where the connection is in its life. */
   get state(): ConnectionState {
     return this.currentState;
   }
@@ -283,6 +302,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.pending.size;
   }
 
+  /** What the handshake's hello reply said; throws before the handshake completed. */
   get hello(): HandshakeResult {
     if (!this.handshakeResult) throw new Error('connection has not completed its handshake');
     return this.handshakeResult;

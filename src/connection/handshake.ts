@@ -6,11 +6,15 @@ import { DEFAULT_WIRE_LIMITS, MAX_SUPPORTED_WIRE_VERSION, MIN_SUPPORTED_WIRE_VER
 import { checkHello } from '../wire/reply-shape.js';
 import { clientMetadata } from './client-metadata.js';
 
+/** What a connection keeps of the server's handshake reply (Connection.hello). */
 export interface HandshakeResult extends WireLimits {
+  /** The oldest wire protocol version the server speaks. */
   minWireVersion: number;
+  /** The newest wire protocol version the server speaks. */
   maxWireVersion: number;
   /** The server answers the modern `hello` (so monitors need not use isMaster). */
   helloOk: boolean;
+  /** The server accepts writes (a primary, a mongos or a standalone). */
   isWritablePrimary: boolean;
   /** Server-side id of this connection, when the server reports one. */
   connectionId: number | undefined;

@@ -6,12 +6,15 @@
 import type { ConnectionClosedReason } from './events.js';
 import type { SocketCounts } from '../connection/socket-tally.js';
 
+/** One pool's counts now and its cumulative counters (Go database/sql's DBStats). */
 export interface PoolStats {
   /** The connection limit (maxPoolSize); 0 means unlimited. */
   maxOpen: number;
   /** Connections this pool holds a permit for: connecting + idle + inUse. */
   open: number;
+  /** Connections checked out: running an operation or reserved by a session. */
   inUse: number;
+  /** Connections open and waiting in the pool. */
   idle: number;
   /** Dials in progress (bounded by maxConnecting). */
   connecting: number;
@@ -31,6 +34,7 @@ export interface PoolStats {
 
 /** One server's pool statistics, as a router reports them (summed over its workers in worker mode). */
 export interface ServerStats extends PoolStats {
+  /** The server, "host:port". */
   address: string;
   /**
    * Sockets the process's monitor of this server holds or is dialing, not

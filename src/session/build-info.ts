@@ -2,16 +2,26 @@
 // with versionArray always holding at least four numbers.
 import type { Document } from 'bson';
 
+/** mgo's BuildInfo: the server's version and build details (Session.buildInfo()). */
 export class BuildInfo {
+  /** The server version, e.g. "7.0.12". */
   readonly version: string;
+  /** The version's numbers, at least four ([7, 0, 12, 0]). */
   readonly versionArray: number[];
+  /** The git commit the server was built from. */
   readonly gitVersion: string;
+  /** The OpenSSL version the server runs with ('' when it does not say). */
   readonly openSSLVersion: string;
+  /** System information ('' on servers that no longer report it). */
   readonly sysInfo: string;
+  /** 64 or 32. */
   readonly bits: number;
+  /** A debug build. */
   readonly debug: boolean;
+  /** The largest document the server accepts, in bytes (maxBsonObjectSize). */
   readonly maxObjectSize: number;
 
+  /** Reads a buildInfo command reply. */
   constructor(reply: Document) {
     this.version = typeof reply.version === 'string' ? reply.version : '';
     const array = Array.isArray(reply.versionArray) ? reply.versionArray.map(Number).filter(Number.isInteger) : [];

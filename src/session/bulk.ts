@@ -37,6 +37,13 @@ interface Action {
   positions: number[];
 }
 
+/**
+ * mgo's Bulk: writes queued on a collection (insert, update, upsert,
+ * remove, ...) and sent together by run(), grouped into as few write
+ * commands as the order allows. Ordered by default (stops at the first
+ * failure); a failure is a BulkError whose cases() name the queued
+ * operations by position.
+ */
 export class Bulk {
   readonly #collection: Collection;
   #ordered = true;
@@ -54,6 +61,7 @@ export class Bulk {
     return this;
   }
 
+  /** Queues the insertion of the documents. */
   insert(...docs: object[]): this {
     const start = this.#queued;
     const limit = this.#maxBsonObjectSize();

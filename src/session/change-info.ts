@@ -1,6 +1,7 @@
 // mgo's ChangeInfo: what an acknowledged update, upsert, removal or
 // findAndModify changed, filled in field by field the way mgo fills it.
 
+/** mgo's ChangeInfo: what an acknowledged updateAll(), upsert(), removeAll() or apply() changed. */
 export interface ChangeInfo {
   /** Documents modified (for upserts and apply(): matched, as the server reports it). */
   updated: number;

@@ -22,11 +22,27 @@ import { readConcernOf } from './write-concern.js';
 export interface ChangeEvent extends Document {
   /** The event's resume token. */
   _id: Document;
+  /** insert, update, replace, delete, drop, rename, dropDatabase, invalidate, ... */
   operationType: string;
-  ns?: { db: string; coll?: string };
+  /** The namespace the event happened in. */
+  ns?: {
+    /** The database's name. */
+    db: string;
+    /** The collection's name (absent for database-wide events). */
+    coll?: string;
+  };
+  /** The _id (and shard key) of the document the event is about. */
   documentKey?: Document;
+  /** The document inserted or replaced; for updates only with fullDocument: 'updateLookup' (null if it is gone by then). */
   fullDocument?: Document | null;
-  updateDescription?: { updatedFields: Document; removedFields: string[] };
+  /** What an update changed. */
+  updateDescription?: {
+    /** The fields set, with their new values. */
+    updatedFields: Document;
+    /** The fields removed. */
+    removedFields: string[];
+  };
+  /** The cluster time of the operation (the oplog entry's timestamp). */
   clusterTime?: Timestamp;
 }
 
@@ -67,6 +83,13 @@ interface Target {
 
 const STAGE_OPTIONS = ['fullDocument', 'fullDocumentBeforeChange'] as const;
 
+/**
+ * mgo's ChangeStream: the events of a collection, database or deployment
+ * (Collection.watch(), Database.watch(), Session.watch()), resumed once
+ * after a resumable error as the change streams spec says. next() resolves
+ * the next event where mgo's Next filled its argument; also a `for await`
+ * loop and `await using`.
+ */
 export class ChangeStream<T extends Document = ChangeEvent> implements AsyncIterable<T> {
   readonly #session: Session;
   readonly #target: Target;
@@ -194,6 +217,7 @@ export class ChangeStream<T extends Document = ChangeEvent> implements AsyncIter
     if (this.#err) throw this.#err;
   }
 
+  /** close(), for `await using stream = await c.watch()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -21,29 +21,46 @@ import { MAX_UPSERT_ATTEMPTS, deleteStatement, insertStatement, runWriteOrThrow,
 export interface CollectionInfo {
   /** A capped collection of maxBytes (required) and at most maxDocs documents. */
   capped?: boolean;
+  /** The capped collection's size in bytes (size). */
   maxBytes?: number;
+  /** The capped collection's most documents (max). */
   maxDocs?: number;
   /** autoIndexId: false / true (refused by servers since 4.0). */
   disableIdIndex?: boolean;
+  /** autoIndexId: true (refused by servers since 4.0). */
   forceIdIndex?: boolean;
+  /** A query every inserted or updated document must match (schema validation). */
   validator?: Document;
+  /** Which writes the validator checks. */
   validationLevel?: 'off' | 'strict' | 'moderate';
+  /** Whether a document that fails validation is refused ('error') or only logged ('warn'). */
   validationAction?: 'error' | 'warn';
+  /** Storage engine options, passed through. */
   storageEngine?: Document;
+  /** The collection's default collation (locale, strength, ...). */
   collation?: Document;
 }
 
+/**
+ * mgo's Collection: a named collection seen through its database's
+ * session (Database.c()). Writes and queries return promises; find()
+ * returns a Query to refine, as in mgo.
+ */
 export class Collection {
   /** "db.collection" */
   readonly fullName: string;
 
+  /** @internal Collections come from Database.c() and Collection.with(). */
   constructor(
+    /** The database the collection is in. */
     readonly database: Database,
+    /** The collection's name. */
     readonly name: string,
   ) {
     this.fullName = `${database.name}.${name}`;
   }
 
+  /** The session its operations run through (its database's). */
   get session(): Session {
     return this.database.session;
   }
@@ -64,6 +81,7 @@ export class Collection {
     return new Query<T>(this, query ?? undefined);
   }
 
+  /** find({ _id: id }) (mgo's FindId). */
   findId<T extends Document = Document>(id: unknown): Query<T> {
     return this.find<T>({ _id: id });
   }
@@ -83,6 +101,7 @@ export class Collection {
     if (counts && !counts.updatedExisting) throw ErrNotFound;
   }
 
+  /** update({ _id: id }, update) (mgo's UpdateId). */
   updateId(id: unknown, update: Document | Document[]): Promise<void> {
     return this.update({ _id: id }, update);
   }
@@ -109,6 +128,7 @@ export class Collection {
     }
   }
 
+  /** upsert({ _id: id }, update) (mgo's UpsertId). */
   upsertId(id: unknown, update: Document | Document[]): Promise<ChangeInfo | undefined> {
     return this.upsert({ _id: id }, update);
   }
@@ -120,6 +140,7 @@ export class Collection {
     if (counts && counts.n === 0) throw ErrNotFound;
   }
 
+  /** remove({ _id: id }) (mgo's RemoveId). */
   removeId(id: unknown): Promise<void> {
     return this.remove({ _id: id });
   }
@@ -152,6 +173,7 @@ export class Collection {
     return ChangeStream.open<T>(this.session, watchTarget(this.database.name, this.name, `watch() on ${this.fullName}`), pipeline, options);
   }
 
+  /** A new Bulk of writes on this collection, ordered unless unordered() (mgo's Bulk). */
   bulk(): Bulk {
     this.session[INTERNAL].checkOpen('bulk');
     return new Bulk(this);
@@ -162,6 +184,7 @@ export class Collection {
     await this.#command({ createIndexes: this.name, indexes: [indexSpec(index)] });
   }
 
+  /** ensureIndex({ key }): e.g. ensureIndexKey('lastname', '-age') (mgo's EnsureIndexKey). */
   ensureIndexKey(...key: string[]): Promise<void> {
     return this.ensureIndex({ key });
   }
@@ -191,6 +214,7 @@ export class Collection {
     await this.#command({ dropIndexes: this.name, index: '*' });
   }
 
+  /** Drops the collection with its documents and indexes (mgo's DropCollection). */
   async dropCollection(): Promise<void> {
     await this.#command({ drop: this.name });
   }

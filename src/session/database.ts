@@ -35,9 +35,16 @@ export function runCommand(session: Session, db: string, command: Document, rout
  */
 export const LISTING_BSON: BSONOptions = Object.freeze({ raw: false });
 
+/**
+ * mgo's Database: a named database seen through one session (Session.db()).
+ * Cheap to make; it holds no socket.
+ */
 export class Database {
+  /** @internal Databases come from Session.db() and Database.with(). */
   constructor(
+    /** The session its operations run through. */
     readonly session: Session,
+    /** The database's name. */
     readonly name: string,
   ) {}
 
@@ -147,6 +154,7 @@ export class Database {
     return removeUser(this, username);
   }
 
+  /** Drops the database and everything in it (mgo's DropDatabase). */
   async dropDatabase(): Promise<void> {
     await runCommand(this.session, this.name, { dropDatabase: 1 }, 'write');
   }

@@ -11,8 +11,11 @@ import type { Session } from './session.js';
  * the same fields. `oid` is any _id (js-bson types DBRef's as an ObjectId).
  */
 export interface DBRefLike {
+  /** The collection the document is in ($ref). */
   collection: string;
+  /** The document's _id ($id). */
   oid: unknown;
+  /** The database ($db); left out, the reference is resolved in the database at hand (Database.findRef). */
   db?: string | undefined;
 }
 

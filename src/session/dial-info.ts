@@ -15,8 +15,12 @@ import { safeFromOptions, type Safe } from './write-concern.js';
  * minPoolSize, maxIdleTimeMS, maxLifetimeMS, maxConnecting,
  * waitQueueTimeoutMS, socketTimeoutMS, connectTimeoutMS,
  * serverSelectionTimeoutMS, heartbeatFrequencyMS, appName, ...
+ * (OptionValues lists them all, with their defaults).
  */
-export type DialOptions = Partial<OptionValues> & { poolLimit?: number };
+export type DialOptions = Partial<OptionValues> & {
+  /** mgo's name for maxPoolSize (DialInfo.PoolLimit): the connection limit per server, across all workers. */
+  poolLimit?: number;
+};
 
 /** mgo's DialInfo, with durations in milliseconds. */
 export interface DialInfo {
@@ -28,6 +32,7 @@ export interface DialInfo {
   timeoutMS?: number;
   /** The default database (db() without a name). */
   database?: string;
+  /** The replica set's name; servers of another set are left out (the replicaSet option). */
   replicaSetName?: string;
   /**
    * mgo's credentials: authSource (else the database, else 'admin'),
@@ -36,8 +41,11 @@ export interface DialInfo {
    * As in mgo, an empty username means no authentication.
    */
   source?: string;
+  /** The authentication mechanism (authMechanism); see `source`. */
   mechanism?: string;
+  /** The user to authenticate as; see `source`. */
   username?: string;
+  /** The user's password; it goes in the options object, never into a URL or a message. */
   password?: string;
   /**
    * TLS (mgo had only a DialServer hook for it): true, or the files and
@@ -51,24 +59,40 @@ export interface DialInfo {
   poolTimeoutMS?: number;
   /** Longest wait for a reply; the larger of the two bounds each reply. */
   readTimeoutMS?: number;
+  /** mgo's WriteTimeout: the larger of readTimeoutMS and this bounds each reply (socketTimeoutMS). */
   writeTimeoutMS?: number;
+  /** Sent to the server in the handshake (the appName option). */
   appName?: string;
   /** The first session's mode (Strong by default) and the tag sets its secondary reads must match. */
-  readPreference?: { mode: Mode; tagSets?: Document[] };
+  readPreference?: {
+    /** The read mode (Mode.Primary, ...). */
+    mode: Mode;
+    /** Tag sets a secondary must match, tried in order. */
+    tagSets?: Document[];
+  };
   /** The first session's safety (acknowledged writes by default). */
   safe?: Safe | null;
+  /** Sockets per server kept open even when idle (the minPoolSize option). */
   minPoolSize?: number;
+  /** An idle socket is closed after this long (the maxIdleTimeMS option; 0: never). */
   maxIdleTimeMS?: number;
   /** Any other option, as for dial(). */
   options?: DialOptions;
 }
 
+/** DialInfo.tls as an object: TLS on, with these files and checks (each the tls-prefixed dial option). */
 export interface DialTLS {
+  /** PEM file of the certificate authorities to trust (tlsCAFile). */
   caFile?: string;
+  /** PEM file of the client's certificate and key (tlsCertificateKeyFile). */
   certificateKeyFile?: string;
+  /** Password of the key in certificateKeyFile (tlsCertificateKeyFilePassword). */
   certificateKeyFilePassword?: string;
+  /** Accept a server certificate that does not verify (tlsAllowInvalidCertificates). */
   allowInvalidCertificates?: boolean;
+  /** Accept a certificate issued for another host name (tlsAllowInvalidHostnames). */
   allowInvalidHostnames?: boolean;
+  /** Skip every certificate check (tlsInsecure). */
   insecure?: boolean;
 }
 

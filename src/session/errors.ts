@@ -14,6 +14,7 @@ function setCode(error: MgoError, code: ErrorCode): void {
   (error as { code: ErrorCode }).code = code;
 }
 
+/** The class of ErrNotFound (mgo's ErrNotFound was a plain error value). */
 export class NotFoundError extends MgoError {
   override name = 'NotFoundError';
   constructor() {
@@ -36,6 +37,7 @@ export class QueryError extends ServerError {
     setCode(this, 'ERR_QUERY');
   }
 
+  /** The QueryError for a ServerError (its codes, labels and address), with the ServerError as its cause. */
   static fromServerError(error: ServerError): QueryError {
     return new QueryError(error.message, error.serverCode, error.codeName, {
       cause: error,
@@ -47,7 +49,9 @@ export class QueryError extends ServerError {
 
 /** One failed operation of a write batch or a Bulk, at its position (-1 when unknown). */
 export interface BulkErrorCase {
+  /** The operation's position in the call or Bulk (-1 when unknown). */
   index: number;
+  /** Its error (a LastError or QueryError for a server-reported failure). */
   err: Error;
 }
 
@@ -77,19 +81,29 @@ export interface LastErrorInit {
 /** A write the server answered with writeErrors or a writeConcernError. */
 export class LastError extends MgoError {
   override name = 'LastError';
+  /** The server's numeric code for the (first) error (mgo's Code). */
   readonly serverCode: number;
+  /** The server's name for serverCode, when the reply gave one. */
   readonly codeName: string | undefined;
+  /** Documents matched (updates), removed (deletes) or inserted (inserts) (mgo's N). */
   readonly n: number;
+  /** Documents actually modified (updates). */
   readonly updated: number;
   /** Documents matched: n for updates and deletes. */
   readonly matched: number;
+  /** True when an update matched existing documents and upserted none. */
   readonly updatedExisting: boolean;
+  /** The _id of an upserted document, if any (mgo's UpsertedId). */
   readonly upsertedId: unknown;
+  /** The error is a writeConcernError: the write itself was applied. */
   readonly writeConcern: boolean;
+  /** The write concern timed out (wtimeout). */
   readonly wtimeout: boolean;
+  /** The server's errInfo document (e.g. why a document failed validation). */
   readonly errInfo: Document | undefined;
   readonly #cases: BulkErrorCase[];
 
+  /** @internal The driver builds LastErrors from write replies. */
   constructor(init: LastErrorInit) {
     super('ERR_WRITE', init.message, { address: init.address, errorLabels: init.errorLabels });
     this.serverCode = init.serverCode;
@@ -124,6 +138,7 @@ export class BulkError extends MgoError {
     this.result = result;
   }
 
+  /** Every failed operation, in the order it was queued (mgo's BulkError.Cases). */
   cases(): BulkErrorCase[] {
     return [...this.#cases];
   }

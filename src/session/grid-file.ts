@@ -37,6 +37,13 @@ const INSERT_BYTES = 4 * 1024 * 1024;
 /** At most this many chunk _ids in one delete of a failed upload (~0.5 MiB of command). */
 const REMOVE_IDS = 20_000;
 
+/**
+ * mgo's GridFile: one file of a GridFS, open for writing (GridFS.create())
+ * or for reading (open(), openId(), openNext()). write(), read() and seek()
+ * return promises; stream() gives a Node Writable or Readable where mgo's
+ * GridFile was an io.Writer and io.Reader; close() must be awaited to store
+ * a written file.
+ */
 export class GridFile<M extends GridFileMode = GridFileMode> implements AsyncIterable<Buffer> {
   readonly #gfs: GridFS;
   #mode: GridFileMode | 'closed';

@@ -22,6 +22,11 @@ const NAMESPACE_NOT_FOUND = 26;
 const FILES_INDEX = ['filename', 'uploadDate'];
 const CHUNKS_INDEX = ['files_id', 'n'];
 
+/**
+ * mgo's GridFS: files stored in `<prefix>.files` and `<prefix>.chunks` of
+ * a database (Database.gridFS(prefix)), written with create() and read with
+ * open(), openId() or openNext(), each a GridFile.
+ */
 export class GridFS {
   /** The files collection, <prefix>.files (mgo's Files). */
   readonly files: Collection;
@@ -31,7 +36,9 @@ export class GridFS {
 
   /** @internal GridFS objects come from Database.gridFS(). */
   constructor(
+    /** The database the files are stored in. */
     readonly database: Database,
+    /** The collections' prefix ('fs' by default in Database.gridFS()). */
     readonly prefix: string,
   ) {
     if (typeof prefix !== 'string' || prefix === '') throw new MgoError('ERR_INVALID_ARGUMENT', 'gridFS(): the prefix must be a non-empty string');

@@ -6,9 +6,15 @@
 import type { Document } from 'bson';
 import { MgoError } from '../errors.js';
 
+/**
+ * mgo's Index: what ensureIndex() creates and indexes() lists. The key is
+ * in mgo's notation: field names, "-field" for descending, "$kind:field"
+ * for a special index ("$text:title", "$2dsphere:loc", "$hashed:_id").
+ */
 export interface Index {
-  /** Field names, see above. */
+  /** Field names in mgo's notation (see above). */
   key: string[];
+  /** No two documents may have the same key. */
   unique?: boolean;
   /**
    * mgo's DropDups: accepted and never sent. Servers since 3.0 ignore it and
@@ -17,7 +23,9 @@ export interface Index {
    * createIndexes as naming an unknown option.
    */
   dropDups?: boolean;
+  /** Build without blocking the database (ignored by servers since 4.2, which always do). */
   background?: boolean;
+  /** Only documents that have the indexed field are indexed. */
   sparse?: boolean;
   /** Only documents matching this filter are indexed. */
   partialFilter?: Document;
@@ -27,13 +35,19 @@ export interface Index {
   name?: string;
   /** 2d index bounds and precision. */
   min?: number;
+  /** 2d index upper bound. */
   max?: number;
+  /** 2d index precision, in bits of geohash. */
   bits?: number;
+  /** geoHaystack bucket size (servers before 5.0). */
   bucketSize?: number;
   /** Text index options. */
   defaultLanguage?: string;
+  /** Text index: the document field that names each document's language. */
   languageOverride?: string;
+  /** Text index: each text field's weight (mgo's Weights). */
   weights?: Record<string, number>;
+  /** The index's collation. */
   collation?: Document;
 }
 

@@ -80,6 +80,13 @@ export interface CursorOptions {
  */
 export const MAX_AWAIT_MS = 1000;
 
+/**
+ * mgo's Iter: a cursor's results, fetched in batches (the next one asked
+ * for before the current one runs out, as mgo's prefetch). next() resolves
+ * the next document or undefined at the end, where mgo's Next filled its
+ * argument and returned a bool; err() and close() report the error. Also a
+ * `for await` loop, which closes the cursor when left.
+ */
 export class Iter<T extends Document = Document> implements AsyncIterable<T> {
   readonly #session: SessionInternals;
   #db: string;
@@ -205,6 +212,7 @@ export class Iter<T extends Document = Document> implements AsyncIterable<T> {
     if (this.#fetching) await this.#fetching;
   }
 
+  /** `for await (const doc of iter)`; leaving the loop early closes the cursor. */
   [Symbol.asyncIterator](): AsyncIterator<T, undefined> {
     return {
       next: async (): Promise<IteratorResult<T, undefined>> => {

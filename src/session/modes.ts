@@ -7,6 +7,11 @@ import type { Document } from 'bson';
 import { MgoError } from '../errors.js';
 import type { ReadPreference, ReadPreferenceMode } from '../read-preference.js';
 
+/**
+ * mgo's consistency modes, with mgo's numbers: Eventual, Monotonic,
+ * Strong (= Primary), and the read preference modes. Session.setMode()
+ * takes one.
+ */
 export const Mode = {
   /** Reads go to any server a read preference of secondaryPreferred allows, op by op; nothing is reserved. */
   Eventual: 0,
@@ -14,13 +19,19 @@ export const Mode = {
   Monotonic: 1,
   /** Everything on one reserved socket to the primary. Same value as Primary. */
   Strong: 2,
+  /** Everything on the primary (read preference primary); same value as Strong. */
   Primary: 2,
+  /** Reads on the primary, or a secondary when there is none; writes on the primary. */
   PrimaryPreferred: 3,
+  /** Reads on a secondary only; writes on the primary. */
   Secondary: 4,
+  /** Reads on a secondary, or the primary when there is none; writes on the primary. */
   SecondaryPreferred: 5,
+  /** Reads on the server of lowest latency, within localThresholdMS; writes on the primary. */
   Nearest: 6,
 } as const;
 
+/** One of Mode's values (a number, 0 to 6, as in mgo). */
 export type Mode = (typeof Mode)[keyof typeof Mode];
 
 const READ_MODE: Record<Mode, ReadPreferenceMode> = {
@@ -70,9 +81,11 @@ export function allowsSecondaryReads(mode: Mode): boolean {
   return mode !== Mode.Strong;
 }
 
+/** Which servers a session's secondary-capable reads may go to. */
 export interface ServerSelection {
   /** Tag sets (mgo's SelectServers); ignored for primary reads. */
   tags?: Document[];
+  /** Secondaries staler than this are not read from (max staleness spec); mgo had no such option. */
   maxStalenessSeconds?: number;
 }
 

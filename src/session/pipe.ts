@@ -16,6 +16,10 @@ function writesOutput(pipeline: readonly Document[]): boolean {
   return last !== undefined && ('$out' in last || '$merge' in last);
 }
 
+/**
+ * mgo's Pipe: an aggregation pipeline on a collection (Collection.pipe()),
+ * run by one(), all(), iter(), explain() or a `for await` loop.
+ */
 export class Pipe<T extends Document = Document> implements AsyncIterable<T> {
   readonly #collection: Collection;
   readonly #pipeline: Document[];
@@ -103,6 +107,7 @@ export class Pipe<T extends Document = Document> implements AsyncIterable<T> {
     return command;
   }
 
+  /** Every result document (mgo's All, returned rather than filled in). */
   async all(): Promise<T[]> {
     return this.iter().all();
   }
@@ -112,6 +117,7 @@ export class Pipe<T extends Document = Document> implements AsyncIterable<T> {
     return firstOf(this.iter());
   }
 
+  /** `for await (const doc of ...)`: runs it through iter(); leaving the loop early closes the cursor. */
   [Symbol.asyncIterator](): AsyncIterator<T, undefined> {
     return this.iter()[Symbol.asyncIterator]();
   }

@@ -32,7 +32,9 @@ export interface Change {
   returnNew?: boolean;
 }
 
+/** What Query.apply() returns: mgo's out-parameter `result` and its ChangeInfo, together. */
 export interface ApplyResult<T> {
+  /** What the change did (updated, removed, upsertedId). */
   info: ChangeInfo;
   /** The document before the change (after it with returnNew); undefined when there is none. */
   doc: T | undefined;
@@ -61,6 +63,12 @@ export function sortDocument(fields: readonly string[]): Document {
   return order;
 }
 
+/**
+ * mgo's Query: a find on a collection, refined by chained calls (sort,
+ * select, skip, limit, batch, ...) and run by one(), all(), iter(),
+ * count(), apply() or a `for await` loop. Where mgo filled a result
+ * argument, the document(s) are the promise's value.
+ */
 export class Query<T extends Document = Document> implements AsyncIterable<T> {
   readonly #collection: Collection;
   readonly #filter: Document | undefined;
@@ -98,6 +106,7 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
     return this;
   }
 
+  /** Skips the first n matching documents. */
   skip(n: number): this {
     this.#skip = checkInteger('skip()', n);
     return this;
@@ -188,6 +197,7 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
     return firstOf(this.#open(1, 0, true));
   }
 
+  /** Every matching document (mgo's All, returned rather than filled in). */
   async all(): Promise<T[]> {
     return this.iter().all();
   }
@@ -215,6 +225,7 @@ export class Query<T extends Document = Document> implements AsyncIterable<T> {
     return this.#open(this.#limit, this.#batch, false, checkInteger('tail()', timeoutMS, Number.MIN_SAFE_INTEGER));
   }
 
+  /** `for await (const doc of ...)`: runs it through iter(); leaving the loop early closes the cursor. */
   [Symbol.asyncIterator](): AsyncIterator<T, undefined> {
     return this.iter()[Symbol.asyncIterator]();
   }

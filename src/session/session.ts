@@ -48,6 +48,7 @@ export const DEFAULT_PREFETCH = 0.25;
 /** mgo's default database when neither db() nor the URL names one. */
 export const DEFAULT_DATABASE = 'test';
 
+/** The first session's settings, for openSession() (dial() derives them from its URL and options). */
 export interface SessionOptions {
   /** The database db() uses without a name (the URL's path); 'test' by default. */
   database?: string;
@@ -162,7 +163,9 @@ interface Settings {
 
 /** mgo's Credential: what Session.login() takes. */
 export interface LoginCredential {
+  /** The user to authenticate as (its certificate subject for MONGODB-X509, where it may be left out). */
   username?: string;
+  /** The user's password (SCRAM); never shown in errors, logs or events. */
   password?: string;
   /** The auth database; the session's login source by default ('$external' for MONGODB-X509). */
   source?: string;
@@ -203,6 +206,13 @@ export function openSession(router: Router, options: SessionOptions = {}, events
   return new Session(family, settings);
 }
 
+/**
+ * mgo's Session: a handle on one dial's servers with its own consistency
+ * mode, safety and reserved sockets. dial() returns the first; copy(),
+ * clone() and new() make more that share the dial's pools (close each one;
+ * the last close() of a dial closes its pools). Every operation returns a
+ * promise where mgo returned an error; `await using` closes a session too.
+ */
 export class Session {
   readonly #family: SessionFamily;
   #settings: Settings;
@@ -320,6 +330,7 @@ export class Session {
     await this.#family.leave();
   }
 
+  /** close(), for `await using session = await dial(...)`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
@@ -405,6 +416,7 @@ export class Session {
     }
   }
 
+  /** The session's consistency mode (mgo's Mode). */
   mode(): Mode {
     return this.#settings.mode;
   }
@@ -577,6 +589,7 @@ export class Session {
     return ChangeStream.open<T>(this, watchTarget('admin', 1, 'Session.watch()', true), pipeline, options);
   }
 
+  /** Runs the ping command on the server this session's operations go to; rejects if it cannot (mgo's Ping). */
   async ping(): Promise<void> {
     this.#checkOpen('ping');
     await this.run('ping');
@@ -660,6 +673,7 @@ export class Session {
     return this.#family.router.deliveryStats?.(resetLargest);
   }
 
+  /** The server's build information (mgo's BuildInfo, returned rather than filled in). */
   async buildInfo(): Promise<BuildInfo> {
     this.#checkOpen('buildInfo');
     return new BuildInfo(await this.run({ buildInfo: 1 }));

@@ -39,18 +39,29 @@ import type { Router } from '../router/router.js';
 
 /** mgo's Stats: a snapshot (see getStats()). */
 export interface Stats {
+  /** Open dials: each dial() until its last session is closed (mgo's cluster refs). */
   clusters: number;
+  /** Pool sockets open to servers writable now (primary, standalone, mongos); a gauge, where mgo counted by the role at connect time. */
   masterConns: number;
+  /** Pool sockets open to the other servers; a gauge, as masterConns. */
   slaveConns: number;
+  /** Commands sent, each attempt counted (retries, getMores and killCursors too). */
   sentOps: number;
+  /** Replies received (ok: 0 included; an unacknowledged write has none). */
   receivedOps: number;
+  /** Documents in those replies: a cursor batch counts its documents, any other reply one. */
   receivedDocs: number;
+  /** Pool sockets open (monitoring sockets are not counted). */
   socketsAlive: number;
+  /** Pool sockets checked out: running an operation or reserved by a session. */
   socketsInUse: number;
+  /** References sessions hold on reserved sockets (a session and each clone() sharing it count one each). */
   socketRefs: number;
+  /** Times an operation waited for a socket at the pool limit. */
   timesWaitedForPool: number;
   /** mgo's TotalPoolWaitTime (a Duration), in milliseconds. */
   totalPoolWaitTimeMS: number;
+  /** Waits for a socket that ended in a PoolTimeoutError. */
   poolTimeouts: number;
 }
 

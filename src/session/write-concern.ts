@@ -6,6 +6,11 @@
 import type { Document } from 'bson';
 import { MgoError } from '../errors.js';
 
+/**
+ * mgo's Safe: how writes are acknowledged (w, wMode, wTimeout, j, fsync)
+ * and the read concern (rMode). Session.setSafe() takes it; null makes
+ * writes unacknowledged. wTimeout is in milliseconds.
+ */
 export interface Safe {
   /** How many servers must acknowledge each write; 0 or absent leaves the server's default. */
   w?: number;

@@ -26,9 +26,12 @@ import {
   type OptionValues,
 } from './options.js';
 
+/** What a connection string's host is: a name, an IPv4 address, an IPv6 literal or a Unix socket path. */
 export type HostType = 'hostname' | 'ipv4' | 'ip_literal' | 'unix';
 
+/** One host of a connection string, as written. */
 export interface HostAddress {
+  /** What kind of host it is. */
   type: HostType;
   /** Host name, IP address (IPv6 without brackets) or Unix socket path, decoded. */
   host: string;
@@ -36,9 +39,13 @@ export interface HostAddress {
   port: number | null;
 }
 
+/** A connection string taken apart (parseConnectionString()): hosts, userinfo, database and options as written, nothing resolved. */
 export interface ConnectionString {
+  /** A mongodb+srv:// string (its one host is looked up in DNS at dial). */
   srv: boolean;
+  /** The hosts, in order. */
   hosts: HostAddress[];
+  /** The userinfo's user, decoded; null without userinfo. */
   username: string | null;
   /** null without a ':' in the userinfo; '' for "user:@host". */
   password: string | null;
@@ -98,6 +105,12 @@ function decode(text: string): string | undefined {
   }
 }
 
+/**
+ * Parses a mongodb:// or mongodb+srv:// connection string per the
+ * connection-string spec, without resolving it (no SRV lookup, no
+ * defaults); throws an InvalidOptionError naming the bad part. Most callers
+ * want parseURL() (mgo's ParseURL) or simply dial().
+ */
 export function parseConnectionString(uri: string): ConnectionString {
   if (typeof uri !== 'string' || uri === '') throw uriError('the connection string must be a non-empty string');
   const { prefix, authority, tail, guarded } = split(uri);

@@ -13,88 +13,159 @@ import type { ServerApi } from '../wire/server-api.js';
 import { InvalidOptionError } from '../errors.js';
 import { UNIMPLEMENTED_MECHANISMS, isImplementedMechanism, type AuthMechanism } from '../auth/credential.js';
 import type { ReadPreferenceMode } from '../read-preference.js';
+/** A read preference tag set: tag name to value, e.g. { dc: 'east' }. */
 export type TagSet = Readonly<Record<string, string>>;
+/** A wire compressor (compression spec); snappy and zstd load the optional dependencies snappy and zstd-napi. */
 export type Compressor = 'snappy' | 'zlib' | 'zstd';
+/** The serverMonitoringMode option (server monitoring spec). */
 export type ServerMonitoringMode = 'auto' | 'stream' | 'poll';
 export type { AuthMechanism };
 /** The options object's `auth` (as in the official Node driver); each field given overrides the URL's userinfo. */
 export interface AuthOption {
+  /** The user to authenticate as. */
   readonly username?: string;
+  /** The user's password; never shown in errors, logs or events. */
   readonly password?: string;
 }
 
-/** Every option with its value; `undefined` where "not set" is itself the default. */
+/**
+ * Every connection option with its value: what dial()'s options object
+ * accepts (each one optional there, DialOptions) and what a URL's query may
+ * set (except workers, auth and serverApi, which only the object takes).
+ * `undefined` where "not set" is itself the default. An option marked "not
+ * implemented" is refused when given a value that would change behaviour.
+ */
 export interface OptionValues {
   // Ours: workers owning the sockets; 0 runs the pools in-process.
+  /** Worker threads that own the sockets and pools; 0 (the default) keeps them in this thread. Not in mgo. */
   workers: number;
   // Pool (CMAP), with maxLifetimeMS as our extension.
+  /** Sockets per server across every worker, an exact limit (mgo's poolLimit, an alias here): 100 by default; 0 is refused. */
   maxPoolSize: number;
+  /** Sockets per server the pool keeps open even when idle (0). */
   minPoolSize: number;
+  /** Sockets a pool may be establishing at once (2). */
   maxConnecting: number;
+  /** An idle socket is closed after this long (0: never). */
   maxIdleTimeMS: number;
+  /** A socket is retired this long after it opened (0: never). Not in the URI options spec. */
   maxLifetimeMS: number;
+  /** Longest wait for a socket at the pool limit before a PoolTimeoutError (30 s; 0 is refused: a wait always ends). mgo's DialInfo.PoolTimeout. */
   waitQueueTimeoutMS: number;
   // Timeouts, monitoring and server selection.
+  /** Bounds TCP connect plus handshake (10 s). */
   connectTimeoutMS: number;
+  /** Longest silence while a reply is awaited (0: none). */
   socketTimeoutMS: number;
+  /** Client-side operation timeout (CSOT): not implemented. */
   timeoutMS: number | undefined;
+  /** How long an operation waits for a suitable server (30 s). */
   serverSelectionTimeoutMS: number;
+  /** A single-threaded driver's option: not implemented (only false is accepted). */
   serverSelectionTryOnce: boolean;
+  /** Interval between server checks (10 s; at least 500 ms). */
   heartbeatFrequencyMS: number;
+  /** How servers are monitored: 'auto' (streaming unless on a FaaS platform), 'stream' or 'poll'. */
   serverMonitoringMode: ServerMonitoringMode;
   // Events: command events even without a listener (session.events).
+  /** Publish command events whether or not anyone listens (official driver's monitorCommands; false). */
   monitorCommands: boolean;
+  /** Latency window of server selection (15 ms). */
   localThresholdMS: number;
   // Topology and seed list.
+  /** Talk to the one seed only (mgo's connect=direct, DialInfo.Direct). */
   directConnection: boolean;
+  /** The replica set's name; servers of another set are removed. */
   replicaSet: string | undefined;
+  /** Load-balanced mode: not implemented. */
   loadBalanced: boolean;
+  /** Most hosts taken from a mongodb+srv:// lookup (0: all). */
   srvMaxHosts: number;
+  /** The SRV service name of a mongodb+srv:// lookup ('mongodb'). */
   srvServiceName: string;
   // Handshake and wire.
+  /** Sent in the handshake's client metadata (at most 128 bytes). */
   appName: string | undefined;
+  /** Compressors to offer, by preference (none by default). */
   compressors: readonly Compressor[];
+  /** zlib's level, -1 (zlib's default) to 9. */
   zlibCompressionLevel: number;
   // Read and write behaviour.
+  /** The first session's read preference ('primary'; mgo's Strong). */
   readPreference: ReadPreferenceMode;
+  /** Tag sets that secondary reads must match. */
   readPreferenceTags: readonly TagSet[];
+  /** Secondaries staler than this are not read from (-1: no check). */
   maxStalenessSeconds: number;
+  /** Read concern level of reads ('local', 'majority', ...). */
   readConcernLevel: string | undefined;
+  /** Write concern w (a number or 'majority'); mgo's Safe.W / Safe.WMode. */
   w: number | string | undefined;
+  /** Write concern timeout (mgo's Safe.WTimeout, in milliseconds). */
   wTimeoutMS: number | undefined;
+  /** Write concern j: wait for the journal (mgo's Safe.J; URL key j too). */
   journal: boolean | undefined;
+  /** Retry a read once after a retryable error (true). */
   retryReads: boolean;
+  /** Retry a write once after a retryable error (true). */
   retryWrites: boolean;
+  /** Retries after an overload error: not implemented (an overload error is reported). */
   maxAdaptiveRetries: number;
+  /** Overload retargeting: not implemented. */
   enableOverloadRetargeting: boolean;
   // Authentication (src/auth/credential.ts puts them together).
+  /** `{ username, password }`, each overriding the URL's userinfo; options object only. */
   auth: AuthOption | undefined;
+  /** The database the user is defined in (else the URL's database, else 'admin'). */
   authSource: string | undefined;
+  /** SCRAM-SHA-256, SCRAM-SHA-1 or MONGODB-X509 (others are refused); left out, SCRAM is negotiated. */
   authMechanism: AuthMechanism | undefined;
+  /** Mechanism properties; no implemented mechanism takes any. */
   authMechanismProperties: TagSet | undefined;
+  /** GSSAPI's service name: not implemented. */
   gssapiServiceName: string | undefined;
   // TLS.
+  /** Connect with TLS (alias ssl). */
   tls: boolean;
+  /** Skip every certificate and host name check. */
   tlsInsecure: boolean;
+  /** Accept a server certificate that does not verify. */
   tlsAllowInvalidCertificates: boolean;
+  /** Accept a server certificate issued for another host name. */
   tlsAllowInvalidHostnames: boolean;
+  /** Accepted either way: Node's TLS does not check OCSP endpoints unless asked to. */
   tlsDisableOCSPEndpointCheck: boolean;
+  /** Accepted either way: Node's TLS does not check revocation unless given a CRL. */
   tlsDisableCertificateRevocationCheck: boolean;
+  /** PEM file of the certificate authorities to trust (else Node's default ones). */
   tlsCAFile: string | undefined;
+  /** PEM file of the client's certificate and private key (for MONGODB-X509 or mutual TLS). */
   tlsCertificateKeyFile: string | undefined;
+  /** Password of tlsCertificateKeyFile's private key. */
   tlsCertificateKeyFilePassword: string | undefined;
+  /** The declared server API version (Stable API); options object only. */
   serverApi: ServerApi | undefined;
   // How replies are decoded (js-bson deserialize options, as the official driver has them).
+  /** Decode int64 as a number when it fits (true). */
   promoteLongs: boolean;
+  /** Decode BSON wrappers (Int32, Double, ...) as JS values (true). */
   promoteValues: boolean;
+  /** Decode binary data as a Buffer rather than a Binary (false). */
   promoteBuffers: boolean;
+  /** Decode int64 as a bigint (false). */
   useBigInt64: boolean;
+  /** Decode regular expressions as BSONRegExp rather than RegExp (false). */
   bsonRegExp: boolean;
+  /** Query and pipe results as each document's BSON bytes, undecoded (false). */
   raw: boolean;
   // SOCKS5 proxy.
+  /** SOCKS5 proxy: not implemented. */
   proxyHost: string | undefined;
+  /** SOCKS5 proxy: not implemented. */
   proxyPort: number | undefined;
+  /** SOCKS5 proxy: not implemented. */
   proxyUsername: string | undefined;
+  /** SOCKS5 proxy: not implemented. */
   proxyPassword: string | undefined;
 }
 

@@ -20,6 +20,7 @@ import {
 } from './options.js';
 import { lookupSeedlist, type DnsResolver } from './srv.js';
 
+/** A seed server: its host as written, with the port defaulted, and its name in the topology. */
 export interface ServerAddress extends HostAddress {
   /** The server's name in the topology: "host:port" ([v6]:port), or the socket path. */
   address: string;
@@ -46,6 +47,13 @@ export interface ResolveDependencies {
 
 export const DEFAULT_PORT = 27017;
 
+/**
+ * What dial(uri, options) runs with: the URL parsed, the options object
+ * merged over it (it wins), a mongodb+srv:// seed list looked up, the rules
+ * between options checked and defaults filled in; refuses, with an
+ * InvalidOptionError, what mgo-threads does not implement. For tools that
+ * want to validate options without dialing.
+ */
 export async function resolveOptions(
   uri: string,
   options: Readonly<Record<string, unknown>> = {},

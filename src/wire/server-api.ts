@@ -5,9 +5,13 @@
 // cursor, or it fails with APIMismatchError.
 import type { Document } from 'bson';
 
+/** The serverApi dial option: the API version the application declares (Stable API spec), sent with every command. */
 export interface ServerApi {
+  /** The API version; '1' is the only one. */
   version: '1';
+  /** The server refuses commands outside the declared API (apiStrict). */
   strict?: boolean;
+  /** The server refuses deprecated commands of the API (apiDeprecationErrors). */
   deprecationErrors?: boolean;
 }
 
