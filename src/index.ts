@@ -7,6 +7,13 @@ export { Connection, type ConnectionOptions, type ConnectionState, type CommandO
 export type { HandshakeResult } from './connection/handshake.js';
 export { parseConnectionString, redactUri } from './uri/connection-string.js';
 export { resolveOptions, type ResolvedOptions, type ServerAddress } from './uri/resolve.js';
+export type { OptionValues, AuthOption, BSONOptions, Compressor, ServerMonitoringMode, TagSet } from './uri/options.js';
+export type { ConnectionString, HostAddress, HostType } from './uri/connection-string.js';
+export type { AuthMechanism, ScramMechanism } from './auth/credential.js';
+export type { ReadPreferenceMode } from './read-preference.js';
+export type { ServerApi } from './wire/server-api.js';
+export type { PoolStats, ServerStats } from './pool/stats.js';
+export type { SocketCounts } from './connection/socket-tally.js';
 export type { Credential, ScramCredential, X509Credential } from './auth/credential.js';
 export { DRIVER_NAME, DRIVER_VERSION } from './version.js';
 // The BSON classes, as the official driver re-exports them: the copy of
