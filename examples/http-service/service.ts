@@ -6,7 +6,7 @@
 //
 //   node --import tsx examples/http-service/service.ts \
 //     [--driver official|mgo] [--workers N] [--pool-limit L] [--port P] [--host H] \
-//     [--uri URI] [--db NAME] [--app-us 200] [--write-ratio 0.1] [--reads 2] [--docs 100] [--seed]
+//     [--uri URI] [--db NAME] [--app-us 200] [--write-ratio 0.1] [--reads 2] [--docs 100] [--seed] [--slow-ms MS]
 //
 // It prints "listening on http://HOST:PORT" once it serves (and, when
 // forked with an IPC channel, sends { type: 'listening', port }), and stops
@@ -19,7 +19,7 @@ import { PAGES, createHandler, type HandlerOptions } from './handler.js';
 import { ServiceMonitor } from './service-monitor.js';
 import { openStore, type DriverName, type Store } from './store.js';
 
-const USAGE = 'usage: service.ts [--driver official|mgo] [--workers N] [--pool-limit L] [--port P] [--host H] [--uri URI] [--db NAME] [--app-us US] [--write-ratio R] [--reads N] [--docs N] [--seed]';
+const USAGE = 'usage: service.ts [--driver official|mgo] [--workers N] [--pool-limit L] [--port P] [--host H] [--uri URI] [--db NAME] [--app-us US] [--write-ratio R] [--reads N] [--docs N] [--seed] [--slow-ms MS]';
 
 function number(name: string, text: string, min: number, max = Infinity, integer = true): number {
   const value = Number(text);
@@ -38,13 +38,14 @@ function parseServiceArgs(args: string[]) {
       'pool-limit': { type: 'string', default: '8' },
       port: { type: 'string', default: '3000' },
       host: { type: 'string', default: '127.0.0.1' },
-      uri: { type: 'string', default: 'mongodb://127.0.0.1:27017/' },
+      uri: { type: 'string', default: process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27017/' },
       db: { type: 'string', default: 'http_service' },
       'app-us': { type: 'string', default: '200' },
       'write-ratio': { type: 'string', default: '0.1' },
       reads: { type: 'string', default: '2' },
       docs: { type: 'string', default: '100' },
       seed: { type: 'boolean', default: false },
+      'slow-ms': { type: 'string' },
     },
   });
   if (values.driver !== 'official' && values.driver !== 'mgo') throw new Error(`--driver must be official or mgo, got ${values.driver}\n${USAGE}`);
@@ -63,6 +64,7 @@ function parseServiceArgs(args: string[]) {
     uri: values.uri,
     db: values.db,
     seed: values.seed,
+    slowMS: values['slow-ms'] === undefined ? undefined : number('slow-ms', values['slow-ms'], 0, Infinity, false),
     handler,
   };
 }

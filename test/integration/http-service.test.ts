@@ -3,8 +3,9 @@
 // it starts in a child process (seeding its documents), prints the port it
 // listens on, answers /health and /page (the documents read by _id,
 // rendered, an ETag; with --write-ratio 1 every page writes one document),
-// counts what it served in its IPC report, and exits with code 0 on
-// SIGTERM. Each service start takes a few seconds (tsx, then dial); no
+// counts what it served in its IPC report, logs its commands from the
+// drivers' command events (--slow-ms 0: every command; a worker's with the
+// worker's id), and exits with code 0 on SIGTERM. Each service start takes a few seconds (tsx, then dial); no
 // timing is asserted.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,9 +18,9 @@ const DB = `mgo_http_service_${process.pid}`;
 const server = testServerForFile(DB);
 
 const VARIANTS = [
-  { name: 'official', args: ['--driver', 'official'] },
-  { name: 'mgo workers 0', args: ['--driver', 'mgo', '--workers', '0'] },
-  { name: 'mgo workers 2', args: ['--driver', 'mgo', '--workers', '2'] },
+  { name: 'official', args: ['--driver', 'official'], thread: /main thread/ },
+  { name: 'mgo workers 0', args: ['--driver', 'mgo', '--workers', '0'], thread: /main thread/ },
+  { name: 'mgo workers 2', args: ['--driver', 'mgo', '--workers', '2'], thread: /worker \d+/ },
 ];
 
 async function countViews(uri: string): Promise<number> {
@@ -37,7 +38,7 @@ describe('the HTTP service example', () => {
       const views0 = await countViews(server.uri);
       const service = await startService([
         ...variant.args,
-        ...['--uri', server.uri, '--db', DB, '--port', '0', '--pool-limit', '4', '--app-us', '100', '--write-ratio', '1', '--reads', '2', '--docs', '10', '--seed'],
+        ...['--uri', server.uri, '--db', DB, '--port', '0', '--pool-limit', '4', '--app-us', '100', '--write-ratio', '1', '--reads', '2', '--docs', '10', '--seed', '--slow-ms', '0'],
       ]);
       let stopped = false;
       try {
@@ -69,6 +70,12 @@ describe('the HTTP service example', () => {
         assert.ok(report.mainThreadBusy > 0 && report.mainThreadBusy <= 1, `main thread busy ${report.mainThreadBusy}`);
         // --write-ratio 1: one document written per page served.
         assert.equal((await countViews(server.uri)) - views0, 9);
+
+        // --slow-ms 0: every command logged from the command events, finds and inserts alike.
+        const finds = service.stdout().match(new RegExp(`^slow command: find on ${DB} took \\d+\\.\\d ms \\((.+)\\)$`, 'gm')) ?? [];
+        assert.ok(finds.length >= 18, `${finds.length} find commands logged:\n${service.stdout()}`);
+        for (const line of finds) assert.match(line, variant.thread);
+        assert.match(service.stdout(), new RegExp(`^slow command: insert on ${DB} `, 'm'));
 
         stopped = true;
         assert.equal(await service.stop(), 0, 'exit code after SIGTERM');
