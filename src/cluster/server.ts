@@ -57,7 +57,7 @@ export class Server {
       maxConnecting: options.maxConnecting,
       waitQueueTimeoutMS: options.waitQueueTimeoutMS,
       monitor: (event) => hooks.poolEvents.publish(event),
-      monitorWanted: () => hooks.poolEvents.wanted(),
+      monitorWanted: (type) => hooks.poolEvents.wanted(type),
       permits: hooks.permits,
       dialSlots: hooks.dialSlots,
       onBackgroundError: (error) => hooks.onBackgroundError(this, error),

@@ -107,6 +107,13 @@ export function channelName(type: DriverEventType): string {
 export interface EventSink {
   /** A mask of WANT_* bits: the kinds someone observes now. */
   wanted(): number;
+  /**
+   * Whether anybody would see an event of this type now: what a producer
+   * asks before it builds one. Cheaper than wanted() (only this type's
+   * channel is looked at; for a command event, the three command
+   * channels, since a started event needs its outcome and the reverse).
+   */
+  wants(type: DriverEventType): boolean;
   /** `workerId`: the worker the event happened in, when it crossed from one. */
   publish(event: DriverEvent, workerId?: number): void;
 }

@@ -123,7 +123,7 @@ export const POOL_EVENT_TYPES: readonly PoolEventType[] = [
  * event is built.
  */
 export interface PoolEventOutlet {
-  wanted(): boolean;
+  wanted(type: PoolEventType): boolean;
   publish(event: PoolEvent): void;
 }
 
@@ -145,13 +145,13 @@ export class PoolEventEmitter {
   // a listener subscribes or unsubscribes meanwhile.
   readonly #listeners = new Map<PoolEventType, readonly AnyListener[]>();
   readonly #monitor: AnyListener | undefined;
-  readonly #monitorWanted: (() => boolean) | undefined;
+  readonly #monitorWanted: ((type: PoolEventType) => boolean) | undefined;
 
   /**
    * `monitor` sees every event, including ConnectionPoolCreated emitted by a
    * constructor, while `monitorWanted` (when given) says it wants them.
    */
-  constructor(monitor?: (event: PoolEvent) => void, monitorWanted?: () => boolean) {
+  constructor(monitor?: (event: PoolEvent) => void, monitorWanted?: (type: PoolEventType) => boolean) {
     this.#monitor = monitor;
     this.#monitorWanted = monitorWanted;
   }
@@ -190,7 +190,7 @@ export class PoolEventEmitter {
 
   /** Whether anybody would see an event of this type; lets callers skip building it. */
   protected wants(type: PoolEventType): boolean {
-    return this.#listeners.has(type) || (this.#monitor !== undefined && (this.#monitorWanted === undefined || this.#monitorWanted()));
+    return this.#listeners.has(type) || (this.#monitor !== undefined && (this.#monitorWanted === undefined || this.#monitorWanted(type)));
   }
 
   protected emit(event: PoolEvent): void {

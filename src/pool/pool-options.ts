@@ -13,7 +13,7 @@
 
 import { InvalidOptionError } from '../errors.js';
 import { OPTIONS, minPoolSizeFits } from '../uri/options.js';
-import type { PoolEvent } from './events.js';
+import type { PoolEvent, PoolEventType } from './events.js';
 import type { PermitSource } from './permits.js';
 import type { ConnectFn, PoolableConnection } from './poolable-connection.js';
 
@@ -75,7 +75,7 @@ export interface PoolOptions<C extends PoolableConnection = PoolableConnection> 
    * when left out. Lets a pool observed by nobody (no listener, no channel
    * subscriber: src/monitoring/event-hub.ts) build no event objects.
    */
-  monitorWanted?: () => boolean;
+  monitorWanted?: (type: PoolEventType) => boolean;
   /**
    * Called when a background (minPoolSize) dial fails. CMAP: such errors
    * "MUST be handled via the SDAM machinery", which lives above the pool.

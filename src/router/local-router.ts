@@ -12,7 +12,7 @@ import { failedInAuthentication, type Connection } from '../connection/connectio
 import { MgoError, NetworkError, ServerError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import { EventHub } from '../monitoring/event-hub.js';
-import { WANT_POOL, type EventSink } from '../monitoring/events.js';
+import type { EventSink } from '../monitoring/events.js';
 import { commandOutlet } from '../monitoring/command-outlet.js';
 import { topologyOutlet } from '../monitoring/topology-outlet.js';
 import type { ClearOptions } from '../pool/pool.js';
@@ -104,7 +104,7 @@ export class LocalRouter implements Router {
       options,
       {
         // Pools build no event while nobody observes them (EventSink.wanted).
-        wanted: () => onPoolEvent !== undefined || (events.wanted() & WANT_POOL) !== 0,
+        wanted: (type) => onPoolEvent !== undefined || events.wants(type),
         publish: (event) => {
           events.publish(event);
           onPoolEvent?.(event);

@@ -318,6 +318,7 @@ export class WorkerRuntime implements WorkerControl {
   private forwarder(): EventSink {
     return {
       wanted: () => this.eventMask,
+      wants: (type) => (this.eventMask & KIND_BIT[kindOf(type)]) !== 0,
       publish: (event) => {
         if ((this.eventMask & KIND_BIT[kindOf(event.type)]) !== 0) this.outbox.push([EVENT, toWorkerEvent(event)]);
       },

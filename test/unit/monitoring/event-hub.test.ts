@@ -70,3 +70,29 @@ test('a throwing listener does not unwind into the producer: it is rethrown on t
   assert.equal(deferred.length, 1);
   assert.throws(() => deferred[0]!(), /listener bug/);
 });
+
+test("wants(type): a kind's listeners, the type's own channel (any command channel for a command event), monitorCommands", () => {
+  const hub = new EventHub();
+  assert.equal(hub.wants('ConnectionCheckedOut'), false);
+  assert.equal(hub.wants('CommandStarted'), false);
+  const listener = (): void => {};
+  hub.on('connectionCheckedIn', listener);
+  assert.equal(hub.wants('ConnectionCheckedOut'), true, 'a pool listener: every pool event is built');
+  hub.off('connectionCheckedIn', listener);
+  assert.equal(hub.wants('ConnectionCheckedOut'), false);
+  const subscriber = (): void => {};
+  diagnosticsChannel.subscribe('mgo-threads:pool:connectionCheckedIn', subscriber);
+  diagnosticsChannel.subscribe('mgo-threads:command:failed', subscriber);
+  try {
+    assert.equal(hub.wants('ConnectionCheckedIn'), true);
+    assert.equal(hub.wants('ConnectionCheckedOut'), false, "another type's channel");
+    assert.equal(hub.wants('CommandStarted'), true, 'a failed event needs its started one');
+  } finally {
+    diagnosticsChannel.unsubscribe('mgo-threads:pool:connectionCheckedIn', subscriber);
+    diagnosticsChannel.unsubscribe('mgo-threads:command:failed', subscriber);
+  }
+  assert.equal(hub.wants('CommandStarted'), false);
+  hub.monitorCommands = true;
+  assert.equal(hub.wants('CommandSucceeded'), true);
+  assert.equal(hub.wants('ServerOpening'), false);
+});
