@@ -42,7 +42,10 @@ export async function startLoadGenerator(timeoutMS = 60_000): Promise<LoadGenera
     pid: child.pid!,
     run: (request) =>
       new Promise<LoadResult>((resolve, reject) => {
+        const onExit = (code: number | null) => reject(new Error(`the load generator exited (code ${code}) during a run`));
+        child.once('exit', onExit);
         child.once('message', (message: { type: string; result?: LoadResult; message?: string }) => {
+          child.off('exit', onExit);
           if (message.type === 'result') resolve(message.result!);
           else reject(new Error(`load generator: ${message.message}`));
         });
@@ -88,6 +91,8 @@ export class HealthProbe {
   constructor(
     readonly url: string,
     readonly perSecond = 50,
+    /** A probe unanswered this long fails (a health checker gives up too), so stop() always ends. */
+    readonly timeoutMS = 10_000,
   ) {}
 
   start(): void {
@@ -105,6 +110,7 @@ export class HealthProbe {
           resolve();
         });
       });
+      req.setTimeout(this.timeoutMS, () => req.destroy(new Error('health probe timed out')));
       req.on('error', () => {
         this.#failed++;
         resolve();

@@ -2,7 +2,8 @@
 // /health probe against a small in-process HTTP server: responses and
 // errors are counted as the server answered them (500s are errors), the
 // latencies and the generator's own CPU come back as numbers, and an open
-// loop run (overallRate) completes. Bounded: runs of 0.5 s; no timing is
+// loop run (overallRate) completes, and an unanswered probe fails at its
+// timeout. Bounded: runs of 0.5 s; no timing is
 // asserted.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +15,7 @@ import { waitFor } from '../fixtures/wait.js';
 describe('the HTTP load generator and /health probe', () => {
   let server: Server;
   let base = '';
-  const served = { ok: 0, failed: 0, health: 0 };
+  const served = { ok: 0, failed: 0, health: 0, hung: 0 };
   let lg: LoadGenerator;
 
   before(async () => {
@@ -22,6 +23,9 @@ describe('the HTTP load generator and /health probe', () => {
       if (req.url === '/health') {
         served.health++;
         res.end('ok\n');
+      } else if (req.url === '/hang') {
+        served.hung++;
+        // Never answered: the probe's own timeout ends it.
       } else if (req.url === '/fail') {
         served.failed++;
         res.writeHead(500).end('no\n');
@@ -84,5 +88,15 @@ describe('the HTTP load generator and /health probe', () => {
     assert.equal(bad.answered, 0);
     assert.ok(bad.failed >= 3);
     assert.ok(Number.isNaN(bad.p99MS));
+  });
+
+  test('a probe left unanswered fails at its timeout, so stop() ends', { timeout: 60_000 }, async () => {
+    const probe = new HealthProbe(`${base}/hang`, 100, 200);
+    const hung0 = served.hung;
+    probe.start();
+    await waitFor('2 probes hanging', () => served.hung - hung0 >= 2, 30_000);
+    const r = await probe.stop();
+    assert.equal(r.answered, 0);
+    assert.ok(r.failed >= 2, `${r.failed} failed`);
   });
 });
