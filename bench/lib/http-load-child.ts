@@ -21,6 +21,13 @@ export interface LoadRequest {
 export interface LoadResult {
   /** Responses per second of the run. */
   requestsPerSecond: number;
+  /**
+   * Requests sent per second. In an open-loop run below the nominal rate
+   * when the service falls behind: an autocannon connection sends its next
+   * request only after the last one's response (the latencies are
+   * corrected for the requests it should have sent, not the load).
+   */
+  sentPerSecond: number;
   responses: number;
   latencyP50MS: number;
   latencyP99MS: number;
@@ -44,6 +51,7 @@ async function run(request: LoadRequest): Promise<LoadResult> {
   const cpu = process.cpuUsage(cpu0);
   return {
     requestsPerSecond: result.requests.total / result.duration,
+    sentPerSecond: result.requests.sent / result.duration,
     responses: result.requests.total,
     latencyP50MS: result.latency.p50,
     latencyP99MS: result.latency.p99,
