@@ -34,6 +34,7 @@ import { seedTopology, updateTopology, type TopologyDescription } from './topolo
 import type { SdamEventOutlet } from './sdam-events.js';
 import { reconcileMembers, TopologyEvents } from './topology-events.js';
 import { pickServer, selectServers } from './server-selection.js';
+import { SelectionTrace, type SelectionLog } from './selection-log.js';
 
 /** How a worker plugs its cluster into the process-wide pieces. */
 export interface ClusterHooks {
@@ -62,6 +63,8 @@ export interface ClusterHooks {
   sdamEvents?: SdamEventOutlet;
   /** Where the pools' sockets publish their command events (command monitoring). */
   commandEvents?: CommandEventOutlet;
+  /** Where server selection's log messages go, while someone logs them (selection-log.ts). */
+  selectionLog?: SelectionLog;
 }
 
 export interface SelectionCriteria {
@@ -70,6 +73,8 @@ export interface SelectionCriteria {
   forWrite?: boolean;
   /** Servers a retried operation's first attempt failed on: chosen only when no other is suitable. */
   deprioritized?: readonly string[] | undefined;
+  /** The command name it selects for, as selection log messages name it ('command' when left out). */
+  operation?: string | undefined;
 }
 
 export class Cluster {
@@ -80,6 +85,8 @@ export class Cluster {
   private readonly changeWaiters = new Set<() => void>();
   private closed = false;
   private readonly events: TopologyEvents;
+  /** The last selection's operationId in log messages. */
+  private lastOperationId = 0;
   /** The credentials sockets authenticate with, by number; the dial-time one is DIAL_IDENTITY. */
   readonly identities: Identities;
 
@@ -128,26 +135,43 @@ export class Cluster {
    * serverSelectionTimeoutMS (server selection spec, "multi-threaded" loop).
    */
   async selectServer(criteria: SelectionCriteria): Promise<Server> {
+    const log = this.hooks.selectionLog;
+    const trace = log?.wanted() ? new SelectionTrace(log, { ...criteria, operation: criteria.operation ?? 'command' }, ++this.lastOperationId) : undefined;
+    trace?.started(this.description);
     const deadline = performance.now() + this.options.serverSelectionTimeoutMS;
-    for (;;) {
-      if (this.closed) throw new MgoError('ERR_POOL_CLOSED', 'the cluster is closed');
-      const td = this.description;
-      if (td.compatibilityError) throw new IncompatibleServerError(td.compatibilityError);
-      const candidates = selectServers(
-        td,
-        { readPreference: criteria.readPreference, forWrite: criteria.forWrite, deprioritized: criteria.deprioritized },
-        { localThresholdMS: this.options.localThresholdMS, heartbeatFrequencyMS: this.options.heartbeatFrequencyMS },
-      )
-        .map((sd) => this.servers.get(sd.address))
-        .filter((s): s is Server => s !== undefined);
-      const chosen = pickServer(candidates, (server) => server.load);
-      if (chosen) return chosen;
+    try {
+      for (;;) {
+        if (this.closed) throw new MgoError('ERR_POOL_CLOSED', 'the cluster is closed');
+        const td = this.description;
+        if (td.compatibilityError) throw new IncompatibleServerError(td.compatibilityError);
+        const candidates = selectServers(
+          td,
+          { readPreference: criteria.readPreference, forWrite: criteria.forWrite, deprioritized: criteria.deprioritized },
+          { localThresholdMS: this.options.localThresholdMS, heartbeatFrequencyMS: this.options.heartbeatFrequencyMS },
+        )
+          .map((sd) => this.servers.get(sd.address))
+          .filter((s): s is Server => s !== undefined);
+        const chosen = pickServer(candidates, (server) => server.load);
+        if (chosen) {
+          trace?.succeeded(td, chosen.address);
+          return chosen;
+        }
 
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) throw this.selectionError(criteria);
-      for (const server of this.servers.values()) this.requestCheck(server);
-      await this.nextChange(remaining);
+        const remaining = deadline - performance.now();
+        if (remaining <= 0) throw this.selectionError(criteria);
+        trace?.waiting(td, remaining);
+        for (const server of this.servers.values()) this.requestCheck(server);
+        await this.nextChange(remaining);
+      }
+    } catch (err) {
+      trace?.failed(this.description, err);
+      throw err;
     }
+  }
+
+  /** Whether selections are logged now: the caller then names the operation (SelectionCriteria.operation). */
+  get logsSelection(): boolean {
+    return this.hooks.selectionLog?.wanted() ?? false;
   }
 
   /**

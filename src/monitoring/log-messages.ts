@@ -5,8 +5,7 @@
 // specs. Absent values are left out, never null (logging spec, "Omitting
 // Null Values"). Documents are relaxed extended JSON cut to the max length.
 import { EJSON, type Document } from 'bson';
-import type { ServerDescription } from '../cluster/server-description.js';
-import type { TopologyDescription } from '../cluster/topology-description.js';
+import { describeTopology, type SelectionLogRecord } from '../cluster/selection-log.js';
 import type { Published } from './events.js';
 import type { LogComponent } from './log-settings.js';
 
@@ -61,25 +60,6 @@ export function errorFields(error: unknown): Document {
   if (e.serverCode !== undefined) out.serverCode = e.serverCode;
   if (e.codeName !== undefined) out.codeName = e.codeName;
   if (Array.isArray(e.errorLabels) && e.errorLabels.length > 0) out.errorLabels = e.errorLabels;
-  return out;
-}
-
-/** A server description's fields worth reading in a log (its clocks and raw hello left out). */
-function describeServer(sd: ServerDescription): Document {
-  const out: Document = { address: sd.address, type: sd.type };
-  if (sd.error !== undefined) out.error = sd.error;
-  if (sd.roundTripTime !== undefined) out.roundTripTime = sd.roundTripTime;
-  const { setName } = sd as { setName?: string | null };
-  if (setName) out.setName = setName;
-  return out;
-}
-
-/** A topology description as a plain document, for extended JSON. */
-export function describeTopology(td: TopologyDescription): Document {
-  const out: Document = { type: td.type };
-  if (td.setName !== null) out.setName = td.setName;
-  out.servers = [...td.servers.values()].map(describeServer);
-  if (td.compatibilityError !== null) out.compatibilityError = td.compatibilityError;
   return out;
 }
 
@@ -239,4 +219,20 @@ export function messageOf(event: Published, maxDocumentLength: number): MessageF
 function serviceIdText(serviceId: unknown): string {
   const hex = (serviceId as { toHexString?: () => string }).toHexString;
   return typeof hex === 'function' ? hex.call(serviceId) : String(serviceId);
+}
+
+/** A server selection record (src/cluster/selection-log.ts) as its message: documents as extended JSON, the address as serverHost/serverPort. */
+export function selectionMessageOf(record: SelectionLogRecord, maxDocumentLength: number, workerId?: number): MessageFields {
+  const { message, severity: _severity, operation, operationId, selector, topologyDescription, address, failure, remainingTimeMS } = record;
+  return {
+    message,
+    selector: truncatedJson(selector, maxDocumentLength),
+    operation,
+    operationId,
+    topologyDescription: truncatedJson(topologyDescription, maxDocumentLength),
+    ...(address !== undefined ? hostAndPort(address) : {}),
+    ...(failure !== undefined ? { failure } : {}),
+    ...(remainingTimeMS !== undefined ? { remainingTimeMS } : {}),
+    ...(workerId !== undefined ? { workerId } : {}),
+  };
 }

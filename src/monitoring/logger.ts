@@ -12,7 +12,8 @@ import { openSync, writeSync } from 'node:fs';
 import { WANT_COMMAND, WANT_POOL, WANT_TOPOLOGY, type Published } from './events.js';
 import type { EventLogger } from './event-hub.js';
 import { globalLogging, globalLoggingGeneration } from './global-logging.js';
-import { componentOf, messageOf, type MessageFields } from './log-messages.js';
+import type { SelectionLog, SelectionLogRecord } from '../cluster/selection-log.js';
+import { componentOf, messageOf, selectionMessageOf, type MessageFields } from './log-messages.js';
 import {
   SEVERITY_CODE,
   resolveLogSettings,
@@ -82,10 +83,19 @@ export class Logger implements EventLogger {
     if (this.willLog(component, severity)) this.#emit(component, severity, fields);
   }
 
-  /** The max document length in force: what messages built outside (selection-log.ts) cut their documents to. */
-  get maxDocumentLength(): number {
-    this.#refresh();
-    return this.#settings.maxDocumentLength;
+  /** A server selection record, made here or in worker `workerId` (src/cluster/selection-log.ts). */
+  logSelection(record: SelectionLogRecord, workerId?: number): void {
+    if (this.willLog('serverSelection', record.severity)) this.#emit('serverSelection', record.severity, selectionMessageOf(record, this.#settings.maxDocumentLength, workerId));
+  }
+
+  /** Whether any serverSelection message (info "Waiting ..." or the debug ones) is logged: what a Cluster asks before tracing a selection. */
+  logsSelection(): boolean {
+    return this.willLog('serverSelection', 'info');
+  }
+
+  /** This logger as a Cluster's SelectionLog (workers: 0). */
+  get selectionLog(): SelectionLog {
+    return { wanted: () => this.logsSelection(), log: (record) => this.logSelection(record) };
   }
 
   #emit(component: LogComponent, severity: Severity, fields: MessageFields): void {

@@ -1,6 +1,7 @@
 // The Router that runs the cluster and its pools in the calling thread:
 // `workers: 0`, and the single-thread baseline every benchmark compares
 // against. The worker router runs this same cluster code inside each worker.
+import { commandName } from '../wire/command-name.js';
 import { BSON, type Document } from 'bson';
 import type { Credential } from '../auth/credential.js';
 import { Cluster, type ClusterHooks } from '../cluster/cluster.js';
@@ -169,9 +170,9 @@ export class LocalRouter implements Router {
     );
   }
 
-  async reserve(readPreference: ReadPreference, identity = this.dialIdentity, deprioritized?: readonly string[], poolLimit?: number): Promise<Reservation> {
+  async reserve(readPreference: ReadPreference, identity = this.dialIdentity, deprioritized?: readonly string[], poolLimit?: number, operation?: string): Promise<Reservation> {
     if (!this.lifecycle.isOpen) throw closedError();
-    const server = await this.cluster.selectServer({ readPreference, deprioritized });
+    const server = await this.cluster.selectServer({ readPreference, deprioritized, operation });
     const gate = await this.admit(server, poolLimit);
     let connection: Connection;
     try {
@@ -327,7 +328,13 @@ export class LocalRouter implements Router {
     }
     const server = request.address
       ? this.serverAt(request.address)
-      : await this.cluster.selectServer({ readPreference: request.readPreference, forWrite: request.write, deprioritized: request.deprioritized });
+      : await this.cluster.selectServer({
+          readPreference: request.readPreference,
+          forWrite: request.write,
+          deprioritized: request.deprioritized,
+          // Named only while selections are logged: no key lookup per operation otherwise.
+          operation: this.cluster.logsSelection ? commandName(request.command) : undefined,
+        });
     const admitted = this.admit(server, request.poolLimit);
     const gate = admitted instanceof Promise ? await admitted : admitted;
     let connection: Connection;

@@ -99,8 +99,10 @@ export interface Router {
    * Reserves a socket on a server matching the read preference, authenticated
    * as `identity` (dialIdentity by default); with `poolLimit`, first waits
    * while that many of the server's sockets are in use (RouterRequest.poolLimit).
+   * `operation`: the command the socket is reserved for, as server
+   * selection's log messages name it.
    */
-  reserve(readPreference: ReadPreference, identity?: number, deprioritized?: readonly string[], poolLimit?: number): Promise<Reservation>;
+  reserve(readPreference: ReadPreference, identity?: number, deprioritized?: readonly string[], poolLimit?: number, operation?: string): Promise<Reservation>;
   /** What operations run as unless a session logged in: the dial-time credential's number, or UNAUTHENTICATED. */
   readonly dialIdentity: number;
   /**

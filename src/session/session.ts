@@ -14,6 +14,7 @@
 // and new() start without any. A reserved socket that died (the router marks
 // the Reservation dead) or failed with a network error is dropped: the
 // failing operation reports the error, the next one reserves a new socket.
+import { commandName } from '../wire/command-name.js';
 import type { DeserializeOptions, Document, UUID } from 'bson';
 import { resolveCredential } from '../auth/credential.js';
 import { UNAUTHENTICATED } from '../auth/identities.js';
@@ -817,7 +818,7 @@ export class Session {
       if (!socket) request.address = address;
     } else {
       const read = operation.routing === 'read';
-      socket = await this.#socketFor(read, deprioritized);
+      socket = await this.#socketFor(read, deprioritized, command);
       request.readPreference = this.#readPreference(read);
       if (!read) request.write = true;
     }
@@ -856,7 +857,7 @@ export class Session {
   }
 
   /** The reserved socket an operation uses, reserving one if the mode asks for it; undefined: route by read preference. */
-  async #socketFor(read: boolean, deprioritized?: readonly string[]): Promise<SharedReservation | undefined> {
+  async #socketFor(read: boolean, deprioritized?: readonly string[], command?: Document): Promise<SharedReservation | undefined> {
     for (;;) {
       for (const slot of ['primary', 'secondary'] as const) if (this.#slots[slot]?.dead) this.#drop(slot);
       const held = this.#heldFor(read);
@@ -872,7 +873,8 @@ export class Session {
         this.#checkOpen(read ? 'read' : 'write');
         continue;
       }
-      const reserved = this.#reserve(this.#readPreference(read), deprioritized);
+      // The command names the selection in server selection's log messages.
+      const reserved = this.#reserve(this.#readPreference(read), deprioritized, command === undefined ? undefined : commandName(command));
       // Operations waiting for this reservation fail with its error too.
       const shared = reserved.then(() => {});
       shared.catch(() => {});
@@ -914,11 +916,11 @@ export class Session {
     if (this.#settings.mode === Mode.Monotonic) this.#secondaryReads = false;
   }
 
-  #reserve(readPreference: ReadPreference, deprioritized?: readonly string[]): Promise<Reservation> {
+  #reserve(readPreference: ReadPreference, deprioritized?: readonly string[], operation?: string): Promise<Reservation> {
     const { router } = this.#family;
     const timeoutMS = this.#settings.syncTimeoutMS;
     return deadline(
-      router.reserve(readPreference, this.#settings.identity, deprioritized, this.#settings.poolLimit > 0 ? this.#settings.poolLimit : undefined),
+      router.reserve(readPreference, this.#settings.identity, deprioritized, this.#settings.poolLimit > 0 ? this.#settings.poolLimit : undefined, operation),
       timeoutMS,
       () =>
         new MgoError(

@@ -10,6 +10,7 @@
 
 import { inspect, isDeepStrictEqual } from 'node:util';
 import type { ServerApi } from '../wire/server-api.js';
+import { LOGGER_OPTION_ACCEPTS, checkLoggerOptions, type LoggerOptions } from '../monitoring/log-settings.js';
 import { InvalidOptionError } from '../errors.js';
 import { UNIMPLEMENTED_MECHANISMS, isImplementedMechanism, type AuthMechanism } from '../auth/credential.js';
 import type { ReadPreferenceMode } from '../read-preference.js';
@@ -145,6 +146,8 @@ export interface OptionValues {
   tlsCertificateKeyFilePassword: string | undefined;
   /** The declared server API version (Stable API); options object only. */
   serverApi: ServerApi | undefined;
+  // Logging spec: the dial's logger (levels, destination); the options object only.
+  logger: LoggerOptions | undefined;
   // How replies are decoded (js-bson deserialize options, as the official driver has them).
   /** Decode int64 as a number when it fits (true). */
   promoteLongs: boolean;
@@ -529,6 +532,8 @@ export const OPTIONS: { readonly [K in OptionName]: Entry<OptionValues[K]> } = {
   tlsCertificateKeyFilePassword: { type: string(), secret: true, supported: true },
   // Stable API spec: declared on the client, never in the URL.
   serverApi: { type: serverApiType, url: false, supported: true },
+  // Logging spec: object form only (a sink cannot be written in a URL); MONGODB_LOG_* is the text form.
+  logger: { type: { accepts: LOGGER_OPTION_ACCEPTS, fromString: () => undefined, fromValue: checkLoggerOptions }, url: false, supported: true },
 
   // SOCKS5 spec: repeating any proxy option is an error.
   // js-bson's deserialize options (official driver: BSONSerializeOptions),

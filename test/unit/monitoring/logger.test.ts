@@ -304,3 +304,51 @@ test("a dial's logger option wins over setLogger for that dial", () => {
   assert.equal(mine.length, 1);
   assert.equal(global.length, 0);
 });
+
+test('the logger dial option goes through the option table: the options object only, checked', async () => {
+  const { resolveOptions } = await import('../../../src/uri/resolve.js');
+  const destination = (): void => {};
+  assert.equal((await resolveOptions('mongodb://h', { logger: { destination, levels: { command: 'debug' } } })).logger?.destination, destination);
+  assert.equal((await resolveOptions('mongodb://h')).logger, undefined);
+  await assert.rejects(resolveOptions('mongodb://h', { logger: { levels: { command: 'loud' } } } as never), { code: 'ERR_INVALID_OPTION', message: /'logger'/ });
+  const fromUrl = await resolveOptions('mongodb://h/?logger=debug');
+  assert.equal(fromUrl.logger, undefined);
+});
+
+test('selection records become the spec messages: documents as extended JSON, the server as serverHost/serverPort', async () => {
+  const { SelectionTrace } = await import('../../../src/cluster/selection-log.js');
+  const { seedTopology } = await import('../../../src/cluster/topology-description.js');
+  const { resolveOptions } = await import('../../../src/uri/resolve.js');
+  const { description } = seedTopology(await resolveOptions('mongodb://127.0.0.1:27017'));
+  const { logger, messages } = collecting({ serverSelection: 'debug' });
+  const trace = new SelectionTrace(logger.selectionLog, { operation: 'insert', readPreference: { mode: 'primary' }, forWrite: true }, 5);
+  trace.started(description);
+  trace.waiting(description, 1999.6);
+  trace.waiting(description, 1500);
+  trace.succeeded(description, '127.0.0.1:27017');
+  trace.failed(description, Object.assign(new Error('no server'), { code: 'ERR_SERVER_SELECTION' }));
+  assert.deepEqual(messages.map((m) => [m.message, m.severity]), [
+    ['Server selection started', 'debug'],
+    ['Waiting for suitable server to become available', 'info'],
+    ['Server selection succeeded', 'debug'],
+    ['Server selection failed', 'debug'],
+  ]);
+  for (const m of messages) {
+    assert.equal(m.component, 'serverSelection');
+    assert.equal(m.operation, 'insert');
+    assert.equal(m.operationId, 5);
+    assert.equal(m.selector, '{"writable":true}');
+    assert.match(m.topologyDescription as string, /^\{"type":"(Unknown|Single)","servers":\[\{"address":"127\.0\.0\.1:27017","type":"Unknown"/);
+  }
+  assert.equal(messages[1]!.remainingTimeMS, 2000);
+  assert.equal(messages[2]!.serverHost, '127.0.0.1');
+  assert.equal(messages[2]!.serverPort, 27017);
+  assert.deepEqual(messages[3]!.failure, { name: 'Error', code: 'ERR_SERVER_SELECTION', message: 'no server' });
+  const infoOnly = collecting({ serverSelection: 'info' });
+  assert.equal(infoOnly.logger.logsSelection(), true);
+  const quiet = new SelectionTrace(infoOnly.logger.selectionLog, { operation: 'find', readPreference: { mode: 'nearest' } }, 1);
+  quiet.started(description);
+  quiet.waiting(description, 10);
+  assert.deepEqual(infoOnly.messages.map((m) => [m.message, m.selector]), [['Waiting for suitable server to become available', '{"readPreference":{"mode":"nearest"}}']]);
+  assert.equal(collecting({ serverSelection: 'warn' }).logger.logsSelection(), false);
+});
