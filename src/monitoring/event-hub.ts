@@ -7,11 +7,13 @@
 // this costs anything while nobody does (issue 15: <= 1 us of main-thread
 // time per operation without listeners).
 import diagnosticsChannel, { type Channel } from 'node:diagnostics_channel';
+import type { SelectionLogRecord } from '../cluster/selection-log.js';
 import { EventEmitter } from 'node:events';
 import {
   EVENT_TYPES,
   KIND_BIT,
   WANT_COMMAND,
+  WANT_SELECTION_LOG,
   channelName,
   kindOfPublicName,
   publicName,
@@ -28,6 +30,8 @@ export interface EventLogger {
   /** A mask of WANT_* bits: the kinds this logger logs at its levels. */
   wanted(): number;
   log(event: Published): void;
+  /** A server selection log record (src/cluster/selection-log.ts); wanted while wanted() has WANT_SELECTION_LOG. */
+  logSelection?(record: SelectionLogRecord, workerId?: number): void;
 }
 
 export interface EventHubOptions {
@@ -107,6 +111,15 @@ export class EventHub extends EventEmitter<DriverEventMap> implements EventSink 
     if (bit === WANT_COMMAND && this.monitorCommands) return true;
     for (let i = 0; i < channels.length; i++) if (channels[i]!.hasSubscribers) return true;
     return this.logger !== undefined && (this.logger.wanted() & bit) !== 0;
+  }
+
+  /** Only the logger logs selections: one question to it, not wanted()'s walk over listeners and channels. */
+  logsSelection(): boolean {
+    return this.logger !== undefined && (this.logger.wanted() & WANT_SELECTION_LOG) !== 0;
+  }
+
+  logSelection(record: SelectionLogRecord, workerId?: number): void {
+    this.logger?.logSelection?.(record, workerId);
   }
 
   publish(event: DriverEvent, workerId?: number): void {

@@ -15,6 +15,7 @@
 import type { CommandEvent, CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent } from '../connection/command-events.js';
 import type { PoolEvent, PoolEventMap } from '../pool/events.js';
 import type { SdamEvent } from '../cluster/sdam-events.js';
+import type { SelectionLogRecord } from '../cluster/selection-log.js';
 
 export type DriverEvent = CommandEvent | PoolEvent | SdamEvent;
 export type DriverEventType = DriverEvent['type'];
@@ -26,6 +27,13 @@ export const WANT_COMMAND = 1;
 export const WANT_POOL = 2;
 export const WANT_TOPOLOGY = 4;
 export const WANT_ALL = WANT_COMMAND | WANT_POOL | WANT_TOPOLOGY;
+/**
+ * Not a kind of event: server selection's log records
+ * (src/cluster/selection-log.ts), wanted while the dial's logger logs the
+ * serverSelection component. A bit of the same mask so that workers learn
+ * it from the EVENTS messages that carry the rest.
+ */
+export const WANT_SELECTION_LOG = 8;
 
 export const KIND_BIT: Readonly<Record<EventKind, number>> = { command: WANT_COMMAND, pool: WANT_POOL, topology: WANT_TOPOLOGY };
 
@@ -116,4 +124,8 @@ export interface EventSink {
   wants(type: DriverEventType): boolean;
   /** `workerId`: the worker the event happened in, when it crossed from one. */
   publish(event: DriverEvent, workerId?: number): void;
+  /** Whether server selection log records are wanted now: a cheap question, asked once per selection. */
+  logsSelection?(): boolean;
+  /** A server selection log record (not an event), made here or in worker `workerId`. */
+  logSelection?(record: SelectionLogRecord, workerId?: number): void;
 }

@@ -9,7 +9,7 @@
 // hub only the kinds whose messages would be written, and the hub asks it
 // before producers build an event (issue 15: an off logger costs nothing).
 import { openSync, writeSync } from 'node:fs';
-import { WANT_COMMAND, WANT_POOL, WANT_TOPOLOGY, type Published } from './events.js';
+import { WANT_COMMAND, WANT_POOL, WANT_SELECTION_LOG, WANT_TOPOLOGY, type Published } from './events.js';
 import type { EventLogger } from './event-hub.js';
 import { globalLogging, globalLoggingGeneration } from './global-logging.js';
 import type { SelectionLog, SelectionLogRecord } from '../cluster/selection-log.js';
@@ -50,7 +50,12 @@ export class Logger implements EventLogger {
     this.#settings = resolveLogSettings(this.options, globalLogging(), this.env);
     const { levels } = this.#settings;
     const at = (component: LogComponent) => SEVERITY_CODE[levels[component]] >= SEVERITY_CODE[EVENT_SEVERITY];
-    this.#mask = (at('command') ? WANT_COMMAND : 0) | (at('connection') ? WANT_POOL : 0) | (at('topology') ? WANT_TOPOLOGY : 0);
+    this.#mask =
+      (at('command') ? WANT_COMMAND : 0) |
+      (at('connection') ? WANT_POOL : 0) |
+      (at('topology') ? WANT_TOPOLOGY : 0) |
+      // "Waiting for suitable server" is at info, the other selection messages at debug.
+      (SEVERITY_CODE[levels.serverSelection] >= SEVERITY_CODE.info ? WANT_SELECTION_LOG : 0);
     this.#write = writerFor(this.#settings.destination);
   }
 
@@ -90,7 +95,7 @@ export class Logger implements EventLogger {
 
   /** Whether any serverSelection message (info "Waiting ..." or the debug ones) is logged: what a Cluster asks before tracing a selection. */
   logsSelection(): boolean {
-    return this.willLog('serverSelection', 'info');
+    return (this.wanted() & WANT_SELECTION_LOG) !== 0;
   }
 
   /** This logger as a Cluster's SelectionLog (workers: 0). */

@@ -112,8 +112,17 @@ export class LocalRouter implements Router {
         },
       },
       // SDAM events: the cluster publishes them only with monitors of its own
-      // (workers: 0); command events come from its pools' sockets.
-      { ...hooks, sdamEvents: topologyOutlet(events), commandEvents: commandOutlet(events) },
+      // (workers: 0); command events come from its pools' sockets. Server
+      // selection logs go where the events go (the dial's hub, or a
+      // worker's forwarder), while wanted.
+      {
+        ...hooks,
+        sdamEvents: topologyOutlet(events),
+        commandEvents: commandOutlet(events),
+        ...(hooks.selectionLog === undefined && events.logsSelection !== undefined && events.logSelection !== undefined
+          ? { selectionLog: { wanted: events.logsSelection.bind(events), log: events.logSelection.bind(events) } }
+          : {}),
+      },
     );
   }
 

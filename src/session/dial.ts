@@ -6,6 +6,7 @@ import { tlsOptionsOf } from '../cluster/connector.js';
 import { secureContextFor } from '../connection/tls.js';
 import { MgoError } from '../errors.js';
 import { EventHub } from '../monitoring/event-hub.js';
+import { Logger } from '../monitoring/logger.js';
 import { LocalRouter } from '../router/local-router.js';
 import type { Router } from '../router/router.js';
 import { compressors } from '../wire/compression.js';
@@ -67,7 +68,11 @@ async function connect(resolved: ResolvedOptions, overrides: SessionOverrides, s
   resolved = { ...resolved, compressors: compressors.usable(resolved.compressors) };
   // workers: 0 keeps the sockets in this thread; N > 0 puts them in N workers.
   // One event hub per dial: session.events of every session made from it.
-  const events = new EventHub({ monitorCommands: resolved.monitorCommands });
+  // The logger (logging spec) stays on this thread: its destination may be
+  // a function, which no worker could receive; workers' events reach it
+  // through the hub.
+  const events = new EventHub({ monitorCommands: resolved.monitorCommands, logger: new Logger(resolved.logger) });
+  resolved = { ...resolved, logger: undefined };
   const router: Router = resolved.workers > 0 ? await WorkerRouter.create(resolved, {}, events) : await LocalRouter.create(resolved, {}, events);
   const options = sessionOptionsOf(resolved, overrides);
   const session = openSession(router, { ...options, mode: Mode.Eventual }, events);

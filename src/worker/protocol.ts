@@ -29,6 +29,8 @@
 //                                             connection publishes the outcome before the
 //                                             operation continues, so the main thread emits
 //                                             started, succeeded (or failed), then settles it
+//   selection log records     worker -> main  SelectionLogRecord (src/cluster/selection-log.ts),
+//                                             in LOG messages: plain objects, cloned as they are
 //   pool statistics           worker -> main  StatsRow (below), in STATS messages; ServerStats
 //                                             (src/pool/stats.ts) over the control plane
 //   errors                    worker -> main  ErrorRecord (src/errors.ts, re-exported here),
@@ -86,7 +88,9 @@
 //         poolLimit: the session's own pool limit (Session.setPoolLimit),
 //         0 for none: the worker's router gates the operation on the
 //         server's operations in use, counted in the coordinator buffer.
-//     [RESERVE, id, readPreference, identity, deprioritized, poolLimit]
+//     [RESERVE, id, readPreference, identity, deprioritized, poolLimit, operation]
+//         operation: the command the socket is reserved for (server
+//         selection's log messages name it), or null
 //     [LOGIN, identity, credential]                     a credential's number, before any RUN or
 //                                                       RESERVE that uses it (no answer)
 //     [RELEASE, reservation]                            (no answer)
@@ -112,6 +116,8 @@
 //                                     kinds the last mask asked for
 //     [CLEARED, address, interruptInUse, message]   this worker cleared a pool (other than for UNKNOWN)
 //     [CHECK, address]                this worker asks for an immediate check
+//     [LOG, SelectionLogRecord]       a server selection log record (src/cluster/selection-log.ts),
+//                                     only while the last EVENTS mask has WANT_SELECTION_LOG
 //     [UNKNOWN, UnknownReport]        an application error made a server Unknown in this
 //                                     worker (and cleared its pool if the report says so)
 //
@@ -159,6 +165,7 @@ import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8'
 import type { Credential } from '../auth/credential.js';
 import type { CheckBroadcast } from '../cluster/topology-monitor.js';
 import type { UnknownReport } from '../cluster/sdam-errors.js';
+import type { SelectionLogRecord } from '../cluster/selection-log.js';
 import { InvalidDocumentError, MgoError, fromErrorRecord, type ErrorRecord } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent } from '../connection/command-events.js';
@@ -249,6 +256,7 @@ export const CLEARED = 6;
 export const CHECK = 7;
 export const DECODED = 8;
 export const UNKNOWN = 9;
+export const LOG = 10;
 
 /** RUN flags. */
 export const WRITE = 1;
@@ -279,6 +287,7 @@ export type ReserveMessage = [
   identity: number,
   deprioritized: readonly string[] | null,
   poolLimit: number,
+  operation: string | null,
 ];
 export type LoginMessage = [kind: typeof LOGIN, identity: number, credential: Credential];
 export type ReleaseMessage = [kind: typeof RELEASE, reservation: number];
@@ -304,7 +313,8 @@ export type EventMessage = [kind: typeof EVENT, event: WorkerEvent];
 export type ClearedMessage = [kind: typeof CLEARED, address: string, interruptInUse: boolean, message: string];
 export type CheckMessage = [kind: typeof CHECK, address: string];
 export type UnknownMessage = [kind: typeof UNKNOWN, report: UnknownReport];
-export type FromWorker = ReplyMessage | FailedMessage | ReservedMessage | DeadMessage | StatsMessage | EventMessage | ClearedMessage | CheckMessage | UnknownMessage;
+export type LogMessage = [kind: typeof LOG, record: SelectionLogRecord];
+export type FromWorker = ReplyMessage | FailedMessage | ReservedMessage | DeadMessage | StatsMessage | EventMessage | ClearedMessage | CheckMessage | UnknownMessage | LogMessage;
 
 // ---------------------------------------------------------------- batches
 

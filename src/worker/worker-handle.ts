@@ -15,6 +15,7 @@
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import type { SelectionLogRecord } from '../cluster/selection-log.js';
 import { MgoError, NetworkError } from '../errors.js';
 import type { ServerStats } from '../pool/stats.js';
 import type { Reservation } from '../router/router.js';
@@ -25,6 +26,7 @@ import {
   CHECK,
   CLEARED,
   UNKNOWN,
+  LOG,
   DEAD,
   DECODED,
   EVENT,
@@ -78,6 +80,8 @@ export interface WorkerHost {
   checkRequested(address: string): void;
   /** An application error made a server Unknown in the worker (SDAM "Error handling"). */
   markedUnknown(worker: WorkerHandle, report: UnknownReport): void;
+  /** A server selection log record of the worker (only while the router's mask asked for them). */
+  selectionLogged(worker: WorkerHandle, record: SelectionLogRecord): void;
   /** The worker's pools changed (its STATS arrived): a socket may be idle or a permit free now. */
   poolsChanged(worker: WorkerHandle): void;
 }
@@ -499,6 +503,9 @@ export class WorkerHandle {
           break;
         case UNKNOWN:
           this.host.markedUnknown(this, message[1]);
+          break;
+        case LOG:
+          this.host.selectionLogged(this, message[1]);
           break;
       }
     }

@@ -34,6 +34,7 @@ import type { Worker } from 'node:worker_threads';
 import type { Credential } from '../auth/credential.js';
 import { DIAL_IDENTITY, Identities } from '../auth/identities.js';
 import { commonLimits, writableServersOf } from '../cluster/server-description.js';
+import type { SelectionLogRecord } from '../cluster/selection-log.js';
 import { selectServers } from '../cluster/server-selection.js';
 import { TopologyMonitor } from '../cluster/topology-monitor.js';
 import { sessionSupportOf, type SessionSupport } from '../cluster/topology-description.js';
@@ -208,9 +209,9 @@ export class WorkerRouter implements Router, WorkerHost {
     return this.lifecycle.run(() => new Promise((resolve, reject) => this.dispatch(request, resolve, reject, 0)));
   }
 
-  reserve(readPreference: ReadPreference, identity = this.dialIdentity, deprioritized?: readonly string[], poolLimit?: number): Promise<Reservation> {
+  reserve(readPreference: ReadPreference, identity = this.dialIdentity, deprioritized?: readonly string[], poolLimit?: number, operation?: string): Promise<Reservation> {
     this.syncEventMask();
-    const ask: ReserveAsk = { readPreference, identity, deprioritized: deprioritized ?? null, poolLimit: poolLimit ?? 0 };
+    const ask: ReserveAsk = { readPreference, identity, deprioritized: deprioritized ?? null, poolLimit: poolLimit ?? 0, operation: operation ?? null };
     return this.lifecycle.run(() => new Promise((resolve, reject) => this.dispatchReserve(ask, resolve, reject, 0)));
   }
 
@@ -408,6 +409,11 @@ export class WorkerRouter implements Router, WorkerHost {
     this.events.publish(fromWorkerEvent(event), worker.id);
   }
 
+  /** A worker's server selection log record: logged here, on the dial's logger, with the worker's id. */
+  selectionLogged(worker: WorkerHandle, record: SelectionLogRecord): void {
+    this.events.logSelection?.(record, worker.id);
+  }
+
   /** One worker cleared a pool: the server is Unknown for the process, and every other worker clears its pool too. */
   poolCleared(origin: WorkerHandle, address: string, interruptInUse: boolean, message: string): void {
     const check = this.monitor.markUnknown(address, message, interruptInUse);
@@ -590,7 +596,7 @@ export class WorkerRouter implements Router, WorkerHost {
       if (this.lifecycle.state === 'closed' || resends >= MAX_UNDELIVERED_RESENDS) reject(error);
       else this.dispatchReserve(ask, resolve, reject, resends + 1, worker);
     };
-    worker.send((id) => [RESERVE, id, ask.readPreference, ask.identity, ask.deprioritized, ask.poolLimit], undefined, {
+    worker.send((id) => [RESERVE, id, ask.readPreference, ask.identity, ask.deprioritized, ask.poolLimit, ask.operation], undefined, {
       answer: (message: Answer) => {
         if (counted !== undefined) this.placement.answered(counted, worker.id);
         if (message[0] === RESERVED && worker.incarnation !== incarnation) {
@@ -717,6 +723,8 @@ interface ReserveAsk {
   deprioritized: readonly string[] | null;
   /** The session's own pool limit; 0 for none. */
   poolLimit: number;
+  /** The command it is reserved for (selection log messages), or null. */
+  operation: string | null;
 }
 
 function deadReservationError(reservation: Reservation): NetworkError {

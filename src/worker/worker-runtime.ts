@@ -11,7 +11,7 @@ import { dialSlotKey } from '../coordinator/layout.js';
 import { WorkerCoordinator } from '../coordinator/worker-coordinator.js';
 import { PoolClosedError } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
-import { KIND_BIT, kindOf, type EventSink } from '../monitoring/events.js';
+import { KIND_BIT, WANT_SELECTION_LOG, kindOf, type EventSink } from '../monitoring/events.js';
 import type { PermitSource } from '../pool/permits.js';
 import type { InUseGate } from '../pool/in-use-gate.js';
 import type { SocketTally } from '../connection/socket-tally.js';
@@ -26,6 +26,7 @@ import {
   CHECK,
   CLEARED,
   UNKNOWN,
+  LOG,
   DEAD,
   EVENT,
   EVENTS,
@@ -210,9 +211,9 @@ export class WorkerRuntime implements WorkerControl {
   }
 
   private reserve(message: ReserveMessage): void {
-    const [, id, readPreference, identity, deprioritized, poolLimit] = message;
+    const [, id, readPreference, identity, deprioritized, poolLimit, operation] = message;
     this.track(
-      this.router.reserve(readPreference, identity, deprioritized ?? undefined, poolLimit > 0 ? poolLimit : undefined).then(
+      this.router.reserve(readPreference, identity, deprioritized ?? undefined, poolLimit > 0 ? poolLimit : undefined, operation ?? undefined).then(
         (reservation) => this.outbox.push([RESERVED, id, reservation.id, reservation.address, reservation.writable]),
         (error: unknown) => this.outbox.push([FAILED, id, toErrorRecord(error, this.name)]),
       ),
@@ -322,6 +323,9 @@ export class WorkerRuntime implements WorkerControl {
       publish: (event) => {
         if ((this.eventMask & KIND_BIT[kindOf(event.type)]) !== 0) this.outbox.push([EVENT, toWorkerEvent(event)]);
       },
+      // This worker's cluster selects: its selection log records go to the main thread's logger.
+      logsSelection: () => (this.eventMask & WANT_SELECTION_LOG) !== 0,
+      logSelection: (record) => this.outbox.push([LOG, record]),
     };
   }
 
