@@ -1,6 +1,6 @@
 // The logging spec against the test server, workers 0 and 2: a dial's
-// `logger` option gets "Connection checked out" and server selection
-// messages with the spec's fields; with workers, each message of a
+// `logger` option gets "Command succeeded", "Connection checked out" and
+// server selection messages with the spec's fields; with workers, each message of a
 // worker's events is written once, on the main thread, with the worker's
 // id; server selection logs name the operation; setLogger()/setDebug()
 // write through mgo's Output; and a SCRAM dial's log, every message of
@@ -53,6 +53,38 @@ describe('logging', () => {
   }
 
   for (const workers of [0, 2]) {
+    test(`workers ${workers}: command messages with the spec's fields, each command once`, { timeout: 60_000 }, async () => {
+      const { messages, destination } = collector();
+      const session = await dial(server.uri, { workers, logger: { destination, levels: { command: 'debug' } } });
+      try {
+        const c = session.db(DB).c(`cmd${workers}`);
+        await c.insert({ _id: 1, secret: 'x' });
+        assert.deepEqual(await c.find({ _id: 1 }).one(), { _id: 1, secret: 'x' });
+      } finally {
+        await session.close();
+      }
+      assert.ok(messages.every((m) => m.component === 'command'), 'only the component asked for');
+      const succeeded = messages.filter((m) => m.message === 'Command succeeded' && m.commandName === 'find');
+      assert.equal(succeeded.length, 1, 'one find, logged once');
+      const find = succeeded[0]!;
+      assert.equal(find.severity, 'debug');
+      assert.equal(find.databaseName, DB);
+      assert.equal(find.serverHost, server.host);
+      assert.equal(find.serverPort, server.port);
+      assert.equal(typeof find.driverConnectionId, 'number');
+      assert.equal(typeof find.requestId, 'number');
+      assert.equal(typeof find.durationMS, 'number');
+      assert.equal(find.workerId === undefined, workers === 0, "a worker's command carries its id");
+      assert.match(find.reply as string, /"firstBatch":\[\{"_id":1,"secret":"x"\}\]/);
+      const started = messages.find((m) => m.message === 'Command started' && m.commandName === 'find');
+      assert.match(started?.command as string, /^\{"find":"cmd\d","filter":\{"_id":1\}/);
+      const ids = messages.filter((m) => m.message === 'Command started').map((m) => `${String(m.workerId)}/${String(m.driverConnectionId)}/${String(m.requestId)}`);
+      assert.equal(new Set(ids).size, ids.length, 'no command logged twice');
+      assert.ok(!messages.some((m) => m.commandName === 'hello' || m.commandName === 'isMaster'), 'no handshake or heartbeat');
+    });
+  }
+
+  for (const workers of [0, 2]) {
     test(`workers ${workers}: setLogger + setDebug, set on an open dial, log through mgo's Output`, { timeout: 60_000 }, async () => {
       const lines: string[] = [];
       const session = await dial(server.uri, { workers });
@@ -101,6 +133,7 @@ describe('logging with SCRAM', () => {
         await session.close();
       }
       assert.ok(messages.some((m) => m.message === 'Connection checked out'), 'messages were logged');
+      assert.ok(messages.some((m) => m.message === 'Command succeeded' && m.commandName === 'find'), 'commands were logged');
       const text = JSON.stringify(messages);
       assert.ok(!text.includes(PASSWORD), 'the password appears in no message');
       for (const m of messages.filter((x) => x.commandName === 'saslStart' || x.commandName === 'saslContinue')) {
