@@ -9,7 +9,9 @@
 import type { Document } from 'bson';
 
 interface CommandEventBase {
+  /** The command's name, its first key (insert, find, getMore, ...). */
   readonly commandName: string;
+  /** The database it ran on ($db). */
   readonly databaseName: string;
   /** The request id of the OP_MSG that carried the command. */
   readonly requestId: number;
@@ -23,13 +25,17 @@ interface CommandEventBase {
   readonly serviceId?: unknown;
 }
 
+/** A command is about to be written to a socket (command monitoring spec); public name commandStarted. */
 export interface CommandStartedEvent extends CommandEventBase {
+  /** The event's type: the spec's event name without "Event" (its public name starts lower-case). */
   readonly type: 'CommandStarted';
   /** The command as sent, with its document sequences as arrays; {} for a security-sensitive command. */
   readonly command: Document;
 }
 
+/** A command's reply came with ok: 1 (write errors included, as the spec says); commandSucceeded. */
 export interface CommandSucceededEvent extends CommandEventBase {
+  /** The event's type: the spec's event name without "Event" (its public name starts lower-case). */
   readonly type: 'CommandSucceeded';
   /** Milliseconds from just before the command was written to the reply read. */
   readonly duration: number;
@@ -37,13 +43,17 @@ export interface CommandSucceededEvent extends CommandEventBase {
   readonly reply: Document;
 }
 
+/** A command failed: ok: 0, or no reply (a network error, a timeout); commandFailed. */
 export interface CommandFailedEvent extends CommandEventBase {
+  /** The event's type: the spec's event name without "Event" (its public name starts lower-case). */
   readonly type: 'CommandFailed';
+  /** Milliseconds from just before the command was written to the failure. */
   readonly duration: number;
   /** The error (a ServerError for ok: 0, a network error...); across threads, rebuilt from its record. */
   readonly failure: Error;
 }
 
+/** Every command monitoring event. */
 export type CommandEvent = CommandStartedEvent | CommandSucceededEvent | CommandFailedEvent;
 
 /**

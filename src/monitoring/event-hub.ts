@@ -29,17 +29,29 @@ import {
 export interface EventLogger {
   /** A mask of WANT_* bits: the kinds this logger logs at its levels. */
   wanted(): number;
+  /** Logs one event (called for every published event, whatever wanted() said). */
   log(event: Published): void;
   /** A server selection log record (src/cluster/selection-log.ts); wanted while wanted() has WANT_SELECTION_LOG. */
   logSelection?(record: SelectionLogRecord, workerId?: number): void;
 }
 
+/** How dial() sets up its EventHub. */
 export interface EventHubOptions {
   /** Command events even without listeners (the official driver's monitorCommands). */
   monitorCommands?: boolean;
+  /** The logger every event also goes to (the logger dial option, MONGODB_LOG_* variables). */
   logger?: EventLogger;
 }
 
+/**
+ * session.events: one typed EventEmitter per dial, shared by its sessions,
+ * emitting every driver event under its public name (commandStarted,
+ * connectionCheckedOut, serverHeartbeatSucceeded, ...) with the specs'
+ * fields, and publishing it on its diagnostics_channel
+ * (mgo-threads:command:started, mgo-threads:pool:connectionCheckedOut, ...).
+ * Events are built only while a listener, a channel subscriber or the
+ * logger wants them. No mgo counterpart: mgo had no event API.
+ */
 export class EventHub extends EventEmitter<DriverEventMap> implements EventSink {
   /** Listener counts per WANT_* bit, kept by the newListener/removeListener hooks. */
   readonly #listeners = new Map<number, number>();
@@ -58,7 +70,9 @@ export class EventHub extends EventEmitter<DriverEventMap> implements EventSink 
   readonly #channelBits: number[] = [];
   /** For wants(): each type's bit, and the channels whose subscribers want it built. */
   readonly #wantsOf = new Map<DriverEventType, { readonly bit: number; readonly channels: readonly Channel[] }>();
+  /** Build command events even without a listener (the monitorCommands option). */
   monitorCommands: boolean;
+  /** The logger every event also goes to, if any. */
   logger: EventLogger | undefined;
 
   constructor(options: EventHubOptions = {}) {

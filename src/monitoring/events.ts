@@ -17,7 +17,9 @@ import type { PoolEvent, PoolEventMap } from '../pool/events.js';
 import type { SdamEvent } from '../cluster/sdam-events.js';
 import type { SelectionLogRecord } from '../cluster/selection-log.js';
 
+/** Every event the driver publishes: command monitoring, CMAP and SDAM events. */
 export type DriverEvent = CommandEvent | PoolEvent | SdamEvent;
+/** An event's `type` ('CommandStarted', 'ConnectionCheckedOut', ...). */
 export type DriverEventType = DriverEvent['type'];
 
 export type EventKind = 'command' | 'pool' | 'topology';
@@ -70,9 +72,13 @@ export const EVENT_TYPES: Readonly<Record<EventKind, readonly DriverEventType[]>
 };
 
 /** What a listener gets: the producer's event, and the worker it happened in (undefined on the main thread). */
-export type Published<E extends DriverEvent = DriverEvent> = E & { readonly workerId?: number };
+export type Published<E extends DriverEvent = DriverEvent> = E & {
+  /** The worker thread the event happened in; undefined on the main thread (workers: 0, and the monitor's SDAM events). */
+  readonly workerId?: number;
+};
 
 type Uncapitalized<S extends string> = S extends `${infer F}${infer R}` ? `${Lowercase<F>}${R}` : S;
+/** The name session.events emits an event under: its type with a lower-case first letter (the official driver's names). */
 export type PublicEventName = Uncapitalized<DriverEventType>;
 
 /** session.events' map, in EventEmitter<T>'s form: public name -> listener arguments. */

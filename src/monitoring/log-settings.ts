@@ -7,10 +7,12 @@
 
 /** The spec's components (logging spec, "Components"). */
 export const LOG_COMPONENTS = ['command', 'topology', 'serverSelection', 'connection'] as const;
+/** A log component: 'command', 'topology', 'serverSelection' or 'connection'. */
 export type LogComponent = (typeof LOG_COMPONENTS)[number];
 
 /** The spec's severities, most severe first; 'off' logs nothing (logging spec, "Log Severity Levels"). */
 export const SEVERITIES = ['off', 'emergency', 'alert', 'critical', 'error', 'warn', 'notice', 'info', 'debug', 'trace'] as const;
+/** A log severity, 'off' and 'emergency' (most severe) to 'trace'. */
 export type Severity = (typeof SEVERITIES)[number];
 
 /** The syslog code of each severity; 'off' below every message's. */
@@ -40,8 +42,11 @@ export const COMPONENT_ENV: Readonly<Record<LogComponent, string>> = {
 
 /** One structured log message: the spec's fields (message, serverHost, durationMS, ...) beside when, what and how severe. */
 export interface LogMessage {
+  /** When it was logged. */
   readonly time: Date;
+  /** Which component logged it. */
   readonly component: LogComponent;
+  /** How severe it is. */
   readonly severity: Severity;
   /** The spec's message text: "Command started", "Connection checked out", ... */
   readonly message: string;
@@ -49,7 +54,12 @@ export interface LogMessage {
 }
 
 /** Something that takes log messages: a function, or an object with write() (a Node Writable in object mode works). */
-export type LogMessageSink = ((message: LogMessage) => void) | { write(message: LogMessage): unknown };
+export type LogMessageSink =
+  | ((message: LogMessage) => void)
+  | {
+      /** Takes one message. */
+      write(message: LogMessage): unknown;
+    };
 
 /**
  * Where messages go: 'stdout', 'stderr', any other string is a file path

@@ -26,66 +26,109 @@ export type ConnectionClosedReason = 'stale' | 'idle' | 'error' | 'poolClosed' |
 /** CMAP reasons for a failed checkout. */
 export type CheckOutFailedReason = 'poolClosed' | 'timeout' | 'connectionError';
 
+/** A server's pool was created (CMAP); public name connectionPoolCreated. */
 export interface ConnectionPoolCreatedEvent {
+  /** The event's type: the spec's event name without "Event" (its public name starts lower-case). */
   readonly type: 'ConnectionPoolCreated';
+  /** The server's "host:port". */
   readonly address: string;
+  /** The pool options the user set (maxPoolSize, minPoolSize, maxIdleTimeMS, ...). */
   readonly options: PoolCreatedOptions;
 }
+/** A pool became ready to create connections (after creation or a clear); connectionPoolReady. */
 export interface ConnectionPoolReadyEvent {
+  /** The event's type: the spec's event name without "Event" (its public name starts lower-case). */
   readonly type: 'ConnectionPoolReady';
+  /** The server's "host:port". */
   readonly address: string;
 }
+/** A pool was cleared after an error: its connections are stale and will be closed; connectionPoolCleared. */
 export interface ConnectionPoolClearedEvent {
+  /** The event's type: the spec's event name without "Event" (its public name starts lower-case). */
   readonly type: 'ConnectionPoolCleared';
+  /** The server's "host:port". */
   readonly address: string;
+  /** Whether connections in use were interrupted too (CMAP). */
   readonly interruptInUseConnections: boolean;
 }
+/** A pool was closed (its dial closed, or the server left the topology); connectionPoolClosed. */
 export interface ConnectionPoolClosedEvent {
+  /** The event's type: the spec's event name without "Event" (its public name starts lower-case). */
   readonly type: 'ConnectionPoolClosed';
+  /** The server's "host:port". */
   readonly address: string;
 }
+/** A pool started establishing a connection; connectionCreated. */
 export interface ConnectionCreatedEvent {
+  /** The event's type: the spec's event name without "Event" (its public name starts lower-case). */
   readonly type: 'ConnectionCreated';
+  /** The server's "host:port". */
   readonly address: string;
+  /** The connection's id, unique within its pool (and worker). */
   readonly connectionId: number;
 }
+/** A connection finished its handshake and authentication; connectionReady. */
 export interface ConnectionReadyEvent {
+  /** The event's type: the spec's event name without "Event" (its public name starts lower-case). */
   readonly type: 'ConnectionReady';
+  /** The server's "host:port". */
   readonly address: string;
+  /** The connection's id, unique within its pool (and worker). */
   readonly connectionId: number;
   /** From ConnectionCreated to now: the time spent establishing. */
   readonly durationMS: number;
 }
+/** A connection was closed; connectionClosed. */
 export interface ConnectionClosedEvent {
+  /** The event's type: the spec's event name without "Event" (its public name starts lower-case). */
   readonly type: 'ConnectionClosed';
+  /** The server's "host:port". */
   readonly address: string;
+  /** The connection's id, unique within its pool (and worker). */
   readonly connectionId: number;
+  /** Why it was closed. */
   readonly reason: ConnectionClosedReason;
 }
+/** An operation asked the pool for a connection; connectionCheckOutStarted. */
 export interface ConnectionCheckOutStartedEvent {
+  /** The event's type: the spec's event name without "Event" (its public name starts lower-case). */
   readonly type: 'ConnectionCheckOutStarted';
+  /** The server's "host:port". */
   readonly address: string;
 }
+/** An operation got no connection; connectionCheckOutFailed. */
 export interface ConnectionCheckOutFailedEvent {
+  /** The event's type: the spec's event name without "Event" (its public name starts lower-case). */
   readonly type: 'ConnectionCheckOutFailed';
+  /** The server's "host:port". */
   readonly address: string;
+  /** Why the checkout failed. */
   readonly reason: CheckOutFailedReason;
   /** From ConnectionCheckOutStarted to now. */
   readonly durationMS: number;
 }
+/** An operation got a connection; connectionCheckedOut. */
 export interface ConnectionCheckedOutEvent {
+  /** The event's type: the spec's event name without "Event" (its public name starts lower-case). */
   readonly type: 'ConnectionCheckedOut';
+  /** The server's "host:port". */
   readonly address: string;
+  /** The connection's id, unique within its pool (and worker). */
   readonly connectionId: number;
   /** From ConnectionCheckOutStarted to now, including any dial. */
   readonly durationMS: number;
 }
+/** A connection went back to its pool; connectionCheckedIn. */
 export interface ConnectionCheckedInEvent {
+  /** The event's type: the spec's event name without "Event" (its public name starts lower-case). */
   readonly type: 'ConnectionCheckedIn';
+  /** The server's "host:port". */
   readonly address: string;
+  /** The connection's id, unique within its pool (and worker). */
   readonly connectionId: number;
 }
 
+/** Every CMAP event. */
 export type PoolEvent =
   | ConnectionPoolCreatedEvent
   | ConnectionPoolReadyEvent

@@ -5,6 +5,7 @@ import { setGlobalDebug, setGlobalLineSink } from '../monitoring/global-logging.
 
 /** What mgo's SetLogger took: Go's *log.Logger, or anything with its Output(calldepth, s). */
 export interface OutputLogger {
+  /** Writes one line (Go's log.Logger.Output; calldepth is 2). */
   Output(calldepth: number, s: string): unknown;
 }
 
