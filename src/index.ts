@@ -13,6 +13,7 @@ export type { AuthMechanism, ScramMechanism } from './auth/credential.js';
 export type { ReadPreferenceMode } from './read-preference.js';
 export type { ServerApi } from './wire/server-api.js';
 export type { PoolStats, ServerStats } from './pool/stats.js';
+export type { PoolSizing } from './pool/pool-options.js';
 export type { SocketCounts } from './connection/socket-tally.js';
 export type { Credential, ScramCredential, X509Credential } from './auth/credential.js';
 export { DRIVER_NAME, DRIVER_VERSION } from './version.js';
