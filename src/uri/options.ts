@@ -147,6 +147,7 @@ export interface OptionValues {
   /** The declared server API version (Stable API); options object only. */
   serverApi: ServerApi | undefined;
   // Logging spec: the dial's logger (levels, destination); the options object only.
+  /** The dial's logger (logging spec): a destination and levels per component, over setLogger()/setDebug() and the MONGODB_LOG_* variables; options object only. */
   logger: LoggerOptions | undefined;
   // How replies are decoded (js-bson deserialize options, as the official driver has them).
   /** Decode int64 as a number when it fits (true). */
