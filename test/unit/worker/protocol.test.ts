@@ -30,6 +30,8 @@ import {
   sameRows,
   statsToRow,
   toErrorRecord,
+  toWorkerEvent,
+  fromWorkerEvent,
   type PostTarget,
 } from '../../../src/worker/protocol.js';
 
@@ -391,5 +393,38 @@ describe('coalescing', () => {
       'one message, not two',
     );
     assert.deepEqual(outbox.reset(), []);
+  });
+});
+
+describe('command events across the thread boundary', () => {
+  const base = { commandName: 'insert', databaseName: 'db', requestId: 9, connectionId: 2, address: '127.0.0.1:1', serverConnectionId: 5 };
+
+  test('documents cross as exact-size BSON and come back with their BSON types; a failure keeps its class', () => {
+    const id = new ObjectId();
+    const command = { insert: 'c', documents: [{ _id: id, big: Long.fromString('9007199254740993'), d: new Decimal128('1.5') }], $db: 'db' };
+    const started = toWorkerEvent({ type: 'CommandStarted', ...base, command });
+    assert.ok('command' in started && started.command instanceof Uint8Array);
+    assert.equal((started.command as Uint8Array).byteLength, (started.command as Uint8Array).buffer.byteLength, 'exact-size');
+    const back = fromWorkerEvent(structuredClone(started));
+    assert.equal(back.type, 'CommandStarted');
+    const doc = (back as { command: Document }).command.documents[0];
+    assert.ok(doc._id instanceof ObjectId && doc._id.equals(id));
+    assert.ok(doc.big instanceof Long && doc.big.toString() === '9007199254740993');
+    assert.ok(doc.d instanceof Decimal128);
+    assert.deepEqual({ ...back, command: undefined }, { type: 'CommandStarted', ...base, command: undefined });
+
+    const succeeded = fromWorkerEvent(structuredClone(toWorkerEvent({ type: 'CommandSucceeded', ...base, duration: 1.5, reply: { ok: 1, n: 1 } })));
+    assert.deepEqual(succeeded, { type: 'CommandSucceeded', ...base, duration: 1.5, reply: { ok: 1, n: 1 } });
+
+    const failure = new ServerError('E11000 duplicate key', 11000, 'DuplicateKey', { errorLabels: ['x'], address: base.address });
+    const failed = fromWorkerEvent(structuredClone(toWorkerEvent({ type: 'CommandFailed', ...base, duration: 2, failure })));
+    assert.ok(failed.type === 'CommandFailed' && failed.failure instanceof ServerError);
+    const error = (failed as { failure: Error }).failure as ServerError;
+    assert.deepEqual([error.message, error.serverCode, error.codeName, [...error.errorLabels]], ['E11000 duplicate key', 11000, 'DuplicateKey', ['x']]);
+  });
+
+  test('a pool event crosses unchanged', () => {
+    const event = { type: 'ConnectionCheckedIn', address: '127.0.0.1:1', connectionId: 3 } as const;
+    assert.deepEqual(fromWorkerEvent(structuredClone(toWorkerEvent(event))), event);
   });
 });
