@@ -22,12 +22,12 @@ export interface LoadResult {
   /** Responses per second of the run. */
   requestsPerSecond: number;
   /**
-   * Requests sent per second. In an open-loop run below the nominal rate
-   * when the service falls behind: an autocannon connection sends its next
-   * request only after the last one's response (the latencies are
-   * corrected for the requests it should have sent, not the load).
+   * The run's length, s. (Not its requests sent: autocannon's
+   * requests.sent starts each rate-limited connection at its per-second
+   * rate, one second's worth too many in all; the service counts what
+   * arrives instead.)
    */
-  sentPerSecond: number;
+  durationS: number;
   responses: number;
   latencyP50MS: number;
   latencyP99MS: number;
@@ -51,7 +51,7 @@ async function run(request: LoadRequest): Promise<LoadResult> {
   const cpu = process.cpuUsage(cpu0);
   return {
     requestsPerSecond: result.requests.total / result.duration,
-    sentPerSecond: result.requests.sent / result.duration,
+    durationS: result.duration,
     responses: result.requests.total,
     latencyP50MS: result.latency.p50,
     latencyP99MS: result.latency.p99,

@@ -72,7 +72,8 @@ interface Run {
 const METRICS: { metric: string; unit: string; pick(r: Run): number; loops?: Loop[] }[] = [
   { metric: 'throughput', unit: 'req/s', pick: (r) => r.load.requestsPerSecond },
   { metric: 'offered_rate', unit: 'req/s offered', pick: (r) => r.offered, loops: ['open'] },
-  { metric: 'sent_rate', unit: 'req/s offered', pick: (r) => r.load.sentPerSecond, loops: ['open'] },
+  // What reached the service: an autocannon connection waits for each response before its next request.
+  { metric: 'arrival_rate', unit: 'req/s offered', pick: (r) => r.service.received / r.load.durationS, loops: ['open'] },
   { metric: 'latency_p50', unit: 'ms', pick: (r) => r.load.latencyP50MS },
   { metric: 'latency_p99', unit: 'ms', pick: (r) => r.load.latencyP99MS },
   { metric: 'latency_p99_9', unit: 'ms', pick: (r) => r.load.latencyP999MS },

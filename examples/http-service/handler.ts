@@ -24,8 +24,10 @@ export interface HandlerOptions {
   docs: number;
 }
 
-/** Requests answered and failed since start, and /page requests being handled now; the service reports them. */
+/** Requests received, answered and failed since start, and /page requests being handled now; the service reports them. */
 export interface HandlerCounters {
+  /** /page requests received. */
+  received: number;
   pages: number;
   health: number;
   errors: number;
@@ -36,7 +38,7 @@ export const PAGES = 'pages';
 export const VIEWS = 'views';
 
 export function createHandler(store: Store, options: HandlerOptions) {
-  const counters: HandlerCounters = { pages: 0, health: 0, errors: 0, inFlight: 0 };
+  const counters: HandlerCounters = { received: 0, pages: 0, health: 0, errors: 0, inFlight: 0 };
   let nextId = 0;
   let idle: (() => void)[] = [];
   const finished = (): void => {
@@ -75,6 +77,7 @@ export function createHandler(store: Store, options: HandlerOptions) {
     }
     const asked = url.searchParams.get('id');
     const first = asked !== null && /^\d+$/.test(asked) ? Number(asked) % options.docs : nextId++ % options.docs;
+    counters.received++;
     counters.inFlight++;
     page(first).then(
       ({ body, etag }) => {

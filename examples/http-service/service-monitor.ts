@@ -19,6 +19,8 @@ export interface ServiceReport {
   mainThreadBusy: number;
   /** CPU seconds per second of the whole process, worker threads included. */
   processCores: number;
+  /** /page requests received, answered (pages) and failed (errors) in the window; /health requests answered. */
+  received: number;
   pages: number;
   health: number;
   errors: number;
@@ -38,7 +40,7 @@ export class ServiceMonitor {
   #t0 = 0;
   #elu0 = performance.eventLoopUtilization();
   #cpu0 = process.cpuUsage();
-  #counts0: HandlerCounters = { pages: 0, health: 0, errors: 0, inFlight: 0 };
+  #counts0: HandlerCounters = { received: 0, pages: 0, health: 0, errors: 0, inFlight: 0 };
 
   constructor(
     private readonly counters: HandlerCounters,
@@ -68,6 +70,7 @@ export class ServiceMonitor {
       eventLoopDelayMaxMS: count > 0 ? this.#delay.max / 1e6 : Number.NaN,
       mainThreadBusy: performance.eventLoopUtilization(this.#elu0).utilization,
       processCores: (cpu.user + cpu.system) / 1000 / wallMS,
+      received: this.counters.received - this.#counts0.received,
       pages: this.counters.pages - this.#counts0.pages,
       health: this.counters.health - this.#counts0.health,
       errors: this.counters.errors - this.#counts0.errors,

@@ -53,7 +53,7 @@ describe('the HTTP load generator and /health probe', () => {
     assert.ok(r.responses <= served.ok - before, `${r.responses} counted, ${served.ok - before} served`);
     assert.equal(r.errors, 0);
     assert.ok(r.requestsPerSecond > 0);
-    assert.ok(r.sentPerSecond >= r.requestsPerSecond, `${r.sentPerSecond} sent/s, ${r.requestsPerSecond} answered/s`);
+    assert.ok(r.durationS > 0);
     for (const v of [r.latencyP50MS, r.latencyP99MS, r.latencyP999MS]) assert.ok(Number.isFinite(v) && v >= 0, String(v));
     assert.ok(r.latencyP50MS <= r.latencyP99MS && r.latencyP99MS <= r.latencyP999MS);
     assert.ok(Number.isFinite(r.cores) && r.cores > 0, `load generator cores ${r.cores}`);

@@ -63,6 +63,7 @@ describe('the HTTP service example', () => {
         assert.equal((await fetch(`${service.url}/nowhere`)).status, 404);
 
         const report = await service.report();
+        assert.equal(report.received, 9);
         assert.equal(report.pages, 9);
         assert.equal(report.health, 1);
         assert.equal(report.errors, 0);
