@@ -63,6 +63,9 @@ export function errorFields(error: unknown): Document {
   return out;
 }
 
+/** Command monitoring spec, "Security": the commands whose command, reply and server error are never shown. */
+const SENSITIVE_COMMANDS = new Set(['authenticate', 'saslstart', 'saslcontinue', 'getnonce', 'createuser', 'updateuser', 'copydbgetnonce', 'copydbsaslstart', 'copydb']);
+
 /** CMAP "Connection Closed Message" reasons; ours (lifetime, yielded) in the same style. */
 const CLOSED_REASONS: Readonly<Record<string, string>> = {
   stale: 'Connection became stale because the pool was cleared',
@@ -110,7 +113,7 @@ export function componentOf(event: Published): LogComponent {
  * log nothing for (ServerDescriptionChanged). Every such message is at
  * debug level.
  */
-export function messageOf(event: Published, maxDocumentLength: number): MessageFields | undefined {
+export function messageOf(event: Published, maxDocumentLength: number, topologyId?: number): MessageFields | undefined {
   const worker = event.workerId === undefined ? {} : { workerId: event.workerId };
   switch (event.type) {
     case 'CommandStarted':
@@ -129,7 +132,9 @@ export function messageOf(event: Published, maxDocumentLength: number): MessageF
       if (event.type === 'CommandSucceeded') {
         return { message: 'Command succeeded', ...common, durationMS: event.duration, reply: truncatedJson(event.reply, maxDocumentLength), ...worker };
       }
-      return { message: 'Command failed', ...common, durationMS: event.duration, failure: errorFields(event.failure), ...worker };
+      // Command logging spec: a security-sensitive command's failure from the server is redacted; a network error is not.
+      const redacted = SENSITIVE_COMMANDS.has(event.commandName.toLowerCase()) && (event.failure as { serverCode?: unknown }).serverCode !== undefined;
+      return { message: 'Command failed', ...common, durationMS: event.duration, failure: redacted ? {} : errorFields(event.failure), ...worker };
     }
     case 'ConnectionPoolCreated': {
       const options: Document = {};
@@ -195,9 +200,16 @@ export function messageOf(event: Published, maxDocumentLength: number): MessageF
     case 'ServerHeartbeatStarted':
     case 'ServerHeartbeatSucceeded':
     case 'ServerHeartbeatFailed': {
-      // Heartbeat events name their server by address (connectionId); a topologyId when the producer gives one.
-      const { topologyId } = event as { topologyId?: number };
-      const common: Document = { ...(topologyId !== undefined ? { topologyId } : {}), ...hostAndPort(event.connectionId), awaited: event.awaited };
+      // Heartbeat events name their server by address (connectionId), which also stands for the
+      // monitoring connection's driverConnectionId (as in the official Node driver); their
+      // topologyId is the dial's, learnt from its other topology events (`topologyId`).
+      const id = (event as { topologyId?: number }).topologyId ?? topologyId;
+      const common: Document = {
+        ...(id !== undefined ? { topologyId: id } : {}),
+        ...hostAndPort(event.connectionId),
+        driverConnectionId: event.connectionId,
+        awaited: event.awaited,
+      };
       if (event.type === 'ServerHeartbeatStarted') return { message: 'Server heartbeat started', ...common };
       if (event.type === 'ServerHeartbeatSucceeded') {
         const serverConnectionId = event.reply.connectionId;

@@ -34,6 +34,8 @@ export class Logger implements EventLogger {
   #mask = 0;
   #write!: Write;
   #generation = -1;
+  /** The dial's topology id, from its topology events: heartbeat events carry none. */
+  #topologyId: number | undefined;
 
   constructor(
     private readonly options: LoggerOptions | undefined,
@@ -79,7 +81,9 @@ export class Logger implements EventLogger {
   log(event: Published): void {
     const component = componentOf(event);
     if (!this.willLog(component, EVENT_SEVERITY)) return;
-    const fields = messageOf(event, this.#settings.maxDocumentLength);
+    const { topologyId } = event as { topologyId?: unknown };
+    if (typeof topologyId === 'number') this.#topologyId = topologyId;
+    const fields = messageOf(event, this.#settings.maxDocumentLength, this.#topologyId);
     if (fields !== undefined) this.#emit(component, EVENT_SEVERITY, fields);
   }
 
