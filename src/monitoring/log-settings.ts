@@ -8,11 +8,13 @@
 /** The spec's components (logging spec, "Components"). */
 export const LOG_COMPONENTS = ['command', 'topology', 'serverSelection', 'connection'] as const;
 /** A log component: 'command', 'topology', 'serverSelection' or 'connection'. */
+/** A logging component: 'command', 'topology', 'serverSelection' or 'connection'. */
 export type LogComponent = (typeof LOG_COMPONENTS)[number];
 
 /** The spec's severities, most severe first; 'off' logs nothing (logging spec, "Log Severity Levels"). */
 export const SEVERITIES = ['off', 'emergency', 'alert', 'critical', 'error', 'warn', 'notice', 'info', 'debug', 'trace'] as const;
 /** A log severity, 'off' and 'emergency' (most severe) to 'trace'. */
+/** A severity level, 'off' (nothing) then 'emergency' (most severe) to 'trace' (least), as the logging spec names them. */
 export type Severity = (typeof SEVERITIES)[number];
 
 /** The syslog code of each severity; 'off' below every message's. */
