@@ -6,6 +6,10 @@
 // document on the test server with workers 0 and 2, whose worker threads run
 // dist/workers/worker.js from the installed package. The apps live in the
 // OS's temporary folder, where no node_modules of the project can be reached.
+// What fails it (each tried once): exports without a require condition
+// (ERR_PACKAGE_PATH_NOT_EXPORTED), a top-level await anywhere in the
+// package's module graph (ERR_REQUIRE_ASYNC_MODULE, CommonJS app), and
+// dist/workers left out of `files` (ERR_MODULE_NOT_FOUND at workers 2).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
