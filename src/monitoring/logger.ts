@@ -168,5 +168,18 @@ function fileWriter(path: string): Write {
     }
   }
   const descriptor = fd;
-  return (message) => void writeSync(descriptor, `${jsonLine(message)}\n`);
+  let fallback: Write | undefined;
+  return (message) => {
+    if (fallback !== undefined) return fallback(message);
+    try {
+      writeSync(descriptor, `${jsonLine(message)}\n`);
+    } catch (err) {
+      // A full disk (ENOSPC), a file gone read-only: logging must not take
+      // the application down (#emit would rethrow it), so the rest of this
+      // logger's messages go to stderr, as for a path that cannot be opened.
+      process.emitWarning(`mgo-threads: cannot write to the log file ${path} (${(err as Error).message}); logging to stderr`, { code: 'MGO_LOG_PATH' });
+      fallback = writerFor('stderr');
+      fallback(message);
+    }
+  };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
@@ -266,6 +266,30 @@ test('a file path is appended to, one JSON line per message; an unopenable path 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a log file that fails on write (/dev/full: ENOSPC) goes on to stderr with one warning; nothing is thrown', { skip: !existsSync('/dev/full') && 'no /dev/full here' }, (t) => {
+  const deferred: (() => void)[] = [];
+  const stderr: string[] = [];
+  t.mock.method(process, 'nextTick', (callback: (...args: unknown[]) => void, ...args: unknown[]) => void deferred.push(() => callback(...args)));
+  t.mock.method(process.stderr, 'write', (chunk: string) => stderr.push(chunk) > 0);
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w.message);
+  process.on('warning', onWarning);
+  try {
+    const logger = new Logger(undefined, { MONGODB_LOG_CONNECTION: 'debug', MONGODB_LOG_PATH: '/dev/full' });
+    logger.log({ type: 'ConnectionPoolReady', address: 'h:1' });
+    logger.log({ type: 'ConnectionPoolClosed', address: 'h:1' });
+    t.mock.restoreAll();
+    // process.emitWarning defers its 'warning' event with nextTick: run what was deferred, none may throw.
+    for (const callback of deferred) assert.doesNotThrow(callback);
+  } finally {
+    t.mock.restoreAll();
+    process.off('warning', onWarning);
+  }
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0]!, /\/dev\/full/);
+  assert.deepEqual(stderr.map((line) => JSON.parse(line).message), ['Connection pool ready', 'Connection pool closed']);
 });
 
 test("setLogger: mgo's Output(calldepth, s) gets text lines, info level and up; setDebug(true) adds debug, live for existing loggers", () => {
