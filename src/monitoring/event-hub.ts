@@ -93,9 +93,36 @@ export class EventHub extends EventEmitter<DriverEventMap> implements EventSink 
         this.#wantsOf.set(type, { bit: KIND_BIT[kind], channels: kind === 'command' ? commandChannels : [this.#channels.get(type)!] });
       }
     }
+    this.#hook();
+  }
+
+  readonly #onNewListener = (name: string | symbol): void => this.#count(name, 1);
+  readonly #onRemoveListener = (name: string | symbol): void => this.#count(name, -1);
+
+  /** Installs the counting hooks, unless they are there. */
+  #hook(): void {
     const self = this as EventEmitter;
-    self.on('newListener', (name: string | symbol) => this.#count(name, 1));
-    self.on('removeListener', (name: string | symbol) => this.#count(name, -1));
+    if (!self.listeners('newListener').includes(this.#onNewListener)) self.on('newListener', this.#onNewListener);
+    if (!self.listeners('removeListener').includes(this.#onRemoveListener)) self.on('removeListener', this.#onRemoveListener);
+  }
+
+  /**
+   * EventEmitter's, keeping the counting hooks: removeAllListeners() with
+   * no name (or 'newListener'/'removeListener') removes them too, and a
+   * listener added afterwards was then never counted, so its events were
+   * never built. The counts are taken again from the listeners left.
+   */
+  override removeAllListeners(eventName?: Parameters<EventEmitter<DriverEventMap>['removeAllListeners']>[0]): this {
+    if (eventName === undefined) super.removeAllListeners();
+    else super.removeAllListeners(eventName);
+    this.#hook();
+    this.#listeners.clear();
+    this.#listenerMask = 0;
+    for (const name of this.eventNames()) {
+      const count = this.listenerCount(name as never);
+      for (let i = 0; i < count; i++) this.#count(name, 1);
+    }
+    return this;
   }
 
   #count(name: string | symbol, delta: number): void {

@@ -96,3 +96,27 @@ test("wants(type): a kind's listeners, the type's own channel (any command chann
   assert.equal(hub.wants('CommandSucceeded'), true);
   assert.equal(hub.wants('ServerOpening'), false);
 });
+
+test('removeAllListeners() with no name leaves the hub counting: a listener added afterwards is wanted and gets events', () => {
+  const hub = new EventHub();
+  hub.on('commandStarted', () => {});
+  hub.on('connectionCheckedOut', () => {});
+  hub.removeAllListeners();
+  assert.equal(hub.wanted(), 0);
+  const got: Published[] = [];
+  hub.on('connectionCheckedOut', (event) => got.push(event));
+  assert.equal(hub.wanted(), WANT_POOL, 'the listener added after removeAllListeners() is counted');
+  assert.equal(hub.wants('ConnectionCheckedOut'), true);
+  hub.publish(checkedOut);
+  assert.equal(got.length, 1);
+  hub.removeAllListeners('connectionCheckedOut');
+  assert.equal(hub.wanted(), 0, 'and removing it is counted too');
+  // Removing only the hooks' own event names must not stop the counting either.
+  hub.removeAllListeners('newListener');
+  hub.removeAllListeners('removeListener');
+  const listener = (): void => {};
+  hub.on('serverOpening', listener);
+  assert.equal(hub.wanted(), WANT_TOPOLOGY);
+  hub.off('serverOpening', listener);
+  assert.equal(hub.wanted(), 0);
+});
