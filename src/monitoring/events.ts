@@ -101,7 +101,7 @@ export function publicName<T extends DriverEventType>(type: T): Uncapitalized<T>
 
 /** The kind of a public event name, or undefined for any other string. */
 export function kindOfPublicName(name: string | symbol): EventKind | undefined {
-  return typeof name === 'string' ? KIND_OF.get(name[0]!.toUpperCase() + name.slice(1)) : undefined;
+  return typeof name === 'string' && name !== '' ? KIND_OF.get(name[0]!.toUpperCase() + name.slice(1)) : undefined;
 }
 
 export const CHANNEL_PREFIX = 'mgo-threads';

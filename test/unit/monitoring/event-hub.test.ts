@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import diagnosticsChannel from 'node:diagnostics_channel';
+import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import { EventHub } from '../../../src/monitoring/event-hub.js';
 import { WANT_COMMAND, WANT_POOL, WANT_TOPOLOGY, channelName, publicName, type Published } from '../../../src/monitoring/events.js';
@@ -118,5 +119,14 @@ test('removeAllListeners() with no name leaves the hub counting: a listener adde
   hub.on('serverOpening', listener);
   assert.equal(hub.wanted(), WANT_TOPOLOGY);
   hub.off('serverOpening', listener);
+  assert.equal(hub.wanted(), 0);
+});
+
+test('a listener on an empty or unknown event name is accepted and wants nothing', () => {
+  const hub = new EventHub();
+  const emitter = hub as EventEmitter;
+  emitter.on('', () => {});
+  emitter.on('noSuchEvent', () => {});
+  emitter.on(Symbol('s'), () => {});
   assert.equal(hub.wanted(), 0);
 });
