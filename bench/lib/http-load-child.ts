@@ -2,8 +2,14 @@
 // its CPU is not the service's or the benchmark's: autocannon against one
 // URL per run, closed loop (each connection sends its next request when
 // the last is answered: the service's maximum throughput) or open loop at
-// a fixed overall rate (latency under equal load; autocannon corrects its
-// latencies for coordinated omission there). Besides autocannon's figures
+// a fixed overall rate (latency under equal load). Open-loop latencies are
+// autocannon's raw ones, from each request's send to its response:
+// autocannon 9's coordinated-omission correction records a response of L ms
+// with an expected interval of ceil(1 / per-connection rate) = 1 ms, i.e.
+// also as L - 1, L - 2, ... 1 ms, latencies no request had (p50 21 ms from a
+// server answering after 40 ms), so it is off. A connection still waits for
+// each answer before its next request: a service that falls behind is
+// offered less (the scenario's arrival_rate shows it). Besides autocannon's figures
 // it reports its own CPU (process.cpuUsage() over the run): it competes
 // with the service for the same cores.
 //   parent -> child: { type: 'run', request: LoadRequest }
@@ -45,7 +51,7 @@ async function run(request: LoadRequest): Promise<LoadResult> {
     url: request.url,
     connections: request.connections,
     duration: request.durationS,
-    ...(request.overallRate !== undefined ? { overallRate: request.overallRate } : {}),
+    ...(request.overallRate !== undefined ? { overallRate: request.overallRate, ignoreCoordinatedOmission: true } : {}),
   });
   const wallMS = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);

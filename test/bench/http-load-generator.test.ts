@@ -12,6 +12,9 @@ import type { AddressInfo } from 'node:net';
 import { HealthProbe, startLoadGenerator, type LoadGenerator } from '../../bench/lib/http-load.js';
 import { waitFor } from '../fixtures/wait.js';
 
+/** How long /slow takes to answer: a lower bound of every latency measured on it. */
+const SLOW_MS = 40;
+
 describe('the HTTP load generator and /health probe', () => {
   let server: Server;
   let base = '';
@@ -26,6 +29,9 @@ describe('the HTTP load generator and /health probe', () => {
       } else if (req.url === '/hang') {
         served.hung++;
         // Never answered: the probe's own timeout ends it.
+      } else if (req.url === '/slow') {
+        // Answered SLOW_MS after it arrived: no response can take less.
+        setTimeout(() => res.end('slow page\n'), SLOW_MS);
       } else if (req.url === '/fail') {
         served.failed++;
         res.writeHead(500).end('no\n');
@@ -63,6 +69,15 @@ describe('the HTTP load generator and /health probe', () => {
     const r = await lg.run({ url: `${base}/fail`, connections: 2, durationS: 0.5 });
     assert.ok(r.responses > 0);
     assert.equal(r.errors, r.responses);
+  });
+
+  test('open loop: no latency below what the server takes (autocannon 9 corrects for coordinated omission with a 1 ms interval)', { timeout: 60_000 }, async () => {
+    // autocannon's correction records each response of L ms with the
+    // interval ceil(1 / per-connection rate) = 1 ms, i.e. also L - 1, L - 2,
+    // ... 1 ms: latencies no request had. A lower bound, so no timing flake.
+    const r = await lg.run({ url: `${base}/slow`, connections: 4, durationS: 0.5, overallRate: 40 });
+    assert.ok(r.responses > 0);
+    assert.ok(r.latencyP50MS >= SLOW_MS - 1, `p50 ${r.latencyP50MS} ms from a server that answers after ${SLOW_MS} ms`);
   });
 
   test('open loop at a fixed overall rate completes with its responses counted', { timeout: 60_000 }, async () => {
