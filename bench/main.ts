@@ -137,7 +137,7 @@ function notes(profileName: string, n: number, load: number): string[] {
     'Spec tasks run against FerretDB (SQLite), which dominates their times: ratios near 1 there say little about the driver. Counts are scaled down from the spec (FerretDB is slow); scores use the spec\'s nominal sizes for the operations run.',
     'HTTP service (scenario 9): examples/http-service (node:http; each /page request reads 2 documents by _id, writes one on a tenth of the requests, renders and hashes for 200 µs of CPU) ' +
       'runs in a child process per variant; autocannon in another child process loads it with 64 connections (16 against FerretDB, which answers in milliseconds), closed loop (max throughput), then open loop at 0.8× the official driver\'s ' +
-      'closed-loop req/s of the same repetition (autocannon\'s overallRate; its latencies corrected for coordinated omission). The benchmark process probes /health 50 times a second during each run. ' +
+      'closed-loop req/s of the same repetition (autocannon\'s overallRate; latencies from each request\'s send, uncorrected: autocannon 9\'s correction uses a 1 ms interval; req/s and latencies count 2xx responses only). The benchmark process probes /health 50 times a second during each run. ' +
       'The service reports its main-thread event-loop delay p99, busy share and CPU over IPC; "lg_cpu" is the load generator\'s own CPU, on the same cores.',
     `Cores: ${cpus().length}. The main thread, the workers, the canned server process (and FerretDB) share them, so with more workers than ` +
       'spare cores a worker variant trades main-thread time for contention: compare the main-thread time per operation (what the application gets back) with ops/s.',

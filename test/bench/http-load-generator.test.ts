@@ -69,6 +69,8 @@ describe('the HTTP load generator and /health probe', () => {
     const r = await lg.run({ url: `${base}/fail`, connections: 2, durationS: 0.5 });
     assert.ok(r.responses > 0);
     assert.equal(r.errors, r.responses);
+    // A service that fails fast must not look fast: only 2xx responses are throughput.
+    assert.equal(r.requestsPerSecond, 0);
   });
 
   test('open loop: no latency below what the server takes (autocannon 9 corrects for coordinated omission with a 1 ms interval)', { timeout: 60_000 }, async () => {
