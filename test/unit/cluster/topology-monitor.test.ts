@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { ObjectId, type Document } from 'bson';
 import { describeCheck, TopologyMonitor, type CheckBroadcast } from '../../../src/cluster/topology-monitor.js';
 import { resolveOptions } from '../../../src/uri/resolve.js';
+import type { SdamEvent } from '../../../src/cluster/sdam-events.js';
 import { defaultHello, startFakeServer, type FakeServer } from '../../fixtures/fake-server.js';
 import { waitFor } from '../../fixtures/wait.js';
 
@@ -65,6 +66,46 @@ describe('TopologyMonitor', () => {
     assert.deepEqual(monitor.liveServers(), []);
     await waitFor('checked again', () => monitor.liveServers().length === 1, 10_000);
     monitor.close();
+  });
+
+  test('publishes the SDAM events of the process: servers opened as discovered and closed as dropped, heartbeats, closing last', { timeout: 30_000 }, async () => {
+    const primaryHello: Document = { ...defaultHello, setName: 'rs', setVersion: 1 };
+    const secondaryHello: Document = { ...defaultHello, setName: 'rs', isWritablePrimary: false, secondary: true };
+    const primary = await startFakeServer(() => {}, { hello: primaryHello });
+    const secondary = await startFakeServer(() => {}, { hello: secondaryHello });
+    servers.push(primary, secondary);
+    primaryHello.hosts = secondaryHello.hosts = [primary.address, secondary.address];
+    primaryHello.me = primary.address;
+    secondaryHello.me = secondary.address;
+    secondaryHello.primary = primary.address;
+
+    const events: SdamEvent[] = [];
+    const options = await resolveOptions(`mongodb://${primary.address}/?replicaSet=rs&heartbeatFrequencyMS=500`);
+    const monitor = new TopologyMonitor(options, { onCheck: () => {} }, { wanted: () => true, publish: (e) => events.push(e) });
+    monitors.push(monitor);
+    monitor.start();
+    const summary = () => events.map((e) => `${e.type}${'address' in e ? ` ${e.address}` : 'connectionId' in e ? ` ${e.connectionId}` : ''}`);
+    assert.deepEqual(summary(), ['TopologyOpening', 'TopologyDescriptionChanged', `ServerOpening ${primary.address}`]);
+
+    await waitFor('the secondary checked', () => monitor.topology.servers.get(secondary.address)?.type === 'RSSecondary', 10_000);
+    const seen = summary();
+    // The primary's first check lists the secondary: its description change, the new server, the topology change.
+    const changed = seen.indexOf(`ServerDescriptionChanged ${primary.address}`);
+    assert.deepEqual(seen.slice(changed, changed + 3), [`ServerDescriptionChanged ${primary.address}`, `ServerOpening ${secondary.address}`, 'TopologyDescriptionChanged']);
+    assert.ok(seen.indexOf(`ServerHeartbeatStarted ${secondary.address}`) > seen.indexOf(`ServerOpening ${secondary.address}`), 'opened before its monitor checks');
+
+    primaryHello.hosts = [primary.address];
+    monitor.requestCheck(primary.address);
+    await waitFor('the secondary dropped', () => !monitor.topology.servers.has(secondary.address), 10_000);
+    assert.equal(summary().filter((e) => e === `ServerClosed ${secondary.address}`).length, 1);
+
+    monitor.close();
+    assert.deepEqual(summary().slice(-3), [`ServerClosed ${primary.address}`, 'TopologyDescriptionChanged', 'TopologyClosed']);
+    const closing = events.at(-2)!;
+    assert.ok(closing.type === 'TopologyDescriptionChanged' && closing.newDescription.type === 'Unknown' && closing.newDescription.servers.size === 0);
+    const count = events.length;
+    await new Promise((resolve) => setTimeout(resolve, 700)); // a heartbeat period: nothing after topologyClosed
+    assert.equal(events.length, count);
   });
 
   test('a failed check is broadcast with its error (refused, not timed out: in-use sockets are not interrupted)', { timeout: 30_000 }, async () => {
