@@ -35,8 +35,14 @@ export function truncatedJson(value: unknown, maxLength: number): string {
   return `${text.slice(0, end)}...`;
 }
 
-/** "host:port" or "[v6]:port" as serverHost and serverPort (27017 when the address has none). */
-export function hostAndPort(address: string): { serverHost: string; serverPort: number } {
+/**
+ * "host:port" or "[v6]:port" as serverHost and serverPort (27017 when the
+ * address has none); a Unix domain socket's path (connection string spec:
+ * it ends in .sock) as serverHost alone (CMAP "Logging": serverPort is
+ * "not present for Unix domain sockets").
+ */
+export function hostAndPort(address: string): { serverHost: string; serverPort?: number } {
+  if (address.endsWith('.sock')) return { serverHost: address };
   const v6 = /^\[(.+)\]:(\d+)$/.exec(address);
   if (v6) return { serverHost: v6[1]!, serverPort: Number(v6[2]) };
   const colon = address.lastIndexOf(':');

@@ -97,6 +97,8 @@ test('addresses split into serverHost and serverPort', () => {
   assert.deepEqual(hostAndPort('127.0.0.1:27018'), { serverHost: '127.0.0.1', serverPort: 27018 });
   assert.deepEqual(hostAndPort('[::1]:27019'), { serverHost: '::1', serverPort: 27019 });
   assert.deepEqual(hostAndPort('localhost'), { serverHost: 'localhost', serverPort: 27017 });
+  // CMAP "Logging": serverPort is "not present for Unix domain sockets"; the address is the socket's path.
+  assert.deepEqual(hostAndPort('/tmp/mongodb-27017.sock'), { serverHost: '/tmp/mongodb-27017.sock' });
 });
 
 const command = { commandName: 'find', databaseName: 'db', requestId: 7, connectionId: 3, address: '127.0.0.1:27017' };
