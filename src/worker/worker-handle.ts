@@ -74,6 +74,8 @@ export interface WorkerHost {
   configFor(workerId: number): WorkerConfig;
   /** The worker is gone: reclaim its permits now. */
   workerLost(workerId: number): void;
+  /** The lost worker's messages are all handled and its requests are about to fail with `error`: commands it started end with it. */
+  commandsLost(worker: WorkerHandle, error: MgoError): void;
   /** A CMAP event of the worker's pools (only while the router asked for them). */
   workerEvent(worker: WorkerHandle, event: WorkerEvent): void;
   poolCleared(worker: WorkerHandle, address: string, interruptInUse: boolean, message: string): void;
@@ -420,6 +422,7 @@ export class WorkerHandle {
       for (const message of this.outbox.reset()) if (message[0] === RUN || message[0] === RESERVE) undelivered.add(message[1]);
       const pending = [...this.pending];
       this.pending.clear();
+      this.host.commandsLost(this, error);
       for (const [id, request] of pending) request.lost(error, !undelivered.has(id));
       // Quick successive deaths back off: a worker that dies on arrival must not spin.
       const delay = lived > 1_000 || this.restarts <= 1 ? 0 : Math.min(5_000, 100 * 2 ** Math.min(this.restarts, 6));

@@ -41,7 +41,7 @@ import { sessionSupportOf, type SessionSupport } from '../cluster/topology-descr
 import { Coordinator, dialSlotKey } from '../coordinator/coordinator.js';
 import { MgoError, NetworkError, fromErrorRecord } from '../errors.js';
 import { EventHub } from '../monitoring/event-hub.js';
-import type { EventSink } from '../monitoring/events.js';
+import { WANT_COMMAND, type EventSink } from '../monitoring/events.js';
 import { topologyOutlet } from '../monitoring/topology-outlet.js';
 import type { ServerStats } from '../pool/stats.js';
 import { gatedBySessionLimit } from '../pool/in-use-gate.js';
@@ -77,6 +77,7 @@ import {
 } from './protocol.js';
 import type { SliceStats } from '../util/fair-drain.js';
 import { Placement, type Choice } from './placement.js';
+import { OpenCommands } from './open-commands.js';
 import { WORKER_LOST_LABELS, WorkerHandle, WorkerReservation, deliveryQueue, type Answer, type Pending, type WorkerHost, type WorkerState } from './worker-handle.js';
 
 /** Options that are not connection options: for tests and benchmarks. */
@@ -116,6 +117,8 @@ export class WorkerRouter implements Router, WorkerHost {
   private eventMask: number;
   /** @internal EVENT messages received from workers, for tests (none while nobody observes). */
   eventMessages = 0;
+  /** Commands the workers started and have not finished, for a worker lost in between. */
+  private readonly openCommands = new OpenCommands();
   private readonly lifecycle = new Lifecycle(closedError);
   private lastReservationId = 0;
   /** Where the least-loaded search starts: ties go round the workers. */
@@ -360,6 +363,7 @@ export class WorkerRouter implements Router, WorkerHost {
   private syncEventMask(): void {
     const mask = this.events.wanted();
     if (mask === this.eventMask) return;
+    if ((mask & WANT_COMMAND) === 0) this.openCommands.clear();
     this.eventMask = mask;
     this.broadcast([EVENTS, mask]);
   }
@@ -406,7 +410,12 @@ export class WorkerRouter implements Router, WorkerHost {
   /** A worker's event (CMAP, command): published with the worker's id, in the order that worker produced them. */
   workerEvent(worker: WorkerHandle, event: WorkerEvent): void {
     this.eventMessages++;
+    this.openCommands.note(worker.id, event);
     this.events.publish(fromWorkerEvent(event), worker.id);
+  }
+
+  commandsLost(worker: WorkerHandle, error: MgoError): void {
+    for (const failed of this.openCommands.lost(worker.id, error)) this.events.publish(failed, worker.id);
   }
 
   /** A worker's server selection log record: logged here, on the dial's logger, with the worker's id. */
