@@ -9,6 +9,7 @@
 import diagnosticsChannel, { type Channel } from 'node:diagnostics_channel';
 import type { SelectionLogRecord } from '../cluster/selection-log.js';
 import { EventEmitter } from 'node:events';
+import { MgoError } from '../errors.js';
 import {
   EVENT_TYPES,
   KIND_BIT,
@@ -75,6 +76,9 @@ export class EventHub extends EventEmitter<DriverEventMap> implements EventSink 
   /** The logger every event also goes to, if any. */
   logger: EventLogger | undefined;
 
+  /** Whether a dial uses this hub (one dial per hub: its logger and topology ids are that dial's). */
+  #dialed = false;
+
   constructor(options: EventHubOptions = {}) {
     super();
     this.monitorCommands = options.monitorCommands ?? false;
@@ -94,6 +98,24 @@ export class EventHub extends EventEmitter<DriverEventMap> implements EventSink 
       }
     }
     this.#hook();
+  }
+
+  /**
+   * @internal dial() takes this hub for itself: a hub given in the `events`
+   * option gets the dial's monitorCommands and logger. A second dial with the
+   * same hub is refused, since two topologies' events would mix under one
+   * logger; a failed dial gives the hub back (release()).
+   */
+  bindToDial(options: EventHubOptions): void {
+    if (this.#dialed) throw new MgoError('ERR_INVALID_ARGUMENT', 'events: this EventHub is already the events of another dial (one dial per hub)');
+    this.#dialed = true;
+    this.monitorCommands ||= options.monitorCommands ?? false;
+    if (options.logger !== undefined) this.logger = options.logger;
+  }
+
+  /** @internal A dial that failed gives its hub back, so that the next dial() may take it. */
+  release(): void {
+    this.#dialed = false;
   }
 
   readonly #onNewListener = (name: string | symbol): void => this.#count(name, 1);

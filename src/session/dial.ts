@@ -71,9 +71,18 @@ async function connect(resolved: ResolvedOptions, overrides: SessionOverrides, s
   // The logger (logging spec) stays on this thread: its destination may be
   // a function, which no worker could receive; workers' events reach it
   // through the hub.
-  const events = new EventHub({ monitorCommands: resolved.monitorCommands, logger: new Logger(resolved.logger) });
-  resolved = { ...resolved, logger: undefined };
-  const router: Router = resolved.workers > 0 ? await WorkerRouter.create(resolved, {}, events) : await LocalRouter.create(resolved, {}, events);
+  // A hub given in the `events` option was made before dial(), so that its
+  // listeners see this dial's first events too.
+  const events = resolved.events ?? new EventHub();
+  events.bindToDial({ monitorCommands: resolved.monitorCommands, logger: new Logger(resolved.logger) });
+  resolved = { ...resolved, logger: undefined, events: undefined };
+  let router: Router;
+  try {
+    router = resolved.workers > 0 ? await WorkerRouter.create(resolved, {}, events) : await LocalRouter.create(resolved, {}, events);
+  } catch (err) {
+    events.release();
+    throw err;
+  }
   const options = sessionOptionsOf(resolved, overrides);
   const session = openSession(router, { ...options, mode: Mode.Eventual }, events);
   const limitMS = resolved.serverSelectionTimeoutMS;
@@ -87,6 +96,7 @@ async function connect(resolved: ResolvedOptions, overrides: SessionOverrides, s
     await router.destroy();
     // The session's close lets the router leave getStats() (a closed dial's clusters).
     await session.close().catch(() => {});
+    events.release();
     throw err;
   }
   session.setMode(options.mode ?? Mode.Strong, true);

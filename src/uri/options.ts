@@ -10,6 +10,7 @@
 
 import { inspect, isDeepStrictEqual } from 'node:util';
 import type { ServerApi } from '../wire/server-api.js';
+import { EventHub } from '../monitoring/event-hub.js';
 import { LOGGER_OPTION_ACCEPTS, checkLoggerOptions, type LoggerOptions } from '../monitoring/log-settings.js';
 import { InvalidOptionError } from '../errors.js';
 import { UNIMPLEMENTED_MECHANISMS, isImplementedMechanism, type AuthMechanism } from '../auth/credential.js';
@@ -149,6 +150,13 @@ export interface OptionValues {
   // Logging spec: the dial's logger (levels, destination); the options object only.
   /** The dial's logger (logging spec): a destination and levels per component, over setLogger()/setDebug() and the MONGODB_LOG_* variables; options object only. */
   logger: LoggerOptions | undefined;
+  /**
+   * The dial's event emitter, made before dial() (new EventHub()) so that its
+   * listeners see the dial's own first events (topologyOpening, the first
+   * heartbeats and checkouts); session.events is then this object. One dial
+   * per hub; options object only.
+   */
+  events: EventHub | undefined;
   // How replies are decoded (js-bson deserialize options, as the official driver has them).
   /** Decode int64 as a number when it fits (true). */
   promoteLongs: boolean;
@@ -535,6 +543,11 @@ export const OPTIONS: { readonly [K in OptionName]: Entry<OptionValues[K]> } = {
   serverApi: { type: serverApiType, url: false, supported: true },
   // Logging spec: object form only (a sink cannot be written in a URL); MONGODB_LOG_* is the text form.
   logger: { type: { accepts: LOGGER_OPTION_ACCEPTS, fromString: () => undefined, fromValue: checkLoggerOptions }, url: false, supported: true },
+  events: {
+    type: { accepts: 'an EventHub (new EventHub())', fromString: () => undefined, fromValue: (value) => (value instanceof EventHub ? value : undefined) },
+    url: false,
+    supported: true,
+  },
 
   // SOCKS5 spec: repeating any proxy option is an error.
   // js-bson's deserialize options (official driver: BSONSerializeOptions),

@@ -112,3 +112,41 @@ describe('session.events', () => {
     }
   });
 });
+
+describe('the events dial option: a hub made before dial()', () => {
+  for (const workers of [0, 2]) {
+    test(`workers ${workers}: its listeners see the dial's own first events, and it becomes session.events`, { timeout: 60_000 }, async () => {
+      const events = new EventHub();
+      const seen: string[] = [];
+      events.on('topologyOpening', () => seen.push('topologyOpening'));
+      events.on('serverOpening', () => seen.push('serverOpening'));
+      events.on('commandSucceeded', (e) => seen.push(`commandSucceeded ${e.commandName}`));
+      const session = await dial(server.uri, { workers, events });
+      try {
+        assert.equal(session.events, events);
+        // The dial's first ping (before dial() returned) is in, and the topology opened before it.
+        assert.deepEqual(seen.slice(0, 3), ['topologyOpening', 'serverOpening', 'commandSucceeded ping']);
+        await assert.rejects(dial(server.uri, { workers, events }), (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'ERR_INVALID_ARGUMENT');
+          assert.match(err.message, /one dial per hub/);
+          return true;
+        });
+      } finally {
+        await session.close();
+      }
+    });
+  }
+
+  test('a dial that fails gives the hub back to the next dial', { timeout: 60_000 }, async () => {
+    const events = new EventHub();
+    // Nothing listens on port 1 of the loopback address: the first ping times out.
+    await assert.rejects(dial('mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300', { events }));
+    const session = await dial(server.uri, { events });
+    assert.equal(session.events, events);
+    await session.close();
+  });
+
+  test('anything but an EventHub is refused, naming the option', async () => {
+    await assert.rejects(dial(server.uri, { events: {} as EventHub }), /events/);
+  });
+});
