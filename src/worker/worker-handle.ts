@@ -13,7 +13,7 @@
 // already begun starting a new thread, since minThreads is 1). Repeated
 // quick deaths back off, up to 5 s between starts.
 import type { MessagePort, Worker } from 'node:worker_threads';
-import { MessageChannel } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { SelectionLogRecord } from '../cluster/selection-log.js';
 import { MgoError, NetworkError } from '../errors.js';
@@ -293,11 +293,28 @@ export class WorkerHandle {
       try {
         await this.control.call('drain', this.options.closeTimeoutMS);
         await this.control.call('close', this.options.closeTimeoutMS);
+        this.takeQueued();
       } catch {
         // A worker that cannot close in time is ended anyway: its sockets die with it.
       }
     }
     await this.end(new MgoError('ERR_POOL_CLOSED', `${this.name} was closed`));
+  }
+
+  /**
+   * Moves the messages still queued on the operations port into the inbox.
+   * The worker posts its last batch there (its pools' ConnectionClosed and
+   * ConnectionPoolClosed events) before it answers 'close' on the control
+   * port, but two ports keep no order between them: the answer may be read
+   * first, and end() would close the port with that batch unread (a
+   * worker's "Connection pool closed" lost in about one close in four).
+   */
+  private takeQueued(): void {
+    const port = this.port;
+    if (port === undefined) return;
+    for (let queued = receiveMessageOnPort(port); queued !== undefined; queued = receiveMessageOnPort(port)) {
+      for (const message of queued.message as FromWorker[]) this.inbox.push([this, message]);
+    }
   }
 
   /** Ends the worker now: its sockets die with the thread. */
