@@ -410,7 +410,8 @@ export class WorkerRouter implements Router, WorkerHost {
   /** A worker's event (CMAP, command): published with the worker's id, in the order that worker produced them. */
   workerEvent(worker: WorkerHandle, event: WorkerEvent): void {
     this.eventMessages++;
-    this.openCommands.note(worker.id, event);
+    // A started event that crossed after command events were turned off may never see its outcome (the worker no longer forwards it): not noted.
+    if ((this.eventMask & WANT_COMMAND) !== 0) this.openCommands.note(worker.id, event);
     this.events.publish(fromWorkerEvent(event), worker.id);
   }
 
