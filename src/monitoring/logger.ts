@@ -58,7 +58,8 @@ export class Logger implements EventLogger {
       (at('topology') ? WANT_TOPOLOGY : 0) |
       // "Waiting for suitable server" is at info, the other selection messages at debug.
       (SEVERITY_CODE[levels.serverSelection] >= SEVERITY_CODE.info ? WANT_SELECTION_LOG : 0);
-    this.#write = writerFor(this.#settings.destination);
+    // A file path comes from the option, else from the environment.
+    this.#write = writerFor(this.#settings.destination, this.options?.destination !== undefined ? "the logger option's destination" : 'MONGODB_LOG_PATH');
   }
 
   /** The levels, destination and document length in force now. */
@@ -133,7 +134,7 @@ export function textLine(message: LogMessage): string {
   return `${severity} ${component}: ${text} ${JSON.stringify(fields, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value))}`;
 }
 
-function writerFor(destination: LogSettings['destination']): Write {
+function writerFor(destination: LogSettings['destination'], pathSetting = 'MONGODB_LOG_PATH'): Write {
   if (typeof destination === 'function') return destination;
   if (typeof destination === 'object') {
     if ('lines' in destination) {
@@ -144,11 +145,13 @@ function writerFor(destination: LogSettings['destination']): Write {
   }
   if (destination === 'stdout') return (message) => void process.stdout.write(`${jsonLine(message)}\n`);
   if (destination === 'stderr') return (message) => void process.stderr.write(`${jsonLine(message)}\n`);
-  return fileWriter(destination);
+  return fileWriter(destination, pathSetting);
 }
 
 /** One descriptor per log file for the process: every dial logging to a path appends through it. */
 const files = new Map<string, number>();
+/** Paths already warned about: every dial (and every setLogger()/setDebug() change) tries again, but warns once. */
+const unopenable = new Set<string>();
 
 /**
  * Appends to `path` (logging spec: an existing file is appended to). A
@@ -156,14 +159,17 @@ const files = new Map<string, number>();
  * (the spec: never an exception). Written synchronously: lines stay in
  * order across dials and none is lost when the process exits at once.
  */
-function fileWriter(path: string): Write {
+function fileWriter(path: string, pathSetting: string): Write {
   let fd = files.get(path);
   if (fd === undefined) {
     try {
       fd = openSync(path, 'a');
       files.set(path, fd);
     } catch (err) {
-      process.emitWarning(`mgo-threads: cannot open the log file ${path} (${(err as Error).message}); logging to stderr`, { code: 'MGO_LOG_PATH' });
+      if (!unopenable.has(path)) {
+        unopenable.add(path);
+        process.emitWarning(`mgo-threads: cannot open the log file ${path} (${pathSetting}: ${(err as Error).message}); logging to stderr`, { code: 'MGO_LOG_PATH' });
+      }
       return writerFor('stderr');
     }
   }

@@ -270,6 +270,28 @@ test('a file path is appended to, one JSON line per message; an unopenable path 
   }
 });
 
+test('a MONGODB_LOG_PATH that cannot be opened: one warning per path for the process, naming the variable', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mgo-log-'));
+  const warnings: Error[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w);
+  process.on('warning', onWarning);
+  try {
+    const env = { MONGODB_LOG_CONNECTION: 'debug', MONGODB_LOG_PATH: join(dir, 'missing', 'x.log') };
+    const first = new Logger(undefined, env);
+    new Logger(undefined, env);
+    setDebug(true);
+    first.wanted();
+    // process.emitWarning emits on the next tick.
+    await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    process.off('warning', onWarning);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal(warnings.length, 1, warnings.map((w) => w.message).join('\n'));
+  assert.match(warnings[0]!.message, /MONGODB_LOG_PATH/);
+  assert.match(warnings[0]!.message, /missing/);
+});
+
 test('a log file that fails on write (/dev/full: ENOSPC) goes on to stderr with one warning; nothing is thrown', { skip: !existsSync('/dev/full') && 'no /dev/full here' }, (t) => {
   const deferred: (() => void)[] = [];
   const stderr: string[] = [];
