@@ -13,7 +13,7 @@
 // router layer hands them through: the dial's EventHub on the main thread,
 // or a worker's forwarder that sends the events to the main thread.
 import type { CommandEvent, CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent } from '../connection/command-events.js';
-import type { PoolEvent, PoolEventMap } from '../pool/events.js';
+import { POOL_EVENT_TYPES, type PoolEvent, type PoolEventMap } from '../pool/events.js';
 import type { SdamEvent } from '../cluster/sdam-events.js';
 import type { SelectionLogRecord } from '../cluster/selection-log.js';
 
@@ -40,19 +40,7 @@ export const WANT_SELECTION_LOG = 8;
 export const KIND_BIT: Readonly<Record<EventKind, number>> = { command: WANT_COMMAND, pool: WANT_POOL, topology: WANT_TOPOLOGY };
 
 const COMMAND_TYPES = ['CommandStarted', 'CommandSucceeded', 'CommandFailed'] as const satisfies readonly CommandEvent['type'][];
-const POOL_TYPES = [
-  'ConnectionPoolCreated',
-  'ConnectionPoolReady',
-  'ConnectionPoolCleared',
-  'ConnectionPoolClosed',
-  'ConnectionCreated',
-  'ConnectionReady',
-  'ConnectionClosed',
-  'ConnectionCheckOutStarted',
-  'ConnectionCheckOutFailed',
-  'ConnectionCheckedOut',
-  'ConnectionCheckedIn',
-] as const satisfies readonly PoolEvent['type'][];
+const POOL_TYPES = POOL_EVENT_TYPES;
 const TOPOLOGY_TYPES = [
   'ServerOpening',
   'ServerClosed',
