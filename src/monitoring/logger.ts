@@ -152,6 +152,8 @@ function writerFor(destination: LogSettings['destination'], pathSetting = 'MONGO
 const files = new Map<string, number>();
 /** Paths already warned about: every dial (and every setLogger()/setDebug() change) tries again, but warns once. */
 const unopenable = new Set<string>();
+/** Files a write failed on (a full disk): every logger of the process logs to stderr instead, after one warning. */
+const unwritable = new Set<string>();
 
 /**
  * Appends to `path` (logging spec: an existing file is appended to). A
@@ -160,6 +162,7 @@ const unopenable = new Set<string>();
  * order across dials and none is lost when the process exits at once.
  */
 function fileWriter(path: string, pathSetting: string): Write {
+  if (unwritable.has(path)) return writerFor('stderr');
   let fd = files.get(path);
   if (fd === undefined) {
     try {
@@ -174,18 +177,21 @@ function fileWriter(path: string, pathSetting: string): Write {
     }
   }
   const descriptor = fd;
-  let fallback: Write | undefined;
+  const stderr = writerFor('stderr');
   return (message) => {
-    if (fallback !== undefined) return fallback(message);
-    try {
-      writeSync(descriptor, `${jsonLine(message)}\n`);
-    } catch (err) {
-      // A full disk (ENOSPC), a file gone read-only: logging must not take
-      // the application down (#emit would rethrow it), so the rest of this
-      // logger's messages go to stderr, as for a path that cannot be opened.
-      process.emitWarning(`mgo-threads: cannot write to the log file ${path} (${(err as Error).message}); logging to stderr`, { code: 'MGO_LOG_PATH' });
-      fallback = writerFor('stderr');
-      fallback(message);
+    if (!unwritable.has(path)) {
+      try {
+        writeSync(descriptor, `${jsonLine(message)}\n`);
+        return;
+      } catch (err) {
+        // A full disk (ENOSPC), a file gone read-only: logging must not take
+        // the application down (#emit would rethrow it), so the process's
+        // messages for this file go to stderr from now on, as for a path
+        // that cannot be opened, after one warning.
+        unwritable.add(path);
+        process.emitWarning(`mgo-threads: cannot write to the log file ${path} (${pathSetting}: ${(err as Error).message}); logging to stderr`, { code: 'MGO_LOG_PATH' });
+      }
     }
+    stderr(message);
   };
 }

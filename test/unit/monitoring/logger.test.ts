@@ -304,6 +304,10 @@ test('a log file that fails on write (/dev/full: ENOSPC) goes on to stderr with 
     const logger = new Logger(undefined, { MONGODB_LOG_CONNECTION: 'debug', MONGODB_LOG_PATH: '/dev/full' });
     logger.log({ type: 'ConnectionPoolReady', address: 'h:1' });
     logger.log({ type: 'ConnectionPoolClosed', address: 'h:1' });
+    // Another dial logging there, and this one after a setDebug() change: stderr at once, no second warning.
+    new Logger(undefined, { MONGODB_LOG_CONNECTION: 'debug', MONGODB_LOG_PATH: '/dev/full' }).log({ type: 'ConnectionPoolReady', address: 'h:2' });
+    setDebug(true);
+    logger.log({ type: 'ConnectionPoolReady', address: 'h:3' });
     t.mock.restoreAll();
     // process.emitWarning defers its 'warning' event with nextTick: run what was deferred, none may throw.
     for (const callback of deferred) assert.doesNotThrow(callback);
@@ -313,7 +317,10 @@ test('a log file that fails on write (/dev/full: ENOSPC) goes on to stderr with 
   }
   assert.equal(warnings.length, 1, warnings.join('\n'));
   assert.match(warnings[0]!, /\/dev\/full/);
-  assert.deepEqual(stderr.map((line) => JSON.parse(line).message), ['Connection pool ready', 'Connection pool closed']);
+  assert.deepEqual(
+    stderr.map((line) => `${JSON.parse(line).message} ${JSON.parse(line).serverHost}`),
+    ['Connection pool ready h', 'Connection pool closed h', 'Connection pool ready h', 'Connection pool ready h'],
+  );
 });
 
 test("setLogger: mgo's Output(calldepth, s) gets text lines, info level and up; setDebug(true) adds debug, live for existing loggers", () => {
