@@ -69,7 +69,8 @@ interface Run {
   offered: number;
 }
 
-const METRICS: { metric: string; unit: string; pick(r: Run): number; loops?: Loop[] }[] = [
+/** What each run records, per loop (exported for its unit test). */
+export const METRICS: { metric: string; unit: string; pick(r: Run): number; loops?: Loop[] }[] = [
   { metric: 'throughput', unit: 'req/s', pick: (r) => r.load.requestsPerSecond },
   { metric: 'offered_rate', unit: 'req/s offered', pick: (r) => r.offered, loops: ['open'] },
   // What reached the service: an autocannon connection waits for each response before its next request.
@@ -82,7 +83,9 @@ const METRICS: { metric: string; unit: string; pick(r: Run): number; loops?: Loo
   { metric: 'main_thread_busy', unit: 'fraction', pick: (r) => r.service.mainThreadBusy },
   { metric: 'service_cpu', unit: 'cores', pick: (r) => r.service.processCores },
   { metric: 'lg_cpu', unit: 'cores', pick: (r) => r.load.cores },
-  { metric: 'errors', unit: 'count', pick: (r) => r.load.errors + r.health.failed + r.service.errors },
+  // A /page 500 reaches the load generator as a non-2xx response: the service's own count of them
+  // (r.service.errors) is the same failures, so only the client side's counts are added up.
+  { metric: 'errors', unit: 'count', pick: (r) => r.load.errors + r.health.failed },
 ];
 
 function serviceArgs(variant: Variant, target: HttpTarget, poolLimit: number, config: HttpConfig): string[] {

@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openLoopRate } from '../../bench/lib/http-load.js';
 import { percentile, summarize } from '../../bench/lib/stats.js';
+import { METRICS } from '../../bench/scenarios/http.js';
 
 describe('openLoopRate', () => {
   test('0.8 of the official closed-loop req/s by default, in whole requests', () => {
@@ -52,5 +53,14 @@ describe('summarize', () => {
     assert.deepEqual(summarize([5, 1, 3]), { median: 3, min: 1, max: 5 });
     assert.deepEqual(summarize([4, 1, 3, 2]), { median: 2.5, min: 1, max: 4 });
     assert.deepEqual(summarize([2, Number.NaN, 4]), { median: 3, min: 2, max: 4 });
+  });
+});
+
+describe('the errors metric', () => {
+  test("each failed /page counts once: the service's 500s are the non-2xx responses the load generator saw", () => {
+    const errors = METRICS.find((m) => m.metric === 'errors')!;
+    // Three /page requests answered 500 (seen by both sides), one /health probe failed.
+    const run = { load: { errors: 3 }, health: { failed: 1, p99MS: 1 }, service: { errors: 3 }, offered: Number.NaN };
+    assert.equal(errors.pick(run as never), 4);
   });
 });
