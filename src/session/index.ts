@@ -40,7 +40,7 @@ export { BuildInfo } from './build-info.js';
 export { ErrNotFound, NotFoundError, QueryError, LastError, BulkError, isDup, type BulkErrorCase } from './errors.js';
 export { PoolTimeoutError } from '../errors.js';
 export { setLogger, setDebug, type OutputLogger } from './logging.js';
-export type { LoggerOptions, LogMessage, LogMessageSink, LogDestination, LogComponent, Severity } from '../monitoring/log-settings.js';
+export { parseSeverity, type LoggerOptions, type LogMessage, type LogMessageSink, type LogDestination, type LogComponent, type Severity } from '../monitoring/log-settings.js';
 // Driver events (issue 15): session.events and the records it emits.
 export { EventHub, type EventHubOptions, type EventLogger } from '../monitoring/event-hub.js';
 export { channelName, type DriverEvent, type DriverEventMap, type DriverEventType, type PublicEventName, type Published } from '../monitoring/events.js';

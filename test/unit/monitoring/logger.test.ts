@@ -409,3 +409,11 @@ test('selection records become the spec messages: documents as extended JSON, th
   assert.deepEqual(infoOnly.messages.map((m) => [m.message, m.selector]), [['Waiting for suitable server to become available', '{"readPreference":{"mode":"nearest"}}']]);
   assert.equal(collecting({ serverSelection: 'warn' }).logger.logsSelection(), false);
 });
+
+test("the README's pattern for an environment override of a programmatic level: parseSeverity from the package entry, any case, invalid values falling back", async () => {
+  const entry = await import('../../../src/index.js');
+  for (const [env, expected] of [['DEBUG', 'debug'], ['trace', 'trace'], ['loud', 'debug'], [undefined, 'debug']] as const) {
+    const levels = { command: entry.parseSeverity(env) ?? 'debug' };
+    assert.deepEqual(checkLoggerOptions({ levels }), { levels: { command: expected } }, `MONGODB_LOG_COMMAND=${env}`);
+  }
+});
