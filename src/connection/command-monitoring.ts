@@ -8,14 +8,23 @@ import { BSON, type Document } from 'bson';
 import { MgoError, ServerError } from '../errors.js';
 import { sequenceDocuments, type OutgoingSequence } from '../wire/op-msg.js';
 
-/** Spec, "Security": commands whose command and reply are replaced by {} in events and logs. */
-const SENSITIVE_COMMANDS = new Set(['authenticate', 'saslStart', 'saslContinue', 'getnonce', 'createUser', 'updateUser', 'copydbgetnonce', 'copydbsaslstart', 'copydb']);
+/**
+ * Spec, "Security": commands whose command and reply are replaced by {} in
+ * events and logs. Lower case, matched case-insensitively: redacting a
+ * differently spelled name costs nothing, showing one would leak.
+ */
+const SENSITIVE_COMMANDS = new Set(['authenticate', 'saslstart', 'saslcontinue', 'getnonce', 'createuser', 'updateuser', 'copydbgetnonce', 'copydbsaslstart', 'copydb']);
 /** hello and both casings of legacy hello (handshake spec), sensitive when they carry speculativeAuthenticate. */
 const HELLO_COMMANDS = new Set(['hello', 'ismaster']);
 
+/** Whether a command of this name is always redacted (hello only with speculativeAuthenticate: isSensitiveCommand). */
+export function isSensitiveCommandName(commandName: string): boolean {
+  return SENSITIVE_COMMANDS.has(commandName.toLowerCase());
+}
+
 /** Whether the spec's redaction applies to this command. */
 export function isSensitiveCommand(commandName: string, command: Document): boolean {
-  if (SENSITIVE_COMMANDS.has(commandName)) return true;
+  if (isSensitiveCommandName(commandName)) return true;
   return HELLO_COMMANDS.has(commandName.toLowerCase()) && command.speculativeAuthenticate !== undefined;
 }
 

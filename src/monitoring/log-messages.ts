@@ -4,6 +4,7 @@
 // server-discovery-and-monitoring-logging-and-monitoring ("Log Messages")
 // specs. Absent values are left out, never null (logging spec, "Omitting
 // Null Values"). Documents are relaxed extended JSON cut to the max length.
+import { isSensitiveCommandName } from '../connection/command-monitoring.js';
 import { EJSON, type Document } from 'bson';
 import { describeTopology, type SelectionLogRecord } from '../cluster/selection-log.js';
 import type { Published } from './events.js';
@@ -69,8 +70,6 @@ export function errorFields(error: unknown): Document {
   return out;
 }
 
-/** Command monitoring spec, "Security": the commands whose command, reply and server error are never shown. */
-const SENSITIVE_COMMANDS = new Set(['authenticate', 'saslstart', 'saslcontinue', 'getnonce', 'createuser', 'updateuser', 'copydbgetnonce', 'copydbsaslstart', 'copydb']);
 
 /** CMAP "Connection Closed Message" reasons; ours (lifetime, yielded) in the same style. */
 const CLOSED_REASONS: Readonly<Record<string, string>> = {
@@ -139,7 +138,7 @@ export function messageOf(event: Published, maxDocumentLength: number, topologyI
         return { message: 'Command succeeded', ...common, durationMS: event.duration, reply: truncatedJson(event.reply, maxDocumentLength), ...worker };
       }
       // Command logging spec: a security-sensitive command's failure from the server is redacted; a network error is not.
-      const redacted = SENSITIVE_COMMANDS.has(event.commandName.toLowerCase()) && (event.failure as { serverCode?: unknown }).serverCode !== undefined;
+      const redacted = isSensitiveCommandName(event.commandName) && (event.failure as { serverCode?: unknown }).serverCode !== undefined;
       return { message: 'Command failed', ...common, durationMS: event.duration, failure: redacted ? {} : errorFields(event.failure), ...worker };
     }
     case 'ConnectionPoolCreated': {

@@ -177,3 +177,12 @@ describe('Connection command events', () => {
     }
   });
 });
+
+test('the spec redaction matches command names in any case, and hello only with speculativeAuthenticate', async () => {
+  const { isSensitiveCommand, isSensitiveCommandName } = await import('../../../src/connection/command-monitoring.js');
+  for (const name of ['saslStart', 'SASLSTART', 'saslcontinue', 'createUser', 'CreateUser', 'copydbSaslStart']) assert.ok(isSensitiveCommand(name, {}), name);
+  assert.ok(isSensitiveCommandName('UpdateUser'));
+  assert.equal(isSensitiveCommand('find', {}), false);
+  assert.equal(isSensitiveCommand('hello', {}), false);
+  assert.ok(isSensitiveCommand('isMaster', { speculativeAuthenticate: {} }));
+});
