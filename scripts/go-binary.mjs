@@ -1,6 +1,7 @@
 // Builds a Go command of this repository once and caches the binary, for the
 // test fixtures that are Go programs (test/server: FerretDB; test/toxiproxy:
-// Toxiproxy). The modules come from the Go module proxy through the Go
+// Toxiproxy) and the benchmark's open-loop load generator (bench/vegeta:
+// vegeta, a `tool` of that module, built from its own package). The modules come from the Go module proxy through the Go
 // toolchain; a binary is rebuilt when its go.mod, go.sum, *.go files or the Go
 // version change (the stamp beside it is a hash of them).
 import { spawn, execFileSync } from 'node:child_process';
@@ -14,9 +15,10 @@ export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /**
  * A cached build of the Go module in `source` (a folder of this repository),
  * its binary at .cache/<name>/<name>; `describe` is what the progress lines
- * say is being built (the first build downloads modules).
+ * say is being built (the first build downloads modules); `pkg` is the
+ * package built, the module's own main package unless a tool it requires.
  */
-export function goBinary({ name, source, describe }) {
+export function goBinary({ name, source, describe, pkg = '.' }) {
   const sourceDir = join(root, source);
   const cacheDir = join(root, '.cache', name);
   const binaryPath = join(cacheDir, name);
@@ -41,7 +43,7 @@ export function goBinary({ name, source, describe }) {
     const tmp = `${binaryPath}.${process.pid}.tmp`;
     log(`building ${describe}`);
     await runWithProgress(log, sourceDir, 'go', ['mod', 'download', '-x'], 'downloading modules', /^# get /);
-    await runWithProgress(log, sourceDir, 'go', ['build', '-v', '-o', tmp, '.'], 'compiling', /^[\w./-]+$/);
+    await runWithProgress(log, sourceDir, 'go', ['build', '-v', '-o', tmp, pkg], 'compiling', /^[\w./-]+$/);
     renameSync(tmp, binaryPath);
     writeFileSync(stampPath, sourceStamp());
     log(`built in ${((Date.now() - started) / 1000).toFixed(1)} s -> ${binaryPath}`);
