@@ -11,7 +11,7 @@
 //   6. a pool warm-up over TLS with SCRAM: main-thread CPU for 100 authenticated sockets (scenarios/warmup.ts)
 //   7. wire compression off and on, through a compressing proxy (scenarios/compression.ts)
 //   8. what observing costs: no listener, command listeners, every event (scenarios/events.ts)
-//   9. an HTTP service under load from autocannon, closed and open loop (scenarios/http.ts)
+//   9. an HTTP service under load: autocannon's closed loop, vegeta's open loop (scenarios/http.ts)
 // Progress goes to stderr; the table to stdout; the JSON to --out, and the
 // HTML report and its SVG charts beside it (lib/report.ts).
 //
@@ -136,8 +136,9 @@ function notes(profileName: string, n: number, load: number): string[] {
       'The official driver has no zstd row: its zstd package (@mongodb-js/zstd) downloads a binary from GitHub on install. The 16kb document is tweets repeated, which compresses well.',
     'Spec tasks run against FerretDB (SQLite), which dominates their times: ratios near 1 there say little about the driver. Counts are scaled down from the spec (FerretDB is slow); scores use the spec\'s nominal sizes for the operations run.',
     'HTTP service (scenario 9): examples/http-service (node:http; each /page request reads 2 documents by _id, writes one on a tenth of the requests, renders and hashes for 200 µs of CPU) ' +
-      'runs in a child process per variant; autocannon in another child process loads it with 64 connections (16 against FerretDB, which answers in milliseconds), closed loop (max throughput), then open loop at 0.8× the official driver\'s ' +
-      'closed-loop req/s of the same repetition (autocannon\'s overallRate; latencies from each request\'s send, uncorrected: autocannon 9\'s correction uses a 1 ms interval; req/s and latencies count 2xx responses only). The benchmark process probes /health 50 times a second during each run. ' +
+      'runs in a child process per variant; autocannon in another child process loads it with 64 connections (16 against FerretDB, which answers in milliseconds), closed loop (max throughput), then vegeta runs the open loop at 0.8× the official driver\'s ' +
+      'closed-loop req/s of the same repetition: a constant arrival rate that does not wait for answers (up to 512 outstanding), each latency from the request\'s intended send time, so a variant\'s queueing is in its latency; requests due but not sent by the end of the run are errors. ' +
+      'req/s and latencies count 2xx responses only. The benchmark process probes /health 50 times a second during each run. ' +
       'The service reports its main-thread event-loop delay p99, busy share and CPU over IPC; "lg_cpu" is the load generator\'s own CPU, on the same cores.',
     `Cores: ${cpus().length}. The main thread, the workers, the canned server process (and FerretDB) share them, so with more workers than ` +
       'spare cores a worker variant trades main-thread time for contention: compare the main-thread time per operation (what the application gets back) with ops/s.',

@@ -1,5 +1,7 @@
 // The HTTP scenario's measuring tools, on the benchmark's side:
-//   - the load generator in its own process (http-load-child.ts, autocannon);
+//   - the load generators, each in its own process: autocannon
+//     (http-load-child.ts) for the closed loop, vegeta (vegeta.ts) for the
+//     open loop at a constant arrival rate;
 //   - a /health probe at a fixed rate from this process (idle during a run,
 //     so its timers fire on time): what a health checker sees while the
 //     service is under load;
@@ -10,13 +12,16 @@ import { Agent, get } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { LoadRequest, LoadResult } from './http-load-child.js';
 import { percentile } from './stats.js';
+import { runOpenLoop } from './vegeta.js';
 
 const CHILD = fileURLToPath(new URL('./http-load-child.ts', import.meta.url));
 
 export type { LoadRequest, LoadResult };
 
 export interface LoadGenerator {
+  /** The closed loop's process (autocannon); each open-loop run starts a vegeta process of its own. */
   pid: number;
+  /** A closed-loop run, or with `overallRate` an open-loop one (vegeta; `connections` does not apply). */
   run(request: LoadRequest): Promise<LoadResult>;
   stop(): Promise<void>;
 }
@@ -38,19 +43,21 @@ export async function startLoadGenerator(timeoutMS = 60_000): Promise<LoadGenera
       reject(new Error('the load generator exited before it was ready'));
     });
   });
+  const closedLoop = (request: LoadRequest) =>
+    new Promise<LoadResult>((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`the load generator exited (code ${code}) during a run`));
+      child.once('exit', onExit);
+      child.once('message', (message: { type: string; result?: LoadResult; message?: string }) => {
+        child.off('exit', onExit);
+        if (message.type === 'result') resolve(message.result!);
+        else reject(new Error(`load generator: ${message.message}`));
+      });
+      child.send({ type: 'run', request });
+    });
   return {
     pid: child.pid!,
     run: (request) =>
-      new Promise<LoadResult>((resolve, reject) => {
-        const onExit = (code: number | null) => reject(new Error(`the load generator exited (code ${code}) during a run`));
-        child.once('exit', onExit);
-        child.once('message', (message: { type: string; result?: LoadResult; message?: string }) => {
-          child.off('exit', onExit);
-          if (message.type === 'result') resolve(message.result!);
-          else reject(new Error(`load generator: ${message.message}`));
-        });
-        child.send({ type: 'run', request });
-      }),
+      request.overallRate !== undefined ? runOpenLoop({ url: request.url, rate: request.overallRate, durationS: request.durationS }) : closedLoop(request),
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);

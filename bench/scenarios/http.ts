@@ -4,11 +4,15 @@
 // of the requests, then renders and hashes for `appMicros` µs of CPU) runs
 // in a child process per variant, on the official driver or on mgo-threads
 // with workers 0, 1 and 2, at the same connection limit. The load
-// generator (autocannon) runs in another process:
-//   - closed loop: `connections` connections (16 against FerretDB), each
-//     sending its next request when the last is answered: maximum throughput;
-//   - open loop: all variants at `openFraction` of the official driver's
-//     closed-loop req/s of the same repetition: latency under equal load.
+// generators run in processes of their own:
+//   - closed loop (autocannon): `connections` connections (16 against
+//     FerretDB), each sending its next request when the last is answered:
+//     maximum throughput;
+//   - open loop (vegeta): all variants at `openFraction` of the official
+//     driver's closed-loop req/s of the same repetition, a constant arrival
+//     rate that does not wait for answers (up to 512 outstanding), each
+//     latency from the request's intended send time: latency under equal
+//     load, a variant's queueing included.
 // During every run the benchmark process probes /health 50 times a second.
 // Against the canned-reply server (the driver's cost only) and against
 // FerretDB. Per variant and run: req/s, latency p50/p99/p99.9, /health
@@ -20,6 +24,7 @@
 import { MongoClient } from 'mongodb';
 import { OFFICIAL, type Variant } from '../lib/clients.js';
 import { HealthProbe, openLoopRate, startLoadGenerator, type LoadGenerator, type LoadResult } from '../lib/http-load.js';
+import { buildVegeta } from '../lib/vegeta.js';
 import { startService, type ServiceProcess } from '../lib/http-service.js';
 import { log, rotated, type Results } from '../lib/results.js';
 import type { ServiceReport } from '../../examples/http-service/service-monitor.js';
@@ -73,7 +78,7 @@ interface Run {
 export const METRICS: { metric: string; unit: string; pick(r: Run): number; loops?: Loop[] }[] = [
   { metric: 'throughput', unit: 'req/s', pick: (r) => r.load.requestsPerSecond },
   { metric: 'offered_rate', unit: 'req/s offered', pick: (r) => r.offered, loops: ['open'] },
-  // What reached the service: an autocannon connection waits for each response before its next request.
+  // What reached the service: the offered rate, unless 512 requests were outstanding and vegeta's sends fell behind.
   { metric: 'arrival_rate', unit: 'req/s offered', pick: (r) => r.service.received / r.load.durationS, loops: ['open'] },
   { metric: 'latency_p50', unit: 'ms', pick: (r) => r.load.latencyP50MS },
   { metric: 'latency_p99', unit: 'ms', pick: (r) => r.load.latencyP99MS },
@@ -181,8 +186,10 @@ async function dropDatabases(uri: string): Promise<void> {
 }
 
 export async function runHttp(targets: HttpTarget[], poolLimit: number, config: HttpConfig, results: Results): Promise<void> {
+  // Built before any service starts (a fresh machine's first run downloads and compiles it).
+  log(`http: open-loop load generator ${await buildVegeta()} (vegeta)`);
   const lg = await startLoadGenerator();
-  log(`http: load generator in child process ${lg.pid} (autocannon)`);
+  log(`http: closed-loop load generator in child process ${lg.pid} (autocannon)`);
   try {
     for (const target of targets) await runTarget(target, lg, poolLimit, config, results);
   } finally {
