@@ -4,7 +4,7 @@
 // document sequences included as BSON arrays?"), the reply decoded, and the
 // redaction the spec's "Security" section asks for. Only built while
 // someone listens (CommandEventOutlet.wanted()).
-import { BSON, type Document } from 'bson';
+import { BSON, type DeserializeOptions, type Document } from 'bson';
 import { MgoError, ServerError } from '../errors.js';
 import { sequenceDocuments, type OutgoingSequence } from '../wire/op-msg.js';
 
@@ -28,11 +28,19 @@ export function isSensitiveCommand(commandName: string, command: Document): bool
   return HELLO_COMMANDS.has(commandName.toLowerCase()) && command.speculativeAuthenticate !== undefined;
 }
 
+/**
+ * How a command's BSON is decoded for its event (a worker's command as it
+ * crosses, the documents of a sequence serialized ahead): an int64 stays a
+ * Long, as the caller wrote it (a number is never serialized as an int64),
+ * so that the event shows the same types with workers 0 and N.
+ */
+export const COMMAND_EVENT_DESERIALIZE: DeserializeOptions = { promoteLongs: false };
+
 /** The command as it goes on the wire: its body ($db and the Stable API fields included) and each document sequence as an array under its identifier. */
 export function commandAsSent(body: Document, sequences: readonly OutgoingSequence[] | undefined): Document {
   if (sequences === undefined || sequences.length === 0) return body;
   const command: Document = { ...body };
-  for (const sequence of sequences) command[sequence.identifier] = sequenceDocuments(sequence);
+  for (const sequence of sequences) command[sequence.identifier] = sequenceDocuments(sequence, COMMAND_EVENT_DESERIALIZE);
   return command;
 }
 
@@ -44,12 +52,12 @@ export function commandAsSent(body: Document, sequences: readonly OutgoingSequen
  * (a PCRE-only regex) is kept as a BSONRegExp; bytes that still do not
  * decode give {}.
  */
-export function documentForEvent(body: Uint8Array): Document {
+export function documentForEvent(body: Uint8Array, options: DeserializeOptions = {}): Document {
   try {
-    return BSON.deserialize(body);
+    return BSON.deserialize(body, options);
   } catch {
     try {
-      return BSON.deserialize(body, { bsonRegExp: true });
+      return BSON.deserialize(body, { ...options, bsonRegExp: true });
     } catch {
       return {};
     }

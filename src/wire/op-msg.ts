@@ -7,7 +7,7 @@
 //
 // Decoding returns BSON bytes, not objects: where a reply is deserialized
 // (socket thread or caller thread) is the caller's choice.
-import { BSON, type Document } from 'bson';
+import { BSON, type DeserializeOptions, type Document } from 'bson';
 import { SERIALIZE_OPTIONS, classifySerializeError, packedDocumentSizes, type EncodedSequence } from './bson.js';
 import { compressors } from './compression.js';
 import { COMMAND_OVERHEAD_BYTES, HEADER_SIZE, KNOWN_REQUIRED_FLAGS, OpCode, OpMsgFlags, SectionKind, type WireLimits } from './constants.js';
@@ -29,10 +29,10 @@ export function sequenceCount(sequence: OutgoingSequence): number {
 }
 
 /** A sequence's documents as objects (decoding encoded ones): for events, logs and tests, never on the send path. */
-export function sequenceDocuments(sequence: OutgoingSequence): Document[] {
+export function sequenceDocuments(sequence: OutgoingSequence, options: DeserializeOptions = {}): Document[] {
   if (!('bytes' in sequence)) return sequence.documents;
   const documents: Document[] = [];
-  BSON.deserializeStream(sequence.bytes, 0, sequence.count, documents, 0, {});
+  BSON.deserializeStream(sequence.bytes, 0, sequence.count, documents, 0, options);
   return documents;
 }
 

@@ -169,7 +169,7 @@ import type { SelectionLogRecord } from '../cluster/selection-log.js';
 import { InvalidDocumentError, MgoError, fromErrorRecord, type ErrorRecord } from '../errors.js';
 import type { PoolEvent } from '../pool/events.js';
 import type { CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent } from '../connection/command-events.js';
-import { documentForEvent } from '../connection/command-monitoring.js';
+import { COMMAND_EVENT_DESERIALIZE, documentForEvent } from '../connection/command-monitoring.js';
 import type { DriverEvent } from '../monitoring/events.js';
 import type { PoolStats, ServerStats } from '../pool/stats.js';
 import type { ReadPreference } from '../read-preference.js';
@@ -609,7 +609,7 @@ export function toWorkerEvent(event: DriverEvent): WorkerEvent {
 export function fromWorkerEvent(event: WorkerEvent): DriverEvent {
   switch (event.type) {
     case 'CommandStarted':
-      return { ...event, command: documentForEvent(event.command) };
+      return { ...event, command: documentForEvent(event.command, COMMAND_EVENT_DESERIALIZE) };
     case 'CommandSucceeded':
       return { ...event, reply: documentForEvent(event.reply) };
     case 'CommandFailed':
