@@ -33,6 +33,9 @@ export interface LoadResult {
   errors: number;
   /** CPU seconds per second the load generator itself used. */
   cores: number;
+  /** Open loop only: requests due but not sent by the run's end (counted in errors), and p99 of how late vegeta sent, ms. */
+  unsent?: number;
+  sendLagP99MS?: number;
 }
 
 async function run(request: LoadRequest): Promise<LoadResult> {
