@@ -177,9 +177,11 @@ export interface LoginCredential {
 /**
  * Opens the first session of a family over `router` (dial() does this with
  * the router it creates). `events`: the hub the router publishes to, which
- * becomes session.events; a hub of its own when left out.
+ * becomes session.events; when left out, the router's own hub (a new one
+ * only if the router's sink is not a hub: a session.events that nothing
+ * publishes to would never emit).
  */
-export function openSession(router: Router, options: SessionOptions = {}, events: EventHub = new EventHub()): Session {
+export function openSession(router: Router, options: SessionOptions = {}, events: EventHub = router.events instanceof EventHub ? router.events : new EventHub()): Session {
   const family = new SessionFamily(
     router,
     options.database || DEFAULT_DATABASE,
