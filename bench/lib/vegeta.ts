@@ -175,6 +175,10 @@ export const buildVegeta = (): Promise<string> => ensureBuilt();
 
 /** Runs one vegeta attack on GET `url`; builds vegeta first if needed. */
 export async function runOpenLoop(request: OpenLoopRequest): Promise<OpenLoopResult> {
+  // vegeta reads a duration of 0 (or less) as "until stopped" and a rate of 0 as "as fast as it can".
+  if (!(request.durationS > 0) || !Number.isSafeInteger(request.rate) || request.rate < 1) {
+    throw new Error(`an open-loop run needs a whole rate >= 1 req/s and a duration > 0 s, not ${request.rate} req/s for ${request.durationS} s`);
+  }
   const vegeta = await buildVegeta();
   const dir = await mkdtemp(join(tmpdir(), 'mgo-threads-vegeta-'));
   try {
@@ -192,13 +196,13 @@ export async function runOpenLoop(request: OpenLoopRequest): Promise<OpenLoopRes
     ];
     const t0 = performance.now();
     // sh runs vegeta, then writes its children's CPU times (`times`) to fd 3.
-    const { stdout: times } = await run('sh', ['-c', '"$0" "$@"; status=$?; times >&3; exit $status', vegeta, ...attack], {
+    const { stdout: times } = await runToEnd('sh', ['-c', '"$0" "$@"; status=$?; times >&3; exit $status', vegeta, ...attack], {
       stdin: `GET ${request.url}\n`,
       outFd: 3,
       timeoutMS: (request.durationS + (request.timeoutS ?? 10) + 30) * 1000,
     });
     const wallS = (performance.now() - t0) / 1000;
-    const { stdout: csv } = await run(vegeta, ['encode', '-to=csv', resultsPath], { outFd: 1, timeoutMS: 60_000 });
+    const { stdout: csv } = await runToEnd(vegeta, ['encode', '-to=csv', resultsPath], { outFd: 1, timeoutMS: 60_000 });
     const s = summarizeOpenLoop(parseVegetaCsv(csv), request.rate, request.durationS);
     return {
       requestsPerSecond: s.ok / request.durationS,
@@ -218,15 +222,29 @@ export async function runOpenLoop(request: OpenLoopRequest): Promise<OpenLoopRes
   }
 }
 
-/** Runs a command to its end; resolves to what it wrote on `outFd`; rejects on a non-zero exit, naming its stderr. */
-function run(command: string, args: string[], options: { stdin?: string; outFd: 1 | 3; timeoutMS: number }): Promise<{ stdout: string }> {
+/** Runs a command to its end (or `timeoutMS`); resolves to what it wrote on `outFd`; rejects on a non-zero exit, naming its stderr. */
+export function runToEnd(command: string, args: string[], options: { stdin?: string; outFd: 1 | 3; timeoutMS: number }): Promise<{ stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', options.outFd === 1 ? 'pipe' : 'ignore', 'pipe', ...(options.outFd === 3 ? ['pipe' as const] : [])] });
+    // Its own process group, killed whole at the deadline: killing only `sh` would leave vegeta running,
+    // holding the pipes open, so 'close' would never come. (A run ends by itself after its duration
+    // plus the request timeout, so one left behind by a killed benchmark ends too.)
+    const child = spawn(command, args, {
+      detached: true,
+      stdio: ['pipe', options.outFd === 1 ? 'pipe' : 'ignore', 'pipe', ...(options.outFd === 3 ? ['pipe' as const] : [])],
+    });
     const out: Buffer[] = [];
     let stderr = '';
     (child.stdio[options.outFd] as NodeJS.ReadableStream).on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMS);
+    let killed = false;
+    const timer = setTimeout(() => {
+      killed = true;
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }, options.timeoutMS);
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(new Error(`cannot run ${command}: ${err.message}`));
@@ -234,7 +252,10 @@ function run(command: string, args: string[], options: { stdin?: string; outFd: 
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve({ stdout: Buffer.concat(out).toString() });
-      else reject(new Error(`vegeta ${args.includes('attack') ? 'attack' : 'encode'} failed (${signal ?? `exit code ${code}`}): ${stderr.trim()}`));
+      else {
+        const why = killed ? `killed: not done within ${options.timeoutMS} ms` : (signal ?? `exit code ${code}`);
+        reject(new Error(`vegeta ${args.includes('attack') ? 'attack' : 'encode'} failed (${why}): ${stderr.trim()}`));
+      }
     });
     child.stdin!.end(options.stdin ?? '');
   });
