@@ -29,11 +29,11 @@ export interface LoadResult {
   latencyP50MS: number;
   latencyP99MS: number;
   latencyP999MS: number;
-  /** Connection errors and timeouts, responses other than 2xx, and (open loop) requests due but never sent. */
+  /** Connection errors and timeouts, and responses other than 2xx. */
   errors: number;
   /** CPU seconds per second the load generator itself used. */
   cores: number;
-  /** Open loop only: requests due but not sent by the run's end (counted in errors), and p99 of how late vegeta sent, ms. */
+  /** Open loop only: requests due but not sent by the run's end, and p99 of how late vegeta sent, ms. */
   unsent?: number;
   sendLagP99MS?: number;
 }
