@@ -110,7 +110,12 @@ export interface OpenLoopSummary {
   responses: number;
   /** Of the 2xx responses, ms from each request's intended send time to its response's end. */
   latenciesMS: Float64Array;
-  /** p99 of how late vegeta sent a request after its intended time, ms: near 0 unless maxWorkers were all waiting. */
+  /**
+   * p99 of how late vegeta sent a request after its intended time, ms: near
+   * 0 unless maxWorkers were all waiting or vegeta itself waited for a core
+   * (a loaded machine: 34 ms seen at 171 req/s with 2 cores shared by
+   * other work). Either way the latencies include it.
+   */
   sendLagP99MS: number;
 }
 

@@ -152,7 +152,8 @@ async function runTarget(target: HttpTarget, lg: LoadGenerator, poolLimit: numbe
         HTTP_VARIANTS.filter((v) => m.has(v))
           .map((v) => {
             const r = m.get(v)!;
-            // The open loop's send lag: near 0 unless 512 requests were outstanding and vegeta fell behind its schedule.
+            // The open loop's send lag, which its latencies include: near 0 unless 512 requests were
+            // outstanding or vegeta waited for a core (then the machine is too busy to compare variants).
             const lag = r.load.sendLagP99MS === undefined ? '' : ` send lag p99 ${r.load.sendLagP99MS.toFixed(1)} ms${r.load.unsent ? `, ${r.load.unsent} unsent` : ''}`;
             return `${v.name} ${r.load.requestsPerSecond.toFixed(0)} req/s p99 ${r.load.latencyP99MS.toFixed(1)} health ${r.health.p99MS.toFixed(1)} ms${lag}`;
           })
